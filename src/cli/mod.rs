@@ -1,0 +1,385 @@
+//! Headless subcommands: `check`, `watch`, `commands`, `lint`, `schema`. Parse, validate,
+//! run, and map the result to an exit code scripts can rely on.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::sync::mpsc;
+
+use crate::commands::{self, Shell, Target};
+use crate::detect::{self, CheckOutcome, Monitor, MonitorEvent, Presence, Selection, State};
+use crate::report::{CheckReport, Verdict};
+use crate::spec::{self, Platform, SecretSpec};
+
+/// Exit codes, a stable contract for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Every required secret is present (or the command succeeded).
+    Ready = 0,
+    /// Greenlight could not check (not connected, no permission, detection unavailable).
+    CouldNotCheck = 1,
+    /// The spec or the command line is wrong.
+    Usage = 2,
+    /// A required secret is missing (or present but wrong).
+    Missing = 3,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit as u8)
+    }
+}
+
+/// Greenlight: create the secrets a deployment needs, and see each one turn green.
+#[derive(Debug, Parser)]
+#[command(name = "greenlight", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Spec to open in the desktop app.
+    spec: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check every secret once and print the checklist. Exit 0 when every required secret is
+    /// present, 3 when one is missing, 2 for a bad spec or usage, 1 when it could not check.
+    Check(CheckArgs),
+    /// Keep checking and print a line each time a secret's state changes. Exit 0 once every
+    /// required secret is present; with --timeout, exit as `check` would when time is up.
+    Watch {
+        #[command(flatten)]
+        check: CheckArgs,
+        /// Give up after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+    },
+    /// Print the create, verify and rotate commands for each secret.
+    Commands {
+        /// The spec file (YAML or JSON).
+        spec: PathBuf,
+        /// Shell to write the commands for.
+        #[arg(long, value_enum, default_value_t = ShellArg::Posix)]
+        shell: ShellArg,
+        /// Only this secret.
+        #[arg(long, value_name = "NAME")]
+        secret: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Validate a spec and print every problem with its line and column.
+    Lint {
+        /// The spec file (YAML or JSON).
+        spec: PathBuf,
+    },
+    /// Print the JSON Schema of the spec format.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The spec file (YAML or JSON).
+    spec: PathBuf,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Turn a feature on (NAME or NAME=on) or off (NAME=off). Repeatable.
+    #[arg(long = "feature", value_name = "NAME[=on|off]")]
+    features: Vec<String>,
+    /// Skip an optional secret. Repeatable.
+    #[arg(long = "skip", value_name = "NAME")]
+    skips: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct TargetArgs {
+    /// Platform to check (default: the spec's first).
+    #[arg(long, value_enum)]
+    platform: Option<PlatformArg>,
+    /// kubeconfig context (default: the spec's expected context, else the current one).
+    #[arg(long)]
+    context: Option<String>,
+    /// AWS profile (default: AWS_PROFILE, else `default`).
+    #[arg(long)]
+    profile: Option<String>,
+    /// AWS region for secrets whose spec names none.
+    #[arg(long)]
+    region: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PlatformArg {
+    Kubernetes,
+    Aws,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ShellArg {
+    Posix,
+    Powershell,
+}
+
+/// A failure that ends the command with a message and an exit code.
+struct Failure {
+    exit: Exit,
+    message: String,
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure { exit: Exit::Usage, message: message.into() }
+}
+
+/// Entry point of the binary.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => Err(Failure {
+            exit: Exit::Usage,
+            message: format!(
+                "The desktop app is not part of this build yet.\nUse the headless commands instead, e.g. `greenlight check {}`; see `greenlight --help`.",
+                cli.spec.as_deref().map_or("SPEC".into(), |p| p.display().to_string())
+            ),
+        }),
+        Some(Command::Check(args)) => run_check(&args),
+        Some(Command::Watch { check, timeout }) => run_watch(&check, timeout.map(Duration::from_secs)),
+        Some(Command::Commands { spec, shell, secret, target }) => run_commands(&spec, shell, secret.as_deref(), &target),
+        Some(Command::Lint { spec }) => run_lint(&spec),
+        Some(Command::Schema) => {
+            print!("{}", spec::json_schema());
+            Ok(Exit::Ready)
+        }
+    };
+    match result {
+        Ok(exit) => exit.into(),
+        Err(failure) => {
+            eprintln!("{}", failure.message);
+            failure.exit.into()
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<SecretSpec, Failure> {
+    spec::load(path).map_err(|e| usage(e.to_string()))
+}
+
+fn platform_of(spec: &SecretSpec, arg: Option<PlatformArg>) -> Result<Platform, Failure> {
+    let Some(arg) = arg else { return Ok(spec.default_platform()) };
+    let platform = match arg {
+        PlatformArg::Kubernetes => Platform::Kubernetes,
+        PlatformArg::Aws => Platform::Aws,
+    };
+    if spec.platforms.contains(&platform) {
+        Ok(platform)
+    } else {
+        let offered: Vec<&str> = spec.platforms.iter().map(|p| p.as_str()).collect();
+        Err(usage(format!("{} does not offer {}; it offers: {}", spec.source.display(), platform.as_str(), offered.join(", "))))
+    }
+}
+
+fn target_of(spec: &SecretSpec, args: &TargetArgs) -> Target {
+    Target {
+        kube_context: args.context.clone().or_else(|| spec.expect.kubernetes_context.clone()),
+        aws_profile: args.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
+        aws_region: args.region.clone(),
+    }
+}
+
+fn selection_of(spec: &SecretSpec, args: &CheckArgs) -> Result<Selection, Failure> {
+    let mut selection = Selection::defaults(spec);
+    selection.platform = platform_of(spec, args.target.platform)?;
+    for given in &args.features {
+        let (name, on) = match given.split_once('=') {
+            None => (given.as_str(), true),
+            Some((name, "on" | "true" | "yes" | "1")) => (name, true),
+            Some((name, "off" | "false" | "no" | "0")) => (name, false),
+            Some((_, other)) => return Err(usage(format!("--feature {given}: `{other}` is not on or off"))),
+        };
+        if spec.feature(name).is_none() {
+            let known: Vec<&str> = spec.features.iter().map(|f| f.name.as_str()).collect();
+            return Err(usage(format!(
+                "--feature {name}: the spec declares no such feature (declared: {})",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            )));
+        }
+        selection.features.set(name, on);
+    }
+    for name in &args.skips {
+        match spec.entries.iter().find(|e| &e.name == name) {
+            None => return Err(usage(format!("--skip {name}: the spec has no secret of that name"))),
+            Some(entry) if entry.required => {
+                return Err(usage(format!("--skip {name}: it is required; only optional secrets can be skipped")));
+            }
+            Some(_) => selection.skipped.push(name.clone()),
+        }
+    }
+    Ok(selection)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure { exit: Exit::CouldNotCheck, message: format!("cannot start the async runtime: {e}") })
+}
+
+fn exit_of(report: &CheckReport) -> Exit {
+    match report.verdict() {
+        Verdict::Ready => Exit::Ready,
+        Verdict::Missing => Exit::Missing,
+        Verdict::Unknown => Exit::CouldNotCheck,
+    }
+}
+
+fn print_report(report: &CheckReport, format: Format) {
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", report.to_json()),
+    }
+}
+
+fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
+    let spec = Arc::new(load(&args.spec)?);
+    let selection = selection_of(&spec, args)?;
+    let probe = detect::probe_for(selection.platform);
+    let outcomes = runtime()?.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
+    let report = CheckReport::build(&spec, &selection, &outcomes);
+    print_report(&report, args.format);
+    Ok(exit_of(&report))
+}
+
+fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failure> {
+    let spec = Arc::new(load(&args.spec)?);
+    let selection = selection_of(&spec, args)?;
+    let probe = detect::probe_for(selection.platform);
+    let runtime = runtime()?;
+    let (events, mut inbox) = mpsc::unbounded_channel();
+    let _monitor = Monitor::spawn(runtime.handle(), spec.clone(), selection.clone(), probe, events, Arc::new(|| {}));
+    let mut outcomes: Vec<CheckOutcome> = spec.entries.iter().map(|_| CheckOutcome::now(Presence::Checking)).collect();
+    let mut printed: BTreeMap<usize, State> = BTreeMap::new();
+    let format = args.format;
+    let watching = async {
+        while let Some(event) = inbox.recv().await {
+            match event {
+                MonitorEvent::Changed { index, outcome } => {
+                    let state = outcome.presence.state();
+                    if printed.get(&index) != Some(&state) {
+                        printed.insert(index, state);
+                        if let Some(entry) = spec.entries.get(index) {
+                            print_change(entry, selection.platform, &outcome, format);
+                        }
+                    }
+                    if let Some(slot) = outcomes.get_mut(index) {
+                        *slot = outcome;
+                    }
+                }
+                MonitorEvent::RoundFinished { ready: true } => return true,
+                MonitorEvent::RoundFinished { ready: false } | MonitorEvent::RoundStarted => {}
+            }
+        }
+        false
+    };
+    let finished = runtime.block_on(async {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, watching).await.unwrap_or(false),
+            None => watching.await,
+        }
+    });
+    let report = CheckReport::build(&spec, &selection, &outcomes);
+    if finished {
+        if format == Format::Text {
+            println!("{}: READY ({})", report.deployment, report.progress());
+        }
+        return Ok(Exit::Ready);
+    }
+    if format == Format::Text {
+        eprintln!("Timed out: {}.", report.progress());
+    }
+    Ok(match exit_of(&report) {
+        Exit::Ready => Exit::Missing,
+        other => other,
+    })
+}
+
+fn print_change(entry: &spec::SecretEntry, platform: Platform, outcome: &CheckOutcome, format: Format) {
+    let at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let state = outcome.presence.state();
+    let location = entry.placement(platform).map(|p| p.describe()).unwrap_or_default();
+    let line = match format {
+        Format::Json => serde_json::json!({
+            "at": at,
+            "name": entry.name,
+            "state": state,
+            "location": location,
+            "detail": outcome.presence.detail(),
+        })
+        .to_string(),
+        Format::Text => {
+            let detail = outcome.presence.detail().map(|d| format!(": {d}")).unwrap_or_default();
+            format!("{at} {} {} {} ({location}){detail}", state.symbol(), state.as_str(), entry.name)
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout (e.g. `| head`) must not stop the watch from reaching its exit code.
+    writeln!(stdout, "{line}").and_then(|()| stdout.flush()).ok();
+}
+
+fn run_commands(path: &Path, shell: ShellArg, only: Option<&str>, target_args: &TargetArgs) -> Result<Exit, Failure> {
+    let spec = load(path)?;
+    let platform = platform_of(&spec, target_args.platform)?;
+    let target = target_of(&spec, target_args);
+    let shell = match shell {
+        ShellArg::Posix => Shell::Posix,
+        ShellArg::Powershell => Shell::PowerShell,
+    };
+    if let Some(name) = only
+        && !spec.entries.iter().any(|e| e.name == name) {
+            return Err(usage(format!("--secret {name}: the spec has no secret of that name")));
+        }
+    let mut out = String::new();
+    for entry in spec.entries.iter().filter(|e| only.is_none_or(|name| e.name == name)) {
+        let location = entry.placement(platform).map(|p| p.describe()).unwrap_or_default();
+        out.push_str(&format!("### {} ({}): {}\n", entry.name, entry.group().title().to_lowercase(), location));
+        out.push_str(&format!("# {}\n", entry.description));
+        if !entry.when.is_empty() {
+            out.push_str(&format!("# Needed when: {}\n", entry.when.join(" and ")));
+        }
+        let fixes = commands::for_entry(entry, platform, &target, shell).map_err(|e| usage(format!("cannot write commands for {}: {e}", entry.name)))?;
+        for fix in fixes {
+            out.push_str(&format!("\n## {}\n{}\n", fix.kind.title(), fix.text));
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(Exit::Ready)
+}
+
+fn run_lint(path: &Path) -> Result<Exit, Failure> {
+    let spec = load(path)?;
+    for warning in &spec.warnings {
+        eprintln!("warning: {warning}\n");
+    }
+    let platforms: Vec<&str> = spec.platforms.iter().map(|p| p.as_str()).collect();
+    println!(
+        "{}: OK. {} secret{} for {} on {}.",
+        path.display(),
+        spec.entries.len(),
+        if spec.entries.len() == 1 { "" } else { "s" },
+        spec.deployment,
+        platforms.join(" and ")
+    );
+    Ok(Exit::Ready)
+}

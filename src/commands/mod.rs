@@ -1,0 +1,494 @@
+//! Copyable commands for one entry: create, verify and rotate, for POSIX shells (bash, zsh)
+//! and PowerShell. Pure: entry + target + shell -> text.
+//!
+//! Rules: the value never appears in argv or shell history (it is read from a hidden prompt
+//! and passed on stdin, a process substitution or, for the AWS CLI under PowerShell, a
+//! short-lived private temp file); every command says where (`--context`/`--namespace`,
+//! `--profile`/`--region`); rotation overwrites in place, never delete-then-create; verify
+//! commands print names and metadata only; generated values are made inside the pipeline.
+
+pub mod quote;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::spec::{AwsPlacement, AwsService, Encoding, Generate, KubernetesPlacement, Platform, Provider, SecretEntry};
+pub use quote::QuoteError;
+
+/// The shell a command is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Shell {
+    /// sh-compatible shells; multi-key commands need bash or zsh (process substitution).
+    #[default]
+    Posix,
+    /// PowerShell 5.1 and 7 on any OS.
+    PowerShell,
+}
+
+impl Shell {
+    /// Name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shell::Posix => "posix",
+            Shell::PowerShell => "powershell",
+        }
+    }
+
+    /// Label shown to people.
+    pub fn title(self) -> &'static str {
+        match self {
+            Shell::Posix => "bash / zsh",
+            Shell::PowerShell => "PowerShell",
+        }
+    }
+}
+
+impl FromStr for Shell {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "posix" | "sh" | "bash" | "zsh" => Ok(Shell::Posix),
+            "powershell" | "pwsh" => Ok(Shell::PowerShell),
+            other => Err(format!("unknown shell `{other}`: use posix or powershell")),
+        }
+    }
+}
+
+/// What a command does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    /// Creates the secret.
+    Create,
+    /// Shows that it exists, with names and metadata only.
+    Verify,
+    /// Replaces the value in place.
+    Rotate,
+}
+
+impl CommandKind {
+    /// Label shown to people.
+    pub fn title(self) -> &'static str {
+        match self {
+            CommandKind::Create => "Create",
+            CommandKind::Verify => "Verify",
+            CommandKind::Rotate => "Rotate",
+        }
+    }
+}
+
+/// One copyable command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixCommand {
+    /// What it does.
+    pub kind: CommandKind,
+    /// The shell it is written for.
+    pub shell: Shell,
+    /// The text to paste, ending without a newline.
+    pub text: String,
+}
+
+impl fmt::Display for FixCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Where the operator is working. `None` means "whatever is current when the command runs",
+/// written out explicitly (e.g. `--context "$(kubectl config current-context)"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// kubeconfig context.
+    pub kube_context: Option<String>,
+    /// AWS profile.
+    pub aws_profile: Option<String>,
+    /// AWS region used when the spec names none.
+    pub aws_region: Option<String>,
+}
+
+/// Field manager used for server-side apply during rotation.
+pub const FIELD_MANAGER: &str = "greenlight";
+
+/// The create, verify and rotate commands for `entry` on `platform`. Vendor-provided entries
+/// get only a verify command. An entry without a placement on `platform` gets none.
+pub fn for_entry(entry: &SecretEntry, platform: Platform, target: &Target, shell: Shell) -> Result<Vec<FixCommand>, QuoteError> {
+    let kinds: &[CommandKind] = if entry.provided_by == Provider::Vendor {
+        &[CommandKind::Verify]
+    } else {
+        &[CommandKind::Create, CommandKind::Verify, CommandKind::Rotate]
+    };
+    let mut out = Vec::new();
+    for &kind in kinds {
+        let text = match platform {
+            Platform::Kubernetes => match &entry.kubernetes {
+                Some(placement) => kubernetes(entry, placement, target, shell, kind)?,
+                None => continue,
+            },
+            Platform::Aws => match &entry.aws {
+                Some(placement) => aws(entry, placement, target, shell, kind)?,
+                None => continue,
+            },
+        };
+        out.push(FixCommand { kind, shell, text });
+    }
+    Ok(out)
+}
+
+/// One piece of a shell word: literal text (quoted on output) or shell syntax (verbatim).
+#[derive(Debug, Clone)]
+enum Piece {
+    Lit(String),
+    Raw(String),
+}
+
+/// A shell word made of pieces, e.g. `--from-file=key=` followed by `<(...)`.
+#[derive(Debug, Clone)]
+struct Word(Vec<Piece>);
+
+fn lit(text: impl Into<String>) -> Word {
+    Word(vec![Piece::Lit(text.into())])
+}
+
+fn raw(text: impl Into<String>) -> Word {
+    Word(vec![Piece::Raw(text.into())])
+}
+
+fn quote(text: &str, shell: Shell) -> Result<String, QuoteError> {
+    match shell {
+        Shell::Posix => quote::posix(text),
+        Shell::PowerShell => quote::powershell(text),
+    }
+}
+
+fn render(words: &[Word], shell: Shell) -> Result<String, QuoteError> {
+    let mut rendered = Vec::with_capacity(words.len());
+    for word in words {
+        let mut text = String::new();
+        for piece in &word.0 {
+            match piece {
+                Piece::Lit(s) => text.push_str(&quote(s, shell)?),
+                Piece::Raw(s) => text.push_str(s),
+            }
+        }
+        rendered.push(text);
+    }
+    Ok(rendered.join(" "))
+}
+
+/// Renders a plain argv for a POSIX shell; exposed so tests can prove it re-parses exactly.
+pub fn render_posix_argv(argv: &[String]) -> Result<String, QuoteError> {
+    render(&argv.iter().map(lit).collect::<Vec<_>>(), Shell::Posix)
+}
+
+/// The argv of the Kubernetes create command when the value arrives on stdin (single key).
+pub fn kubernetes_create_argv(placement: &KubernetesPlacement, context: &str) -> Vec<String> {
+    let mut argv = vec!["kubectl".to_owned(), "create".to_owned(), "secret".to_owned(), "generic".to_owned(), placement.secret.clone()];
+    if let Some(kind) = &placement.secret_type {
+        argv.push(format!("--type={kind}"));
+    }
+    argv.extend(["--context".to_owned(), context.to_owned(), "--namespace".to_owned(), placement.namespace.clone()]);
+    for key in &placement.keys {
+        argv.push(format!("--from-file={key}=/dev/stdin"));
+    }
+    argv
+}
+
+fn context_word(target: &Target, shell: Shell) -> Word {
+    match (&target.kube_context, shell) {
+        (Some(context), _) => lit(context.clone()),
+        (None, Shell::Posix) => raw("\"$(kubectl config current-context)\""),
+        (None, Shell::PowerShell) => raw("(kubectl config current-context)"),
+    }
+}
+
+fn profile_word(target: &Target, shell: Shell) -> Word {
+    match (&target.aws_profile, shell) {
+        (Some(profile), _) => lit(profile.clone()),
+        (None, Shell::Posix) => raw("\"${AWS_PROFILE:-default}\""),
+        (None, Shell::PowerShell) => raw("$(if ($env:AWS_PROFILE) { $env:AWS_PROFILE } else { 'default' })"),
+    }
+}
+
+fn region_word(placement: &AwsPlacement, target: &Target, shell: Shell) -> Result<Word, QuoteError> {
+    Ok(match (placement.region.as_ref().or(target.aws_region.as_ref()), shell) {
+        (Some(region), _) => lit(region.clone()),
+        (None, Shell::Posix) => {
+            let profile = render(&[profile_word(target, shell)], shell)?;
+            raw(format!("\"$(aws configure get region --profile {profile})\""))
+        }
+        (None, Shell::PowerShell) => {
+            let profile = render(&[profile_word(target, shell)], shell)?;
+            raw(format!("(aws configure get region --profile {profile})"))
+        }
+    })
+}
+
+/// A value the command needs: typed at a hidden prompt, or random.
+struct Value {
+    label: String,
+    generated: Option<Generate>,
+}
+
+fn values(entry: &SecretEntry, labels: &[String]) -> Vec<Value> {
+    labels
+        .iter()
+        .map(|label| Value {
+            label: label.clone(),
+            generated: (entry.provided_by == Provider::Generated).then_some(entry.generate),
+        })
+        .collect()
+}
+
+fn openssl(generate: Generate) -> String {
+    let flag = match generate.encoding {
+        Encoding::Base64 => "-base64",
+        Encoding::Hex => "-hex",
+    };
+    format!("openssl rand {flag} {} | tr -d '\\n'", generate.bytes)
+}
+
+fn kubernetes(entry: &SecretEntry, placement: &KubernetesPlacement, target: &Target, shell: Shell, kind: CommandKind) -> Result<String, QuoteError> {
+    let context = context_word(target, shell);
+    let location = format!("Secret {} in namespace {}", placement.secret, placement.namespace);
+    if kind == CommandKind::Verify {
+        let words = [lit("kubectl"), lit("get"), lit("secret"), lit(placement.secret.clone()), lit("--context"), context, lit("--namespace"), lit(placement.namespace.clone())];
+        return Ok(format!("# Shows {location}: name, type, number of keys and age, never values.\n{}", render(&words, shell)?));
+    }
+    let labels: Vec<String> = placement.keys.iter().map(|k| format!("key {k} of {}", placement.secret)).collect();
+    let values = values(entry, &labels);
+    let action = if kind == CommandKind::Create { "Creates" } else { "Replaces the value of" };
+    let how = if entry.provided_by == Provider::Generated {
+        "with a random value made here and never shown"
+    } else {
+        "asking for each value without showing it or saving it in history"
+    };
+    let comment = format!("# {action} {location}, {how}.");
+    match shell {
+        Shell::Posix => kubernetes_posix(placement, context, kind, &values, &comment),
+        Shell::PowerShell => kubernetes_powershell(placement, context, kind, &values, &comment),
+    }
+}
+
+fn kubectl_create_words(placement: &KubernetesPlacement, context: &Word, sources: Vec<Word>) -> Vec<Word> {
+    let mut words = vec![lit("kubectl"), lit("create"), lit("secret"), lit("generic"), lit(placement.secret.clone())];
+    if let Some(kind) = &placement.secret_type {
+        words.push(lit(format!("--type={kind}")));
+    }
+    words.extend([lit("--context"), context.clone(), lit("--namespace"), lit(placement.namespace.clone())]);
+    words.extend(sources);
+    words
+}
+
+fn apply_words(context: Word, namespace: &str) -> Vec<Word> {
+    vec![
+        lit("kubectl"),
+        lit("apply"),
+        lit("--server-side"),
+        lit("--force-conflicts"),
+        lit(format!("--field-manager={FIELD_MANAGER}")),
+        lit("--context"),
+        context,
+        lit("--namespace"),
+        lit(namespace.to_owned()),
+        lit("-f"),
+        lit("-"),
+    ]
+}
+
+/// Lines that read each prompted value into `GL_1`, `GL_2`, ... with echo off.
+fn posix_prompts(values: &[Value]) -> Result<Vec<String>, QuoteError> {
+    let mut lines = vec!["stty -echo 2>/dev/null".to_owned()];
+    for (n, value) in values.iter().enumerate() {
+        lines.push(format!(
+            "printf '%s' {} >&2; IFS= read -r GL_{} || exit 1; echo >&2",
+            quote::posix(&format!("Value of {} (input hidden): ", value.label))?,
+            n + 1
+        ));
+    }
+    lines.push("stty echo 2>/dev/null".to_owned());
+    let filled: Vec<String> = (1..=values.len()).map(|n| format!("[ -n \"$GL_{n}\" ]")).collect();
+    lines.push(format!("{} || {{ echo 'Nothing entered; nothing was changed.' >&2; exit 1; }}", filled.join(" && ")));
+    Ok(lines)
+}
+
+/// Wraps prompt lines and the final command in a subshell that restores echo on any exit.
+fn posix_prompted(comment: &str, mut lines: Vec<String>, command: String) -> String {
+    lines.push(command);
+    let body: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
+    format!("{comment}\n( trap 'stty echo 2>/dev/null' EXIT; trap 'exit 130' INT TERM\n{}\n)", body.join("\n"))
+}
+
+fn kubernetes_posix(placement: &KubernetesPlacement, context: Word, kind: CommandKind, values: &[Value], comment: &str) -> Result<String, QuoteError> {
+    let generated = values.first().and_then(|v| v.generated);
+    let single = placement.keys.len() == 1;
+    let sources: Vec<Word> = placement
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(n, key)| {
+            let from = if single {
+                Piece::Lit(format!("--from-file={key}=/dev/stdin"))
+            } else {
+                Piece::Lit(format!("--from-file={key}="))
+            };
+            let mut pieces = vec![from];
+            if !single {
+                pieces.push(Piece::Raw(match generated {
+                    Some(g) => format!("<({})", openssl(g)),
+                    None => format!("<(printf '%s' \"$GL_{}\")", n + 1),
+                }));
+            }
+            Word(pieces)
+        })
+        .collect();
+    let mut create = kubectl_create_words(placement, &context, sources);
+    let mut command = if kind == CommandKind::Rotate {
+        create.extend([lit("--dry-run=client"), lit("-o"), lit("yaml")]);
+        format!("{} | {}", render(&create, Shell::Posix)?, render(&apply_words(context, &placement.namespace), Shell::Posix)?)
+    } else {
+        render(&create, Shell::Posix)?
+    };
+    if single {
+        let feed = match generated {
+            Some(g) => openssl(g),
+            None => "printf '%s' \"$GL_1\"".to_owned(),
+        };
+        command = format!("{feed} | {command}");
+    }
+    Ok(match generated {
+        Some(_) => format!("{comment}\n{command}"),
+        None => posix_prompted(comment, posix_prompts(values)?, command),
+    })
+}
+
+/// PowerShell lines that set `$v1`, `$v2`, ... from hidden prompts or random bytes.
+fn powershell_values(values: &[Value]) -> Result<Vec<String>, QuoteError> {
+    let mut lines = Vec::new();
+    for (n, value) in values.iter().enumerate() {
+        let var = format!("$v{}", n + 1);
+        match value.generated {
+            Some(g) => {
+                lines.push(format!("$b = [byte[]]::new({}); [Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($b)", g.bytes));
+                lines.push(match g.encoding {
+                    Encoding::Base64 => format!("{var} = [Convert]::ToBase64String($b)"),
+                    Encoding::Hex => format!("{var} = -join ($b | ForEach-Object {{ $_.ToString('x2') }})"),
+                });
+            }
+            None => {
+                lines.push(format!(
+                    "{var} = [Net.NetworkCredential]::new('', (Read-Host -AsSecureString {})).Password",
+                    quote::powershell(&format!("Value of {}", value.label))?
+                ));
+                lines.push(format!("if (-not {var}) {{ Write-Warning 'Nothing entered; nothing was changed.'; return }}"));
+            }
+        }
+    }
+    Ok(lines)
+}
+
+fn powershell_block(comment: &str, lines: Vec<String>) -> String {
+    let body: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
+    format!("{comment}\n& {{\n{}\n}}", body.join("\n"))
+}
+
+fn kubernetes_powershell(placement: &KubernetesPlacement, context: Word, kind: CommandKind, values: &[Value], comment: &str) -> Result<String, QuoteError> {
+    // kubectl on Windows has no /dev/stdin, so the whole manifest travels on stdin instead.
+    let mut lines = powershell_values(values)?;
+    let data: Vec<String> = placement
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(n, key)| Ok(format!("{} = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($v{}))", quote::powershell(key)?, n + 1)))
+        .collect::<Result<_, QuoteError>>()?;
+    lines.push(format!(
+        "$manifest = @{{ apiVersion = 'v1'; kind = 'Secret'; type = {}; metadata = @{{ name = {}; namespace = {} }}; data = @{{ {} }} }}",
+        quote::powershell(placement.secret_type.as_deref().unwrap_or("Opaque"))?,
+        quote::powershell(&placement.secret)?,
+        quote::powershell(&placement.namespace)?,
+        data.join("; ")
+    ));
+    let send = if kind == CommandKind::Create {
+        render(&[lit("kubectl"), lit("create"), lit("--context"), context, lit("-f"), lit("-")], Shell::PowerShell)?
+    } else {
+        render(&apply_words(context, &placement.namespace), Shell::PowerShell)?
+    };
+    lines.push(format!("$manifest | ConvertTo-Json -Depth 4 | {send}"));
+    Ok(powershell_block(comment, lines))
+}
+
+fn aws(entry: &SecretEntry, placement: &AwsPlacement, target: &Target, shell: Shell, kind: CommandKind) -> Result<String, QuoteError> {
+    let profile = profile_word(target, shell);
+    let region = region_word(placement, target, shell)?;
+    let location = format!("{} {}", placement.service.title(), placement.name);
+    let whereabouts = vec![lit("--profile"), profile, lit("--region"), region];
+    if kind == CommandKind::Verify {
+        let mut words = match placement.service {
+            AwsService::SecretsManager => vec![lit("aws"), lit("secretsmanager"), lit("describe-secret")],
+            AwsService::ParameterStore => vec![lit("aws"), lit("ssm"), lit("describe-parameters")],
+        };
+        words.extend(whereabouts);
+        match placement.service {
+            AwsService::SecretsManager => words.extend([lit("--secret-id"), lit(placement.name.clone())]),
+            AwsService::ParameterStore => words.extend([lit("--parameter-filters"), lit(format!("Key=Name,Option=Equals,Values={}", placement.name))]),
+        }
+        return Ok(format!("# Shows the metadata of {location} (never its value).\n{}", render(&words, shell)?));
+    }
+    let mut words = match (placement.service, kind) {
+        (AwsService::SecretsManager, CommandKind::Create) => vec![lit("aws"), lit("secretsmanager"), lit("create-secret")],
+        (AwsService::SecretsManager, _) => vec![lit("aws"), lit("secretsmanager"), lit("put-secret-value")],
+        (AwsService::ParameterStore, _) => vec![lit("aws"), lit("ssm"), lit("put-parameter")],
+    };
+    words.extend(whereabouts);
+    match (placement.service, kind) {
+        (AwsService::SecretsManager, CommandKind::Create) => {
+            words.extend([lit("--name"), lit(placement.name.clone())]);
+            if let Some(key) = &placement.kms_key {
+                words.extend([lit("--kms-key-id"), lit(key.clone())]);
+            }
+        }
+        (AwsService::SecretsManager, _) => words.extend([lit("--secret-id"), lit(placement.name.clone())]),
+        (AwsService::ParameterStore, _) => {
+            words.extend([lit("--name"), lit(placement.name.clone()), lit("--type"), lit("SecureString")]);
+            if let Some(key) = &placement.kms_key {
+                words.extend([lit("--key-id"), lit(key.clone())]);
+            }
+            if kind == CommandKind::Rotate {
+                words.push(lit("--overwrite"));
+            }
+        }
+    }
+    let value_flag = match placement.service {
+        AwsService::SecretsManager => "--secret-string",
+        AwsService::ParameterStore => "--value",
+    };
+    let values = values(entry, std::slice::from_ref(&location));
+    let generated = entry.provided_by == Provider::Generated;
+    let action = if kind == CommandKind::Create { "Creates" } else { "Replaces the value of" };
+    let how = if generated {
+        "with a random value made here and never shown"
+    } else {
+        "asking for the value without showing it or saving it in history"
+    };
+    let comment = format!("# {action} {location}, {how}.");
+    match shell {
+        Shell::Posix => {
+            words.extend([lit(value_flag), lit("file:///dev/stdin")]);
+            let command = render(&words, shell)?;
+            Ok(match values.first().and_then(|v| v.generated) {
+                Some(g) => format!("{comment}\n{} | {command}", openssl(g)),
+                None => posix_prompted(&comment, posix_prompts(&values)?, format!("printf '%s' \"$GL_1\" | {command}")),
+            })
+        }
+        Shell::PowerShell => {
+            // The AWS CLI reads values from files, and Windows has no /dev/stdin: the value goes
+            // to a temp file only this user can read, removed as soon as the CLI returns.
+            let mut lines = powershell_values(&values)?;
+            words.extend([lit(value_flag), raw("\"file://$($file.FullName)\"")]);
+            lines.push("$file = New-TemporaryFile".to_owned());
+            lines.push(format!(
+                "try {{ [IO.File]::WriteAllText($file.FullName, $v1); {} }} finally {{ Remove-Item -LiteralPath $file.FullName -Force }}",
+                render(&words, shell)?
+            ));
+            Ok(powershell_block(&comment, lines))
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Detection: whether each placement exists, asked only in ways that cannot return a value.
+//! A [`Probe`] per backend answers for a batch of entries; the [`Monitor`] keeps the answers
+//! live. "Missing" is only ever reported when the backend cleanly said not found.
+
+mod monitor;
+mod unavailable;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::diagnose::Hint;
+use crate::spec::{FeatureSet, Platform, SecretEntry, SecretSpec};
+
+pub use monitor::{Monitor, MonitorCommand, MonitorEvent, ROUND_TIMEOUT};
+pub use unavailable::UnavailableProbe;
+
+/// What is known about one secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    /// A check is under way and nothing is known yet.
+    Checking,
+    /// It exists where the spec says.
+    Present,
+    /// It exists but is not usable as is (e.g. scheduled for deletion, wrong type).
+    Wrong {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The backend said it does not exist.
+    Missing,
+    /// It does not exist where expected but was found elsewhere.
+    FoundElsewhere {
+        /// Where it was found.
+        location: String,
+    },
+    /// The operator's identity may not check it.
+    Forbidden {
+        /// The permission that is missing.
+        permission: String,
+    },
+    /// The backend could not be asked (not connected, credentials expired, timeout).
+    Unreachable {
+        /// Why.
+        reason: String,
+    },
+    /// Optional, and the operator chose to skip it.
+    Skipped,
+    /// Its feature is off.
+    NotNeeded,
+}
+
+/// The stable names of the states, as the CLI's JSON prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// See [`Presence::Checking`].
+    Checking,
+    /// See [`Presence::Present`].
+    Present,
+    /// See [`Presence::Wrong`].
+    Wrong,
+    /// See [`Presence::Missing`].
+    Missing,
+    /// See [`Presence::FoundElsewhere`].
+    FoundElsewhere,
+    /// See [`Presence::Forbidden`].
+    Forbidden,
+    /// See [`Presence::Unreachable`].
+    Unreachable,
+    /// See [`Presence::Skipped`].
+    Skipped,
+    /// See [`Presence::NotNeeded`].
+    NotNeeded,
+}
+
+impl State {
+    /// The word shown next to the row's icon.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Checking => "checking",
+            State::Present => "present",
+            State::Wrong => "wrong",
+            State::Missing => "missing",
+            State::FoundElsewhere => "found_elsewhere",
+            State::Forbidden => "forbidden",
+            State::Unreachable => "unreachable",
+            State::Skipped => "skipped",
+            State::NotNeeded => "not_needed",
+        }
+    }
+
+    /// A symbol that, with the word, makes the state readable without colour.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            State::Checking => "…",
+            State::Present => "✓",
+            State::Wrong => "!",
+            State::Missing => "✗",
+            State::FoundElsewhere => "≠",
+            State::Forbidden => "⊘",
+            State::Unreachable => "?",
+            State::Skipped => "–",
+            State::NotNeeded => "·",
+        }
+    }
+}
+
+impl Presence {
+    /// Its stable state name.
+    pub fn state(&self) -> State {
+        match self {
+            Presence::Checking => State::Checking,
+            Presence::Present => State::Present,
+            Presence::Wrong { .. } => State::Wrong,
+            Presence::Missing => State::Missing,
+            Presence::FoundElsewhere { .. } => State::FoundElsewhere,
+            Presence::Forbidden { .. } => State::Forbidden,
+            Presence::Unreachable { .. } => State::Unreachable,
+            Presence::Skipped => State::Skipped,
+            Presence::NotNeeded => State::NotNeeded,
+        }
+    }
+
+    /// The detail behind the state, if any.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Presence::Wrong { reason } | Presence::Unreachable { reason } => Some(reason),
+            Presence::FoundElsewhere { location } => Some(location),
+            Presence::Forbidden { permission } => Some(permission),
+            _ => None,
+        }
+    }
+}
+
+/// The answer for one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    /// What was found.
+    pub presence: Presence,
+    /// What to do about it.
+    pub hints: Vec<Hint>,
+    /// When the backend answered.
+    pub checked_at: SystemTime,
+}
+
+impl CheckOutcome {
+    /// An outcome without hints, checked now.
+    pub fn now(presence: Presence) -> Self {
+        Self { presence, hints: Vec::new(), checked_at: SystemTime::now() }
+    }
+}
+
+/// What the operator chose: the platform, features on or off, optional secrets skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// The platform being checked.
+    pub platform: Platform,
+    /// Features on or off.
+    pub features: FeatureSet,
+    /// Names of optional entries the operator skipped.
+    pub skipped: Vec<String>,
+}
+
+impl Selection {
+    /// The spec's defaults on its first platform.
+    pub fn defaults(spec: &SecretSpec) -> Self {
+        Self { platform: spec.default_platform(), features: FeatureSet::defaults(spec), skipped: Vec::new() }
+    }
+
+    /// The presence of `entry` decided without asking a backend, if any.
+    pub fn settled(&self, entry: &SecretEntry) -> Option<Presence> {
+        if !entry.is_needed(&self.features) {
+            Some(Presence::NotNeeded)
+        } else if !entry.required && self.skipped.contains(&entry.name) {
+            Some(Presence::Skipped)
+        } else {
+            None
+        }
+    }
+}
+
+/// Boxed future returned by probes, so probes can be used as trait objects.
+pub type ProbeFuture = Pin<Box<dyn Future<Output = Vec<(usize, CheckOutcome)>> + Send>>;
+
+/// Answers for one backend. `check` receives the indices (into `spec.entries`) of the entries
+/// to check on `platform` and returns an outcome for each it could decide; an index it leaves
+/// out is reported as unreachable by the caller.
+pub trait Probe: Send + Sync {
+    /// Checks these entries once.
+    fn check(&self, spec: Arc<SecretSpec>, platform: Platform, indices: Vec<usize>) -> ProbeFuture;
+
+    /// How long to wait before the next round; `all_present` is true when nothing required is
+    /// missing.
+    fn poll_interval(&self, all_present: bool) -> Duration;
+}
+
+/// Checks every entry once: settled ones without asking, the rest through `probe`, within
+/// [`ROUND_TIMEOUT`]. Returns one outcome per entry, in spec order.
+pub async fn check_once(spec: Arc<SecretSpec>, selection: &Selection, probe: &dyn Probe) -> Vec<CheckOutcome> {
+    let mut outcomes: Vec<Option<CheckOutcome>> = spec.entries.iter().map(|e| selection.settled(e).map(CheckOutcome::now)).collect();
+    let asked: Vec<usize> = outcomes.iter().enumerate().filter(|(_, o)| o.is_none()).map(|(i, _)| i).collect();
+    if !asked.is_empty() {
+        let answers = tokio::time::timeout(ROUND_TIMEOUT, probe.check(spec.clone(), selection.platform, asked)).await;
+        for (index, outcome) in answers.unwrap_or_default() {
+            if let Some(slot) = outcomes.get_mut(index) {
+                *slot = Some(outcome);
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                CheckOutcome::now(Presence::Unreachable {
+                    reason: format!("no answer within {} s", ROUND_TIMEOUT.as_secs()),
+                })
+            })
+        })
+        .collect()
+}
+
+/// The probe for `platform` in this build.
+pub fn probe_for(platform: Platform) -> Arc<dyn Probe> {
+    Arc::new(UnavailableProbe::new(platform))
+}

@@ -1,0 +1,257 @@
+//! The monitor: one task that keeps every row's outcome live and reports changes.
+//! Commands come in on a channel, events go out on another, and an injected `wake` closure
+//! tells the UI (or CLI) to look. Rounds are latest-wins: one in flight, refresh requests made
+//! during a round are merged into one follow-up round. A spec reload replaces the monitor.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{CheckOutcome, Presence, Probe, Selection, check_once};
+use crate::spec::SecretSpec;
+
+/// Longest a probe may take for one round before its rows are marked unreachable.
+pub const ROUND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Requests to the monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorCommand {
+    /// Check everything now.
+    Refresh,
+    /// The operator changed platform, features or skips; check again with these.
+    Select(Selection),
+}
+
+/// What the monitor reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorEvent {
+    /// A round started.
+    RoundStarted,
+    /// The outcome of entry `index` changed (or was first known).
+    Changed {
+        /// Index into `spec.entries`.
+        index: usize,
+        /// The new outcome.
+        outcome: CheckOutcome,
+    },
+    /// A round finished; every row has been checked.
+    RoundFinished {
+        /// True when every entry that blocks readiness is present.
+        ready: bool,
+    },
+}
+
+/// Handle to a running monitor; dropping it stops the task.
+pub struct Monitor {
+    commands: mpsc::UnboundedSender<MonitorCommand>,
+    task: JoinHandle<()>,
+}
+
+impl Monitor {
+    /// Starts monitoring `spec` on `runtime`. Events go to `events`; `wake` is called after
+    /// each batch of events.
+    pub fn spawn(
+        runtime: &tokio::runtime::Handle,
+        spec: Arc<SecretSpec>,
+        selection: Selection,
+        probe: Arc<dyn Probe>,
+        events: mpsc::UnboundedSender<MonitorEvent>,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> Self {
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let task = runtime.spawn(run(spec, selection, probe, inbox, events, wake));
+        Self { commands, task }
+    }
+
+    /// Sends a command; ignored if the monitor has stopped.
+    pub fn send(&self, command: MonitorCommand) {
+        // A stopped monitor has nobody to act on the command; the owner replaces it on reload.
+        self.commands.send(command).ok();
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn run(
+    spec: Arc<SecretSpec>,
+    mut selection: Selection,
+    probe: Arc<dyn Probe>,
+    mut inbox: mpsc::UnboundedReceiver<MonitorCommand>,
+    events: mpsc::UnboundedSender<MonitorEvent>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+) {
+    let mut known: Vec<Option<CheckOutcome>> = vec![None; spec.entries.len()];
+    loop {
+        if events.send(MonitorEvent::RoundStarted).is_err() {
+            return;
+        }
+        wake();
+        let outcomes = check_once(spec.clone(), &selection, probe.as_ref()).await;
+        let mut ready = true;
+        for (index, (outcome, entry)) in outcomes.into_iter().zip(&spec.entries).enumerate() {
+            let blocks = entry.blocks_readiness() && selection.settled(entry).is_none();
+            if blocks && outcome.presence != Presence::Present {
+                ready = false;
+            }
+            let slot = known.get_mut(index);
+            let changed = match &slot {
+                Some(Some(previous)) => previous.presence != outcome.presence || previous.hints != outcome.hints,
+                _ => true,
+            };
+            if let Some(slot) = slot {
+                *slot = Some(outcome.clone());
+            }
+            if changed && events.send(MonitorEvent::Changed { index, outcome }).is_err() {
+                return;
+            }
+        }
+        if events.send(MonitorEvent::RoundFinished { ready }).is_err() {
+            return;
+        }
+        wake();
+
+        // Wait for the next round: a command, or the probe's interval.
+        let interval = probe.poll_interval(ready);
+        let first = tokio::select! {
+            command = inbox.recv() => match command {
+                Some(command) => Some(command),
+                None => return,
+            },
+            () = tokio::time::sleep(interval) => None,
+        };
+        // Latest wins: fold everything already queued into one round.
+        let mut pending = first.into_iter().collect::<Vec<_>>();
+        while let Ok(command) = inbox.try_recv() {
+            pending.push(command);
+        }
+        for command in pending {
+            if let MonitorCommand::Select(next) = command {
+                selection = next;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use super::super::ProbeFuture;
+    use super::*;
+    use crate::spec::{Platform, parse_bytes};
+
+    const SPEC: &str = "version: 1\ndeployment: t\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: ns } }\nsecrets:\n  - { name: a, description: A, kubernetes: { keys: [k] } }\n  - { name: b, description: B, required: false, kubernetes: { keys: [k] } }\n";
+
+    /// A probe whose answers the test sets, counting calls.
+    struct FakeProbe {
+        present: Mutex<Vec<bool>>,
+        calls: AtomicUsize,
+        delay: Duration,
+    }
+
+    impl Probe for Arc<FakeProbe> {
+        fn check(&self, _spec: Arc<SecretSpec>, _platform: Platform, indices: Vec<usize>) -> ProbeFuture {
+            let me = self.clone();
+            Box::pin(async move {
+                me.calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(me.delay).await;
+                let present = me.present.lock().map(|p| p.clone()).unwrap_or_default();
+                indices
+                    .into_iter()
+                    .map(|i| {
+                        let presence = if present.get(i).copied().unwrap_or(false) { Presence::Present } else { Presence::Missing };
+                        (i, CheckOutcome { presence, hints: Vec::new(), checked_at: std::time::UNIX_EPOCH })
+                    })
+                    .collect()
+            })
+        }
+        fn poll_interval(&self, all_present: bool) -> Duration {
+            if all_present { Duration::from_secs(30) } else { Duration::from_secs(2) }
+        }
+    }
+
+    fn start(delay: Duration) -> (Arc<FakeProbe>, Monitor, mpsc::UnboundedReceiver<MonitorEvent>) {
+        let spec = Arc::new(parse_bytes(SPEC.as_bytes(), "t.yaml".as_ref()).unwrap());
+        let probe = Arc::new(FakeProbe { present: Mutex::new(vec![false, false]), calls: AtomicUsize::new(0), delay });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let selection = Selection::defaults(&spec);
+        let monitor = Monitor::spawn(&tokio::runtime::Handle::current(), spec, selection, Arc::new(probe.clone()), tx, Arc::new(|| {}));
+        (probe, monitor, rx)
+    }
+
+    async fn next_round(rx: &mut mpsc::UnboundedReceiver<MonitorEvent>) -> (Vec<(usize, Presence)>, bool) {
+        let mut changes = Vec::new();
+        loop {
+            match rx.recv().await.unwrap() {
+                MonitorEvent::Changed { index, outcome } => changes.push((index, outcome.presence)),
+                MonitorEvent::RoundFinished { ready } => return (changes, ready),
+                MonitorEvent::RoundStarted => {}
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_changes_only_and_polls_faster_while_missing() {
+        let (probe, _monitor, mut rx) = start(Duration::ZERO);
+        let (changes, ready) = next_round(&mut rx).await;
+        assert_eq!(changes, vec![(0, Presence::Missing), (1, Presence::Missing)]);
+        assert!(!ready);
+        // Nothing changed: the next round reports no rows.
+        let before = tokio::time::Instant::now();
+        let (changes, _) = next_round(&mut rx).await;
+        assert!(changes.is_empty());
+        assert_eq!(before.elapsed(), Duration::from_secs(2));
+        probe.present.lock().unwrap()[0] = true;
+        let (changes, ready) = next_round(&mut rx).await;
+        assert_eq!(changes, vec![(0, Presence::Present)]);
+        assert!(ready, "the optional entry does not block readiness");
+        // All present: the slow interval applies.
+        let before = tokio::time::Instant::now();
+        next_round(&mut rx).await;
+        assert_eq!(before.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refreshes_during_a_round_fold_into_one() {
+        let (probe, monitor, mut rx) = start(Duration::from_secs(1));
+        next_round(&mut rx).await;
+        assert_eq!(probe.calls.load(Ordering::SeqCst), 1);
+        // Three refreshes while idle: one round follows, not three.
+        monitor.send(MonitorCommand::Refresh);
+        monitor.send(MonitorCommand::Refresh);
+        monitor.send(MonitorCommand::Refresh);
+        next_round(&mut rx).await;
+        assert_eq!(probe.calls.load(Ordering::SeqCst), 2);
+        let before = tokio::time::Instant::now();
+        next_round(&mut rx).await;
+        assert!(before.elapsed() >= Duration::from_secs(2), "no queued refresh left over");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_probe_marks_rows_unreachable_and_the_monitor_goes_on() {
+        let (_probe, _monitor, mut rx) = start(Duration::from_secs(3600));
+        let (changes, ready) = next_round(&mut rx).await;
+        assert!(!ready);
+        assert_eq!(changes.len(), 2);
+        assert!(changes.iter().all(|(_, p)| matches!(p, Presence::Unreachable { .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn selection_changes_apply_on_the_next_round() {
+        let (_probe, monitor, mut rx) = start(Duration::ZERO);
+        next_round(&mut rx).await;
+        let spec = parse_bytes(SPEC.as_bytes(), "t.yaml".as_ref()).unwrap();
+        let mut selection = Selection::defaults(&spec);
+        selection.skipped.push("b".to_owned());
+        monitor.send(MonitorCommand::Select(selection));
+        let (changes, _) = next_round(&mut rx).await;
+        assert_eq!(changes, vec![(1, Presence::Skipped)]);
+    }
+}

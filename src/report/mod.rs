@@ -1,0 +1,181 @@
+//! The status report: one row per secret with its state, location and hints, never a value.
+//! Rendered as text (the CLI), JSON (scripts and the vendor) and Markdown (the vendor).
+
+use serde::Serialize;
+
+use crate::detect::{CheckOutcome, Selection, State};
+use crate::diagnose::Hint;
+use crate::spec::{Group, SecretSpec};
+
+/// Appends one formatted line to a `String`.
+macro_rules! put {
+    ($out:expr, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
+/// A redacted status report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    /// The deployment's name.
+    pub deployment: String,
+    /// The platform checked.
+    pub platform: &'static str,
+    /// True when every secret that blocks readiness is present.
+    pub ready: bool,
+    /// One row per secret, in spec order.
+    pub secrets: Vec<ReportRow>,
+}
+
+/// One secret in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportRow {
+    /// The entry's name.
+    pub name: String,
+    /// Whether the spec marks it required.
+    pub required: bool,
+    /// Its state.
+    pub state: State,
+    /// Where it must live.
+    pub location: String,
+    /// Advice, with commands.
+    pub hints: Vec<Hint>,
+    /// The checklist group.
+    pub group: Group,
+    /// What it is for.
+    pub description: String,
+    /// The detail behind the state (why unreachable, where found instead, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Whether readiness waits for it with the current selection.
+    pub blocks_readiness: bool,
+}
+
+/// How a check ended, for exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every blocking secret is present.
+    Ready,
+    /// At least one blocking secret is known to be missing or wrong.
+    Missing,
+    /// Nothing known missing, but some blocking secret could not be checked.
+    Unknown,
+}
+
+impl CheckReport {
+    /// Builds the report from one outcome per entry (in spec order).
+    pub fn build(spec: &SecretSpec, selection: &Selection, outcomes: &[CheckOutcome]) -> Self {
+        let secrets: Vec<ReportRow> = spec
+            .entries
+            .iter()
+            .zip(outcomes)
+            .map(|(entry, outcome)| ReportRow {
+                name: entry.name.clone(),
+                required: entry.required,
+                state: outcome.presence.state(),
+                location: entry.placement(selection.platform).map(|p| p.describe()).unwrap_or_default(),
+                hints: outcome.hints.clone(),
+                group: entry.group(),
+                description: entry.description.clone(),
+                detail: outcome.presence.detail().map(str::to_owned),
+                blocks_readiness: entry.blocks_readiness() && selection.settled(entry).is_none(),
+            })
+            .collect();
+        let ready = secrets.iter().filter(|r| r.blocks_readiness).all(|r| r.state == State::Present);
+        Self { deployment: spec.deployment.clone(), platform: selection.platform.as_str(), ready, secrets }
+    }
+
+    /// Ready, missing, or unknown.
+    pub fn verdict(&self) -> Verdict {
+        let blocking = || self.secrets.iter().filter(|r| r.blocks_readiness);
+        if self.ready {
+            Verdict::Ready
+        } else if blocking().any(|r| matches!(r.state, State::Missing | State::FoundElsewhere | State::Wrong)) {
+            Verdict::Missing
+        } else {
+            Verdict::Unknown
+        }
+    }
+
+    /// "3 of 5 required secrets present".
+    pub fn progress(&self) -> String {
+        let blocking: Vec<&ReportRow> = self.secrets.iter().filter(|r| r.blocks_readiness).collect();
+        let present = blocking.iter().filter(|r| r.state == State::Present).count();
+        let total = blocking.len();
+        format!("{present} of {total} required secret{} present", if total == 1 { "" } else { "s" })
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Plain text for a terminal.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let verdict = if self.ready { "READY" } else { "not ready" };
+        put!(out, "{} on {}: {verdict} ({})", self.deployment, self.platform, self.progress());
+        for (group, rows) in self.groups() {
+            put!(out, "\n{}", group.title());
+            for row in rows {
+                put!(out, "  {} {:<15} {}  ({})", row.state.symbol(), row.state.as_str(), row.name, row.location);
+                put!(out, "      {}", row.description);
+                if let Some(detail) = &row.detail {
+                    put!(out, "      {detail}");
+                }
+                for hint in &row.hints {
+                    put!(out, "      → {}", hint.text);
+                    if let Some(command) = &hint.command {
+                        for line in command.lines() {
+                            put!(out, "          {line}");
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Markdown for the vendor.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        put!(out, "# {}: secret status on {}\n", self.deployment, self.platform);
+        let verdict = if self.ready { "**Ready**" } else { "**Not ready**" };
+        put!(out, "{verdict}: {}. No secret values are included in this report.\n", self.progress());
+        for (group, rows) in self.groups() {
+            put!(out, "## {}\n", group.title());
+            put!(out, "| State | Secret | Location | Detail |");
+            put!(out, "|---|---|---|---|");
+            for row in rows {
+                let detail = row.detail.as_deref().unwrap_or("");
+                put!(
+                    out,
+                    "| {} {} | `{}` | {} | {} |",
+                    row.state.symbol(),
+                    row.state.as_str(),
+                    row.name,
+                    markdown_cell(&row.location),
+                    markdown_cell(detail)
+                );
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn groups(&self) -> Vec<(Group, Vec<&ReportRow>)> {
+        let mut groups: Vec<(Group, Vec<&ReportRow>)> = Vec::new();
+        for group in [Group::Required, Group::Optional, Group::Generated, Group::Vendor] {
+            let rows: Vec<&ReportRow> = self.secrets.iter().filter(|r| r.group == group).collect();
+            if !rows.is_empty() {
+                groups.push((group, rows));
+            }
+        }
+        groups
+    }
+}
+
+fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}

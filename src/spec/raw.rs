@@ -1,0 +1,239 @@
+//! The spec file exactly as written: serde types with `deny_unknown_fields`, from which the
+//! published JSON Schema is generated. Nothing here is validated or resolved; see `validate`.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{AwsService, Platform, Provider};
+
+/// A Greenlight secret spec, version 1: the secrets one deployment needs and where each must
+/// live. Written by the vendor, read by the operator's Greenlight.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Greenlight secret spec")]
+pub struct RawSpec {
+    /// Optional link to this schema, for editors.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Spec format version. Only `1` exists.
+    pub version: u32,
+    /// The deployment these secrets belong to, shown as the checklist's title.
+    pub deployment: String,
+    /// The platforms this spec offers placements for; the operator picks one.
+    pub platforms: Vec<Platform>,
+    /// Values every secret falls back to.
+    #[serde(default)]
+    pub defaults: RawDefaults,
+    /// Where the vendor expects the secrets to be created; Greenlight warns when the
+    /// operator's cluster or account differs.
+    #[serde(default)]
+    pub expect: RawExpect,
+    /// Switches for secrets that are only needed when a feature is enabled.
+    #[serde(default)]
+    pub features: IndexMap<String, RawFeature>,
+    /// The secrets, in the order the checklist shows them within each group.
+    pub secrets: Vec<RawEntry>,
+}
+
+/// Defaults applied to every secret's placement.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// Kubernetes defaults.
+    #[serde(default)]
+    pub kubernetes: RawKubernetesDefaults,
+    /// AWS defaults.
+    #[serde(default)]
+    pub aws: RawAwsDefaults,
+}
+
+/// Kubernetes defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetesDefaults {
+    /// Namespace for secrets that do not name one (a DNS-1123 label).
+    pub namespace: Option<String>,
+    /// Prefix added to a secret's `name` when its Kubernetes `secret` name is not given.
+    pub name_prefix: Option<String>,
+}
+
+/// AWS defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsDefaults {
+    /// Region for secrets that do not name one, e.g. `us-east-1`. When neither is given the
+    /// operator's profile region is used.
+    pub region: Option<String>,
+    /// Service for secrets that do not name one.
+    pub service: Option<AwsService>,
+    /// Prefix added to a secret's `name` when its AWS `name` is not given, e.g. `acme/` or
+    /// `/acme/prod/`.
+    pub name_prefix: Option<String>,
+}
+
+/// Guards: where the vendor expects the secrets to be created.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    /// Expected Kubernetes cluster.
+    #[serde(default)]
+    pub kubernetes: RawKubernetesExpect,
+    /// Expected AWS account.
+    #[serde(default)]
+    pub aws: RawAwsExpect,
+}
+
+/// Expected Kubernetes cluster.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetesExpect {
+    /// Expected kubeconfig context name.
+    pub context: Option<String>,
+    /// Expected API server URL, e.g. `https://10.0.0.1:6443`.
+    pub server: Option<String>,
+}
+
+/// Expected AWS account.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsExpect {
+    /// Expected 12-digit AWS account ID, as a string.
+    pub account: Option<String>,
+}
+
+/// A feature switch that conditional secrets depend on.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeature {
+    /// What the feature does, shown next to its switch.
+    #[serde(default)]
+    pub description: String,
+    /// Whether the feature is on unless the operator says otherwise.
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// One secret the deployment needs.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEntry {
+    /// Identifier of the secret in this spec; also the default Kubernetes secret name and AWS
+    /// name (after the defaults' `name_prefix`).
+    pub name: String,
+    /// What the secret is for, in the operator's words.
+    pub description: String,
+    /// Whether the deployment cannot proceed without it. Default `true`.
+    #[serde(default = "default_required")]
+    pub required: bool,
+    /// Who creates the value. Default `customer`.
+    #[serde(default)]
+    pub provided_by: Provider,
+    /// Feature(s) that must all be on for this secret to be needed.
+    #[serde(default)]
+    pub when: Option<FeatureList>,
+    /// Link to documentation on obtaining the value.
+    pub docs: Option<String>,
+    /// Where the secret lives on Kubernetes. Falls back to `defaults.kubernetes`.
+    pub kubernetes: Option<RawKubernetesPlacement>,
+    /// Where the secret lives on AWS. Falls back to `defaults.aws`.
+    pub aws: Option<RawAwsPlacement>,
+    /// How the create command makes a random value, for `provided_by: generated`.
+    pub generate: Option<RawGenerate>,
+}
+
+fn default_required() -> bool {
+    true
+}
+
+/// A Kubernetes Secret placement.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetesPlacement {
+    /// Namespace (a DNS-1123 label). Falls back to `defaults.kubernetes.namespace`.
+    pub namespace: Option<String>,
+    /// Secret name (a DNS-1123 subdomain). Falls back to the entry's `name`.
+    pub secret: Option<String>,
+    /// Data keys the Secret must hold.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Secret type, e.g. `kubernetes.io/basic-auth`. Default `Opaque`.
+    #[serde(rename = "type")]
+    pub secret_type: Option<String>,
+}
+
+/// An AWS placement.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsPlacement {
+    /// Secrets Manager or Parameter Store. Falls back to `defaults.aws.service`.
+    pub service: Option<AwsService>,
+    /// Secret or parameter name. Falls back to `defaults.aws.name_prefix` + the entry's `name`.
+    pub name: Option<String>,
+    /// Region. Falls back to `defaults.aws.region`, then to the operator's profile region.
+    pub region: Option<String>,
+    /// KMS key the secret must be encrypted with (key ID, ARN or `alias/...`).
+    pub kms_key: Option<String>,
+}
+
+/// How a generated value is made in the operator's own shell.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGenerate {
+    /// Random bytes before encoding (16 to 512). Default 32.
+    #[serde(default = "default_bytes")]
+    pub bytes: u16,
+    /// Text encoding of the random bytes. Default `base64`.
+    #[serde(default)]
+    pub encoding: crate::spec::Encoding,
+}
+
+fn default_bytes() -> u16 {
+    32
+}
+
+/// One feature name or a list of them (all must be on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FeatureList {
+    /// A single feature.
+    One(String),
+    /// Several features, all of which must be on.
+    All(Vec<String>),
+}
+
+impl FeatureList {
+    /// The feature names, in the order written.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            FeatureList::One(name) => vec![name.as_str()],
+            FeatureList::All(names) => names.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FeatureList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = FeatureList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a feature name or a list of feature names")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FeatureList, E> {
+                Ok(FeatureList::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FeatureList, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(FeatureList::All(names))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
