@@ -376,7 +376,7 @@ fn powershell_values(values: &[Value]) -> Result<Vec<String>, QuoteError> {
             None => {
                 lines.push(format!(
                     "{var} = [Net.NetworkCredential]::new('', (Read-Host -AsSecureString {})).Password",
-                    quote::powershell(&format!("Value of {}", value.label))?
+                    quote::powershell_literal(&format!("Value of {}", value.label))?
                 ));
                 lines.push(format!("if (-not {var}) {{ Write-Warning 'Nothing entered; nothing was changed.'; return }}"));
             }
@@ -397,13 +397,13 @@ fn kubernetes_powershell(placement: &KubernetesPlacement, context: Word, kind: C
         .keys
         .iter()
         .enumerate()
-        .map(|(n, key)| Ok(format!("{} = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($v{}))", quote::powershell(key)?, n + 1)))
+        .map(|(n, key)| Ok(format!("{} = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($v{}))", quote::powershell_literal(key)?, n + 1)))
         .collect::<Result<_, QuoteError>>()?;
     lines.push(format!(
         "$manifest = @{{ apiVersion = 'v1'; kind = 'Secret'; type = {}; metadata = @{{ name = {}; namespace = {} }}; data = @{{ {} }} }}",
-        quote::powershell(placement.secret_type.as_deref().unwrap_or("Opaque"))?,
-        quote::powershell(&placement.secret)?,
-        quote::powershell(&placement.namespace)?,
+        quote::powershell_literal(placement.secret_type.as_deref().unwrap_or("Opaque"))?,
+        quote::powershell_literal(&placement.secret)?,
+        quote::powershell_literal(&placement.namespace)?,
         data.join("; ")
     ));
     let send = if kind == CommandKind::Create {

@@ -95,7 +95,7 @@ pub enum Encoding {
 }
 
 /// A validated spec with every default resolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretSpec {
     /// The file it was read from.
     pub source: PathBuf,

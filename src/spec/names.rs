@@ -166,19 +166,18 @@ pub fn kms_key(key: &str) -> Result<(), Broken> {
 
 /// Identifier of an entry or feature inside the spec.
 pub fn identifier(name: &str) -> Result<(), Broken> {
-    const RULE: &str = "a name is 1 to 253 characters of letters, digits and ._/- starting with a letter, digit or '/'";
-    let first_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/');
-    if !first_ok || name.len() > 253 {
-        return Err(broken(RULE, "it does not start with a letter, digit or '/', or is too long"));
-    }
+    const RULE: &str = "a name is 1 to 253 characters of ASCII letters, digits and ._/- starting with a letter, digit or '/'";
     if let Some(bad) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "._/-".contains(*c)))
     {
         return Err(broken(RULE, format!("{bad:?} is not allowed")));
+    }
+    if name.is_empty() || name.len() > 253 {
+        return Err(broken(RULE, format!("it is {} characters long", name.len())));
+    }
+    if name.starts_with(['.', '-']) {
+        return Err(broken(RULE, "it starts with '.' or '-'"));
     }
     Ok(())
 }

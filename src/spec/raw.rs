@@ -11,12 +11,13 @@ use super::{AwsService, Platform, Provider};
 /// live. Written by the vendor, read by the operator's Greenlight.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "Greenlight secret spec")]
+#[schemars(title = "Greenlight secret spec", rename = "SecretSpec")]
 pub struct RawSpec {
     /// Optional link to this schema, for editors.
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
     /// Spec format version. Only `1` exists.
+    #[schemars(range(min = 1, max = 1))]
     pub version: u32,
     /// The deployment these secrets belong to, shown as the checklist's title.
     pub deployment: String,
@@ -39,6 +40,7 @@ pub struct RawSpec {
 /// Defaults applied to every secret's placement.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Defaults")]
 pub struct RawDefaults {
     /// Kubernetes defaults.
     #[serde(default)]
@@ -51,6 +53,7 @@ pub struct RawDefaults {
 /// Kubernetes defaults.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "KubernetesDefaults")]
 pub struct RawKubernetesDefaults {
     /// Namespace for secrets that do not name one (a DNS-1123 label).
     pub namespace: Option<String>,
@@ -61,6 +64,7 @@ pub struct RawKubernetesDefaults {
 /// AWS defaults.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AwsDefaults")]
 pub struct RawAwsDefaults {
     /// Region for secrets that do not name one, e.g. `us-east-1`. When neither is given the
     /// operator's profile region is used.
@@ -75,6 +79,7 @@ pub struct RawAwsDefaults {
 /// Guards: where the vendor expects the secrets to be created.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Expect")]
 pub struct RawExpect {
     /// Expected Kubernetes cluster.
     #[serde(default)]
@@ -87,6 +92,7 @@ pub struct RawExpect {
 /// Expected Kubernetes cluster.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "KubernetesExpect")]
 pub struct RawKubernetesExpect {
     /// Expected kubeconfig context name.
     pub context: Option<String>,
@@ -97,6 +103,7 @@ pub struct RawKubernetesExpect {
 /// Expected AWS account.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AwsExpect")]
 pub struct RawAwsExpect {
     /// Expected 12-digit AWS account ID, as a string.
     pub account: Option<String>,
@@ -105,6 +112,7 @@ pub struct RawAwsExpect {
 /// A feature switch that conditional secrets depend on.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Feature")]
 pub struct RawFeature {
     /// What the feature does, shown next to its switch.
     #[serde(default)]
@@ -117,6 +125,7 @@ pub struct RawFeature {
 /// One secret the deployment needs.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SecretEntry")]
 pub struct RawEntry {
     /// Identifier of the secret in this spec; also the default Kubernetes secret name and AWS
     /// name (after the defaults' `name_prefix`).
@@ -149,6 +158,7 @@ fn default_required() -> bool {
 /// A Kubernetes Secret placement.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "KubernetesPlacement")]
 pub struct RawKubernetesPlacement {
     /// Namespace (a DNS-1123 label). Falls back to `defaults.kubernetes.namespace`.
     pub namespace: Option<String>,
@@ -165,6 +175,7 @@ pub struct RawKubernetesPlacement {
 /// An AWS placement.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AwsPlacement")]
 pub struct RawAwsPlacement {
     /// Secrets Manager or Parameter Store. Falls back to `defaults.aws.service`.
     pub service: Option<AwsService>,
@@ -179,6 +190,7 @@ pub struct RawAwsPlacement {
 /// How a generated value is made in the operator's own shell.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Generate")]
 pub struct RawGenerate {
     /// Random bytes before encoding (16 to 512). Default 32.
     #[serde(default = "default_bytes")]

@@ -315,6 +315,7 @@ fn resolve_expect(raw: &RawSpec, p: &mut Problems<'_>) -> Expect {
 
 fn resolve_entry(raw: &RawSpec, entry: &RawEntry, path: &str, platforms: &[Platform], known_features: &[&str], p: &mut Problems<'_>) -> SecretEntry {
     let name_path = key_path(path, "name");
+    let name_ok = names::identifier(&entry.name).is_ok();
     if let Err(why) = names::identifier(&entry.name) {
         p.value(&name_path, "secret-name", format!("secret name `{}` is invalid: {}", entry.name, why.why), format!("use a short identifier such as `github-token`; {}", why.rule));
     }
@@ -342,7 +343,7 @@ fn resolve_entry(raw: &RawSpec, entry: &RawEntry, path: &str, platforms: &[Platf
         }
     let generate = resolve_generate(entry, path, p);
     let kubernetes = if platforms.contains(&Platform::Kubernetes) {
-        resolve_kubernetes(raw, entry, path, p)
+        resolve_kubernetes(raw, entry, path, name_ok, p)
     } else {
         if entry.kubernetes.is_some() {
             p.key(&key_path(path, "kubernetes"), "undeclared-platform", format!("secret `{}` has a kubernetes placement but `platforms` does not list kubernetes", entry.name), "add `kubernetes` to `platforms`, or remove this placement".to_owned());
@@ -350,7 +351,7 @@ fn resolve_entry(raw: &RawSpec, entry: &RawEntry, path: &str, platforms: &[Platf
         None
     };
     let aws = if platforms.contains(&Platform::Aws) {
-        resolve_aws(raw, entry, path, p)
+        resolve_aws(raw, entry, path, name_ok, p)
     } else {
         if entry.aws.is_some() {
             p.key(&key_path(path, "aws"), "undeclared-platform", format!("secret `{}` has an aws placement but `platforms` does not list aws", entry.name), "add `aws` to `platforms`, or remove this placement".to_owned());
@@ -382,7 +383,9 @@ fn resolve_generate(entry: &RawEntry, path: &str, p: &mut Problems<'_>) -> Gener
     Generate { bytes: generate.bytes, encoding: generate.encoding }
 }
 
-fn resolve_kubernetes(raw: &RawSpec, entry: &RawEntry, path: &str, p: &mut Problems<'_>) -> Option<KubernetesPlacement> {
+/// `name_ok` is false when the entry's name was already reported invalid, so a placement name
+/// derived from it is not reported a second time.
+fn resolve_kubernetes(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool, p: &mut Problems<'_>) -> Option<KubernetesPlacement> {
     let at = key_path(path, "kubernetes");
     let given = entry.kubernetes.clone().unwrap_or_default();
     let defaults = &raw.defaults.kubernetes;
@@ -402,13 +405,19 @@ fn resolve_kubernetes(raw: &RawSpec, entry: &RawEntry, path: &str, p: &mut Probl
         Some(s) => (s.clone(), key_path(&at, "secret")),
         None => (format!("{}{}", defaults.name_prefix.as_deref().unwrap_or_default(), entry.name), key_path(path, "name")),
     };
-    if let Err(why) = names::kubernetes_secret(&secret) {
-        let fix = if given.secret.is_some() {
-            format!("use `{}`; {}", names::kubernetes_suggestion(&secret), why.rule)
-        } else {
-            format!("set `kubernetes: {{ secret: {} }}` or rename the entry; {}", names::kubernetes_suggestion(&secret), why.rule)
-        };
-        p.value(&secret_at, "kubernetes-secret-name", format!("`{secret}` is not a valid Kubernetes Secret name: {}", why.why), fix);
+    let derived = given.secret.is_none();
+    match names::kubernetes_secret(&secret) {
+        Err(_) if derived && !name_ok => {}
+        Err(why) => {
+            let suggestion = names::kubernetes_suggestion(&secret);
+            let fix = if derived {
+                format!("set `kubernetes: {{ secret: {suggestion} }}` or rename the entry; {}", why.rule)
+            } else {
+                format!("use `{suggestion}`; {}", why.rule)
+            };
+            p.value(&secret_at, "kubernetes-secret-name", format!("`{secret}` is not a valid Kubernetes Secret name: {}", why.why), fix);
+        }
+        Ok(()) => {}
     }
     let mut keys: Vec<String> = Vec::new();
     for (n, key) in given.keys.iter().enumerate() {
@@ -432,7 +441,7 @@ fn resolve_kubernetes(raw: &RawSpec, entry: &RawEntry, path: &str, p: &mut Probl
     Some(KubernetesPlacement { namespace: namespace.0, secret, keys, secret_type: given.secret_type.clone() })
 }
 
-fn resolve_aws(raw: &RawSpec, entry: &RawEntry, path: &str, p: &mut Problems<'_>) -> Option<AwsPlacement> {
+fn resolve_aws(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool, p: &mut Problems<'_>) -> Option<AwsPlacement> {
     let at = key_path(path, "aws");
     let given = entry.aws.clone().unwrap_or_default();
     let defaults = &raw.defaults.aws;
@@ -450,6 +459,7 @@ fn resolve_aws(raw: &RawSpec, entry: &RawEntry, path: &str, p: &mut Problems<'_>
         AwsService::ParameterStore => names::parameter_store_name(&name),
     };
     match checked {
+        Err(_) if !name_ok && given.name.is_none() => {}
         Err(why) => {
             let fix = match service {
                 AwsService::ParameterStore if name.contains('/') && !name.starts_with('/') => format!("use `/{name}`"),
