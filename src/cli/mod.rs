@@ -254,7 +254,7 @@ fn print_report(report: &CheckReport, format: Format) {
 fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     let spec = Arc::new(load(&args.spec)?);
     let selection = selection_of(&spec, args)?;
-    let probe = detect::probe_for(selection.platform);
+    let probe = detect::probe_for(selection.platform, &target_of(&spec, &args.target));
     let outcomes = runtime()?.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
     let report = CheckReport::build(&spec, &selection, &outcomes);
     print_report(&report, args.format);
@@ -264,7 +264,7 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
 fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failure> {
     let spec = Arc::new(load(&args.spec)?);
     let selection = selection_of(&spec, args)?;
-    let probe = detect::probe_for(selection.platform);
+    let probe = detect::probe_for(selection.platform, &target_of(&spec, &args.target));
     let runtime = runtime()?;
     let (events, mut inbox) = mpsc::unbounded_channel();
     let _monitor = Monitor::spawn(runtime.handle(), spec.clone(), selection.clone(), probe, events, Arc::new(|| {}));

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::commands::Target;
 use crate::diagnose::Hint;
 use crate::spec::{FeatureSet, Platform, SecretEntry, SecretSpec};
 
@@ -223,7 +224,7 @@ pub async fn check_once(spec: Arc<SecretSpec>, selection: &Selection, probe: &dy
         .collect()
 }
 
-/// The probe for `platform` in this build.
-pub fn probe_for(platform: Platform) -> Arc<dyn Probe> {
-    Arc::new(UnavailableProbe::new(platform))
+/// The probe for `platform` in this build, working where `target` says.
+pub fn probe_for(platform: Platform, target: &Target) -> Arc<dyn Probe> {
+    Arc::new(UnavailableProbe::new(platform, target.clone()))
 }

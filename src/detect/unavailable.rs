@@ -10,15 +10,16 @@ use crate::diagnose::Hint;
 use crate::spec::{Platform, SecretSpec};
 
 /// Reports every entry as unreachable, saying why.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UnavailableProbe {
     platform: Platform,
+    target: Target,
 }
 
 impl UnavailableProbe {
-    /// For `platform`.
-    pub fn new(platform: Platform) -> Self {
-        Self { platform }
+    /// For `platform`; `target` makes the hand-check commands point at the right place.
+    pub fn new(platform: Platform, target: Target) -> Self {
+        Self { platform, target }
     }
 }
 
@@ -28,6 +29,7 @@ impl Probe for UnavailableProbe {
             Platform::Kubernetes => "Kubernetes",
             Platform::Aws => "AWS",
         };
+        let target = self.target.clone();
         Box::pin(async move {
             indices
                 .into_iter()
@@ -36,7 +38,7 @@ impl Probe for UnavailableProbe {
                     let mut outcome = CheckOutcome::now(Presence::Unreachable {
                         reason: format!("{name} detection is not available in this build of Greenlight"),
                     });
-                    let verify = commands::for_entry(entry, platform, &Target::default(), Shell::Posix)
+                    let verify = commands::for_entry(entry, platform, &target, Shell::Posix)
                         .ok()
                         .and_then(|all| all.into_iter().find(|c| c.kind == CommandKind::Verify));
                     if let Some(verify) = verify {

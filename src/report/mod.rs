@@ -179,3 +179,42 @@ impl CheckReport {
 fn markdown_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Presence;
+    use crate::spec::parse_bytes;
+
+    const SPEC: &str = "version: 1\ndeployment: t\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: ns } }\nsecrets:\n  - { name: a, description: A, kubernetes: { keys: [k] } }\n  - { name: b, description: B, kubernetes: { keys: [k] } }\n  - { name: v, description: V, provided_by: vendor, kubernetes: { keys: [k] } }\n";
+
+    fn verdict(a: Presence, b: Presence) -> (Verdict, String) {
+        let spec = parse_bytes(SPEC.as_bytes(), "t.yaml".as_ref()).unwrap();
+        let selection = Selection::defaults(&spec);
+        let outcomes = [CheckOutcome::now(a), CheckOutcome::now(b), CheckOutcome::now(Presence::Missing)];
+        let report = CheckReport::build(&spec, &selection, &outcomes);
+        (report.verdict(), report.progress())
+    }
+
+    #[test]
+    fn verdicts_follow_blocking_rows_only() {
+        let unreachable = || Presence::Unreachable { reason: "down".into() };
+        assert_eq!(verdict(Presence::Present, Presence::Present), (Verdict::Ready, "2 of 2 required secrets present".into()));
+        assert_eq!(verdict(Presence::Present, Presence::Missing).0, Verdict::Missing);
+        assert_eq!(verdict(unreachable(), Presence::Missing).0, Verdict::Missing);
+        assert_eq!(verdict(Presence::Present, unreachable()).0, Verdict::Unknown);
+        assert_eq!(verdict(Presence::Forbidden { permission: "get".into() }, Presence::Present).0, Verdict::Unknown);
+        assert_eq!(verdict(Presence::Wrong { reason: "x".into() }, Presence::Present).0, Verdict::Missing);
+    }
+
+    #[test]
+    fn markdown_has_a_row_per_secret_and_no_values() {
+        let spec = parse_bytes(SPEC.as_bytes(), "t.yaml".as_ref()).unwrap();
+        let selection = Selection::defaults(&spec);
+        let outcomes: Vec<CheckOutcome> = spec.entries.iter().map(|_| CheckOutcome::now(Presence::Present)).collect();
+        let markdown = CheckReport::build(&spec, &selection, &outcomes).to_markdown();
+        assert!(markdown.contains("**Ready**: 2 of 2 required secrets present."), "{markdown}");
+        assert!(markdown.contains("| ✓ present | `a` | Secret ns/a |  |"), "{markdown}");
+        assert!(markdown.contains("## Provided by the vendor"), "{markdown}");
+    }
+}

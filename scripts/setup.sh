@@ -1,0 +1,80 @@
+# Sourced by scripts/test.sh and scripts/run-example.sh: installs what Greenlight needs on a
+# Debian or Ubuntu machine, then exports the environment. Safe to run again; installs only
+# what is missing.
+
+greenlight_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# System packages, by the command (or file) that shows each is present.
+ensure_packages() {
+    local missing=() pair cmd pkg
+    for pair in "$@"; do
+        cmd=${pair%%:*} pkg=${pair#*:}
+        case $cmd in
+            /*) [ -e "$cmd" ] || missing+=("$pkg") ;;
+            *) command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg") ;;
+        esac
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "Missing packages: ${missing[*]}. Install them with your package manager and run this again." >&2
+        return 1
+    fi
+    local sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    say "Installing ${missing[*]} with apt-get"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+    if [ -f "$HOME/.cargo/env" ]; then
+        # shellcheck disable=SC1091
+        . "$HOME/.cargo/env"
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "Greenlight needs Rust 1.95 or newer. Install it with rustup (https://rustup.rs), then run this again." >&2
+        return 1
+    fi
+    local version
+    version=$(rustc --version | awk '{print $2}')
+    if [ "$(printf '%s\n' 1.95.0 "$version" | sort -V | head -n1)" != 1.95.0 ]; then
+        echo "Greenlight needs Rust 1.95 or newer; this machine has $version. Run \`rustup update\`." >&2
+        return 1
+    fi
+}
+
+# The Python venv with the pinned moto server and AWS CLI, outside the clone and reused until
+# tests/support/requirements.txt changes.
+ensure_venv() {
+    local venv=${GREENLIGHT_VENV:-$HOME/.cache/greenlight/venv}
+    local requirements=$greenlight_root/tests/support/requirements.txt
+    local want
+    want=$(sha256sum "$requirements" | cut -d' ' -f1)
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$want" ]; then
+        say "Creating the Python venv for moto and awscli in $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+        echo "$want" > "$venv/.requirements"
+    fi
+    export GREENLIGHT_VENV=$venv
+    export PATH="$venv/bin:$PATH"
+}
+
+setup_build() {
+    ensure_packages cc:build-essential pkg-config:pkg-config openssl:openssl python3:python3
+    python3 -c 'import ensurepip, venv' 2>/dev/null || ensure_packages /nonexistent:python3-venv
+    ensure_rust
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/greenlight/target}
+    export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+}
+
+setup_tests() {
+    setup_build
+    # kubectl runs the generated commands; bash and zsh run them as users do; Xvfb, xdotool
+    # and xclip drive the desktop app's window tests.
+    ensure_packages kubectl:kubernetes-client zsh:zsh Xvfb:xvfb xdotool:xdotool xclip:xclip
+    ensure_venv
+}

@@ -1,0 +1,146 @@
+//! The built binary, run as a script or a person would: exit codes, output formats, messages.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn greenlight(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const QUICKSTART: &str = "specs/examples/quickstart.yaml";
+
+#[test]
+fn lint_accepts_every_example() {
+    for example in ["specs/examples/quickstart.yaml", "specs/examples/platform-contract.yaml", "specs/examples/doppler-eso.json"] {
+        let out = greenlight(&["lint", example]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stdout(&out).contains(": OK."), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn lint_reports_position_rule_and_fix_and_exits_2() {
+    let out = greenlight(&["lint", "tests/fixtures/specs/bad/bad-names.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("tests/fixtures/specs/bad/bad-names.yaml:8:18: `Acme-Prod` is not a valid Kubernetes namespace"), "{err}");
+    assert!(err.contains("[kubernetes-namespace]"), "{err}");
+    assert!(err.contains("fix: use `acme-prod`"), "{err}");
+}
+
+#[test]
+fn schema_prints_the_published_schema() {
+    let out = greenlight(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let published = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/greenlight-spec.v1.schema.json")).unwrap();
+    assert_eq!(stdout(&out), published);
+}
+
+#[test]
+fn check_without_detection_says_so_and_exits_1() {
+    let out = greenlight(&["check", QUICKSTART]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("acme-analytics on kubernetes: not ready (0 of 4 required secrets present)"), "{text}");
+    assert!(text.contains("Kubernetes detection is not available in this build of Greenlight"), "{text}");
+    assert!(text.contains("kubectl get secret github-token --context prod-cluster --namespace acme-prod"), "{text}");
+    assert!(!text.contains("missing"), "nothing may be reported missing without a backend's answer:\n{text}");
+}
+
+#[test]
+fn check_json_follows_the_contract() {
+    let out = greenlight(&["check", QUICKSTART, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["deployment"], "acme-analytics");
+    assert_eq!(report["platform"], "kubernetes");
+    assert_eq!(report["ready"], false);
+    let rows = report["secrets"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    for row in rows {
+        for field in ["name", "required", "state", "location", "hints"] {
+            assert!(row.get(field).is_some(), "{field} missing in {row}");
+        }
+    }
+    let state = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap()["state"].as_str().unwrap().to_owned();
+    assert_eq!(state("github-token"), "unreachable");
+    assert_eq!(state("slack-webhook-url"), "not_needed");
+    assert_eq!(rows[0]["location"], "Secret acme-prod/github-token");
+}
+
+#[test]
+fn features_and_skips_change_the_rows() {
+    let out = greenlight(&["check", QUICKSTART, "--format", "json", "--feature", "notifications", "--skip", "slack-webhook-url"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let slack = report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == "slack-webhook-url").unwrap().clone();
+    assert_eq!(slack["state"], "skipped");
+    let aws = greenlight(&["check", QUICKSTART, "--format", "json", "--platform", "aws"]);
+    let report: serde_json::Value = serde_json::from_slice(&aws.stdout).unwrap();
+    assert_eq!(report["platform"], "aws");
+    assert_eq!(report["secrets"][0]["location"], "Secrets Manager acme/github-token in us-east-1");
+}
+
+#[test]
+fn usage_mistakes_exit_2_with_the_fix() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["check", QUICKSTART, "--feature", "notificatons"], "declares no such feature (declared: notifications)"),
+        (&["check", QUICKSTART, "--feature", "notifications=maybe"], "is not on or off"),
+        (&["check", QUICKSTART, "--skip", "github-token"], "only optional secrets can be skipped"),
+        (&["check", "specs/examples/platform-contract.yaml", "--platform", "aws"], "it offers: kubernetes"),
+        (&["commands", QUICKSTART, "--secret", "nope"], "the spec has no secret of that name"),
+        (&["check", "no/such/spec.yaml"], "cannot read spec no/such/spec.yaml"),
+    ];
+    for (args, message) in cases {
+        let out = greenlight(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(greenlight(&["check"]).status.code(), Some(2), "clap usage errors exit 2");
+    assert_eq!(greenlight(&["check", "tests/fixtures/specs/bad/syntax.yaml"]).status.code(), Some(2));
+}
+
+#[test]
+fn no_subcommand_explains_that_the_desktop_app_is_not_built_yet() {
+    let out = greenlight(&[QUICKSTART]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("greenlight check specs/examples/quickstart.yaml"), "{}", stderr(&out));
+}
+
+#[test]
+fn watch_prints_json_lines_and_times_out() {
+    let out = greenlight(&["watch", QUICKSTART, "--format", "json", "--timeout", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6, "one line per secret on the first round, none after");
+    for line in &lines {
+        assert!(line["at"].as_str().unwrap().ends_with('Z'));
+        assert!(line["name"].is_string() && line["state"].is_string());
+    }
+}
+
+#[test]
+fn commands_prints_every_kind_for_both_shells() {
+    let posix = stdout(&greenlight(&["commands", QUICKSTART, "--secret", "github-token"]));
+    for heading in ["## Create", "## Verify", "## Rotate"] {
+        assert!(posix.contains(heading), "{posix}");
+    }
+    assert!(posix.contains("--from-file=token=/dev/stdin"), "{posix}");
+    let powershell = stdout(&greenlight(&["commands", QUICKSTART, "--shell", "powershell", "--platform", "aws"]));
+    assert!(powershell.contains("Read-Host -AsSecureString"), "{powershell}");
+    assert!(powershell.contains("--profile $(if ($env:AWS_PROFILE)"), "{powershell}");
+}
