@@ -4,7 +4,7 @@
 
 greenlight_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+say() { if [ -t 2 ]; then printf '\033[1m==> %s\033[0m\n' "$*" >&2; else printf '==> %s\n' "$*" >&2; fi; }
 
 # System packages, by the command (or file) that shows each is present.
 ensure_packages() {
