@@ -96,6 +96,9 @@ struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Longest wait for any one request to the cluster or AWS, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    request_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -189,9 +192,11 @@ fn platform_of(spec: &SecretSpec, arg: Option<PlatformArg>) -> Result<Platform, 
     }
 }
 
-fn target_of(spec: &SecretSpec, args: &TargetArgs) -> Target {
+/// Where commands and checks point: the flags, else the kubeconfig's current context. The
+/// spec's expected context is only a guard (warned about), never silently switched to.
+fn target_of(_spec: &SecretSpec, args: &TargetArgs) -> Target {
     Target {
-        kube_context: args.context.clone().or_else(|| spec.expect.kubernetes_context.clone()),
+        kube_context: args.context.clone().or_else(detect::kubernetes::current_context),
         aws_profile: args.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
         aws_region: args.region.clone(),
     }
@@ -254,9 +259,12 @@ fn print_report(report: &CheckReport, format: Format) {
 fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     let spec = Arc::new(load(&args.spec)?);
     let selection = selection_of(&spec, args)?;
-    let probe = detect::probe_for(selection.platform, &target_of(&spec, &args.target));
-    let outcomes = runtime()?.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
-    let report = CheckReport::build(&spec, &selection, &outcomes);
+    let runtime = runtime()?;
+    let options = detect::ProbeOptions { mode: detect::Mode::Once, request_timeout: Duration::from_secs(args.request_timeout.max(1)) };
+    let probe = runtime.block_on(async { detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options) });
+    let outcomes = runtime.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
+    let mut report = CheckReport::build(&spec, &selection, &outcomes);
+    report.connection = probe.whereabouts();
     print_report(&report, args.format);
     Ok(exit_of(&report))
 }
@@ -264,26 +272,32 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
 fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failure> {
     let spec = Arc::new(load(&args.spec)?);
     let selection = selection_of(&spec, args)?;
-    let probe = detect::probe_for(selection.platform, &target_of(&spec, &args.target));
     let runtime = runtime()?;
+    let options = detect::ProbeOptions { mode: detect::Mode::Live, request_timeout: Duration::from_secs(args.request_timeout.max(1)) };
+    let probe = runtime.block_on(async { detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options) });
     let (events, mut inbox) = mpsc::unbounded_channel();
     let _monitor = Monitor::spawn(runtime.handle(), spec.clone(), selection.clone(), probe, events, Arc::new(|| {}));
     let mut outcomes: Vec<CheckOutcome> = spec.entries.iter().map(|_| CheckOutcome::now(Presence::Checking)).collect();
-    let mut printed: BTreeMap<usize, State> = BTreeMap::new();
+    let mut printed: BTreeMap<usize, (State, bool)> = BTreeMap::new();
     let format = args.format;
     let watching = async {
         while let Some(event) = inbox.recv().await {
             match event {
                 MonitorEvent::Changed { index, outcome } => {
-                    let state = outcome.presence.state();
-                    if printed.get(&index) != Some(&state) {
-                        printed.insert(index, state);
+                    let shown = (outcome.presence.state(), outcome.stale.is_some());
+                    if printed.get(&index) != Some(&shown) {
+                        printed.insert(index, shown);
                         if let Some(entry) = spec.entries.get(index) {
                             print_change(entry, selection.platform, &outcome, format);
                         }
                     }
                     if let Some(slot) = outcomes.get_mut(index) {
                         *slot = outcome;
+                    }
+                }
+                MonitorEvent::Whereabouts(whereabouts) => {
+                    if format == Format::Text {
+                        eprintln!("{}", whereabouts.to_text().trim_end());
                     }
                 }
                 MonitorEvent::RoundFinished { ready: true } => return true,
@@ -315,7 +329,7 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
 }
 
 fn print_change(entry: &spec::SecretEntry, platform: Platform, outcome: &CheckOutcome, format: Format) {
-    let at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let state = outcome.presence.state();
     let location = entry.placement(platform).map(|p| p.describe()).unwrap_or_default();
     let line = match format {
@@ -325,11 +339,13 @@ fn print_change(entry: &spec::SecretEntry, platform: Platform, outcome: &CheckOu
             "state": state,
             "location": location,
             "detail": outcome.presence.detail(),
+            "stale": outcome.stale,
         })
         .to_string(),
         Format::Text => {
             let detail = outcome.presence.detail().map(|d| format!(": {d}")).unwrap_or_default();
-            format!("{at} {} {} {} ({location}){detail}", state.symbol(), state.as_str(), entry.name)
+            let stale = outcome.stale.as_deref().map(|s| format!(" [stale: {s}]")).unwrap_or_default();
+            format!("{at} {} {} {} ({location}){detail}{stale}", state.symbol(), state.as_str(), entry.name)
         }
     };
     let mut stdout = std::io::stdout().lock();

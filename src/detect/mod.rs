@@ -2,6 +2,7 @@
 //! A [`Probe`] per backend answers for a batch of entries; the [`Monitor`] keeps the answers
 //! live. "Missing" is only ever reported when the backend cleanly said not found.
 
+pub mod kubernetes;
 mod monitor;
 mod unavailable;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use tokio::sync::Notify;
 
 use crate::commands::Target;
 use crate::diagnose::Hint;
@@ -146,12 +148,57 @@ pub struct CheckOutcome {
     pub hints: Vec<Hint>,
     /// When the backend answered.
     pub checked_at: SystemTime,
+    /// Set when `presence` is the last known state and the backend cannot be asked now: why.
+    pub stale: Option<String>,
 }
 
 impl CheckOutcome {
     /// An outcome without hints, checked now.
     pub fn now(presence: Presence) -> Self {
-        Self { presence, hints: Vec::new(), checked_at: SystemTime::now() }
+        Self { presence, hints: Vec::new(), checked_at: SystemTime::now(), stale: None }
+    }
+
+    /// With these hints.
+    pub fn with_hints(mut self, hints: Vec<Hint>) -> Self {
+        self.hints = hints;
+        self
+    }
+
+    /// Whether two outcomes would look the same to a person (ignores the check time).
+    pub fn same_as(&self, other: &CheckOutcome) -> bool {
+        self.presence == other.presence && self.hints == other.hints && self.stale == other.stale
+    }
+}
+
+/// Where the operator is connected, for the header and the report: label/value pairs such as
+/// ("Context", "prod"), and warnings such as "the spec expects context X".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Whereabouts {
+    /// Facts, in display order.
+    #[serde(serialize_with = "facts_as_object")]
+    pub facts: Vec<(String, String)>,
+    /// Differences from what the spec expects, and connection problems.
+    pub warnings: Vec<String>,
+}
+
+fn facts_as_object<S: serde::Serializer>(facts: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(facts.len()))?;
+    for (label, value) in facts {
+        map.serialize_entry(label, value)?;
+    }
+    map.end()
+}
+
+impl Whereabouts {
+    /// "Context: prod · Cluster: https://… · User: alice", then one line per warning.
+    pub fn to_text(&self) -> String {
+        let mut out = self.facts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(" · ");
+        out.push('\n');
+        for warning in &self.warnings {
+            out.push_str(&format!("warning: {warning}\n"));
+        }
+        out
     }
 }
 
@@ -197,6 +244,15 @@ pub trait Probe: Send + Sync {
     /// How long to wait before the next round; `all_present` is true when nothing required is
     /// missing.
     fn poll_interval(&self, all_present: bool) -> Duration;
+
+    /// Gives the probe a way to ask for a round at once (a watch saw a change). Probes that
+    /// only poll ignore it.
+    fn subscribe(&self, _nudge: Arc<Notify>) {}
+
+    /// Where the probe is connected, once known.
+    fn whereabouts(&self) -> Option<Whereabouts> {
+        None
+    }
 }
 
 /// Checks every entry once: settled ones without asking, the rest through `probe`, within
@@ -224,7 +280,32 @@ pub async fn check_once(spec: Arc<SecretSpec>, selection: &Selection, probe: &dy
         .collect()
 }
 
-/// The probe for `platform` in this build, working where `target` says.
-pub fn probe_for(platform: Platform, target: &Target) -> Arc<dyn Probe> {
-    Arc::new(UnavailableProbe::new(platform, target.clone()))
+/// How a probe should work: watch continuously (the app, `watch`) or answer once (`check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Keep watches open and push changes.
+    Live,
+    /// One answer, as few requests as possible.
+    Once,
+}
+
+/// How probes are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeOptions {
+    /// Live or once.
+    pub mode: Mode,
+    /// Longest wait for any one request.
+    pub request_timeout: Duration,
+}
+
+/// The probe for `platform`, working where `target` says. Call inside a tokio runtime.
+pub fn probe_for(platform: Platform, target: &Target, spec: &SecretSpec, options: ProbeOptions) -> Arc<dyn Probe> {
+    match platform {
+        Platform::Kubernetes => {
+            let mut settings = kubernetes::Settings::new(target.kube_context.clone(), options.mode);
+            settings.request_timeout = options.request_timeout;
+            Arc::new(kubernetes::KubernetesProbe::new(settings, spec))
+        }
+        Platform::Aws => Arc::new(UnavailableProbe::new(platform, target.clone())),
+    }
 }

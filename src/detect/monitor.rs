@@ -36,6 +36,8 @@ pub enum MonitorEvent {
         /// The new outcome.
         outcome: CheckOutcome,
     },
+    /// Where the probe is connected changed (or became known).
+    Whereabouts(super::Whereabouts),
     /// A round finished; every row has been checked.
     RoundFinished {
         /// True when every entry that blocks readiness is present.
@@ -87,6 +89,9 @@ async fn run(
     wake: Arc<dyn Fn() + Send + Sync>,
 ) {
     let mut known: Vec<Option<CheckOutcome>> = vec![None; spec.entries.len()];
+    let nudge = Arc::new(tokio::sync::Notify::new());
+    probe.subscribe(nudge.clone());
+    let mut whereabouts = None;
     loop {
         if events.send(MonitorEvent::RoundStarted).is_err() {
             return;
@@ -101,7 +106,7 @@ async fn run(
             }
             let slot = known.get_mut(index);
             let changed = match &slot {
-                Some(Some(previous)) => previous.presence != outcome.presence || previous.hints != outcome.hints,
+                Some(Some(previous)) => !previous.same_as(&outcome),
                 _ => true,
             };
             if let Some(slot) = slot {
@@ -109,6 +114,15 @@ async fn run(
             }
             if changed && events.send(MonitorEvent::Changed { index, outcome }).is_err() {
                 return;
+            }
+        }
+        let now_where = probe.whereabouts();
+        if now_where != whereabouts {
+            whereabouts.clone_from(&now_where);
+            if let Some(facts) = now_where {
+                if events.send(MonitorEvent::Whereabouts(facts)).is_err() {
+                    return;
+                }
             }
         }
         if events.send(MonitorEvent::RoundFinished { ready }).is_err() {
@@ -124,6 +138,7 @@ async fn run(
                 None => return,
             },
             () = tokio::time::sleep(interval) => None,
+            () = nudge.notified() => None,
         };
         // Latest wins: fold everything already queued into one round.
         let mut pending = first.into_iter().collect::<Vec<_>>();
@@ -167,7 +182,7 @@ mod tests {
                     .into_iter()
                     .map(|i| {
                         let presence = if present.get(i).copied().unwrap_or(false) { Presence::Present } else { Presence::Missing };
-                        (i, CheckOutcome { presence, hints: Vec::new(), checked_at: std::time::UNIX_EPOCH })
+                        (i, CheckOutcome { presence, hints: Vec::new(), checked_at: std::time::UNIX_EPOCH, stale: None })
                     })
                     .collect()
             })
@@ -192,7 +207,7 @@ mod tests {
             match rx.recv().await.unwrap() {
                 MonitorEvent::Changed { index, outcome } => changes.push((index, outcome.presence)),
                 MonitorEvent::RoundFinished { ready } => return (changes, ready),
-                MonitorEvent::RoundStarted => {}
+                MonitorEvent::RoundStarted | MonitorEvent::Whereabouts(_) => {}
             }
         }
     }

@@ -1,6 +1,8 @@
 //! Hints: what was actually found, in words, with the command that fixes or verifies it.
 //! Pure: outcome + context -> hints. Probes attach the facts; this module words them.
 
+pub mod kubernetes;
+
 use serde::Serialize;
 
 /// One piece of advice attached to a row.

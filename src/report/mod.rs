@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::detect::{CheckOutcome, Selection, State};
+use crate::detect::{CheckOutcome, Selection, State, Whereabouts};
 use crate::diagnose::Hint;
 use crate::spec::{Group, SecretSpec};
 
@@ -26,6 +26,9 @@ pub struct CheckReport {
     pub ready: bool,
     /// One row per secret, in spec order.
     pub secrets: Vec<ReportRow>,
+    /// Where the check ran (context, cluster, user; or account, profile, region) and warnings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<Whereabouts>,
 }
 
 /// One secret in a report.
@@ -48,6 +51,9 @@ pub struct ReportRow {
     /// The detail behind the state (why unreachable, where found instead, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Set when the state is the last known one and the backend cannot be asked now: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
     /// Whether readiness waits for it with the current selection.
     pub blocks_readiness: bool,
 }
@@ -79,11 +85,12 @@ impl CheckReport {
                 group: entry.group(),
                 description: entry.description.clone(),
                 detail: outcome.presence.detail().map(str::to_owned),
+                stale: outcome.stale.clone(),
                 blocks_readiness: entry.blocks_readiness() && selection.settled(entry).is_none(),
             })
             .collect();
         let ready = secrets.iter().filter(|r| r.blocks_readiness).all(|r| r.state == State::Present);
-        Self { deployment: spec.deployment.clone(), platform: selection.platform.as_str(), ready, secrets }
+        Self { deployment: spec.deployment.clone(), platform: selection.platform.as_str(), ready, secrets, connection: None }
     }
 
     /// Ready, missing, or unknown.
@@ -116,6 +123,9 @@ impl CheckReport {
         let mut out = String::new();
         let verdict = if self.ready { "READY" } else { "not ready" };
         put!(out, "{} on {}: {verdict} ({})", self.deployment, self.platform, self.progress());
+        if let Some(connection) = &self.connection {
+            out.push_str(&connection.to_text());
+        }
         for (group, rows) in self.groups() {
             put!(out, "\n{}", group.title());
             for row in rows {
@@ -123,6 +133,9 @@ impl CheckReport {
                 put!(out, "      {}", row.description);
                 if let Some(detail) = &row.detail {
                     put!(out, "      {detail}");
+                }
+                if let Some(stale) = &row.stale {
+                    put!(out, "      (stale: {stale})");
                 }
                 for hint in &row.hints {
                     put!(out, "      → {}", hint.text);

@@ -1,0 +1,159 @@
+//! Kubernetes hints: what was found, in words, with the kubectl command that fixes or checks
+//! it. Pure functions of what the probe saw.
+
+use super::Hint;
+use crate::commands::quote::posix;
+
+/// What the operator needs to know to act: the context and who they are.
+#[derive(Debug, Clone, Default)]
+pub struct Scene {
+    /// kubeconfig context.
+    pub context: String,
+    /// User name as the server sees it, if known.
+    pub user: Option<String>,
+    /// Command that logs in again, if it can be told.
+    pub login: Option<String>,
+}
+
+impl Scene {
+    fn at(&self, namespace: &str) -> String {
+        format!("--context {} --namespace {}", q(&self.context), q(namespace))
+    }
+}
+
+fn q(word: &str) -> String {
+    posix(word).unwrap_or_else(|_| "'?'".to_owned())
+}
+
+/// The namespace does not exist.
+pub fn namespace_missing(scene: &Scene, namespace: &str) -> Hint {
+    Hint::with_command(
+        format!("Namespace {namespace} does not exist in context {}. Create it first (or ask whoever deploys the workload):", scene.context),
+        format!("kubectl create namespace {} --context {}", q(namespace), q(&scene.context)),
+    )
+}
+
+/// Whether the namespace exists could not be checked.
+pub fn namespace_unknown(scene: &Scene, namespace: &str) -> Hint {
+    Hint::with_command(
+        format!("Greenlight may not read namespace {namespace}, so it could not tell whether the namespace exists. Check:"),
+        format!("kubectl get namespace {} --context {}", q(namespace), q(&scene.context)),
+    )
+}
+
+/// Found under the same name in other namespaces.
+pub fn in_other_namespaces(scene: &Scene, secret: &str, namespace: &str, others: &[String]) -> Hint {
+    let list = others.join(", ");
+    let first = others.first().map(String::as_str).unwrap_or_default();
+    Hint::with_command(
+        format!("Secret {secret} exists in namespace {list}, not in {namespace} where the workload reads it. Create it in {namespace} with the create command; if the other copy was a mistake, delete it:"),
+        format!("kubectl delete secret {} --context {} --namespace {}", q(secret), q(&scene.context), q(first)),
+    )
+}
+
+/// A similar name exists in the right namespace.
+pub fn near_miss(scene: &Scene, wanted: &str, namespace: &str, found: &str) -> Hint {
+    Hint::with_command(
+        format!("Namespace {namespace} has a Secret named `{found}`, but the workload reads `{wanted}`. Create `{wanted}` with the create command; then remove the misnamed one:"),
+        format!("kubectl delete secret {} {}", q(found), scene.at(namespace)),
+    )
+}
+
+/// Fewer data keys than the spec lists.
+pub fn too_few_keys(rotate: Option<String>, found: u32, keys: &[String]) -> Hint {
+    let text = format!(
+        "It has {found} data key{} but the spec lists {} ({}). Key names are not read, so check which are missing with `kubectl describe secret`, then replace it with every key:",
+        if found == 1 { "" } else { "s" },
+        keys.len(),
+        keys.join(", ")
+    );
+    match rotate {
+        Some(command) => Hint::with_command(text, command),
+        None => Hint::says(text),
+    }
+}
+
+/// The Secret type differs from the spec.
+pub fn wrong_type(scene: &Scene, secret: &str, namespace: &str, found: &str, wanted: &str) -> Hint {
+    Hint::with_command(
+        format!("Its type is `{found}` but the spec expects `{wanted}`. The type cannot be changed in place: delete it and create it again with the create command."),
+        format!("kubectl delete secret {} {}", q(secret), scene.at(namespace)),
+    )
+}
+
+/// The user may not read Secrets in the namespace: the Role that would allow it.
+pub fn rbac(scene: &Scene, namespace: &str, verb: &str) -> Vec<Hint> {
+    let who = scene.user.as_deref().map_or("your identity".to_owned(), |u| format!("user {u}"));
+    let subject = scene.user.as_deref().map_or("--user=YOUR-USER".to_owned(), |u| format!("--user={}", q(u)));
+    vec![
+        Hint::with_command(
+            format!("{} may not {verb} Secrets in namespace {namespace}. A cluster admin can grant the minimal Role Greenlight needs (get, list and watch on Secrets in this namespace; list and watch make detection instant):", capitalize(&who)),
+            format!(
+                "kubectl create role greenlight-reader --verb=get,list,watch --resource=secrets {at}\nkubectl create rolebinding greenlight-reader --role=greenlight-reader {subject} {at}",
+                at = scene.at(namespace)
+            ),
+        ),
+        Hint::with_command("Verify the permission:", format!("kubectl auth can-i {verb} secrets {}", scene.at(namespace))),
+    ]
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Credentials were rejected or could not be made.
+pub fn credentials(scene: &Scene) -> Hint {
+    match &scene.login {
+        Some(login) => Hint::with_command("Log in again, then Greenlight reconnects by itself:", login.clone()),
+        None => Hint::with_command(
+            "The credentials in the kubeconfig were rejected. Get fresh ones (for a token, from your cluster admin), then check:",
+            format!("kubectl auth whoami --context {}", q(&scene.context)),
+        ),
+    }
+}
+
+/// The API server could not be reached.
+pub fn unreachable(scene: &Scene) -> Hint {
+    Hint::with_command(
+        "Check that the cluster is reachable from this machine (VPN, proxy, the server address in the kubeconfig):",
+        format!("kubectl cluster-info --context {}", q(&scene.context)),
+    )
+}
+
+/// True when `found` looks like a typo of `wanted`: same after folding case and separators,
+/// or a small edit away.
+pub fn is_near_miss(wanted: &str, found: &str) -> bool {
+    if wanted == found {
+        return false;
+    }
+    let fold = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+    if fold(wanted) == fold(found) {
+        return true;
+    }
+    let limit = if wanted.len() >= 12 { 2 } else if wanted.len() >= 5 { 1 } else { 0 };
+    strsim::levenshtein(wanted, found) <= limit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses() {
+        assert!(is_near_miss("github-token", "github_token"));
+        assert!(is_near_miss("github-token", "GitHub-Token"));
+        assert!(is_near_miss("github-token", "github-tokn"));
+        assert!(is_near_miss("github-token", "githb-tokn"));
+        assert!(!is_near_miss("github-token", "github-token"));
+        assert!(!is_near_miss("api", "app"));
+        assert!(!is_near_miss("stripe-webhook", "slack-webhook"));
+    }
+
+    #[test]
+    fn rbac_hint_names_the_user_and_the_exact_rule() {
+        let scene = Scene { context: "prod".into(), user: Some("alice".into()), login: None };
+        let hints = rbac(&scene, "acme", "get");
+        insta::assert_snapshot!(hints.iter().map(|h| format!("{}\n{}", h.text, h.command.clone().unwrap_or_default())).collect::<Vec<_>>().join("\n\n"));
+    }
+}
