@@ -52,7 +52,10 @@ async fn main() {
     let config = server.kubeconfig(&pairs);
     match kubeconfig {
         Some(path) => {
-            std::fs::write(&path, config).unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
+            if let Err(e) = std::fs::write(&path, config) {
+                eprintln!("cannot write {path}: {e}");
+                std::process::exit(1);
+            }
             println!("Serving {}; kubeconfig written to {path}", server.url());
         }
         None => println!("Serving {}\n{config}", server.url()),

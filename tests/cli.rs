@@ -10,6 +10,7 @@ fn greenlight(args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("AWS_PROFILE")
+        .env("KUBECONFIG", "/nonexistent/greenlight-test/kubeconfig")
         .output()
         .unwrap()
 }
@@ -52,14 +53,23 @@ fn schema_prints_the_published_schema() {
 }
 
 #[test]
-fn check_without_detection_says_so_and_exits_1() {
+fn check_without_a_kubeconfig_says_so_and_exits_1() {
     let out = greenlight(&["check", QUICKSTART]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(text.starts_with("acme-analytics on kubernetes: not ready (0 of 4 required secrets present)"), "{text}");
-    assert!(text.contains("Kubernetes detection is not available in this build of Greenlight"), "{text}");
-    assert!(text.contains("kubectl get secret github-token --context prod-cluster --namespace acme-prod"), "{text}");
+    assert!(text.contains("not connected: cannot read the kubeconfig (/nonexistent/greenlight-test/kubeconfig)"), "{text}");
+    assert!(text.contains("kubectl config view --minify"), "{text}");
     assert!(!text.contains("missing"), "nothing may be reported missing without a backend's answer:\n{text}");
+}
+
+#[test]
+fn check_without_aws_detection_says_so_and_exits_1() {
+    let out = greenlight(&["check", QUICKSTART, "--platform", "aws"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("AWS detection is not available in this build of Greenlight"), "{text}");
+    assert!(text.contains("aws secretsmanager describe-secret --profile \"${AWS_PROFILE:-default}\" --region us-east-1 --secret-id acme/github-token"), "{text}");
 }
 
 #[test]

@@ -119,11 +119,10 @@ async fn run(
         let now_where = probe.whereabouts();
         if now_where != whereabouts {
             whereabouts.clone_from(&now_where);
-            if let Some(facts) = now_where {
-                if events.send(MonitorEvent::Whereabouts(facts)).is_err() {
+            if let Some(facts) = now_where
+                && events.send(MonitorEvent::Whereabouts(facts)).is_err() {
                     return;
                 }
-            }
         }
         if events.send(MonitorEvent::RoundFinished { ready }).is_err() {
             return;

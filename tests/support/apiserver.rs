@@ -120,11 +120,15 @@ struct State {
     records: Vec<Record>,
     fault: Fault,
     bookmark_every: Duration,
+    /// New watches wait while this is set.
+    watches_paused: bool,
 }
 
 struct Shared {
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
+    /// Fired to end every open watch cleanly, as `timeoutSeconds` running out does.
+    end_watches: broadcast::Sender<()>,
     ca_pem: String,
 }
 
@@ -149,6 +153,7 @@ impl ApiServer {
     pub async fn start_on(port: u16) -> Self {
         let (ca_pem, config) = tls();
         let (events, _) = broadcast::channel(4096);
+        let (end_watches, _) = broadcast::channel(4);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 rv: 100,
@@ -160,8 +165,10 @@ impl ApiServer {
                 records: Vec::new(),
                 fault: Fault::None,
                 bookmark_every: Duration::from_millis(500),
+                watches_paused: false,
             }),
             events,
+            end_watches,
             ca_pem,
         });
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
@@ -290,6 +297,18 @@ impl ApiServer {
             object["metadata"]["resourceVersion"] = Value::String(state.rv.to_string());
             publish(&self.shared, &mut state, "DELETED", namespace, object);
         }
+    }
+
+    /// Ends every open watch cleanly (as a server-side timeout does); clients watch again from
+    /// the last version they saw.
+    pub fn end_watches(&self) {
+        self.shared.end_watches.send(()).ok();
+    }
+
+    /// Holds new watch requests (they are answered once resumed), to stage what a client
+    /// finds when it comes back.
+    pub fn pause_watches(&self, paused: bool) {
+        self.shared.state.lock().unwrap().watches_paused = paused;
     }
 
     /// Forgets watch history up to now: watches from older resource versions get 410 Gone.
@@ -980,21 +999,7 @@ fn watch(shared: Arc<Shared>, namespace: Option<String>, repr: Repr, query: &str
     let bookmarks = matches!(query_param(query, "allowWatchBookmarks").as_deref(), Some("true" | "1"));
     let timeout = query_param(query, "timeoutSeconds").and_then(|v| v.parse().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(1800));
     let matches = move |event: &Event| namespace.as_deref().is_none_or(|ns| ns == event.namespace);
-    let (backlog, mut live, gone, every, rv_now) = {
-        let state = shared.state.lock().unwrap();
-        let live = shared.events.subscribe();
-        let gone = from.is_some_and(|rv| rv < state.compacted);
-        let backlog: Vec<Event> = match from {
-            Some(rv) => state.events.iter().filter(|e| e.rv > rv && matches(e)).cloned().collect(),
-            None => state
-                .secrets
-                .values()
-                .map(|o| Event { rv: 0, kind: "ADDED", namespace: o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(), object: o.clone() })
-                .filter(|e| matches(e))
-                .collect(),
-        };
-        (backlog, live, gone, state.bookmark_every, state.rv)
-    };
+    let mut end = shared.end_watches.subscribe();
     let render = move |event: &Event| {
         let object = match repr {
             Repr::Table(include) => table("Secret", event.rv, &[&event.object], include),
@@ -1003,6 +1008,24 @@ fn watch(shared: Arc<Shared>, namespace: Option<String>, repr: Repr, query: &str
         watch_line(event.kind, object)
     };
     tokio::spawn(async move {
+        while shared.state.lock().unwrap().watches_paused {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (backlog, mut live, gone, every, rv_now) = {
+            let state = shared.state.lock().unwrap();
+            let live = shared.events.subscribe();
+            let gone = from.is_some_and(|rv| rv < state.compacted);
+            let backlog: Vec<Event> = match from {
+                Some(rv) => state.events.iter().filter(|e| e.rv > rv && matches(e)).cloned().collect(),
+                None => state
+                    .secrets
+                    .values()
+                    .map(|o| Event { rv: 0, kind: "ADDED", namespace: o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(), object: o.clone() })
+                    .filter(|e| matches(e))
+                    .collect(),
+            };
+            (backlog, live, gone, state.bookmark_every, state.rv)
+        };
         let send = |bytes: Vec<u8>| {
             sink.lock().unwrap().extend_from_slice(&bytes);
             tx.send(bytes)
@@ -1040,6 +1063,7 @@ fn watch(shared: Arc<Shared>, namespace: Option<String>, repr: Repr, query: &str
                     if send(watch_line("BOOKMARK", object)).await.is_err() { return; }
                 }
                 _ = tokio::time::sleep_until(deadline) => return,
+                _ = end.recv() => return,
             }
         }
     });

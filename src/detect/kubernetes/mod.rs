@@ -81,11 +81,10 @@ struct Inner {
 
 impl Inner {
     fn nudge(&self) {
-        if let Ok(guard) = self.nudge.lock() {
-            if let Some(nudge) = guard.as_ref() {
+        if let Ok(guard) = self.nudge.lock()
+            && let Some(nudge) = guard.as_ref() {
                 nudge.notify_one();
             }
-        }
     }
 }
 
@@ -592,13 +591,12 @@ async fn elsewhere(settings: &Settings, session: &Session, views: &HashMap<Strin
         .may_list_namespaces
         .get_or_init(|| async { wire::can(&session.client, "list", "namespaces", None, settings.request_timeout).await.unwrap_or(false) })
         .await;
-    if may_list {
-        if let Ok(all) = wire::list_namespaces(&session.client, settings.request_timeout).await {
+    if may_list
+        && let Ok(all) = wire::list_namespaces(&session.client, settings.request_timeout).await {
             let candidates: Vec<String> = all.into_iter().filter(|ns| ns != namespace && !views.contains_key(ns)).take(50).collect();
             let answers = futures::future::join_all(candidates.iter().map(|ns| wire::get_secret(&session.client, ns, name, settings.request_timeout))).await;
             found.extend(candidates.into_iter().zip(answers).filter(|(_, a)| matches!(a, Ok(Some(_)))).map(|(ns, _)| ns));
         }
-    }
     found.sort();
     if let Ok(mut cache) = session.elsewhere.lock() {
         cache.insert(name.to_owned(), (Instant::now(), found.clone()));

@@ -100,12 +100,12 @@ impl ProbeError {
 }
 
 /// Words for a credential plugin failure, including what the plugin printed.
-fn credentials_message(error: &kube::client::AuthError) -> String {
+pub(super) fn credentials_message(error: &kube::client::AuthError) -> String {
     use kube::client::AuthError;
     match error {
         AuthError::AuthExecRun { cmd, out } => {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let said = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or("it printed nothing");
+            let said = stderr.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("it printed nothing");
             format!("the credential plugin failed ({}): {said}", cmd.split_whitespace().next().unwrap_or("exec").trim_matches('"'))
         }
         AuthError::AuthExecStart(io) if io.kind() == std::io::ErrorKind::NotFound => {

@@ -1,0 +1,397 @@
+//! Kubernetes detection end to end: the built `greenlight` binary against the project's test
+//! API server over TLS, with the generated commands run by real bash/zsh and kubectl. Every
+//! test ends by proving from the server's records that no value reached Greenlight.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use std::time::Duration;
+
+use greenlight::commands::{self, CommandKind, Shell, Target};
+use greenlight::spec;
+use support::apiserver::{Fault, Rule};
+use support::{Cluster, is, write_spec};
+
+const SPEC: &str = "version: 1
+deployment: e2e
+platforms: [kubernetes]
+defaults: { kubernetes: { namespace: acme } }
+expect: { kubernetes: { context: test } }
+secrets:
+  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }
+  - { name: db-credentials, description: Database user and password, kubernetes: { keys: [username, password] } }
+  - { name: webhook, description: Webhook signing secret, required: false, kubernetes: { keys: [secret] } }
+";
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn cluster() -> (Cluster, String) {
+    let cluster = Cluster::start().await;
+    cluster.server.create_namespace("acme");
+    let spec = write_spec(cluster.dir.path(), SPEC).display().to_string();
+    (cluster, spec)
+}
+
+async fn check_json(cluster: &Cluster, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let (code, stdout, stderr) = cluster.greenlight(&[&["check", "--format", "json"], args].concat()).await;
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}\n{stderr}"));
+    (code, report)
+}
+
+fn row<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("no row {name}"))
+}
+
+fn hints(row: &serde_json::Value) -> String {
+    row["hints"].as_array().unwrap().iter().map(|h| format!("{} {}", h["text"].as_str().unwrap_or(""), h["command"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n")
+}
+
+fn create_command(spec_path: &str, name: &str, shell: Shell) -> String {
+    let spec = spec::load(spec_path.as_ref()).unwrap();
+    let entry = spec.entries.iter().find(|e| e.name == name).unwrap();
+    let target = Target { kube_context: Some("test".into()), ..Target::default() };
+    commands::for_entry(entry, spec::Platform::Kubernetes, &target, shell).unwrap().into_iter().find(|c| c.kind == CommandKind::Create).unwrap().text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_present_wrong_and_missing_with_exit_codes() {
+    let (mut cluster, spec) = cluster().await;
+    cluster.seed_with_kubectl_apply("acme", "github-token", "token", "ghp-applied-value-1f2e3d").await;
+    cluster.seed("acme", "db-credentials", &[("username", "db-user-value-77")]);
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    assert_eq!(row(&report, "github-token")["state"], "present");
+    let db = row(&report, "db-credentials");
+    assert_eq!(db["state"], "wrong");
+    assert_eq!(db["detail"], "has 1 of the 2 data keys the spec lists");
+    assert!(hints(db).contains("kubectl apply --server-side"), "{}", hints(db));
+    assert_eq!(row(&report, "webhook")["state"], "missing");
+    assert_eq!(report["connection"]["facts"]["Context"], "test");
+    assert_eq!(report["connection"]["facts"]["User"], "operator");
+    assert!(report["connection"]["warnings"].as_array().unwrap().is_empty());
+
+    cluster.seed("acme", "db-credentials", &[("username", "db-user-value-77"), ("password", "db-password-value-88")]);
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(0), "an optional secret does not block readiness: {report:#}");
+    assert_eq!(report["ready"], true);
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnoses_what_was_actually_found() {
+    let (mut cluster, _) = cluster().await;
+    let spec = write_spec(
+        cluster.dir.path(),
+        "version: 1
+deployment: diagnose
+platforms: [kubernetes]
+defaults: { kubernetes: { namespace: acme } }
+expect: { kubernetes: { context: prod } }
+secrets:
+  - { name: in-default, description: Lives in the wrong namespace, kubernetes: { keys: [k] } }
+  - { name: github-token, description: Has a near-miss twin, kubernetes: { keys: [token] } }
+  - { name: basic, description: Wrong type, kubernetes: { keys: [username], type: kubernetes.io/basic-auth } }
+  - { name: nowhere, description: Its namespace does not exist, kubernetes: { namespace: not-created, keys: [k] } }
+",
+    )
+    .display()
+    .to_string();
+    cluster.seed("default", "in-default", &[("k", "elsewhere-value-31")]);
+    cluster.seed("acme", "github.token", &[("token", "near-miss-value-32")]);
+    cluster.seed("acme", "basic", &[("username", "basic-value-33")]);
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(3));
+
+    let elsewhere = row(&report, "in-default");
+    assert_eq!(elsewhere["state"], "found_elsewhere");
+    assert_eq!(elsewhere["detail"], "Secret default/in-default");
+    assert!(hints(elsewhere).contains("kubectl delete secret in-default --context test --namespace default"), "{}", hints(elsewhere));
+
+    let near = row(&report, "github-token");
+    assert_eq!(near["state"], "found_elsewhere");
+    assert_eq!(near["detail"], "Secret acme/github.token (a similar name)");
+
+    let basic = row(&report, "basic");
+    assert_eq!(basic["state"], "wrong");
+    assert_eq!(basic["detail"], "type is Opaque, the spec expects kubernetes.io/basic-auth");
+
+    let nowhere = row(&report, "nowhere");
+    assert_eq!(nowhere["state"], "missing");
+    assert!(hints(nowhere).contains("kubectl create namespace not-created --context test"), "{}", hints(nowhere));
+
+    let warnings = report["connection"]["warnings"].to_string();
+    assert!(warnings.contains("The spec expects context `prod`, but Greenlight is using `test`"), "{warnings}");
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_denials_are_forbidden_with_the_rule_never_missing() {
+    let mut cluster = Cluster::start_with(vec![Rule::new(&["create"], &["selfsubjectaccessreviews"], None)]).await;
+    cluster.server.create_namespace("acme");
+    cluster.seed("acme", "github-token", &[("token", "forbidden-value-41")]);
+    let spec = write_spec(cluster.dir.path(), SPEC).display().to_string();
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(1), "{report:#}");
+    for name in ["github-token", "db-credentials", "webhook"] {
+        assert_eq!(row(&report, name)["state"], "forbidden", "{name}");
+    }
+    let text = hints(row(&report, "github-token"));
+    assert!(text.contains("kubectl create role greenlight-reader --verb=get,list,watch --resource=secrets --context test --namespace acme"), "{text}");
+    assert!(text.contains("--user=operator"), "{text}");
+    assert!(text.contains("kubectl auth can-i get secrets --context test --namespace acme"), "{text}");
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_only_users_are_checked_secret_by_secret() {
+    let mut cluster = Cluster::start_with(vec![Rule::new(&["get"], &["secrets", "namespaces"], Some("acme"))]).await;
+    cluster.server.create_namespace("acme");
+    cluster.seed("acme", "github-token", &[("token", "get-only-value-51")]);
+    cluster.seed("acme", "db-credentials", &[("username", "u-52"), ("password", "p-53")]);
+    let spec = write_spec(cluster.dir.path(), SPEC).display().to_string();
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(row(&report, "webhook")["state"], "missing");
+    let lists = cluster.server.records().into_iter().filter(|r| r.path.ends_with("/secrets") && r.user_agent.starts_with("greenlight/")).count();
+    assert_eq!(lists, 0, "list is forbidden, so Greenlight must not try it");
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_credentials_and_a_dead_server_are_unreachable_never_missing() {
+    let (cluster, spec) = cluster().await;
+    cluster.server.expire_user(support::OPERATOR_TOKEN);
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(1));
+    let github = row(&report, "github-token");
+    assert_eq!(github["state"], "unreachable");
+    assert!(github["detail"].as_str().unwrap().contains("401"), "{github}");
+    assert!(hints(github).contains("kubectl auth whoami --context test"), "{}", hints(github));
+
+    cluster.server.stop();
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(1));
+    let github = row(&report, "github-token");
+    assert_eq!(github["state"], "unreachable");
+    assert!(github["detail"].as_str().unwrap().contains("not connected") || github["detail"].as_str().unwrap().contains("cannot reach"), "{github}");
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_plugins_run_without_a_terminal_and_failures_say_how_to_log_in() {
+    let (mut cluster, spec) = cluster().await;
+    cluster.seed("acme", "github-token", &[("token", "exec-value-61")]);
+    let home = cluster.dir.path().join("home");
+    let bin = home.join(".local/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let plugin = |name: &str, body: &str| {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    // Found only through the PATH Greenlight adds for plugins ($HOME/.local/bin).
+    plugin(
+        "gl-token-plugin",
+        &format!("[ -t 0 ] && {{ echo 'stdin must not be a terminal' >&2; exit 9; }}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'", support::OPERATOR_TOKEN),
+    );
+    plugin("aws", "echo 'Error when retrieving token from sso: Token has expired and refresh failed' >&2\nexit 255");
+    let kubeconfig = cluster.server.kubeconfig(&[("test", "unused")]);
+    let kubeconfig = kubeconfig.replace(
+        "  user:\n    token: unused\n",
+        "  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: gl-token-plugin\n      interactiveMode: IfAvailable\n",
+    );
+    let broken = kubeconfig.replace("command: gl-token-plugin", &format!("command: {}\n      args: [eks, get-token, --cluster-name, prod, --profile, ops]", bin.join("aws").display()));
+    std::fs::write(cluster.kubeconfig(), &kubeconfig).unwrap();
+    let run = |args: Vec<String>| {
+        let home = home.clone();
+        let kubeconfig = cluster.kubeconfig();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_greenlight"))
+                .args(args)
+                .env("HOME", &home)
+                .env("PATH", "/usr/bin:/bin")
+                .env("KUBECONFIG", kubeconfig)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let out = run(vec!["check".into(), "--format".into(), "json".into(), spec.clone()]).await;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(row(&report, "github-token")["state"], "present", "{report:#}");
+
+    std::fs::write(cluster.kubeconfig(), &broken).unwrap();
+    let out = run(vec!["check".into(), "--format".into(), "json".into(), spec.clone()]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let github = row(&report, "github-token");
+    assert_eq!(github["state"], "unreachable");
+    assert!(github["detail"].as_str().unwrap().contains("Token has expired and refresh failed"), "{github}");
+    assert!(hints(github).contains("aws sso login --profile ops"), "{}", hints(github));
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_turns_green_when_the_generated_commands_run() {
+    let (cluster, spec) = cluster().await;
+    let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
+    watch.line_matching(WAIT, is("github-token", "missing")).await;
+    watch.line_matching(WAIT, is("db-credentials", "missing")).await;
+
+    let (ok, _, stderr) = cluster.shell("bash", &create_command(&spec, "github-token", Shell::Posix), "typed in bash ' \" $x\n").await;
+    assert!(ok, "{stderr}");
+    watch.line_matching(WAIT, is("github-token", "present")).await;
+
+    let (ok, _, stderr) = cluster.shell("zsh", &create_command(&spec, "db-credentials", Shell::Posix), "app-user\npass word\n").await;
+    assert!(ok, "{stderr}");
+    watch.line_matching(WAIT, is("db-credentials", "present")).await;
+    let status = tokio::time::timeout(WAIT, watch.child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(0), "watch exits 0 once every required secret is present");
+
+    let stored = cluster.server.secret("acme", "github-token").unwrap();
+    assert_eq!(stored["data"]["token"], base64_of("typed in bash ' \" $x"));
+    assert_eq!(cluster.server.secret("acme", "db-credentials").unwrap()["data"]["password"], base64_of("pass word"));
+    let mut cluster = cluster;
+    cluster.seeded.extend(["typed in bash ' \" $x".to_owned(), "pass word".to_owned(), "app-user".to_owned()]);
+    cluster.assert_value_free();
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_diagnosis_clears_once_the_fix_runs() {
+    let (mut cluster, _) = cluster().await;
+    let spec = write_spec(
+        cluster.dir.path(),
+        "version: 1
+deployment: fixes
+platforms: [kubernetes]
+defaults: { kubernetes: { namespace: acme } }
+secrets:
+  - { name: misplaced, description: In the wrong namespace, kubernetes: { keys: [k] } }
+  - { name: api-token, description: Created under a near-miss name, kubernetes: { keys: [k] } }
+  - { name: homeless, description: Namespace not created yet, kubernetes: { namespace: later, keys: [k] } }
+",
+    )
+    .display()
+    .to_string();
+    cluster.seed("default", "misplaced", &[("k", "misplaced-value-71")]);
+    cluster.seed("acme", "api.token", &[("k", "near-value-72")]);
+    let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
+    watch.line_matching(WAIT, is("misplaced", "found_elsewhere")).await;
+    watch.line_matching(WAIT, is("api-token", "found_elsewhere")).await;
+    watch.line_matching(WAIT, is("homeless", "missing")).await;
+
+    for name in ["misplaced", "api-token"] {
+        let (ok, _, stderr) = cluster.shell("bash", &create_command(&spec, name, Shell::Posix), "fixed-value\n").await;
+        assert!(ok, "{stderr}");
+        watch.line_matching(WAIT, is(name, "present")).await;
+    }
+    let (ok, _, stderr) = cluster.shell("bash", "kubectl create namespace later --context test", "").await;
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = cluster.shell("bash", &create_command(&spec, "homeless", Shell::Posix), "fixed-value\n").await;
+    assert!(ok, "{stderr}");
+    watch.line_matching(WAIT, is("homeless", "present")).await;
+    cluster.seeded.push("fixed-value".to_owned());
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_goes_away_mid_watch_leaves_stale_state_then_recovers() {
+    let (mut cluster, spec) = cluster().await;
+    cluster.seed("acme", "github-token", &[("token", "stale-value-81")]);
+    let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
+    watch.line_matching(WAIT, is("github-token", "present")).await;
+    watch.line_matching(WAIT, is("db-credentials", "missing")).await;
+
+    cluster.server.stop();
+    let stale = watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_string()).await;
+    assert_eq!(stale["state"], "present", "the last known state is kept, marked stale");
+
+    cluster.server.restart().await;
+    watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_null() && l["state"] == "present").await;
+    cluster.seed("acme", "db-credentials", &[("username", "u-82"), ("password", "p-83")]);
+    watch.line_matching(WAIT, is("db-credentials", "present")).await;
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_watch_history_relists_without_missing_a_change() {
+    let (mut cluster, spec) = cluster().await;
+    cluster.server.set_bookmark_interval(Duration::from_secs(3600));
+    let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
+    watch.line_matching(WAIT, is("github-token", "missing")).await;
+    // Forget the history and end the watch: it resumes from an expired version, gets
+    // 410 Gone, relists, and sees the Secret created in between.
+    let watches = || cluster.server.records().into_iter().filter(|r| r.param("watch").is_some()).count();
+    let before = watches();
+    cluster.server.pause_watches(true);
+    cluster.server.end_watches();
+    // The old watch is over once the client has asked again (and is held).
+    let deadline = std::time::Instant::now() + WAIT;
+    while watches() == before {
+        assert!(std::time::Instant::now() < deadline, "the client did not watch again");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cluster.seed("acme", "github-token", &[("token", "after-compaction-91")]);
+    cluster.server.compact();
+    cluster.server.pause_watches(false);
+    watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["state"] == "present" && l["stale"].is_null()).await;
+    let gone = cluster.server.records().into_iter().any(|r| String::from_utf8_lossy(&r.body()).contains("too old resource version"));
+    assert!(gone, "the watch should have been answered with 410 Gone");
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_storm_is_unreachable_and_passes() {
+    let (mut cluster, spec) = cluster().await;
+    cluster.seed("acme", "github-token", &[("token", "storm-value-95")]);
+    cluster.server.set_fault(Fault::Error500);
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(1));
+    assert_eq!(row(&report, "github-token")["state"], "unreachable");
+
+    let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
+    watch.line_matching(WAIT, is("github-token", "unreachable")).await;
+    cluster.server.set_fault(Fault::None);
+    watch.line_matching(Duration::from_secs(40), is("github-token", "present")).await;
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_times_out_instead_of_hanging() {
+    let (cluster, spec) = cluster().await;
+    cluster.server.set_fault(Fault::Hang);
+    let started = std::time::Instant::now();
+    let (code, report) = check_json(&cluster, &[&spec, "--request-timeout", "1"]).await;
+    assert_eq!(code, Some(1), "{report:#}");
+    let github = row(&report, "github-token");
+    assert_eq!(github["state"], "unreachable");
+    assert!(github["detail"].as_str().unwrap().contains("did not answer within 1 s"), "{github}");
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_replaces_in_place_and_verify_prints_no_value() {
+    let (mut cluster, spec) = cluster().await;
+    cluster.seed("acme", "github-token", &[("token", "before-rotation-99")]);
+    let loaded = spec::load(spec.as_ref()).unwrap();
+    let target = Target { kube_context: Some("test".into()), ..Target::default() };
+    let all = commands::for_entry(&loaded.entries[0], spec::Platform::Kubernetes, &target, Shell::Posix).unwrap();
+    let rotate = &all.iter().find(|c| c.kind == CommandKind::Rotate).unwrap().text;
+    let verify = &all.iter().find(|c| c.kind == CommandKind::Verify).unwrap().text;
+    let (ok, _, stderr) = cluster.shell("bash", rotate, "after-rotation-100\n").await;
+    assert!(ok, "{stderr}");
+    assert_eq!(cluster.server.secret("acme", "github-token").unwrap()["data"]["token"], base64_of("after-rotation-100"));
+    let deletes = cluster.server.records().into_iter().filter(|r| r.method == "DELETE").count();
+    assert_eq!(deletes, 0, "rotation must not delete first");
+    let (ok, stdout, stderr) = cluster.shell("bash", verify, "").await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("github-token") && stdout.contains("Opaque"), "{stdout}");
+    assert!(!stdout.contains("after-rotation-100") && !stdout.contains(&base64_of("after-rotation-100")), "{stdout}");
+}

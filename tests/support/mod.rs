@@ -1,0 +1,171 @@
+//! Shared test fixtures: the Kubernetes test API server, a kubeconfig pointing at it, and
+//! helpers to run the built `greenlight` binary and the generated shell commands as a user
+//! would.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+pub mod apiserver;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use apiserver::{ADMIN_TOKEN, ApiServer, Rule};
+use base64::Engine;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Token of the operator Greenlight runs as (context `test`).
+pub const OPERATOR_TOKEN: &str = "operator-token";
+
+/// A test API server with an operator user, a kubeconfig for it, and a scratch directory.
+pub struct Cluster {
+    pub server: ApiServer,
+    pub dir: tempfile::TempDir,
+    /// Values seeded into Secrets, which must never reach Greenlight.
+    pub seeded: Vec<String>,
+}
+
+impl Cluster {
+    /// A server whose operator (context `test`) may do everything, and an `admin` context.
+    pub async fn start() -> Self {
+        Self::start_with(vec![Rule::admin()]).await
+    }
+
+    /// A server whose operator has only `rules`.
+    pub async fn start_with(rules: Vec<Rule>) -> Self {
+        let server = ApiServer::start().await;
+        server.add_user("operator", OPERATOR_TOKEN, rules);
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = Self { server, dir, seeded: Vec::new() };
+        cluster.write_kubeconfig(&[("test", OPERATOR_TOKEN), ("admin", ADMIN_TOKEN)]);
+        cluster
+    }
+
+    pub fn write_kubeconfig(&self, contexts: &[(&str, &str)]) {
+        std::fs::write(self.kubeconfig(), self.server.kubeconfig(contexts)).unwrap();
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// Seeds a Secret whose values the value-free check will look for.
+    pub fn seed(&mut self, namespace: &str, name: &str, data: &[(&str, &str)]) {
+        for (_, value) in data {
+            self.seeded.push((*value).to_owned());
+        }
+        self.server.put_secret(namespace, name, data);
+    }
+
+    /// Creates a Secret with client-side `kubectl apply`, which copies the whole manifest,
+    /// value included, into the last-applied-configuration annotation.
+    pub async fn seed_with_kubectl_apply(&mut self, namespace: &str, name: &str, key: &str, value: &str) {
+        self.seeded.push(value.to_owned());
+        let manifest = format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n  {key}: {value}\n");
+        let out = self.shell("bash", "kubectl apply --context admin -f -", &manifest).await;
+        assert!(out.0, "kubectl apply failed: {}", out.2);
+        let stored = self.server.secret(namespace, name).unwrap();
+        let annotation = stored["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].as_str().unwrap_or_default().to_owned();
+        assert!(annotation.contains(value), "client-side apply should have written the value into the annotation: {annotation}");
+    }
+
+    /// Runs `script` with `shell` as the user would, with `input` typed on stdin. Returns
+    /// (success, stdout, stderr).
+    pub async fn shell(&self, shell: &str, script: &str, input: &str) -> (bool, String, String) {
+        let mut child = Command::new(shell)
+            .arg("-c")
+            .arg(script)
+            .env("KUBECONFIG", self.kubeconfig())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).await.unwrap();
+        drop(stdin);
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("shell command hung").unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// Runs `greenlight ARGS` to completion against this cluster.
+    pub async fn greenlight(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = tokio::time::timeout(Duration::from_secs(120), self.greenlight_command(args).output()).await.expect("greenlight hung").unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// Starts `greenlight ARGS` (e.g. `watch`) and returns a reader of its stdout lines.
+    pub fn spawn_greenlight(&self, args: &[&str]) -> Running {
+        let mut child = self.greenlight_command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Running { child, lines }
+    }
+
+    fn greenlight_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
+        command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env("KUBECONFIG", self.kubeconfig()).env_remove("AWS_PROFILE");
+        command
+    }
+
+    /// Proves from the server's records that Greenlight never asked for a Secret in a form
+    /// that can carry a value, and that no seeded value (raw or base64) was ever sent to it.
+    pub fn assert_value_free(&self) {
+        let records: Vec<_> = self.server.records().into_iter().filter(|r| r.user_agent.starts_with("greenlight/")).collect();
+        assert!(!records.is_empty(), "Greenlight made no requests; the check proves nothing");
+        for record in &records {
+            if record.path.contains("/secrets") {
+                assert!(record.accept.contains("as=Table") && !record.accept.contains("application/json,") && !record.accept.contains("PartialObjectMetadata"), "Secret request not in Table form: {record:?}");
+                assert_eq!(record.param("includeObject").as_deref(), Some("None"), "Secret request may include objects: {record:?}");
+            }
+            let body = String::from_utf8_lossy(&record.body()).into_owned();
+            for value in &self.seeded {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+                assert!(!body.contains(value.as_str()) && !body.contains(&encoded), "a seeded value reached Greenlight in {} {}?{}", record.method, record.path, record.query);
+            }
+        }
+    }
+}
+
+/// A running `greenlight` process.
+pub struct Running {
+    pub child: Child,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Running {
+    /// Reads lines until one satisfies `wanted`, up to `limit`; returns it, or panics with
+    /// what was seen.
+    pub async fn line_matching(&mut self, limit: Duration, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.lines.next_line()).await;
+            match next {
+                Ok(Ok(Some(line))) => {
+                    let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+                    if wanted(&value) {
+                        return value;
+                    }
+                    seen.push(line);
+                }
+                Ok(Ok(None)) => panic!("greenlight exited; lines seen:\n{}", seen.join("\n")),
+                Ok(Err(e)) => panic!("reading greenlight: {e}"),
+                Err(_) => panic!("no matching line within {limit:?}; lines seen:\n{}", seen.join("\n")),
+            }
+        }
+    }
+}
+
+/// A line for `name` in `state`.
+pub fn is(name: &str, state: &str) -> impl Fn(&serde_json::Value) -> bool {
+    let (name, state) = (name.to_owned(), state.to_owned());
+    move |line| line["name"] == name.as_str() && line["state"] == state.as_str()
+}
+
+/// Writes a spec into `dir` and returns its path.
+pub fn write_spec(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("spec.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
