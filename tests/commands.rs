@@ -20,7 +20,7 @@ fn example(name: &str) -> SecretSpec {
 }
 
 fn target() -> Target {
-    Target { kube_context: Some("prod-cluster".into()), aws_profile: Some("acme-admin".into()), aws_region: None }
+    Target { kube_context: Some("prod-cluster".into()), aws_profile: Some("acme-admin".into()), ..Target::default() }
 }
 
 fn all_commands(spec: &SecretSpec, platform: Platform, shell: Shell, target: &Target) -> String {
@@ -276,4 +276,17 @@ fn an_empty_value_creates_nothing() {
         .unwrap();
     assert!(!out.status.success());
     assert!(fs::read_to_string(&log).unwrap_or_default().is_empty(), "kubectl ran with no value");
+}
+
+#[test]
+fn a_non_default_kubeconfig_is_named_in_every_kubectl_command() {
+    let spec = example("quickstart.yaml");
+    let target = Target { kubeconfig: Some("/home/op/my kube/config".into()), kube_context: Some("prod".into()), ..Target::default() };
+    for shell in [Shell::Posix, Shell::PowerShell] {
+        for fix in commands::for_entry(&spec.entries[0], Platform::Kubernetes, &target, shell).unwrap() {
+            let kubectl_calls = fix.text.matches("kubectl ").count();
+            let named = fix.text.matches("--kubeconfig '/home/op/my kube/config' --context prod").count();
+            assert_eq!(kubectl_calls, named, "{}", fix.text);
+        }
+    }
 }

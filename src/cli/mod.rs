@@ -106,7 +106,10 @@ struct TargetArgs {
     /// Platform to check (default: the spec's first).
     #[arg(long, value_enum)]
     platform: Option<PlatformArg>,
-    /// kubeconfig context (default: the spec's expected context, else the current one).
+    /// kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (default: the kubeconfig's current context).
     #[arg(long)]
     context: Option<String>,
     /// AWS profile (default: AWS_PROFILE, else `default`).
@@ -196,7 +199,8 @@ fn platform_of(spec: &SecretSpec, arg: Option<PlatformArg>) -> Result<Platform, 
 /// spec's expected context is only a guard (warned about), never silently switched to.
 fn target_of(_spec: &SecretSpec, args: &TargetArgs) -> Target {
     Target {
-        kube_context: args.context.clone().or_else(detect::kubernetes::current_context),
+        kubeconfig: args.kubeconfig.as_ref().map(|p| p.display().to_string()),
+        kube_context: args.context.clone().or_else(|| detect::kubernetes::current_context(args.kubeconfig.as_deref())),
         aws_profile: args.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
         aws_region: args.region.clone(),
     }

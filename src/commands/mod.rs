@@ -97,6 +97,8 @@ impl fmt::Display for FixCommand {
 /// written out explicitly (e.g. `--context "$(kubectl config current-context)"`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Target {
+    /// kubeconfig file, when not the default one.
+    pub kubeconfig: Option<String>,
     /// kubeconfig context.
     pub kube_context: Option<String>,
     /// AWS profile.
@@ -192,12 +194,16 @@ pub fn kubernetes_create_argv(placement: &KubernetesPlacement, context: &str) ->
     argv
 }
 
-fn context_word(target: &Target, shell: Shell) -> Word {
-    match (&target.kube_context, shell) {
+/// `[--kubeconfig PATH] --context CONTEXT`: the kubeconfig only when it is not the default.
+fn context_words(target: &Target, shell: Shell) -> Vec<Word> {
+    let mut words: Vec<Word> = target.kubeconfig.iter().flat_map(|path| [lit("--kubeconfig"), lit(path.clone())]).collect();
+    words.push(lit("--context"));
+    words.push(match (&target.kube_context, shell) {
         (Some(context), _) => lit(context.clone()),
         (None, Shell::Posix) => raw("\"$(kubectl config current-context)\""),
         (None, Shell::PowerShell) => raw("(kubectl config current-context)"),
-    }
+    });
+    words
 }
 
 fn profile_word(target: &Target, shell: Shell) -> Word {
@@ -247,10 +253,12 @@ fn openssl(generate: Generate) -> String {
 }
 
 fn kubernetes(entry: &SecretEntry, placement: &KubernetesPlacement, target: &Target, shell: Shell, kind: CommandKind) -> Result<String, QuoteError> {
-    let context = context_word(target, shell);
+    let context = context_words(target, shell);
     let location = format!("Secret {} in namespace {}", placement.secret, placement.namespace);
     if kind == CommandKind::Verify {
-        let words = [lit("kubectl"), lit("get"), lit("secret"), lit(placement.secret.clone()), lit("--context"), context, lit("--namespace"), lit(placement.namespace.clone())];
+        let mut words = vec![lit("kubectl"), lit("get"), lit("secret"), lit(placement.secret.clone())];
+        words.extend(context);
+        words.extend([lit("--namespace"), lit(placement.namespace.clone())]);
         return Ok(format!("# Shows {location}: name, type, number of keys and age, never values.\n{}", render(&words, shell)?));
     }
     let labels: Vec<String> = placement.keys.iter().map(|k| format!("key {k} of {}", placement.secret)).collect();
@@ -268,30 +276,22 @@ fn kubernetes(entry: &SecretEntry, placement: &KubernetesPlacement, target: &Tar
     }
 }
 
-fn kubectl_create_words(placement: &KubernetesPlacement, context: &Word, sources: Vec<Word>) -> Vec<Word> {
+fn kubectl_create_words(placement: &KubernetesPlacement, context: &[Word], sources: Vec<Word>) -> Vec<Word> {
     let mut words = vec![lit("kubectl"), lit("create"), lit("secret"), lit("generic"), lit(placement.secret.clone())];
     if let Some(kind) = &placement.secret_type {
         words.push(lit(format!("--type={kind}")));
     }
-    words.extend([lit("--context"), context.clone(), lit("--namespace"), lit(placement.namespace.clone())]);
+    words.extend(context.iter().cloned());
+    words.extend([lit("--namespace"), lit(placement.namespace.clone())]);
     words.extend(sources);
     words
 }
 
-fn apply_words(context: Word, namespace: &str) -> Vec<Word> {
-    vec![
-        lit("kubectl"),
-        lit("apply"),
-        lit("--server-side"),
-        lit("--force-conflicts"),
-        lit(format!("--field-manager={FIELD_MANAGER}")),
-        lit("--context"),
-        context,
-        lit("--namespace"),
-        lit(namespace.to_owned()),
-        lit("-f"),
-        lit("-"),
-    ]
+fn apply_words(context: Vec<Word>, namespace: &str) -> Vec<Word> {
+    let mut words = vec![lit("kubectl"), lit("apply"), lit("--server-side"), lit("--force-conflicts"), lit(format!("--field-manager={FIELD_MANAGER}"))];
+    words.extend(context);
+    words.extend([lit("--namespace"), lit(namespace.to_owned()), lit("-f"), lit("-")]);
+    words
 }
 
 /// Lines that read each prompted value into `GL_1`, `GL_2`, ... with echo off.
@@ -317,7 +317,7 @@ fn posix_prompted(comment: &str, mut lines: Vec<String>, command: String) -> Str
     format!("{comment}\n( trap 'stty echo 2>/dev/null' EXIT; trap 'exit 130' INT TERM\n{}\n)", body.join("\n"))
 }
 
-fn kubernetes_posix(placement: &KubernetesPlacement, context: Word, kind: CommandKind, values: &[Value], comment: &str) -> Result<String, QuoteError> {
+fn kubernetes_posix(placement: &KubernetesPlacement, context: Vec<Word>, kind: CommandKind, values: &[Value], comment: &str) -> Result<String, QuoteError> {
     let generated = values.first().and_then(|v| v.generated);
     let single = placement.keys.len() == 1;
     let sources: Vec<Word> = placement
@@ -390,7 +390,7 @@ fn powershell_block(comment: &str, lines: Vec<String>) -> String {
     format!("{comment}\n& {{\n{}\n}}", body.join("\n"))
 }
 
-fn kubernetes_powershell(placement: &KubernetesPlacement, context: Word, kind: CommandKind, values: &[Value], comment: &str) -> Result<String, QuoteError> {
+fn kubernetes_powershell(placement: &KubernetesPlacement, context: Vec<Word>, kind: CommandKind, values: &[Value], comment: &str) -> Result<String, QuoteError> {
     // kubectl on Windows has no /dev/stdin, so the whole manifest travels on stdin instead.
     let mut lines = powershell_values(values)?;
     let data: Vec<String> = placement
@@ -407,7 +407,10 @@ fn kubernetes_powershell(placement: &KubernetesPlacement, context: Word, kind: C
         data.join("; ")
     ));
     let send = if kind == CommandKind::Create {
-        render(&[lit("kubectl"), lit("create"), lit("--context"), context, lit("-f"), lit("-")], Shell::PowerShell)?
+        let mut words = vec![lit("kubectl"), lit("create")];
+        words.extend(context);
+        words.extend([lit("-f"), lit("-")]);
+        render(&words, Shell::PowerShell)?
     } else {
         render(&apply_words(context, &placement.namespace), Shell::PowerShell)?
     };

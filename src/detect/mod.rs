@@ -303,6 +303,7 @@ pub fn probe_for(platform: Platform, target: &Target, spec: &SecretSpec, options
     match platform {
         Platform::Kubernetes => {
             let mut settings = kubernetes::Settings::new(target.kube_context.clone(), options.mode);
+            settings.kubeconfig = target.kubeconfig.as_ref().map(std::path::PathBuf::from);
             settings.request_timeout = options.request_timeout;
             Arc::new(kubernetes::KubernetesProbe::new(settings, spec))
         }

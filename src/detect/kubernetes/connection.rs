@@ -4,7 +4,7 @@
 //! app was started from a desktop icon with a minimal environment.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::config::{ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
@@ -42,10 +42,17 @@ fn connect_error(message: impl Into<String>, hint: Hint) -> ConnectError {
     ConnectError { message: message.into(), hints: vec![hint] }
 }
 
-/// Reads the kubeconfig as kubectl would.
-pub fn read_kubeconfig() -> Result<Kubeconfig, ConnectError> {
-    Kubeconfig::read().map_err(|e| {
-        let location = std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".to_owned());
+/// Reads `path`, or the kubeconfig kubectl would read (`KUBECONFIG`, else `~/.kube/config`).
+pub fn read_kubeconfig(path: Option<&Path>) -> Result<Kubeconfig, ConnectError> {
+    let read = match path {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    };
+    read.map_err(|e| {
+        let location = match path {
+            Some(path) => path.display().to_string(),
+            None => std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".to_owned()),
+        };
         connect_error(
             format!("cannot read the kubeconfig ({location}): {e}"),
             Hint::with_command(
@@ -57,14 +64,14 @@ pub fn read_kubeconfig() -> Result<Kubeconfig, ConnectError> {
 }
 
 /// The context names in the kubeconfig and the current one.
-pub fn contexts() -> Result<(Vec<String>, Option<String>), ConnectError> {
-    let config = read_kubeconfig()?;
+pub fn contexts(path: Option<&Path>) -> Result<(Vec<String>, Option<String>), ConnectError> {
+    let config = read_kubeconfig(path)?;
     Ok((config.contexts.iter().map(|c| c.name.clone()).collect(), config.current_context.clone()))
 }
 
 /// The kubeconfig's current context, if it has one.
-pub fn current_context() -> Option<String> {
-    read_kubeconfig().ok().and_then(|c| c.current_context)
+pub fn current_context(path: Option<&Path>) -> Option<String> {
+    read_kubeconfig(path).ok().and_then(|c| c.current_context)
 }
 
 /// Directories where credential plugins usually live, appended to PATH for exec plugins.
@@ -111,8 +118,8 @@ fn login_command(command: &str, args: &[String], env: &[HashMap<String, String>]
 }
 
 /// A client for `context` (the current context when `None`), with request timeouts set.
-pub async fn connect(context: Option<&str>, connect_timeout: Duration) -> Result<(kube::Client, ContextInfo), ConnectError> {
-    let mut config = read_kubeconfig()?;
+pub async fn connect(path: Option<&Path>, context: Option<&str>, connect_timeout: Duration) -> Result<(kube::Client, ContextInfo), ConnectError> {
+    let mut config = read_kubeconfig(path)?;
     let name = match context.map(str::to_owned).or_else(|| config.current_context.clone()) {
         Some(name) => name,
         None => {

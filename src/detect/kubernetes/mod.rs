@@ -36,6 +36,8 @@ use crate::spec::{Expect, KubernetesPlacement, Platform, SecretEntry, SecretSpec
 /// How the probe works.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// kubeconfig file; `None` reads `KUBECONFIG` or `~/.kube/config` as kubectl does.
+    pub kubeconfig: Option<std::path::PathBuf>,
     /// kubeconfig context; `None` for the current one.
     pub context: Option<String>,
     /// Watch continuously, or answer once.
@@ -55,6 +57,7 @@ impl Settings {
     /// Defaults for `context` and `mode`.
     pub fn new(context: Option<String>, mode: Mode) -> Self {
         Self {
+            kubeconfig: None,
             context,
             mode,
             request_timeout: Duration::from_secs(10),
@@ -95,7 +98,8 @@ struct Session {
     scene: Scene,
     views: tokio::sync::Mutex<HashMap<String, Arc<View>>>,
     may_list_namespaces: tokio::sync::OnceCell<bool>,
-    elsewhere: std::sync::Mutex<HashMap<String, (Instant, Vec<String>)>>,
+    /// Secret names in namespaces the spec does not use, listed at most once a minute.
+    others: tokio::sync::Mutex<Option<(Instant, BTreeMap<String, Vec<String>>)>>,
 }
 
 /// How a namespace is observed.
@@ -219,7 +223,7 @@ async fn session(settings: &Settings, expect: &Expect, inner: &Inner) -> Result<
     if let Some(session) = slot.as_ref() {
         return Ok(session.clone());
     }
-    let connected = connection::connect(settings.context.as_deref(), settings.request_timeout).await;
+    let connected = connection::connect(settings.kubeconfig.as_deref(), settings.context.as_deref(), settings.request_timeout).await;
     let (client, info) = match connected {
         Ok(pair) => pair,
         Err(error) => {
@@ -242,7 +246,7 @@ async fn session(settings: &Settings, expect: &Expect, inner: &Inner) -> Result<
         scene,
         views: tokio::sync::Mutex::new(HashMap::new()),
         may_list_namespaces: tokio::sync::OnceCell::new(),
-        elsewhere: std::sync::Mutex::new(HashMap::new()),
+        others: tokio::sync::Mutex::new(None),
     });
     *slot = Some(session.clone());
     Ok(session)
@@ -275,7 +279,11 @@ async fn check(settings: &Settings, expect: &Expect, inner: &Arc<Inner>, spec: &
     let polling = views.values().any(|v| v.access == Access::Get);
     inner.polling.store(polling, std::sync::atomic::Ordering::Relaxed);
 
-    let target = Target { kube_context: Some(session.info.context.clone()), ..Target::default() };
+    let target = Target {
+        kube_context: Some(session.info.context.clone()),
+        kubeconfig: settings.kubeconfig.as_ref().map(|p| p.display().to_string()),
+        ..Target::default()
+    };
     let mut outcomes = Vec::new();
     let mut broken = None;
     for (namespace, indices) in &by_namespace {
@@ -575,31 +583,38 @@ async fn namespace_exists(settings: &Settings, session: &Session, view: &View) -
     answer
 }
 
-/// Other namespaces holding a Secret named `name`: the namespaces already watched, then (when
-/// the user may list namespaces) up to 50 others, one GET each. Cached for a minute.
+/// Other namespaces holding a Secret named `name`: the namespaces already watched, and, when
+/// the user may list namespaces, up to 50 others. Those are listed (as Tables) at most once a
+/// minute for all missing Secrets together, so the cost grows with namespaces, not Secrets.
 async fn elsewhere(settings: &Settings, session: &Session, views: &HashMap<String, Arc<View>>, name: &str, namespace: &str) -> Vec<String> {
-    let cached = session.elsewhere.lock().ok().and_then(|c| c.get(name).cloned()).filter(|(at, _)| at.elapsed() < Duration::from_secs(60));
-    if let Some((_, found)) = cached {
-        return found;
-    }
     let mut found: Vec<String> = views
         .values()
         .filter(|v| v.namespace != namespace && v.shared.snapshot().0.is_some_and(|rows| rows.contains_key(name)))
         .map(|v| v.namespace.clone())
         .collect();
-    let may_list = *session
-        .may_list_namespaces
-        .get_or_init(|| async { wire::can(&session.client, "list", "namespaces", None, settings.request_timeout).await.unwrap_or(false) })
-        .await;
-    if may_list
-        && let Ok(all) = wire::list_namespaces(&session.client, settings.request_timeout).await {
-            let candidates: Vec<String> = all.into_iter().filter(|ns| ns != namespace && !views.contains_key(ns)).take(50).collect();
-            let answers = futures::future::join_all(candidates.iter().map(|ns| wire::get_secret(&session.client, ns, name, settings.request_timeout))).await;
-            found.extend(candidates.into_iter().zip(answers).filter(|(_, a)| matches!(a, Ok(Some(_)))).map(|(ns, _)| ns));
+    let mut others = session.others.lock().await;
+    if others.as_ref().is_none_or(|(at, _)| at.elapsed() > Duration::from_secs(60)) {
+        let may_list = *session
+            .may_list_namespaces
+            .get_or_init(|| async { wire::can(&session.client, "list", "namespaces", None, settings.request_timeout).await.unwrap_or(false) })
+            .await;
+        let mut listed = BTreeMap::new();
+        let all = if may_list { wire::list_namespaces(&session.client, settings.request_timeout).await.ok() } else { None };
+        if let Some(all) = all {
+            let candidates: Vec<String> = all.into_iter().filter(|ns| !views.contains_key(ns)).take(50).collect();
+            let answers = futures::future::join_all(candidates.iter().map(|ns| wire::list_secrets(&session.client, ns, settings.request_timeout))).await;
+            for (ns, answer) in candidates.into_iter().zip(answers) {
+                // A namespace the user may not list is simply not searched.
+                if let Ok((rows, _)) = answer {
+                    listed.insert(ns, rows.into_iter().map(|r| r.name).collect());
+                }
+            }
         }
-    found.sort();
-    if let Ok(mut cache) = session.elsewhere.lock() {
-        cache.insert(name.to_owned(), (Instant::now(), found.clone()));
+        *others = Some((Instant::now(), listed));
     }
+    if let Some((_, listed)) = others.as_ref() {
+        found.extend(listed.iter().filter(|(ns, names)| ns.as_str() != namespace && names.iter().any(|n| n == name)).map(|(ns, _)| ns.clone()));
+    }
+    found.sort();
     found
 }
