@@ -148,7 +148,7 @@ async fn get_only_users_are_checked_secret_by_secret() {
     let mut cluster = Cluster::start_with(vec![Rule::new(&["get"], &["secrets", "namespaces"], Some("acme"))]).await;
     cluster.server.create_namespace("acme");
     cluster.seed("acme", "github-token", &[("token", "get-only-value-51")]);
-    cluster.seed("acme", "db-credentials", &[("username", "u-52"), ("password", "p-53")]);
+    cluster.seed("acme", "db-credentials", &[("username", "user-value-52"), ("password", "pass-value-53")]);
     let spec = write_spec(cluster.dir.path(), SPEC).display().to_string();
     let (code, report) = check_json(&cluster, &[&spec]).await;
     assert_eq!(code, Some(0), "{report:#}");
@@ -315,7 +315,7 @@ async fn a_server_that_goes_away_mid_watch_leaves_stale_state_then_recovers() {
 
     cluster.server.restart().await;
     watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_null() && l["state"] == "present").await;
-    cluster.seed("acme", "db-credentials", &[("username", "u-82"), ("password", "p-83")]);
+    cluster.seed("acme", "db-credentials", &[("username", "user-value-82"), ("password", "pass-value-83")]);
     watch.line_matching(WAIT, is("db-credentials", "present")).await;
     cluster.assert_value_free();
 }
@@ -394,4 +394,45 @@ async fn rotate_replaces_in_place_and_verify_prints_no_value() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("github-token") && stdout.contains("Opaque"), "{stdout}");
     assert!(!stdout.contains("after-rotation-100") && !stdout.contains(&base64_of("after-rotation-100")), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_contract_example_against_the_test_server() {
+    let mut cluster = Cluster::start().await;
+    for namespace in ["litellm", "monitoring", "serving", "experience", "argocd", "dex", "oauth2-proxy"] {
+        cluster.server.create_namespace(namespace);
+    }
+    let spec = "specs/examples/platform-contract.yaml";
+    let (code, report) = check_json(&cluster, &[spec]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    assert_eq!(row(&report, "litellm-secrets")["state"], "missing");
+    assert_eq!(row(&report, "hf-token")["state"], "not_needed");
+    assert!(hints(row(&report, "litellm-secrets")).contains("openssl rand -base64 32"));
+
+    // Run every generated create command the operator is shown, as they would.
+    let (_, text, _) = cluster.greenlight(&["commands", spec]).await;
+    assert!(text.contains("## Create"));
+    let loaded = spec::load(spec.as_ref()).unwrap();
+    let target = Target { kube_context: Some("test".into()), ..Target::default() };
+    for entry in loaded.entries.iter().filter(|e| e.when.iter().all(|f| f == "identity")) {
+        if let Some(create) = commands::for_entry(entry, spec::Platform::Kubernetes, &target, Shell::Posix).unwrap().into_iter().find(|c| c.kind == CommandKind::Create) {
+            let (ok, _, stderr) = cluster.shell("bash", &create.text, "").await;
+            assert!(ok, "{}: {stderr}", entry.name);
+        }
+    }
+    cluster.seed("dex", "dex-secrets", &[
+        ("DEX_ADMIN_PASSWORD_HASH", "dex-hash-value-201"),
+        ("OAUTH2_PROXY_CLIENT_SECRET", "dex-value-202"),
+        ("ARGOCD_CLIENT_SECRET", "dex-value-203"),
+        ("LITELLM_CLIENT_SECRET", "dex-value-204"),
+        ("GRAFANA_CLIENT_SECRET", "dex-value-205"),
+        ("OPENWEBUI_CLIENT_SECRET", "dex-value-206"),
+        ("TABBY_CLIENT_SECRET", "dex-value-207"),
+    ]);
+    let (code, report) = check_json(&cluster, &[spec]).await;
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["ready"], true);
+    let (code, _) = check_json(&cluster, &[spec, "--feature", "gated-model"]).await;
+    assert_eq!(code, Some(3), "turning a feature on makes its secret required");
+    cluster.assert_value_free();
 }

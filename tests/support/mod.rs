@@ -53,6 +53,7 @@ impl Cluster {
     /// Seeds a Secret whose values the value-free check will look for.
     pub fn seed(&mut self, namespace: &str, name: &str, data: &[(&str, &str)]) {
         for (_, value) in data {
+            assert!(value.len() >= 8, "seed distinctive values (8+ characters) so the value-free check means something");
             self.seeded.push((*value).to_owned());
         }
         self.server.put_secret(namespace, name, data);
