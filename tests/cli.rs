@@ -64,12 +64,24 @@ fn check_without_a_kubeconfig_says_so_and_exits_1() {
 }
 
 #[test]
-fn check_without_aws_detection_says_so_and_exits_1() {
-    let out = greenlight(&["check", QUICKSTART, "--platform", "aws"]);
+fn check_with_a_misspelled_aws_profile_names_the_real_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[default]\nregion = us-east-1\n[profile acme-admin]\nregion = eu-west-1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .args(["check", QUICKSTART, "--platform", "aws", "--profile", "acme-admn"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("credentials"))
+        .env("AWS_ACCESS_KEY_ID", "must-not-be-used")
+        .env("AWS_SECRET_ACCESS_KEY", "must-not-be-used")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
-    assert!(text.contains("AWS detection is not available in this build of Greenlight"), "{text}");
-    assert!(text.contains("aws secretsmanager describe-secret --profile \"${AWS_PROFILE:-default}\" --region us-east-1 --secret-id acme/github-token"), "{text}");
+    assert!(text.contains("AWS profile `acme-admn` does not exist"), "{text}");
+    assert!(text.contains("profiles: acme-admin, default"), "{text}");
+    assert!(text.contains("aws configure list-profiles"), "{text}");
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! A [`Probe`] per backend answers for a batch of entries; the [`Monitor`] keeps the answers
 //! live. "Missing" is only ever reported when the backend cleanly said not found.
 
+pub mod aws;
 pub mod kubernetes;
 mod monitor;
-mod unavailable;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +19,6 @@ use crate::diagnose::Hint;
 use crate::spec::{FeatureSet, Platform, SecretEntry, SecretSpec};
 
 pub use monitor::{Monitor, MonitorCommand, MonitorEvent, ROUND_TIMEOUT};
-pub use unavailable::UnavailableProbe;
 
 /// What is known about one secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,6 +306,9 @@ pub fn probe_for(platform: Platform, target: &Target, spec: &SecretSpec, options
             settings.request_timeout = options.request_timeout;
             Arc::new(kubernetes::KubernetesProbe::new(settings, spec))
         }
-        Platform::Aws => Arc::new(UnavailableProbe::new(platform, target.clone())),
+        Platform::Aws => Arc::new(aws::AwsProbe::new(
+            aws::Settings { profile: target.aws_profile.clone(), region: target.aws_region.clone(), mode: options.mode, request_timeout: options.request_timeout },
+            spec,
+        )),
     }
 }

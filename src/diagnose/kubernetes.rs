@@ -121,19 +121,7 @@ pub fn unreachable(scene: &Scene) -> Hint {
     )
 }
 
-/// True when `found` looks like a typo of `wanted`: same after folding case and separators,
-/// or a small edit away.
-pub fn is_near_miss(wanted: &str, found: &str) -> bool {
-    if wanted == found {
-        return false;
-    }
-    let fold = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
-    if fold(wanted) == fold(found) {
-        return true;
-    }
-    let limit = if wanted.len() >= 12 { 2 } else if wanted.len() >= 5 { 1 } else { 0 };
-    strsim::levenshtein(wanted, found) <= limit
-}
+pub use super::is_near_miss;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Hints: what was actually found, in words, with the command that fixes or verifies it.
 //! Pure: outcome + context -> hints. Probes attach the facts; this module words them.
 
+pub mod aws;
 pub mod kubernetes;
 
 use serde::Serialize;
@@ -25,4 +26,18 @@ impl Hint {
     pub fn with_command(text: impl Into<String>, command: impl Into<String>) -> Self {
         Self { text: text.into(), command: Some(command.into()) }
     }
+}
+
+/// True when `found` looks like a typo of `wanted`: the same after folding case and
+/// separators, or a small edit away.
+pub fn is_near_miss(wanted: &str, found: &str) -> bool {
+    if wanted == found {
+        return false;
+    }
+    let fold = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+    if fold(wanted) == fold(found) {
+        return true;
+    }
+    let limit = if wanted.len() >= 12 { 2 } else if wanted.len() >= 5 { 1 } else { 0 };
+    strsim::levenshtein(wanted, found) <= limit
 }

@@ -1,0 +1,101 @@
+//! The operator's AWS configuration: profiles from the shared config and credentials files,
+//! the chosen profile (never silently another one), region, and the identity STS reports.
+//! Endpoint overrides (`AWS_ENDPOINT_URL`, per-service variants) are honoured by the SDK
+//! itself, so tests against a local server use the production code path.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_types::os_shim_internal::{Env, Fs};
+
+use super::wire::classify;
+use crate::diagnose::Hint;
+use crate::diagnose::aws as hints;
+
+/// Why the AWS configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectError {
+    /// What went wrong, in words.
+    pub message: String,
+    /// What to do.
+    pub hints: Vec<Hint>,
+}
+
+/// Profiles in the shared config and credentials files, and the one selected by default
+/// (`AWS_PROFILE`, else `default`).
+pub async fn profiles() -> (Vec<String>, String) {
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    match aws_config::profile::load(&Fs::real(), &Env::real(), &files, None).await {
+        Ok(set) => {
+            let mut names: Vec<String> = set.profiles().map(str::to_owned).collect();
+            names.sort();
+            (names, set.selected_profile().to_owned())
+        }
+        Err(_) => (Vec::new(), std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".to_owned())),
+    }
+}
+
+/// A loaded configuration and who it is.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// SDK configuration for the chosen profile.
+    pub config: SdkConfig,
+    /// Profile name, when one is chosen.
+    pub profile: Option<String>,
+    /// The profile's (or flag's) region, when known.
+    pub region: Option<String>,
+    /// Account ID from STS.
+    pub account: String,
+    /// Caller ARN from STS.
+    pub arn: String,
+    /// Endpoint override, when set (tests, LocalStack, VPC endpoints).
+    pub endpoint: Option<String>,
+}
+
+/// Loads the configuration for `profile` (or the default chain when `None`) and asks STS who
+/// it is. A profile that does not exist is an error naming those that do.
+pub async fn connect(profile: Option<&str>, region: Option<&str>, timeout: Duration) -> Result<Connection, ConnectError> {
+    let (known, _) = profiles().await;
+    let chosen = profile.map(str::to_owned).or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+    if let Some(name) = &chosen {
+        if !known.iter().any(|k| k == name) {
+            let list = if known.is_empty() { "there are none; run `aws configure` to create one".to_owned() } else { format!("profiles: {}", known.join(", ")) };
+            return Err(ConnectError {
+                message: format!("AWS profile `{name}` does not exist in ~/.aws/config or ~/.aws/credentials ({list})"),
+                hints: vec![Hint::with_command("Pick one of the profiles the AWS CLI knows:", "aws configure list-profiles")],
+            });
+        }
+    }
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let timeouts = aws_config::timeout::TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).operation_timeout(timeout).build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).timeout_config(timeouts);
+    if let Some(name) = &chosen {
+        // The profile the operator chose, and only it: environment credentials must not
+        // quietly stand in for it.
+        loader = loader.profile_name(name).credentials_provider(aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(name).build());
+    }
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region.to_owned()));
+    }
+    let config = loader.load().await;
+    let endpoint = config.endpoint_url().map(str::to_owned);
+    let resolved_region = config.region().map(|r| r.to_string());
+    // STS is global but needs a region to sign; any works for GetCallerIdentity.
+    let sts_config = aws_sdk_sts::config::Builder::from(&config).region(Region::new(resolved_region.clone().unwrap_or_else(|| "us-east-1".to_owned()))).build();
+    let sts = aws_sdk_sts::Client::from_conf(sts_config);
+    let identity = sts.get_caller_identity().send().await.map_err(|e| {
+        let error = classify(&e, "sts:GetCallerIdentity");
+        let profile = chosen.as_deref();
+        ConnectError { message: format!("cannot tell who you are in AWS: {error}"), hints: hints::for_connection(&error, profile) }
+    })?;
+    Ok(Connection {
+        config,
+        profile: chosen,
+        region: resolved_region,
+        account: identity.account().unwrap_or_default().to_owned(),
+        arn: identity.arn().unwrap_or_default().to_owned(),
+        endpoint,
+    })
+}

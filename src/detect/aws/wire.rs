@@ -1,0 +1,264 @@
+//! The AWS calls Greenlight makes, all value-free: Secrets Manager `DescribeSecret` and
+//! `ListSecrets` (names and metadata), Parameter Store `DescribeParameters` (names, types,
+//! key IDs). Never `GetSecretValue`, `BatchGetSecretValue`, `GetParameter(s)` or
+//! `GetParametersByPath`. Errors are classified from the whole chain, since credential and
+//! region failures surface from the SDK as a bare "dispatch failure".
+
+use std::collections::BTreeMap;
+
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
+
+/// Most names one `DescribeParameters` filter accepts.
+pub const SSM_BATCH: usize = 50;
+
+/// What a Secrets Manager secret's metadata says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretMeta {
+    /// When it is scheduled to be deleted, if it is.
+    pub deleted: Option<String>,
+    /// Whether a version carries the AWSCURRENT stage.
+    pub has_current: bool,
+    /// KMS key, as stored.
+    pub kms_key: Option<String>,
+}
+
+/// What a parameter's metadata says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterMeta {
+    /// `SecureString`, `String` or `StringList`.
+    pub kind: String,
+    /// KMS key, for SecureString.
+    pub kms_key: Option<String>,
+}
+
+/// Why a call failed. "Not found" is an answer, not an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwsError {
+    /// AccessDenied: the IAM action the identity lacks.
+    #[error("access denied: the identity may not call {action}{}", detail(.message))]
+    Denied {
+        /// e.g. `secretsmanager:DescribeSecret`.
+        action: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// The SSO session expired.
+    #[error("the SSO session has expired{}", detail(.message))]
+    SsoExpired {
+        /// The chain.
+        message: String,
+    },
+    /// Temporary credentials expired.
+    #[error("the credentials have expired{}", detail(.message))]
+    Expired {
+        /// AWS's message.
+        message: String,
+    },
+    /// Keys AWS does not recognise.
+    #[error("the access key is not valid{}", detail(.message))]
+    InvalidKeys {
+        /// AWS's message.
+        message: String,
+    },
+    /// No credentials at all.
+    #[error("no AWS credentials were found{}", detail(.message))]
+    NoCredentials {
+        /// The chain.
+        message: String,
+    },
+    /// No region.
+    #[error("no AWS region is set")]
+    NoRegion,
+    /// Throttled.
+    #[error("AWS is throttling requests{}", detail(.message))]
+    Throttled {
+        /// AWS's message.
+        message: String,
+    },
+    /// Timed out.
+    #[error("AWS did not answer in time")]
+    Timeout,
+    /// No connection to the endpoint.
+    #[error("cannot reach the AWS endpoint: {message}")]
+    Unreachable {
+        /// The chain.
+        message: String,
+    },
+    /// Anything else.
+    #[error("{message}")]
+    Other {
+        /// The chain.
+        message: String,
+    },
+}
+
+fn detail(message: &str) -> String {
+    if message.is_empty() { String::new() } else { format!(" ({message})") }
+}
+
+impl AwsError {
+    /// True when the identity (not the request) is the problem: re-read the profile.
+    pub fn is_credentials(&self) -> bool {
+        matches!(self, AwsError::SsoExpired { .. } | AwsError::Expired { .. } | AwsError::InvalidKeys { .. } | AwsError::NoCredentials { .. })
+    }
+}
+
+/// Classifies any SDK error for a call to `action`.
+pub fn classify<E, R>(error: &SdkError<E, R>, action: &str) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let chain = DisplayErrorContext(error).to_string();
+    let (code, message, status) = match error {
+        SdkError::ServiceError(service) => (service.err().code().unwrap_or_default().to_owned(), service.err().message().unwrap_or_default().to_owned(), None),
+        SdkError::TimeoutError(_) => return AwsError::Timeout,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => return AwsError::Timeout,
+        _ => (String::new(), String::new(), raw_status(&chain)),
+    };
+    classify_parts(&code, &message, status, &chain, action)
+}
+
+/// The HTTP status, when only the chain shows it (unparsed error bodies, e.g. moto's XML).
+fn raw_status(chain: &str) -> Option<u16> {
+    let at = chain.find("status: StatusCode(")?;
+    chain.get(at + 19..at + 22)?.parse().ok()
+}
+
+/// The classification itself, from code, message, status and the whole chain.
+pub fn classify_parts(code: &str, message: &str, status: Option<u16>, chain: &str, action: &str) -> AwsError {
+    let lower = chain.to_ascii_lowercase();
+    let text = if message.is_empty() { chain.to_owned() } else { message.to_owned() };
+    let denied_code = matches!(code, "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation");
+    if denied_code || lower.contains("is not authorized to perform") || lower.contains("accessdenied") || status == Some(403) && !lower.contains("token") {
+        let action = denied_action(chain).unwrap_or_else(|| action.to_owned());
+        return AwsError::Denied { action, message: text };
+    }
+    if matches!(code, "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded") || lower.contains("rate exceeded") || status == Some(429) {
+        return AwsError::Throttled { message: text };
+    }
+    if code == "ExpiredTokenException" || code == "ExpiredToken" || lower.contains("security token included in the request is expired") {
+        return AwsError::Expired { message: text };
+    }
+    if lower.contains("sso") && (lower.contains("expired") || lower.contains("refresh")) {
+        return AwsError::SsoExpired { message: first_line(chain) };
+    }
+    if matches!(code, "InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidSignatureException" | "SignatureDoesNotMatch")
+        || lower.contains("security token included in the request is invalid")
+    {
+        return AwsError::InvalidKeys { message: text };
+    }
+    if lower.contains("no credentials") || lower.contains("credentials provider was not enabled") || lower.contains("failed to load credentials") || lower.contains("could not load credentials") {
+        return AwsError::NoCredentials { message: first_line(chain) };
+    }
+    if lower.contains("region") && (lower.contains("must be set") || lower.contains("missing") || lower.contains("no region")) {
+        return AwsError::NoRegion;
+    }
+    if lower.contains("connection refused") || lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("connection reset") || lower.contains("io error") || lower.contains("error trying to connect") {
+        return AwsError::Unreachable { message: first_line(chain) };
+    }
+    AwsError::Other { message: chain.to_owned() }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or(text).to_owned()
+}
+
+/// `service:Action` from an "is not authorized to perform: service:Action" message.
+fn denied_action(chain: &str) -> Option<String> {
+    let at = chain.find("perform: ")? + "perform: ".len();
+    let rest = chain.get(at..)?;
+    let action: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == ':').collect();
+    action.contains(':').then_some(action)
+}
+
+/// `DescribeSecret` for one name: `Ok(None)` only on ResourceNotFoundException.
+pub async fn describe_secret(client: &aws_sdk_secretsmanager::Client, name: &str) -> Result<Option<SecretMeta>, AwsError> {
+    match client.describe_secret().secret_id(name).send().await {
+        Ok(out) => Ok(Some(SecretMeta {
+            deleted: out.deleted_date().map(|d| d.to_string()),
+            has_current: out.version_ids_to_stages().is_some_and(|v| v.values().any(|stages| stages.iter().any(|s| s == "AWSCURRENT"))),
+            kms_key: out.kms_key_id().map(str::to_owned),
+        })),
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+        Err(error) => Err(classify(&error, "secretsmanager:DescribeSecret")),
+    }
+}
+
+/// Secret names starting with `prefix` (at most one page of 100), for near-miss hints.
+pub async fn list_secret_names(client: &aws_sdk_secretsmanager::Client, prefix: &str) -> Result<Vec<String>, AwsError> {
+    let filter = Filter::builder().key(FilterNameStringType::Name).values(prefix).build();
+    match client.list_secrets().filters(filter).max_results(100).send().await {
+        Ok(out) => Ok(out.secret_list().iter().filter_map(|s| s.name().map(str::to_owned)).collect()),
+        Err(error) => Err(classify(&error, "secretsmanager:ListSecrets")),
+    }
+}
+
+/// `DescribeParameters` with `Name Equals` filters, 50 names per call, following every
+/// `NextToken` (even pages with no results can carry one). Returns what exists.
+pub async fn describe_parameters(client: &aws_sdk_ssm::Client, names: &[String]) -> Result<BTreeMap<String, ParameterMeta>, AwsError> {
+    let mut found = BTreeMap::new();
+    for batch in names.chunks(SSM_BATCH) {
+        let filter = ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .set_values(Some(batch.to_vec()))
+            .build()
+            .map_err(|e| AwsError::Other { message: e.to_string() })?;
+        let mut token: Option<String> = None;
+        loop {
+            let result = client.describe_parameters().parameter_filters(filter.clone()).max_results(50).set_next_token(token.clone()).send().await;
+            let out = result.map_err(|e| classify(&e, "ssm:DescribeParameters"))?;
+            for parameter in out.parameters() {
+                if let Some(name) = parameter.name() {
+                    let kind = parameter.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default();
+                    found.insert(name.to_owned(), ParameterMeta { kind, kms_key: parameter.key_id().map(str::to_owned) });
+                }
+            }
+            token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Parameter names beginning with `prefix` (one page), for near-miss hints.
+pub async fn parameter_names_beginning(client: &aws_sdk_ssm::Client, prefix: &str) -> Result<Vec<String>, AwsError> {
+    let filter = ParameterStringFilter::builder()
+        .key("Name")
+        .option("BeginsWith")
+        .values(prefix)
+        .build()
+        .map_err(|e| AwsError::Other { message: e.to_string() })?;
+    match client.describe_parameters().parameter_filters(filter).max_results(50).send().await {
+        Ok(out) => Ok(out.parameters().iter().filter_map(|p| p.name().map(str::to_owned)).collect()),
+        Err(error) => Err(classify(&error, "ssm:DescribeParameters")),
+    }
+}
+
+/// The type Greenlight expects for parameters.
+pub fn secure_string() -> &'static str {
+    ParameterType::SecureString.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_covers_the_common_failures() {
+        let denied = classify_parts("", "", Some(403), "User: arn:aws:iam::123456789012:user/ops is not authorized to perform: secretsmanager:DescribeSecret on resource: x", "secretsmanager:DescribeSecret");
+        assert_eq!(denied, AwsError::Denied { action: "secretsmanager:DescribeSecret".into(), message: "User: arn:aws:iam::123456789012:user/ops is not authorized to perform: secretsmanager:DescribeSecret on resource: x".into() });
+        assert!(matches!(classify_parts("AccessDeniedException", "nope", None, "", "ssm:DescribeParameters"), AwsError::Denied { action, .. } if action == "ssm:DescribeParameters"));
+        assert!(matches!(classify_parts("ThrottlingException", "Rate exceeded", None, "", "x"), AwsError::Throttled { .. }));
+        assert!(matches!(classify_parts("ExpiredTokenException", "The security token included in the request is expired", None, "", "x"), AwsError::Expired { .. }));
+        assert!(matches!(classify_parts("", "", None, "dispatch failure: other: the credentials provider was not enabled: failed to load SSO token: SSO token has expired and refresh failed", "x"), AwsError::SsoExpired { .. }));
+        assert!(matches!(classify_parts("UnrecognizedClientException", "The security token included in the request is invalid.", None, "", "x"), AwsError::InvalidKeys { .. }));
+        assert!(matches!(classify_parts("", "", None, "dispatch failure: io error: error trying to connect: tcp connect error: Connection refused (os error 111)", "x"), AwsError::Unreachable { .. }));
+        assert!(matches!(classify_parts("", "", None, "failed to construct request: No region was set; a region must be set", "x"), AwsError::NoRegion));
+    }
+}
