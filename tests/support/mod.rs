@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 pub mod apiserver;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -135,6 +136,10 @@ pub struct Running {
 }
 
 impl Running {
+    pub fn new(child: Child, lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Self {
+        Self { child, lines }
+    }
+
     /// Reads lines until one satisfies `wanted`, up to `limit`; returns it, or panics with
     /// what was seen.
     pub async fn line_matching(&mut self, limit: Duration, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {

@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::os_shim_internal::{Env, Fs};
 
-use super::wire::classify;
+use super::wire::{AwsError, classify};
 use crate::diagnose::Hint;
 use crate::diagnose::aws as hints;
 
@@ -26,15 +26,24 @@ pub struct ConnectError {
 /// Profiles in the shared config and credentials files, and the one selected by default
 /// (`AWS_PROFILE`, else `default`).
 pub async fn profiles() -> (Vec<String>, String) {
-    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
-    match aws_config::profile::load(&Fs::real(), &Env::real(), &files, None).await {
-        Ok(set) => {
+    match load_profiles().await {
+        Some(set) => {
             let mut names: Vec<String> = set.profiles().map(str::to_owned).collect();
             names.sort();
             (names, set.selected_profile().to_owned())
         }
-        Err(_) => (Vec::new(), std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".to_owned())),
+        None => (Vec::new(), std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".to_owned())),
     }
+}
+
+async fn load_profiles() -> Option<aws_config::profile::ProfileSet> {
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    aws_config::profile::load(&Fs::real(), &Env::real(), &files, None).await.ok()
+}
+
+/// Whether the profile gets its credentials from IAM Identity Center (SSO).
+async fn is_sso(profile: &str) -> bool {
+    load_profiles().await.and_then(|set| set.get_profile(profile).map(|p| p.get("sso_start_url").is_some() || p.get("sso_session").is_some())).unwrap_or(false)
 }
 
 /// A loaded configuration and who it is.
@@ -59,22 +68,25 @@ pub struct Connection {
 pub async fn connect(profile: Option<&str>, region: Option<&str>, timeout: Duration) -> Result<Connection, ConnectError> {
     let (known, _) = profiles().await;
     let chosen = profile.map(str::to_owned).or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
-    if let Some(name) = &chosen {
-        if !known.iter().any(|k| k == name) {
+    if let Some(name) = &chosen
+        && !known.iter().any(|k| k == name) {
             let list = if known.is_empty() { "there are none; run `aws configure` to create one".to_owned() } else { format!("profiles: {}", known.join(", ")) };
             return Err(ConnectError {
                 message: format!("AWS profile `{name}` does not exist in ~/.aws/config or ~/.aws/credentials ({list})"),
                 hints: vec![Hint::with_command("Pick one of the profiles the AWS CLI knows:", "aws configure list-profiles")],
             });
         }
-    }
     let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     let timeouts = aws_config::timeout::TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).operation_timeout(timeout).build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).timeout_config(timeouts);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone()).timeout_config(timeouts);
     if let Some(name) = &chosen {
         // The profile the operator chose, and only it: environment credentials must not
-        // quietly stand in for it.
-        loader = loader.profile_name(name).credentials_provider(aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(name).build());
+        // quietly stand in for it. The provider needs the same HTTP client (SSO, STS).
+        let providers = aws_config::provider_config::ProviderConfig::default()
+            .with_http_client(http)
+            .with_region(region.map(|r| Region::new(r.to_owned())));
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder().configure(&providers).profile_name(name).build();
+        loader = loader.profile_name(name).credentials_provider(credentials);
     }
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_owned()));
@@ -85,11 +97,23 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, timeout: Durat
     // STS is global but needs a region to sign; any works for GetCallerIdentity.
     let sts_config = aws_sdk_sts::config::Builder::from(&config).region(Region::new(resolved_region.clone().unwrap_or_else(|| "us-east-1".to_owned()))).build();
     let sts = aws_sdk_sts::Client::from_conf(sts_config);
-    let identity = sts.get_caller_identity().send().await.map_err(|e| {
-        let error = classify(&e, "sts:GetCallerIdentity");
-        let profile = chosen.as_deref();
-        ConnectError { message: format!("cannot tell who you are in AWS: {error}"), hints: hints::for_connection(&error, profile) }
-    })?;
+    let identity = match sts.get_caller_identity().send().await {
+        Ok(identity) => identity,
+        Err(e) => {
+            let mut error = classify(&e, "sts:GetCallerIdentity");
+            let sso = match &chosen {
+                Some(name) => is_sso(name).await,
+                None => false,
+            };
+            // An SSO profile whose credentials cannot be loaded needs a fresh login, whatever
+            // the SDK's words (an expired token, a refresh the portal refused, no network).
+            if sso && (error.is_credentials() || matches!(error, AwsError::Other { .. } | AwsError::Unreachable { .. })) {
+                error = AwsError::SsoExpired { message: error.to_string() };
+            }
+            let profile = chosen.as_deref();
+            return Err(ConnectError { message: format!("cannot tell who you are in AWS: {error}"), hints: hints::for_connection(&error, profile) });
+        }
+    };
     Ok(Connection {
         config,
         profile: chosen,

@@ -142,12 +142,11 @@ fn describe(connection: &Connection, expect: &Expect, spec_regions: &BTreeSet<St
     if let Some(wanted) = expect.aws_account.as_ref().filter(|w| **w != connection.account) {
         warnings.push(format!("The spec expects AWS account {wanted}, but this profile is in account {}.", connection.account));
     }
-    if let Some(region) = &connection.region {
-        if !spec_regions.is_empty() && !spec_regions.contains(region) {
+    if let Some(region) = &connection.region
+        && !spec_regions.is_empty() && !spec_regions.contains(region) {
             let listed: Vec<&str> = spec_regions.iter().map(String::as_str).collect();
             warnings.push(format!("The spec places its secrets in {}; your profile's region is {region}. Greenlight checks where the spec says.", listed.join(", ")));
         }
-    }
     Whereabouts { facts, warnings }
 }
 
@@ -346,11 +345,10 @@ fn secret_outcome(entry: &SecretEntry, placement: &AwsPlacement, region: &str, m
     if !meta.has_current {
         return CheckOutcome::now(Presence::Wrong { reason: "exists, but has no current value".to_owned() }).with_hints(vec![hints::no_current_value(command(entry, target, CommandKind::Rotate))]);
     }
-    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key) {
-        if !same_key(found, wanted) {
+    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
+        && !same_key(found, wanted) {
             return CheckOutcome::now(Presence::Wrong { reason: format!("encrypted with KMS key {found}, the spec expects {wanted}") }).with_hints(vec![hints::other_kms_key(found, wanted)]);
         }
-    }
     CheckOutcome::now(Presence::Present)
 }
 
@@ -359,11 +357,10 @@ fn parameter_outcome(entry: &SecretEntry, placement: &AwsPlacement, meta: &Param
         return CheckOutcome::now(Presence::Wrong { reason: format!("type {}, the spec expects SecureString", meta.kind) })
             .with_hints(vec![hints::not_secure_string(&meta.kind, command(entry, target, CommandKind::Rotate))]);
     }
-    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key) {
-        if !same_key(found, wanted) {
+    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
+        && !same_key(found, wanted) {
             return CheckOutcome::now(Presence::Wrong { reason: format!("encrypted with KMS key {found}, the spec expects {wanted}") }).with_hints(vec![hints::other_kms_key(found, wanted)]);
         }
-    }
     CheckOutcome::now(Presence::Present)
 }
 

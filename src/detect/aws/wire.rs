@@ -6,9 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 /// Most names one `DescribeParameters` filter accepts.
 pub const SSM_BATCH: usize = 50;
@@ -44,8 +45,8 @@ pub enum AwsError {
         /// AWS's message.
         message: String,
     },
-    /// The SSO session expired.
-    #[error("the SSO session has expired{}", detail(.message))]
+    /// The SSO session expired (or was never started).
+    #[error("the SSO session has expired or is not logged in{}", detail(.message))]
     SsoExpired {
         /// The chain.
         message: String,
@@ -106,25 +107,31 @@ impl AwsError {
 }
 
 /// Classifies any SDK error for a call to `action`.
-pub fn classify<E, R>(error: &SdkError<E, R>, action: &str) -> AwsError
+pub fn classify<E>(error: &SdkError<E, HttpResponse>, action: &str) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let chain = DisplayErrorContext(error).to_string();
-    let (code, message, status) = match error {
-        SdkError::ServiceError(service) => (service.err().code().unwrap_or_default().to_owned(), service.err().message().unwrap_or_default().to_owned(), None),
+    let chain = crate::detect::kubernetes::error_chain(error);
+    // An error body the SDK could not parse (moto answers IAM denials in XML) still has its
+    // status: classify by status and message as a fallback.
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let body = error.raw_response().and_then(|r| r.body().bytes()).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    let (code, message) = match error {
+        SdkError::ServiceError(service) if service.err().code().is_some() => {
+            (service.err().code().unwrap_or_default().to_owned(), service.err().message().unwrap_or_default().to_owned())
+        }
         SdkError::TimeoutError(_) => return AwsError::Timeout,
         SdkError::DispatchFailure(failure) if failure.is_timeout() => return AwsError::Timeout,
-        _ => (String::new(), String::new(), raw_status(&chain)),
+        _ => (xml_field(&body, "Code").unwrap_or_default(), xml_field(&body, "Message").unwrap_or_default()),
     };
-    classify_parts(&code, &message, status, &chain, action)
+    classify_parts(&code, &message, status, &format!("{chain} {message}"), action)
 }
 
-/// The HTTP status, when only the chain shows it (unparsed error bodies, e.g. moto's XML).
-fn raw_status(chain: &str) -> Option<u16> {
-    let at = chain.find("status: StatusCode(")?;
-    chain.get(at + 19..at + 22)?.parse().ok()
+/// `<Name>text</Name>` from an XML error body the SDK could not parse.
+fn xml_field(body: &str, name: &str) -> Option<String> {
+    let start = body.find(&format!("<{name}>"))? + name.len() + 2;
+    let end = body.get(start..)?.find(&format!("</{name}>"))? + start;
+    body.get(start..end).map(str::to_owned)
 }
 
 /// The classification itself, from code, message, status and the whole chain.
@@ -132,7 +139,8 @@ pub fn classify_parts(code: &str, message: &str, status: Option<u16>, chain: &st
     let lower = chain.to_ascii_lowercase();
     let text = if message.is_empty() { chain.to_owned() } else { message.to_owned() };
     let denied_code = matches!(code, "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation");
-    if denied_code || lower.contains("is not authorized to perform") || lower.contains("accessdenied") || status == Some(403) && !lower.contains("token") {
+    let invalid_code = matches!(code, "InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidSignatureException" | "SignatureDoesNotMatch");
+    if denied_code || lower.contains("is not authorized to perform") || (status == Some(403) && code.is_empty() && !lower.contains("security token")) {
         let action = denied_action(chain).unwrap_or_else(|| action.to_owned());
         return AwsError::Denied { action, message: text };
     }
@@ -145,12 +153,15 @@ pub fn classify_parts(code: &str, message: &str, status: Option<u16>, chain: &st
     if lower.contains("sso") && (lower.contains("expired") || lower.contains("refresh")) {
         return AwsError::SsoExpired { message: first_line(chain) };
     }
-    if matches!(code, "InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidSignatureException" | "SignatureDoesNotMatch")
-        || lower.contains("security token included in the request is invalid")
-    {
+    if invalid_code || lower.contains("security token included in the request is invalid") {
         return AwsError::InvalidKeys { message: text };
     }
-    if lower.contains("no credentials") || lower.contains("credentials provider was not enabled") || lower.contains("failed to load credentials") || lower.contains("could not load credentials") {
+    if lower.contains("no credentials")
+        || lower.contains("credentials provider was not enabled")
+        || lower.contains("failed to load credentials")
+        || lower.contains("could not load credentials")
+        || lower.contains("error occurred while loading credentials")
+    {
         return AwsError::NoCredentials { message: first_line(chain) };
     }
     if lower.contains("region") && (lower.contains("must be set") || lower.contains("missing") || lower.contains("no region")) {
@@ -260,5 +271,9 @@ mod tests {
         assert!(matches!(classify_parts("UnrecognizedClientException", "The security token included in the request is invalid.", None, "", "x"), AwsError::InvalidKeys { .. }));
         assert!(matches!(classify_parts("", "", None, "dispatch failure: io error: error trying to connect: tcp connect error: Connection refused (os error 111)", "x"), AwsError::Unreachable { .. }));
         assert!(matches!(classify_parts("", "", None, "failed to construct request: No region was set; a region must be set", "x"), AwsError::NoRegion));
+        assert!(matches!(classify_parts("", "", None, "dispatch failure: other: an error occurred while loading credentials: failed to load IMDS session token", "x"), AwsError::NoCredentials { .. }));
+        let xml = "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/ops is not authorized to perform: secretsmanager:DescribeSecret</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(xml_field(xml, "Code").as_deref(), Some("AccessDenied"));
+        assert!(matches!(classify_parts("InvalidClientTokenId", "The security token included in the request is invalid.", Some(403), "", "sts:GetCallerIdentity"), AwsError::InvalidKeys { .. }));
     }
 }

@@ -24,7 +24,7 @@ use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-pub use connection::{ConnectError, ContextInfo, contexts, current_context};
+pub use connection::{ConnectError, ContextInfo, contexts, current_context, error_chain};
 use wire::{Change, ProbeError, SecretRow};
 
 use super::{CheckOutcome, Mode, Presence, Probe, ProbeFuture, Whereabouts};
