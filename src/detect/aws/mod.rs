@@ -130,11 +130,12 @@ impl Probe for AwsProbe {
 }
 
 fn describe(connection: &Connection, expect: &Expect, spec_regions: &BTreeSet<String>) -> Whereabouts {
-    let mut facts = Vec::new();
-    facts.push(("Profile".to_owned(), connection.profile.clone().unwrap_or_else(|| "(default chain)".to_owned())));
-    facts.push(("Region".to_owned(), connection.region.clone().unwrap_or_else(|| "(none)".to_owned())));
-    facts.push(("Account".to_owned(), connection.account.clone()));
-    facts.push(("Identity".to_owned(), connection.arn.clone()));
+    let mut facts = vec![
+        ("Profile".to_owned(), connection.profile.clone().unwrap_or_else(|| "(default chain)".to_owned())),
+        ("Region".to_owned(), connection.region.clone().unwrap_or_else(|| "(none)".to_owned())),
+        ("Account".to_owned(), connection.account.clone()),
+        ("Identity".to_owned(), connection.arn.clone()),
+    ];
     if let Some(endpoint) = &connection.endpoint {
         facts.push(("Endpoint".to_owned(), endpoint.clone()));
     }

@@ -99,8 +99,11 @@ struct Session {
     views: tokio::sync::Mutex<HashMap<String, Arc<View>>>,
     may_list_namespaces: tokio::sync::OnceCell<bool>,
     /// Secret names in namespaces the spec does not use, listed at most once a minute.
-    others: tokio::sync::Mutex<Option<(Instant, BTreeMap<String, Vec<String>>)>>,
+    others: tokio::sync::Mutex<Option<(Instant, Listing)>>,
 }
+
+/// Secret names per namespace.
+type Listing = BTreeMap<String, Vec<String>>;
 
 /// How a namespace is observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
