@@ -193,7 +193,7 @@ async fn a_misspelled_profile_never_falls_back_to_another_identity() {
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let detail = row(&report, "github-token")["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("AWS profile `mot` does not exist") && detail.contains("profiles: moto, other"), "{detail}");
-    assert!(moto.records().iter().all(|r| !r.from_greenlight()), "no request may be made with another identity");
+    assert!(moto.records().iter().all(|r| !r.sent_by_greenlight()), "no request may be made with another identity");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,7 +254,7 @@ async fn throttling_keeps_the_last_state_and_backs_off() {
     // Backing off: over 12 s of throttling, far fewer rounds than the 3 s pace would make.
     moto.clear_records();
     tokio::time::sleep(Duration::from_secs(12)).await;
-    let calls = moto.records().iter().filter(|r| r.from_greenlight() && r.action.ends_with("DescribeSecret")).count();
+    let calls = moto.records().iter().filter(|r| r.sent_by_greenlight() && r.action.ends_with("DescribeSecret")).count();
     // Each round makes one DescribeSecret per secret (2 here), each retried 3 times by the SDK.
     assert!(calls <= 2 * 3 * 3, "{calls} DescribeSecret calls in 12 s of throttling");
     moto.throttle(0);

@@ -27,11 +27,13 @@ pub struct AwsRecord {
     /// query-protocol services (STS, IAM).
     pub action: String,
     pub status: u16,
+    /// The request body (names asked for; never a value from Greenlight).
+    pub request: String,
     pub body: String,
 }
 
 impl AwsRecord {
-    pub fn from_greenlight(&self) -> bool {
+    pub fn sent_by_greenlight(&self) -> bool {
         self.user_agent.contains("aws-sdk-rust")
     }
 }
@@ -235,7 +237,7 @@ impl Moto {
     /// Proves from the proxy's records that Greenlight never called an operation that returns
     /// values, and was never sent a seeded value.
     pub fn assert_value_free(&self) {
-        let records: Vec<AwsRecord> = self.records().into_iter().filter(AwsRecord::from_greenlight).collect();
+        let records: Vec<AwsRecord> = self.records().into_iter().filter(AwsRecord::sent_by_greenlight).collect();
         assert!(!records.is_empty(), "Greenlight made no AWS requests; the check proves nothing");
         let forbidden = ["GetSecretValue", "BatchGetSecretValue", "GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"];
         for record in &records {
@@ -266,8 +268,9 @@ async fn forward(state: Arc<ProxyState>, req: Request<hyper::body::Incoming>) ->
         }
         (throttle, faults.delay)
     };
+    let request_text = String::from_utf8_lossy(&body).into_owned();
     let record = |status: u16, body: &str| {
-        state.records.lock().unwrap().push(AwsRecord { user_agent: user_agent.clone(), action: action.clone(), status, body: body.to_owned() });
+        state.records.lock().unwrap().push(AwsRecord { user_agent: user_agent.clone(), action: action.clone(), status, request: request_text.clone(), body: body.to_owned() });
     };
     if throttle {
         let text = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;

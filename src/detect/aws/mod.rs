@@ -25,6 +25,10 @@ use crate::commands::{self, CommandKind, Shell, Target};
 use crate::diagnose::{Hint, aws as hints, is_near_miss};
 use crate::spec::{AwsPlacement, AwsService, Expect, Platform, SecretEntry, SecretSpec};
 
+/// From this many secrets known to exist, confirm them with ListSecrets pages instead of one
+/// DescribeSecret each.
+const LIST_THRESHOLD: usize = 10;
+
 /// Regions searched for a missing secret, besides the spec's own.
 const COMMON_REGIONS: [&str; 6] = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"];
 
@@ -216,7 +220,29 @@ async fn check(settings: &Settings, expect: &Expect, spec_regions: &BTreeSet<Str
             AwsService::SecretsManager => {
                 let client = session.secrets_manager(region);
                 let names: Vec<(usize, String)> = members.iter().filter_map(|&i| Some((i, spec.entries.get(i)?.aws.as_ref()?.name.clone()))).collect();
-                let answers: Vec<(usize, Result<Option<SecretMeta>, AwsError>)> = futures::stream::iter(names)
+                // Secrets known to exist are confirmed in bulk (ListSecrets pages); the rest,
+                // and any the (lagging) list does not show, get an exact DescribeSecret each.
+                let known: BTreeSet<usize> = inner.last.lock().map(|l| l.iter().filter(|(_, o)| matches!(o.presence, Presence::Present | Presence::Wrong { .. })).map(|(i, _)| *i).collect()).unwrap_or_default();
+                let mut exact: Vec<(usize, String)> = names.iter().filter(|(i, _)| !known.contains(i)).cloned().collect();
+                let confirm: Vec<(usize, String)> = names.iter().filter(|(i, _)| known.contains(i)).cloned().collect();
+                if confirm.len() >= LIST_THRESHOLD {
+                    match wire::list_secrets(&client, &prefixes(confirm.iter().map(|(_, n)| n.as_str()))).await {
+                        Ok(listed) => {
+                            for (i, name) in confirm {
+                                match listed.get(&name) {
+                                    Some(meta) => {
+                                        results.insert(i, Ok(Found::Secret(Some(meta.clone()))));
+                                    }
+                                    None => exact.push((i, name)),
+                                }
+                            }
+                        }
+                        Err(_) => exact.extend(confirm),
+                    }
+                } else {
+                    exact.extend(confirm);
+                }
+                let answers: Vec<(usize, Result<Option<SecretMeta>, AwsError>)> = futures::stream::iter(exact)
                     .map(|(i, name)| {
                         let client = client.clone();
                         async move { (i, wire::describe_secret(&client, &name).await) }
@@ -332,6 +358,19 @@ fn create_hint(entry: &SecretEntry, target: &Target, text: &str) -> Vec<Hint> {
         Some(c) => Hint::with_command(text, c),
         None => Hint::says(text),
     }]
+}
+
+/// Up to 10 name prefixes (ListSecrets' limit) covering `names`: the part up to the first '/',
+/// or the common start of everything when there are more.
+fn prefixes<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let names: Vec<&str> = names.collect();
+    let mut set: BTreeSet<String> = names.iter().map(|n| n.find('/').map_or(*n, |cut| n.get(..=cut).unwrap_or(n)).to_owned()).collect();
+    if set.len() > 10 {
+        let first = names.first().copied().unwrap_or_default();
+        let common = names.iter().fold(first.len(), |len, n| first.bytes().zip(n.bytes()).take(len).take_while(|(a, b)| a == b).count());
+        set = BTreeSet::from([first.get(..common).unwrap_or_default().to_owned()]);
+    }
+    set.into_iter().collect()
 }
 
 /// Loose KMS key comparison: the same ID, ARN or alias, or one the suffix of the other.

@@ -198,6 +198,30 @@ pub async fn describe_secret(client: &aws_sdk_secretsmanager::Client, name: &str
     }
 }
 
+/// Metadata of every secret whose name starts with one of `prefixes` (at most 10), scheduled
+/// deletions included, following every page. Used to confirm many known secrets in a few
+/// calls; it lags behind creations, so new and missing names still go through
+/// [`describe_secret`].
+pub async fn list_secrets(client: &aws_sdk_secretsmanager::Client, prefixes: &[String]) -> Result<BTreeMap<String, SecretMeta>, AwsError> {
+    let filter = Filter::builder().key(FilterNameStringType::Name).set_values(Some(prefixes.to_vec())).build();
+    let mut found = BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let result = client.list_secrets().filters(filter.clone()).include_planned_deletion(true).max_results(100).set_next_token(token.clone()).send().await;
+        let out = result.map_err(|e| classify(&e, "secretsmanager:ListSecrets"))?;
+        for entry in out.secret_list() {
+            if let Some(name) = entry.name() {
+                let has_current = entry.secret_versions_to_stages().is_some_and(|v| v.values().any(|stages| stages.iter().any(|s| s == "AWSCURRENT")));
+                found.insert(name.to_owned(), SecretMeta { deleted: entry.deleted_date().map(|d| d.to_string()), has_current, kms_key: entry.kms_key_id().map(str::to_owned) });
+            }
+        }
+        token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
 /// Secret names starting with `prefix` (at most one page of 100), for near-miss hints.
 pub async fn list_secret_names(client: &aws_sdk_secretsmanager::Client, prefix: &str) -> Result<Vec<String>, AwsError> {
     let filter = Filter::builder().key(FilterNameStringType::Name).values(prefix).build();
