@@ -10,7 +10,7 @@
 //! 3. `diagnose` turns an outcome plus what else was found into hints with fix commands.
 //! 4. `commands` renders the create / verify / rotate [`commands::FixCommand`]s for a shell.
 //! 5. `report` builds the redacted [`report::CheckReport`] (text, JSON, Markdown).
-//! 6. `cli` (and the desktop app) sit on top; nothing in the engine depends on a display.
+//! 6. `cli` and `ui` (the desktop app) sit on top; nothing in the engine depends on a display.
 
 pub mod cli;
 pub mod commands;
@@ -18,5 +18,6 @@ pub mod detect;
 pub mod diagnose;
 pub mod report;
 pub mod spec;
+pub mod ui;
 
 pub use spec::{SecretEntry, SecretSpec, SpecError};

@@ -43,6 +43,9 @@ pub struct Cli {
     command: Option<Command>,
     /// Spec to open in the desktop app.
     spec: Option<PathBuf>,
+    /// kubeconfig file for the desktop app (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,10 +155,10 @@ fn usage(message: impl Into<String>) -> Failure {
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => Err(Failure {
-            exit: Exit::Usage,
+        None => crate::ui::run(cli.spec.clone(), cli.kubeconfig.clone()).map(|()| Exit::Ready).map_err(|e| Failure {
+            exit: Exit::CouldNotCheck,
             message: format!(
-                "The desktop app is not part of this build yet.\nUse the headless commands instead, e.g. `greenlight check {}`; see `greenlight --help`.",
+                "Cannot open the Greenlight window: {e}\nWithout a display, use the headless commands, e.g. `greenlight check {}`; see `greenlight --help`.",
                 cli.spec.as_deref().map_or("SPEC".into(), |p| p.display().to_string())
             ),
         }),

@@ -18,7 +18,7 @@ use crate::commands::Target;
 use crate::diagnose::Hint;
 use crate::spec::{FeatureSet, Platform, SecretEntry, SecretSpec};
 
-pub use monitor::{Monitor, MonitorCommand, MonitorEvent, ROUND_TIMEOUT};
+pub use monitor::{HURRY_INTERVAL, Monitor, MonitorCommand, MonitorEvent, ROUND_TIMEOUT};
 
 /// What is known about one secret.
 #[derive(Debug, Clone, PartialEq, Eq)]

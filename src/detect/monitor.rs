@@ -22,7 +22,13 @@ pub enum MonitorCommand {
     Refresh,
     /// The operator changed platform, features or skips; check again with these.
     Select(Selection),
+    /// Check now, then at most every [`HURRY_INTERVAL`] for this long (after a Copy, the
+    /// operator is about to create a secret).
+    Hurry(Duration),
 }
+
+/// The pace while hurrying.
+pub const HURRY_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What the monitor reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +98,7 @@ async fn run(
     let nudge = Arc::new(tokio::sync::Notify::new());
     probe.subscribe(nudge.clone());
     let mut whereabouts = None;
+    let mut hurry_until: Option<tokio::time::Instant> = None;
     loop {
         if events.send(MonitorEvent::RoundStarted).is_err() {
             return;
@@ -130,7 +137,10 @@ async fn run(
         wake();
 
         // Wait for the next round: a command, or the probe's interval.
-        let interval = probe.poll_interval(ready);
+        let mut interval = probe.poll_interval(ready);
+        if hurry_until.is_some_and(|until| tokio::time::Instant::now() < until) {
+            interval = interval.min(HURRY_INTERVAL);
+        }
         let first = tokio::select! {
             command = inbox.recv() => match command {
                 Some(command) => Some(command),
@@ -145,8 +155,10 @@ async fn run(
             pending.push(command);
         }
         for command in pending {
-            if let MonitorCommand::Select(next) = command {
-                selection = next;
+            match command {
+                MonitorCommand::Select(next) => selection = next,
+                MonitorCommand::Hurry(period) => hurry_until = Some(tokio::time::Instant::now() + period),
+                MonitorCommand::Refresh => {}
             }
         }
     }
@@ -246,6 +258,24 @@ mod tests {
         let before = tokio::time::Instant::now();
         next_round(&mut rx).await;
         assert!(before.elapsed() >= Duration::from_secs(2), "no queued refresh left over");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hurrying_polls_faster_for_a_while() {
+        let (probe, monitor, mut rx) = start(Duration::ZERO);
+        probe.present.lock().unwrap()[0] = true;
+        next_round(&mut rx).await;
+        // All present: 30 s between rounds, unless hurried.
+        monitor.send(MonitorCommand::Hurry(Duration::from_secs(10)));
+        next_round(&mut rx).await;
+        let before = tokio::time::Instant::now();
+        next_round(&mut rx).await;
+        assert_eq!(before.elapsed(), HURRY_INTERVAL);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        next_round(&mut rx).await;
+        let before = tokio::time::Instant::now();
+        next_round(&mut rx).await;
+        assert_eq!(before.elapsed(), Duration::from_secs(30), "back to the probe's pace");
     }
 
     #[tokio::test(start_paused = true)]

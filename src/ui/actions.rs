@@ -1,0 +1,97 @@
+//! Everything the user can ask for, as data. Widgets push `UiAction`s; `app::dispatch` is the
+//! one place that acts on them. Labels live here too, so tests find widgets by the same text
+//! users see.
+
+use std::path::PathBuf;
+
+use crate::commands::Shell;
+use crate::spec::Platform;
+
+/// Button and menu labels.
+pub mod label {
+    /// Opens the file dialog.
+    pub const OPEN: &str = "Open spec…";
+    /// Checks everything now.
+    pub const CHECK_NOW: &str = "Check now";
+    /// Copies a command (suffix: its kind).
+    pub const COPY: &str = "Copy";
+    /// Saves the Markdown report.
+    pub const EXPORT_MARKDOWN: &str = "Export Markdown…";
+    /// Saves the JSON report.
+    pub const EXPORT_JSON: &str = "Export JSON…";
+    /// Copies the Markdown report.
+    pub const COPY_REPORT: &str = "Copy report";
+    /// Skips an optional secret.
+    pub const SKIP: &str = "Skip this optional secret";
+    /// Takes a skipped secret back.
+    pub const UNSKIP: &str = "Don't skip";
+    /// Shows or hides the activity log.
+    pub const ACTIVITY: &str = "Activity";
+    /// Filter field.
+    pub const FILTER: &str = "Filter secrets";
+    /// Applies the region field.
+    pub const REGION: &str = "Region";
+    /// Closes the spec.
+    pub const CLOSE: &str = "Close spec";
+}
+
+/// Something the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UiAction {
+    /// Show the open dialog.
+    OpenDialog,
+    /// Open this spec.
+    OpenPath(PathBuf),
+    /// Open a bundled example.
+    OpenExample(&'static str),
+    /// Close the spec and go back to the welcome screen.
+    CloseSpec,
+    /// Check everything now.
+    CheckNow,
+    /// Use this platform.
+    SetPlatform(Platform),
+    /// Use this kubeconfig context.
+    SetContext(String),
+    /// Use this AWS profile.
+    SetProfile(String),
+    /// Use this region for placements that name none (empty: the profile's).
+    SetRegion(String),
+    /// Turn a feature on or off.
+    SetFeature(String, bool),
+    /// Skip or unskip an optional secret.
+    SetSkipped(String, bool),
+    /// Show this entry's details.
+    Select(Option<usize>),
+    /// Write commands for this shell.
+    SetShell(Shell),
+    /// Put a command on the clipboard; the entry is checked more often for a while.
+    Copy {
+        /// The command.
+        text: String,
+        /// The entry it is for.
+        entry: usize,
+        /// What it is, for the notice.
+        what: String,
+    },
+    /// Save the report.
+    Export(ReportFormat),
+    /// Copy the Markdown report.
+    CopyReport,
+    /// Show or hide the activity log.
+    ToggleLog,
+    /// Show only secrets matching this text.
+    SetFilter(String),
+    /// Move the selection up or down the checklist.
+    MoveSelection(isize),
+    /// Copy the create command of the selected secret.
+    CopySelectedCreate,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Markdown.
+    Markdown,
+    /// JSON, the CLI's shape.
+    Json,
+}

@@ -1,0 +1,254 @@
+//! Plain data the window is drawn from: the spec, one row per entry, where the operator is
+//! connected, and what happened. Engine events are folded in here; nothing here does I/O.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::commands::Shell;
+use crate::detect::{CheckOutcome, MonitorEvent, Presence, Selection, State, Whereabouts};
+use crate::report::CheckReport;
+use crate::spec::{Group, SecretSpec};
+
+/// One entry's live state.
+#[derive(Debug, Clone, Default)]
+pub struct RowState {
+    /// The latest outcome, once known.
+    pub outcome: Option<CheckOutcome>,
+    /// When the state last changed.
+    pub since: Option<Instant>,
+    /// When the operator last copied a command for it.
+    pub copied_at: Option<Instant>,
+}
+
+impl RowState {
+    /// The state to show: `checking` until the first answer.
+    pub fn state(&self) -> State {
+        self.outcome.as_ref().map_or(State::Checking, |o| o.presence.state())
+    }
+}
+
+/// A line of the activity log.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// When.
+    pub at: SystemTime,
+    /// What happened.
+    pub text: String,
+}
+
+/// What the operator chose, remembered between runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Remembered {
+    /// Recently opened specs, newest first.
+    pub recent: Vec<PathBuf>,
+    /// The last spec open.
+    pub last_spec: Option<PathBuf>,
+    /// Shell for commands: false for POSIX, true for PowerShell.
+    pub powershell: bool,
+    /// kubeconfig context, when not the current one.
+    pub context: Option<String>,
+    /// AWS profile, when not the default.
+    pub profile: Option<String>,
+    /// AWS region override.
+    pub region: Option<String>,
+}
+
+/// Everything the window shows.
+#[derive(Debug, Default)]
+pub struct AppState {
+    /// The spec file.
+    pub spec_path: Option<PathBuf>,
+    /// The loaded spec (the last good one while the file has errors).
+    pub spec: Option<Arc<SecretSpec>>,
+    /// Why the spec file cannot be used, with positions.
+    pub spec_error: Option<String>,
+    /// Platform, features, skips.
+    pub selection: Option<Selection>,
+    /// One per entry.
+    pub rows: Vec<RowState>,
+    /// Where the probe is connected.
+    pub whereabouts: Option<Whereabouts>,
+    /// A round is in flight.
+    pub checking: bool,
+    /// When the last round finished.
+    pub last_round: Option<Instant>,
+    /// Every required secret is present.
+    pub ready: bool,
+    /// The entry whose details are shown.
+    pub selected: Option<usize>,
+    /// Row filter text.
+    pub filter: String,
+    /// Shell commands are written for.
+    pub shell: Shell,
+    /// Activity, newest last (at most 200 lines).
+    pub log: VecDeque<LogLine>,
+    /// Whether the log is shown.
+    pub show_log: bool,
+    /// kubeconfig contexts and the current one.
+    pub contexts: Vec<String>,
+    /// AWS profiles.
+    pub profiles: Vec<String>,
+    /// Remembered choices.
+    pub remembered: Remembered,
+    /// A short message, e.g. "Copied"; shown for a few seconds.
+    pub notice: Option<(String, Instant)>,
+    /// The region field being edited.
+    pub region_draft: String,
+}
+
+/// What the checklist shows, in order: group headings and entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// A group heading.
+    Heading(Group),
+    /// An entry, by index.
+    Entry(usize),
+}
+
+impl AppState {
+    /// Appends to the activity log.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.log.push_back(LogLine { at: SystemTime::now(), text: text.into() });
+        while self.log.len() > 200 {
+            self.log.pop_front();
+        }
+    }
+
+    /// Shows a short notice.
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some((text.into(), Instant::now()));
+    }
+
+    /// A new spec: rows reset, selection from the spec's defaults.
+    pub fn set_spec(&mut self, path: PathBuf, spec: SecretSpec) {
+        let keep_selection = self.spec_path.as_ref() == Some(&path);
+        let previous = self.selection.take();
+        let mut selection = Selection::defaults(&spec);
+        if let (true, Some(previous)) = (keep_selection, previous) {
+            if spec.platforms.contains(&previous.platform) {
+                selection.platform = previous.platform;
+            }
+            for feature in &spec.features {
+                selection.features.set(&feature.name, previous.features.is_on(&feature.name));
+            }
+            selection.skipped = previous.skipped.into_iter().filter(|s| spec.entries.iter().any(|e| &e.name == s)).collect();
+        }
+        self.rows = vec![RowState::default(); spec.entries.len()];
+        self.selected = self.selected.filter(|i| *i < spec.entries.len() && keep_selection);
+        self.selection = Some(selection);
+        self.spec = Some(Arc::new(spec));
+        self.spec_error = None;
+        self.ready = false;
+        self.whereabouts = None;
+        self.remembered.recent.retain(|p| p != &path);
+        self.remembered.recent.insert(0, path.clone());
+        self.remembered.recent.truncate(8);
+        self.remembered.last_spec = Some(path.clone());
+        self.spec_path = Some(path);
+    }
+
+    /// Folds one engine event in.
+    pub fn apply(&mut self, event: MonitorEvent) {
+        match event {
+            MonitorEvent::RoundStarted => self.checking = true,
+            MonitorEvent::Whereabouts(whereabouts) => self.whereabouts = Some(whereabouts),
+            MonitorEvent::Changed { index, outcome } => {
+                let name = self.spec.as_ref().and_then(|s| s.entries.get(index)).map(|e| e.name.clone()).unwrap_or_default();
+                let Some(row) = self.rows.get_mut(index) else { return };
+                let before = row.outcome.as_ref().map(|o| o.presence.state());
+                let after = outcome.presence.state();
+                let stale_now = outcome.stale.clone();
+                let was_stale = row.outcome.as_ref().is_some_and(|o| o.stale.is_some());
+                if before != Some(after) {
+                    row.since = Some(Instant::now());
+                    let took = row.copied_at.filter(|_| after == State::Present).map(|at| at.elapsed());
+                    row.outcome = Some(outcome);
+                    let mut text = match before {
+                        Some(before) => format!("{name}: {} → {}", before.as_str(), after.as_str()),
+                        None => format!("{name}: {}", after.as_str()),
+                    };
+                    if let Some(took) = took {
+                        text.push_str(&format!(" ({:.1} s after the command was copied)", took.as_secs_f64()));
+                    }
+                    if before.is_some() {
+                        self.note(text);
+                    }
+                } else {
+                    row.outcome = Some(outcome);
+                }
+                match (was_stale, stale_now) {
+                    (false, Some(reason)) => self.note(format!("{name}: cannot check now, showing the last known state ({reason})")),
+                    (true, None) => self.note(format!("{name}: checking again")),
+                    _ => {}
+                }
+            }
+            MonitorEvent::RoundFinished { ready } => {
+                self.checking = false;
+                self.last_round = Some(Instant::now());
+                if ready && !self.ready {
+                    self.note("Ready: every required secret is present.");
+                }
+                self.ready = ready;
+            }
+        }
+    }
+
+    /// Group headings and entries to show, filtered by the filter text.
+    pub fn lines(&self) -> Vec<Line> {
+        let Some(spec) = &self.spec else { return Vec::new() };
+        let needle = self.filter.trim().to_lowercase();
+        let mut lines = Vec::new();
+        for group in [Group::Required, Group::Optional, Group::Generated, Group::Vendor] {
+            let members: Vec<usize> = spec
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.group() == group)
+                .filter(|(_, e)| needle.is_empty() || e.name.to_lowercase().contains(&needle) || e.description.to_lowercase().contains(&needle))
+                .map(|(i, _)| i)
+                .collect();
+            if !members.is_empty() {
+                lines.push(Line::Heading(group));
+                lines.extend(members.into_iter().map(Line::Entry));
+            }
+        }
+        lines
+    }
+
+    /// The redacted report of what is shown now.
+    pub fn report(&self) -> Option<CheckReport> {
+        let spec = self.spec.as_ref()?;
+        let selection = self.selection.as_ref()?;
+        let outcomes: Vec<CheckOutcome> = self
+            .rows
+            .iter()
+            .map(|r| r.outcome.clone().unwrap_or_else(|| CheckOutcome::now(Presence::Unreachable { reason: "not checked yet".to_owned() })))
+            .collect();
+        let mut report = CheckReport::build(spec, selection, &outcomes);
+        report.connection.clone_from(&self.whereabouts);
+        Some(report)
+    }
+
+    /// "checked 3 s ago", or "checking…".
+    pub fn freshness(&self) -> String {
+        match (self.checking, self.last_round) {
+            (true, _) | (false, None) => "checking…".to_owned(),
+            (false, Some(at)) => {
+                let secs = at.elapsed().as_secs();
+                if secs < 60 { format!("checked {secs} s ago") } else { format!("checked {} min ago", secs / 60) }
+            }
+        }
+    }
+
+    /// How soon the freshness text changes (the only timed repaint).
+    pub fn freshness_tick(&self) -> Duration {
+        match self.last_round {
+            Some(at) if at.elapsed() >= Duration::from_secs(60) => Duration::from_secs(30),
+            _ => Duration::from_secs(1),
+        }
+    }
+}

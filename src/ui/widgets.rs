@@ -1,0 +1,74 @@
+//! Small shared pieces: state colours and badges, command blocks with a Copy button.
+
+use eframe::egui::{self, Color32, RichText};
+
+use super::actions::{UiAction, label};
+use crate::detect::State;
+
+/// Colour for a state; never the only signal (a symbol and a word go with it).
+pub fn state_color(state: State, dark: bool) -> Color32 {
+    match (state, dark) {
+        (State::Present, true) => Color32::from_rgb(80, 200, 120),
+        (State::Present, false) => Color32::from_rgb(20, 130, 60),
+        (State::Missing, true) => Color32::from_rgb(240, 100, 90),
+        (State::Missing, false) => Color32::from_rgb(190, 30, 30),
+        (State::Wrong | State::FoundElsewhere, true) => Color32::from_rgb(240, 180, 70),
+        (State::Wrong | State::FoundElsewhere, false) => Color32::from_rgb(170, 100, 0),
+        (State::Forbidden, true) => Color32::from_rgb(190, 140, 250),
+        (State::Forbidden, false) => Color32::from_rgb(110, 50, 170),
+        (_, true) => Color32::from_gray(160),
+        (_, false) => Color32::from_gray(100),
+    }
+}
+
+/// Words shown for a state.
+pub fn state_words(state: State) -> &'static str {
+    match state {
+        State::Checking => "checking",
+        State::Present => "present",
+        State::Wrong => "needs a fix",
+        State::Missing => "missing",
+        State::FoundElsewhere => "found elsewhere",
+        State::Forbidden => "no permission",
+        State::Unreachable => "cannot check",
+        State::Skipped => "skipped",
+        State::NotNeeded => "not needed",
+    }
+}
+
+/// Symbol and word, coloured.
+pub fn badge(ui: &mut egui::Ui, state: State, stale: bool) {
+    let color = state_color(state, ui.visuals().dark_mode);
+    let text = if stale { format!("{} {} (stale)", symbol(state), state_words(state)) } else { format!("{} {}", symbol(state), state_words(state)) };
+    ui.label(RichText::new(text).color(color).strong());
+}
+
+/// A symbol the default fonts carry.
+pub fn symbol(state: State) -> &'static str {
+    match state {
+        State::Present => "✔",
+        State::Missing => "✖",
+        State::Wrong => "⚠",
+        State::FoundElsewhere => "⚠",
+        State::Forbidden => "⛔",
+        State::Unreachable => "？",
+        State::Checking => "…",
+        State::Skipped => "–",
+        State::NotNeeded => "·",
+    }
+}
+
+/// A command in a monospace block with a Copy button labelled `Copy <what>`.
+pub fn command_ui(ui: &mut egui::Ui, what: &str, text: &str, entry: usize, actions: &mut Vec<UiAction>) {
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(what).strong());
+        let copy = format!("{} {}", label::COPY, what.to_lowercase());
+        if ui.button(&copy).on_hover_text("Puts the command on the clipboard; it never contains a value").clicked() {
+            actions.push(UiAction::Copy { text: text.to_owned(), entry, what: what.to_lowercase() });
+        }
+    });
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.add(egui::Label::new(RichText::new(text).monospace()).selectable(true).wrap());
+    });
+}
