@@ -100,25 +100,33 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
         match selection.platform {
             Platform::Kubernetes => {
                 let current = state.remembered.context.clone().or_else(|| state.whereabouts.as_ref().and_then(|w| fact(w, "Context"))).unwrap_or_else(|| "(current context)".to_owned());
-                ui.label("Context");
-                egui::ComboBox::from_id_salt("context").selected_text(&current).show_ui(ui, |ui| {
-                    for context in &state.contexts {
-                        if ui.selectable_label(*context == current, context).clicked() {
-                            actions.push(UiAction::SetContext(context.clone()));
+                let name = ui.label("Context");
+                egui::ComboBox::from_id_salt("context")
+                    .selected_text(&current)
+                    .show_ui(ui, |ui| {
+                        for context in &state.contexts {
+                            if ui.selectable_label(*context == current, context).clicked() {
+                                actions.push(UiAction::SetContext(context.clone()));
+                            }
                         }
-                    }
-                });
+                    })
+                    .response
+                    .labelled_by(name.id);
             }
             Platform::Aws => {
                 let current = state.remembered.profile.clone().unwrap_or_else(|| "(default)".to_owned());
-                ui.label("Profile");
-                egui::ComboBox::from_id_salt("profile").selected_text(&current).show_ui(ui, |ui| {
-                    for profile in &state.profiles {
-                        if ui.selectable_label(*profile == current, profile).clicked() {
-                            actions.push(UiAction::SetProfile(profile.clone()));
+                let name = ui.label("Profile");
+                egui::ComboBox::from_id_salt("profile")
+                    .selected_text(&current)
+                    .show_ui(ui, |ui| {
+                        for profile in &state.profiles {
+                            if ui.selectable_label(*profile == current, profile).clicked() {
+                                actions.push(UiAction::SetProfile(profile.clone()));
+                            }
                         }
-                    }
-                });
+                    })
+                    .response
+                    .labelled_by(name.id);
                 let region_label = ui.label(label::REGION);
                 let mut draft = state.region_draft.clone();
                 let edit = ui.add(egui::TextEdit::singleline(&mut draft).desired_width(110.0).hint_text("profile's")).labelled_by(region_label.id);
@@ -251,6 +259,13 @@ pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &m
         if let Some(docs) = &entry.docs {
             ui.hyperlink_to("How to get this value", docs);
         }
+        if !entry.required {
+            let skipped = selection.skipped.contains(&entry.name);
+            let text = if skipped { label::UNSKIP } else { label::SKIP };
+            if ui.button(text).clicked() {
+                actions.push(UiAction::SetSkipped(entry.name.clone(), !skipped));
+            }
+        }
         ui.separator();
         ui.label(RichText::new("Where it must live").strong());
         match entry.placement(selection.platform) {
@@ -336,14 +351,6 @@ pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &m
             }
             Err(error) => {
                 ui.label(RichText::new(error.to_string()).color(state_color(State::Missing, ui.visuals().dark_mode)));
-            }
-        }
-        if !entry.required {
-            ui.separator();
-            let skipped = selection.skipped.contains(&entry.name);
-            let text = if skipped { label::UNSKIP } else { label::SKIP };
-            if ui.button(text).clicked() {
-                actions.push(UiAction::SetSkipped(entry.name.clone(), !skipped));
             }
         }
     });

@@ -1,0 +1,194 @@
+//! The desktop app, driven through egui_kittest by the labels users see: the welcome screen
+//! and examples, spec errors in the window, Copy putting only the command on the clipboard,
+//! rows flipping through the real engine against the test API server, skip and features,
+//! keyboard navigation, and a 1,000-secret spec drawing only the visible rows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use greenlight::detect::State;
+use greenlight::ui::actions::label;
+use greenlight::ui::{AppOptions, GreenlightApp};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn app<'a>(runtime: &tokio::runtime::Runtime, options: AppOptions) -> Harness<'a, GreenlightApp> {
+    let handle = runtime.handle().clone();
+    Harness::builder().with_size([1180.0, 760.0]).build_eframe(move |cc| GreenlightApp::new(cc, handle, options))
+}
+
+/// Steps frames until `done`, as background work finishes (at most 20 s).
+fn settle(harness: &mut Harness<'_, GreenlightApp>, done: impl Fn(&GreenlightApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "the app did not reach the expected state; log: {:?}", harness.state().state.log);
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.step();
+    harness.step();
+}
+
+/// A few frames, for panels that appear the frame after an action.
+fn frames(harness: &mut Harness<'_, GreenlightApp>, n: usize) {
+    for _ in 0..n {
+        harness.step();
+    }
+}
+
+fn no_cluster() -> Option<PathBuf> {
+    Some(PathBuf::from("/nonexistent/greenlight-ui-test/kubeconfig"))
+}
+
+fn copied(harness: &Harness<'_, GreenlightApp>) -> Vec<String> {
+    harness
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn example(name: &str) -> Option<PathBuf> {
+    Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs/examples").join(name))
+}
+
+#[test]
+fn the_welcome_screen_opens_a_bundled_example() {
+    let runtime = runtime();
+    let mut harness = app(&runtime, AppOptions { spec: None, kubeconfig: no_cluster() });
+    harness.step();
+    harness.get_by_label(label::OPEN);
+    harness.get_by_label("Quickstart (Kubernetes and AWS)").click();
+    settle(&mut harness, |app| app.state.spec.is_some());
+    harness.get_by_label("acme-analytics");
+    harness.get_by_label("github-token");
+    harness.get_by_label("Required");
+    harness.get_by_label("Provided by the vendor");
+}
+
+#[test]
+fn a_bad_spec_shows_its_problems_in_the_window() {
+    let runtime = runtime();
+    let bad = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs/bad/bad-names.yaml");
+    let mut harness = app(&runtime, AppOptions { spec: Some(bad), kubeconfig: no_cluster() });
+    settle(&mut harness, |app| app.state.spec_error.is_some());
+    harness.get_by_label_contains("The spec file has problems");
+    harness.get_by_label_contains("bad-names.yaml:8:18: `Acme-Prod` is not a valid Kubernetes namespace");
+    harness.get_by_label(label::OPEN);
+}
+
+#[test]
+fn copy_puts_only_the_command_on_the_clipboard() {
+    let runtime = runtime();
+    let mut harness = app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
+    settle(&mut harness, |app| app.state.spec.is_some() && app.state.rows.iter().all(|r| r.outcome.is_some()));
+    harness.get_by_label("database-password").click();
+    frames(&mut harness, 3);
+    harness.get_by_label("Copy create").click();
+    harness.step();
+    let clipboard = copied(&harness);
+    assert_eq!(clipboard.len(), 1, "{clipboard:?}");
+    assert!(clipboard[0].starts_with("# Creates Secret database-password in namespace acme-prod"), "{}", clipboard[0]);
+    assert!(clipboard[0].contains("--from-file=password=/dev/stdin"));
+    frames(&mut harness, 2);
+    harness.get_by_label_contains("Copied the create command");
+
+    // PowerShell is remembered for every command.
+    harness.get_by_label("PowerShell").click();
+    frames(&mut harness, 3);
+    harness.get_by_label("Copy create").click();
+    harness.step();
+    assert!(copied(&harness)[0].contains("Read-Host -AsSecureString"));
+    assert!(harness.state().state.remembered.powershell);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_follow_the_engine_against_a_cluster() {
+    let mut cluster = support::Cluster::start().await;
+    cluster.server.create_namespace("acme");
+    let spec = support::write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: ui-e2e\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nfeatures: { extra: { description: An extra feature } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n  - { name: webhook, description: Webhook, required: false, kubernetes: { keys: [secret] } }\n  - { name: extra-key, description: Only with the extra feature, when: extra, kubernetes: { keys: [k] } }\n",
+    );
+    let kubeconfig = cluster.kubeconfig();
+    let runtime = runtime();
+    let state = |harness: &Harness<'_, GreenlightApp>, index: usize| harness.state().state.rows[index].state();
+    let mut harness = app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(kubeconfig) });
+    settle(&mut harness, |app| app.state.rows.first().is_some_and(|r| r.state() == State::Missing));
+    harness.get_by_label_contains("Context");
+    harness.get_by_label(&cluster.server.url());
+    assert_eq!(state(&harness, 2), State::NotNeeded);
+
+    cluster.seed("acme", "github-token", &[("token", "ui-value-201")]);
+    settle(&mut harness, |app| app.state.rows[0].state() == State::Present && app.state.ready);
+    harness.get_by_label_contains("Ready: 1 of 1 required secret present");
+    assert_eq!(harness.get_all_by_label("✔ present").count(), 1);
+
+    // Features and skips go to the engine.
+    harness.get_by_label("extra").click();
+    settle(&mut harness, |app| app.state.rows[2].state() == State::Missing);
+    harness.get_by_label("webhook").click();
+    frames(&mut harness, 3);
+    harness.get_by_label(label::SKIP).click();
+    settle(&mut harness, |app| app.state.rows[1].state() == State::Skipped);
+    harness.get_by_label(label::UNSKIP);
+    cluster.assert_value_free();
+    drop(harness);
+    // This test's own runtime hosts the cluster; the app's runtime must not block it on drop.
+    runtime.shutdown_background();
+}
+
+#[test]
+fn the_keyboard_selects_and_copies() {
+    let runtime = runtime();
+    let mut harness = app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
+    settle(&mut harness, |app| app.state.spec.is_some());
+    harness.key_press(egui::Key::ArrowDown);
+    harness.step();
+    assert_eq!(harness.state().state.selected, Some(0));
+    harness.key_press(egui::Key::ArrowDown);
+    harness.step();
+    assert_eq!(harness.state().state.selected, Some(1));
+    // Press and release in one frame, so that frame's output carries the clipboard command.
+    let modifiers = egui::Modifiers::COMMAND | egui::Modifiers::SHIFT;
+    harness.input_mut().events.push(egui::Event::Key { key: egui::Key::C, physical_key: None, pressed: true, repeat: false, modifiers });
+    harness.step();
+    assert!(copied(&harness).first().is_some_and(|c| c.contains("database-password")), "{:?}", copied(&harness));
+    harness.key_press(egui::Key::Escape);
+    harness.step();
+    assert_eq!(harness.state().state.selected, None);
+}
+
+#[test]
+fn a_thousand_secrets_draw_only_the_visible_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("version: 1\ndeployment: big\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: big } }\nsecrets:\n");
+    for i in 0..1000 {
+        text.push_str(&format!("  - {{ name: secret-{i:04}, description: number {i}, kubernetes: {{ keys: [k] }} }}\n"));
+    }
+    let path = support::write_spec(dir.path(), &text);
+    let runtime = runtime();
+    let mut harness = app(&runtime, AppOptions { spec: Some(path), kubeconfig: no_cluster() });
+    settle(&mut harness, |app| app.state.spec.is_some());
+    let drawn = harness.query_all_by_label_contains("secret-0").count();
+    assert!(drawn > 5 && drawn < 60, "{drawn} rows drawn");
+    let started = Instant::now();
+    for _ in 0..20 {
+        harness.step();
+    }
+    // Not a timing test: a coarse guard that a frame does not walk all 1,000 rows' widgets.
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?} for 20 frames", started.elapsed());
+}
