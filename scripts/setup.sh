@@ -63,18 +63,32 @@ ensure_venv() {
     export PATH="$venv/bin:$PATH"
 }
 
+# Shared libraries, by the soname the system's linker cache must know.
+ensure_libs() {
+    local missing=() pair lib pkg
+    for pair in "$@"; do
+        lib=${pair%%:*} pkg=${pair#*:}
+        ldconfig -p 2>/dev/null | grep -q "$lib" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] || ensure_packages "${missing[@]/#//nonexistent:}"
+}
+
 setup_build() {
     ensure_packages cc:build-essential pkg-config:pkg-config openssl:openssl python3:python3
     python3 -c 'import ensurepip, venv' 2>/dev/null || ensure_packages /nonexistent:python3-venv
     ensure_rust
+    # The window: OpenGL (Mesa), X11 and Wayland client libraries, loaded at run time.
+    ensure_libs libGL.so.1:libgl1 libEGL.so.1:libegl1 libxkbcommon-x11.so.0:libxkbcommon-x11-0 \
+        libXcursor.so.1:libxcursor1 libXi.so.6:libxi6 libXrandr.so.2:libxrandr2 libwayland-client.so.0:libwayland-client0
+    dpkg -s libgl1-mesa-dri >/dev/null 2>&1 || ! command -v dpkg >/dev/null || ensure_packages /nonexistent:libgl1-mesa-dri
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/greenlight/target}
     export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 }
 
 setup_tests() {
     setup_build
-    # kubectl runs the generated commands; bash and zsh run them as users do; Xvfb, xdotool
-    # and xclip drive the desktop app's window tests.
-    ensure_packages kubectl:kubernetes-client zsh:zsh Xvfb:xvfb xdotool:xdotool xclip:xclip
+    # kubectl runs the generated commands; bash and zsh run them as users do; Xvfb, xdotool,
+    # xclip and ImageMagick's `import` drive and photograph the desktop app's window.
+    ensure_packages kubectl:kubernetes-client zsh:zsh Xvfb:xvfb xdotool:xdotool xclip:xclip import:imagemagick
     ensure_venv
 }

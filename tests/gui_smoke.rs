@@ -1,0 +1,124 @@
+//! The real binary in a real window under Xvfb, as a person uses it: it opens a spec, checks
+//! a cluster, a screenshot is taken, the keyboard selects a secret and copies its create
+//! command, xclip reads the clipboard, and that command run in bash creates the Secret.
+//! Needs Xvfb, xdotool, xclip and ImageMagick (scripts/test.sh installs them).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn need(program: &str) {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {program}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(found, "{program} is not installed: run scripts/test.sh, which installs Xvfb, xdotool, xclip and ImageMagick");
+}
+
+/// An X display of our own, stopped on drop.
+struct Display {
+    number: u32,
+    server: std::process::Child,
+}
+
+impl Display {
+    fn start() -> Self {
+        need("Xvfb");
+        let number = (90..140).find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists() && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()).expect("no free X display number");
+        let server = Command::new("Xvfb").arg(format!(":{number}")).args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() {
+            assert!(Instant::now() < deadline, "Xvfb did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { number, server }
+    }
+
+    fn name(&self) -> String {
+        format!(":{}", self.number)
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> String {
+        let out = Command::new(program).args(args).env("DISPLAY", self.name()).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        self.server.kill().ok();
+        self.server.wait().ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_opens_a_spec_and_copies_a_command_a_person_can_run() {
+    for program in ["xdotool", "xclip", "import"] {
+        need(program);
+    }
+    let cluster = support::Cluster::start().await;
+    cluster.server.create_namespace("acme");
+    let spec = support::write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: smoke\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token for CI, kubernetes: { keys: [token] } }\n  - { name: db-password, description: Database password, kubernetes: { keys: [password] } }\n",
+    );
+    let display = Display::start();
+    let home = cluster.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut app = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .arg(&spec)
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .env("DISPLAY", display.name())
+        .env("HOME", &home)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let window = loop {
+        let found = display.run("xdotool", &["search", "--name", "^Greenlight$"]);
+        if let Some(id) = found.lines().next() {
+            break id.to_owned();
+        }
+        if let Ok(Some(status)) = app.try_wait() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(app.stderr.as_mut().unwrap(), &mut stderr).ok();
+            panic!("greenlight exited ({status}): {stderr}");
+        }
+        assert!(Instant::now() < deadline, "no Greenlight window appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Let it connect and check the cluster.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui-smoke.png");
+    display.run("import", &["-window", "root", shot.to_str().unwrap()]);
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "the screenshot is {size} bytes: nothing drawn?");
+    println!("screenshot: {}", shot.display());
+
+    display.run("xdotool", &["windowfocus", "--sync", &window]);
+    display.run("xdotool", &["key", "--window", &window, "Down"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    display.run("xdotool", &["key", "--window", &window, "ctrl+shift+c"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let clipboard = loop {
+        let text = display.run("xclip", &["-o", "-selection", "clipboard"]);
+        if text.contains("kubectl create secret generic") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the clipboard never got the create command: {text:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(clipboard.contains("kubectl create secret generic github-token --kubeconfig") && clipboard.contains("--namespace acme"), "{clipboard}");
+
+    let (ok, _, stderr) = cluster.shell("bash", &clipboard, "typed-in-the-terminal-301\n").await;
+    assert!(ok, "{stderr}");
+    assert!(cluster.server.secret("acme", "github-token").is_some());
+    assert!(app.try_wait().unwrap().is_none(), "the app must still be running");
+    app.kill().ok();
+    app.wait().ok();
+}
