@@ -11,7 +11,7 @@ use std::time::Duration;
 use greenlight::commands::{self, CommandKind, Shell, Target};
 use greenlight::spec;
 use support::apiserver::{Fault, Rule};
-use support::{Cluster, is, write_spec};
+use support::{Cluster, hints, is, row, write_spec};
 
 const SPEC: &str = "version: 1
 deployment: e2e
@@ -37,14 +37,6 @@ async fn check_json(cluster: &Cluster, args: &[&str]) -> (Option<i32>, serde_jso
     let (code, stdout, stderr) = cluster.greenlight(&[&["check", "--format", "json"], args].concat()).await;
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}\n{stderr}"));
     (code, report)
-}
-
-fn row<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("no row {name}"))
-}
-
-fn hints(row: &serde_json::Value) -> String {
-    row["hints"].as_array().unwrap().iter().map(|h| format!("{} {}", h["text"].as_str().unwrap_or(""), h["command"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n")
 }
 
 fn create_command(spec_path: &str, name: &str, shell: Shell) -> String {

@@ -135,6 +135,12 @@ pub fn for_entry(entry: &SecretEntry, platform: Platform, target: &Target, shell
     Ok(out)
 }
 
+/// The POSIX command of `kind` for `entry`, for hints (they name commands in the shell most
+/// operators use; the app shows the chosen shell's).
+pub fn posix_text(entry: &SecretEntry, platform: Platform, target: &Target, kind: CommandKind) -> Option<String> {
+    for_entry(entry, platform, target, Shell::Posix).ok()?.into_iter().find(|c| c.kind == kind).map(|c| c.text)
+}
+
 /// One piece of a shell word: literal text (quoted on output) or shell syntax (verbatim).
 #[derive(Debug, Clone)]
 enum Piece {

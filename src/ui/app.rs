@@ -32,7 +32,7 @@ pub enum UiEvent {
         /// Its path.
         path: PathBuf,
         /// The spec, or its problems as text.
-        result: Result<SecretSpec, String>,
+        result: Result<Box<SecretSpec>, String>,
     },
     /// The open spec changed on disk.
     SpecChanged(PathBuf),
@@ -130,7 +130,7 @@ impl GreenlightApp {
         let ctx = self.ctx.clone();
         self.runtime.spawn(async move {
             let read = path.clone();
-            let result = tokio::task::spawn_blocking(move || spec::load(&read).map_err(|e| e.to_string())).await.unwrap_or_else(|e| Err(e.to_string()));
+            let result = tokio::task::spawn_blocking(move || spec::load(&read).map(Box::new).map_err(|e| e.to_string())).await.unwrap_or_else(|e| Err(e.to_string()));
             events.send(UiEvent::SpecLoaded { path, result }).ok();
             ctx.request_repaint();
         });
@@ -208,7 +208,7 @@ impl GreenlightApp {
                 UiEvent::SpecLoaded { path, result } => match result {
                     Ok(spec) => {
                         let reloaded = self.state.spec_path.as_ref() == Some(&path) && self.state.spec.is_some();
-                        self.state.set_spec(path.clone(), spec);
+                        self.state.set_spec(path.clone(), *spec);
                         self.state.note(if reloaded { format!("Reloaded {}", path.display()) } else { format!("Opened {}", path.display()) });
                         self.watch_spec(&path);
                         self.restart_monitor();
@@ -325,7 +325,7 @@ impl GreenlightApp {
                         match result {
                             Ok(()) => {
                                 let read = path.clone();
-                                let loaded = tokio::task::spawn_blocking(move || spec::load(&read).map_err(|e| e.to_string())).await.unwrap_or_else(|e| Err(e.to_string()));
+                                let loaded = tokio::task::spawn_blocking(move || spec::load(&read).map(Box::new).map_err(|e| e.to_string())).await.unwrap_or_else(|e| Err(e.to_string()));
                                 events.send(UiEvent::SpecLoaded { path, result: loaded }).ok();
                             }
                             Err(error) => {

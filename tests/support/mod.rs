@@ -175,3 +175,13 @@ pub fn write_spec(dir: &Path, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// The report row for `name`.
+pub fn row<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("no row {name}"))
+}
+
+/// A row's hints, text and command, one per line.
+pub fn hints(row: &serde_json::Value) -> String {
+    row["hints"].as_array().unwrap().iter().map(|h| format!("{} {}", h["text"].as_str().unwrap_or(""), h["command"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n")
+}

@@ -21,7 +21,7 @@ pub use connection::{Connection, ConnectError, profiles};
 use wire::{AwsError, ParameterMeta, SecretMeta};
 
 use super::{CheckOutcome, Mode, Presence, Probe, ProbeFuture, Whereabouts};
-use crate::commands::{self, CommandKind, Shell, Target};
+use crate::commands::{self, CommandKind, Target};
 use crate::diagnose::{Hint, aws as hints, is_near_miss};
 use crate::spec::{AwsPlacement, AwsService, Expect, Platform, SecretEntry, SecretSpec};
 
@@ -347,7 +347,7 @@ fn stale_or(inner: &Inner, index: usize, failure: CheckOutcome) -> CheckOutcome 
 }
 
 fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {
-    commands::for_entry(entry, Platform::Aws, target, Shell::Posix).ok()?.into_iter().find(|c| c.kind == kind).map(|c| c.text)
+    commands::posix_text(entry, Platform::Aws, target, kind)
 }
 
 fn create_hint(entry: &SecretEntry, target: &Target, text: &str) -> Vec<Hint> {

@@ -28,7 +28,7 @@ pub use connection::{ConnectError, ContextInfo, contexts, current_context, error
 use wire::{Change, ProbeError, SecretRow};
 
 use super::{CheckOutcome, Mode, Presence, Probe, ProbeFuture, Whereabouts};
-use crate::commands::{self, CommandKind, Shell, Target};
+use crate::commands::{self, CommandKind, Target};
 use crate::diagnose::Hint;
 use crate::diagnose::kubernetes::{self as hints, Scene};
 use crate::spec::{Expect, KubernetesPlacement, Platform, SecretEntry, SecretSpec};
@@ -448,7 +448,7 @@ async fn watch_namespace(client: kube::Client, namespace: String, shared: Arc<Sh
 }
 
 fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {
-    commands::for_entry(entry, Platform::Kubernetes, target, Shell::Posix).ok()?.into_iter().find(|c| c.kind == kind).map(|c| c.text)
+    commands::posix_text(entry, Platform::Kubernetes, target, kind)
 }
 
 /// The outcome for one entry, and the error behind it if it broke the session.
