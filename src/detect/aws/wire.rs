@@ -1,8 +1,9 @@
 //! The AWS calls Greenlight makes, all value-free: Secrets Manager `DescribeSecret` and
 //! `ListSecrets` (names and metadata), Parameter Store `DescribeParameters` (names, types,
-//! key IDs). Never `GetSecretValue`, `BatchGetSecretValue`, `GetParameter(s)` or
-//! `GetParametersByPath`. Errors are classified from the whole chain, since credential and
-//! region failures surface from the SDK as a bare "dispatch failure".
+//! key IDs). Never an operation that returns a value (the Get and BatchGet operations of
+//! either service); the tests prove it from a recording proxy. Errors are classified from the
+//! whole chain, since credential and region failures surface from the SDK as a bare
+//! "dispatch failure".
 
 use std::collections::BTreeMap;
 
