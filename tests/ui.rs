@@ -192,3 +192,26 @@ fn a_thousand_secrets_draw_only_the_visible_rows() {
     // Not a timing test: a coarse guard that a frame does not walk all 1,000 rows' widgets.
     assert!(started.elapsed() < Duration::from_secs(10), "{:?} for 20 frames", started.elapsed());
 }
+
+#[test]
+fn editing_the_spec_on_disk_reloads_it_and_a_broken_edit_keeps_the_checklist() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "version: 1\ndeployment: live\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: live } }\nsecrets:\n  - { name: first, description: First secret, kubernetes: { keys: [k] } }\n";
+    let path = support::write_spec(dir.path(), good);
+    let runtime = runtime();
+    let mut harness = app(&runtime, AppOptions { spec: Some(path.clone()), kubeconfig: no_cluster() });
+    settle(&mut harness, |app| app.state.spec.is_some());
+    harness.get_by_label("first");
+
+    // Modification times have one-second resolution on some filesystems.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&path, format!("{good}  - {{ name: second, description: Second secret, kubernetes: {{ keys: [k] }} }}\n")).unwrap();
+    settle(&mut harness, |app| app.state.rows.len() == 2);
+    harness.get_by_label("second");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&path, format!("{good}  - {{ name: Bad_Name, description: broken, kubernetes: {{ keys: [k] }} }}\n")).unwrap();
+    settle(&mut harness, |app| app.state.spec_error.is_some());
+    harness.get_by_label_contains("The spec file has problems");
+    harness.get_by_label("second");
+}
