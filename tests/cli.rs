@@ -137,10 +137,18 @@ fn usage_mistakes_exit_2_with_the_fix() {
 }
 
 #[test]
-fn no_subcommand_explains_that_the_desktop_app_is_not_built_yet() {
-    let out = greenlight(&[QUICKSTART]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("greenlight check specs/examples/quickstart.yaml"), "{}", stderr(&out));
+fn without_a_display_the_app_points_to_the_headless_commands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .arg(QUICKSTART)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("Cannot open the Greenlight window"), "{err}");
+    assert!(err.contains("greenlight check specs/examples/quickstart.yaml"), "{err}");
 }
 
 #[test]
