@@ -80,7 +80,7 @@ async fn the_window_opens_a_spec_and_copies_a_command_a_person_can_run() {
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let window = loop {
-        let found = display.run("xdotool", &["search", "--name", "^Greenlight$"]);
+        let found = display.run("xdotool", &["search", "--name", "^smoke - Greenlight$"]);
         if let Some(id) = found.lines().next() {
             break id.to_owned();
         }

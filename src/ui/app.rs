@@ -79,6 +79,7 @@ pub struct GreenlightApp {
     filter_id: egui::Id,
     examples_dir: PathBuf,
     kubeconfig: Option<PathBuf>,
+    title: String,
 }
 
 impl GreenlightApp {
@@ -103,6 +104,7 @@ impl GreenlightApp {
             filter_id: egui::Id::unique("greenlight-filter"),
             examples_dir,
             kubeconfig,
+            title: "Greenlight".to_owned(),
         };
         app.list_connections();
         if let Some(path) = opening {
@@ -511,6 +513,15 @@ impl eframe::App for GreenlightApp {
         if self.state.spec.is_some() {
             // The only timed repaint: the visible "checked N s ago".
             ctx.request_repaint_after(self.state.freshness_tick());
+        }
+        // The window title names the deployment, for the task switcher (and scripts).
+        let title = match &self.state.spec {
+            Some(spec) => format!("{} - Greenlight", spec.deployment),
+            None => "Greenlight".to_owned(),
+        };
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
         }
     }
 
