@@ -21,7 +21,7 @@ use crate::spec::{self, Platform, SecretSpec};
 pub enum Exit {
     /// Every required secret is present (or the command succeeded).
     Ready = 0,
-    /// Greenlight could not check (not connected, no permission, detection unavailable).
+    /// Greenlight could not check (not connected, no permission, credentials expired, timeout).
     CouldNotCheck = 1,
     /// The spec or the command line is wrong.
     Usage = 2,
