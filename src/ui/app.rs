@@ -12,11 +12,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::actions::{ReportFormat, UiAction};
-use super::panels::{self, EXAMPLES};
+use super::panels;
 use super::state::{AppState, Line, Remembered};
 use crate::commands::{self, CommandKind, Shell, Target};
 use crate::detect::{self, Mode, Monitor, MonitorCommand, MonitorEvent, ProbeOptions};
-use crate::spec::{self, Platform, SecretSpec};
+use crate::spec::{self, SecretSpec};
 
 /// Storage key for remembered choices.
 const STORAGE_KEY: &str = "greenlight";
@@ -533,14 +533,4 @@ impl eframe::App for GreenlightApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.state.remembered);
     }
-}
-
-/// Labels of the bundled examples, for the welcome screen and tests.
-pub fn example_titles() -> impl Iterator<Item = &'static str> {
-    EXAMPLES.iter().map(|(title, _)| *title)
-}
-
-/// Whether `platform` is offered by the open spec (for tests).
-pub fn offers(app: &GreenlightApp, platform: Platform) -> bool {
-    app.state.spec.as_ref().is_some_and(|s| s.platforms.contains(&platform))
 }
