@@ -109,8 +109,7 @@ impl CheckReport {
     pub fn progress(&self) -> String {
         let blocking: Vec<&ReportRow> = self.secrets.iter().filter(|r| r.blocks_readiness).collect();
         let present = blocking.iter().filter(|r| r.state == State::Present).count();
-        let total = blocking.len();
-        format!("{present} of {total} required secret{} present", if total == 1 { "" } else { "s" })
+        progress_text(present, blocking.len())
     }
 
     /// Pretty JSON.
@@ -187,6 +186,11 @@ impl CheckReport {
         }
         groups
     }
+}
+
+/// "3 of 5 required secrets present", shared by reports and the app.
+pub fn progress_text(present: usize, total: usize) -> String {
+    format!("{present} of {total} required secret{} present", if total == 1 { "" } else { "s" })
 }
 
 fn markdown_cell(text: &str) -> String {

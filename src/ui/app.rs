@@ -46,6 +46,13 @@ pub enum UiEvent {
     Saved(Result<PathBuf, String>),
 }
 
+/// Reads and validates the spec at `path` off the async threads.
+async fn read_spec(path: PathBuf) -> UiEvent {
+    let read = path.clone();
+    let result = tokio::task::spawn_blocking(move || spec::load(&read).map(Box::new).map_err(|e| e.to_string())).await.unwrap_or_else(|e| Err(e.to_string()));
+    UiEvent::SpecLoaded { path, result }
+}
+
 /// The bundled example specs.
 fn example_text(file: &str) -> Option<&'static str> {
     match file {
@@ -131,9 +138,7 @@ impl GreenlightApp {
         let events = self.events.clone();
         let ctx = self.ctx.clone();
         self.runtime.spawn(async move {
-            let read = path.clone();
-            let result = tokio::task::spawn_blocking(move || spec::load(&read).map(Box::new).map_err(|e| e.to_string())).await.unwrap_or_else(|e| Err(e.to_string()));
-            events.send(UiEvent::SpecLoaded { path, result }).ok();
+            events.send(read_spec(path).await).ok();
             ctx.request_repaint();
         });
     }
@@ -324,16 +329,11 @@ impl GreenlightApp {
                             Ok(Err(e)) => Err(e.to_string()),
                             Err(e) => Err(e.to_string()),
                         };
-                        match result {
-                            Ok(()) => {
-                                let read = path.clone();
-                                let loaded = tokio::task::spawn_blocking(move || spec::load(&read).map(Box::new).map_err(|e| e.to_string())).await.unwrap_or_else(|e| Err(e.to_string()));
-                                events.send(UiEvent::SpecLoaded { path, result: loaded }).ok();
-                            }
-                            Err(error) => {
-                                events.send(UiEvent::SpecLoaded { path, result: Err(format!("cannot write the example: {error}")) }).ok();
-                            }
-                        }
+                        let event = match result {
+                            Ok(()) => read_spec(path).await,
+                            Err(error) => UiEvent::SpecLoaded { path, result: Err(format!("cannot write the example: {error}")) },
+                        };
+                        events.send(event).ok();
                         ctx.request_repaint();
                     });
                 }

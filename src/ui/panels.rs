@@ -175,19 +175,18 @@ fn fact(whereabouts: &crate::detect::Whereabouts, key: &str) -> Option<String> {
 
 /// "5 of 7 required secrets present", or an unmistakable Ready.
 fn progress_ui(ui: &mut egui::Ui, state: &AppState) {
-    let Some(report) = state.report() else { return };
+    let (present, total) = state.progress();
+    let text = crate::report::progress_text(present, total);
     ui.add_space(4.0);
     if state.ready {
         let color = state_color(State::Present, ui.visuals().dark_mode);
         egui::Frame::group(ui.style()).fill(color.gamma_multiply(0.18)).stroke(egui::Stroke::new(2.0, color)).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.label(RichText::new(format!("✔ Ready: {}. The deployment can proceed.", report.progress())).color(color).size(18.0).strong());
+            ui.label(RichText::new(format!("✔ Ready: {text}. The deployment can proceed.")).color(color).size(18.0).strong());
         });
     } else {
-        let blocking = report.secrets.iter().filter(|r| r.blocks_readiness).count();
-        let present = report.secrets.iter().filter(|r| r.blocks_readiness && r.state == State::Present).count();
-        let fraction = if blocking == 0 { 1.0 } else { present as f32 / blocking as f32 };
-        ui.add(egui::ProgressBar::new(fraction).text(report.progress()).desired_width(ui.available_width()));
+        let fraction = if total == 0 { 1.0 } else { present as f32 / total as f32 };
+        ui.add(egui::ProgressBar::new(fraction).text(text).desired_width(ui.available_width()));
     }
 }
 

@@ -219,6 +219,14 @@ impl AppState {
         lines
     }
 
+    /// Required secrets present and required in all, with the current selection. Derived from
+    /// the rows each frame without building a report.
+    pub fn progress(&self) -> (usize, usize) {
+        let (Some(spec), Some(selection)) = (&self.spec, &self.selection) else { return (0, 0) };
+        let blocking = spec.entries.iter().zip(&self.rows).filter(|(e, _)| e.blocks_readiness() && selection.settled(e).is_none());
+        blocking.fold((0, 0), |(present, total), (_, row)| (present + usize::from(row.state() == State::Present), total + 1))
+    }
+
     /// The redacted report of what is shown now.
     pub fn report(&self) -> Option<CheckReport> {
         let spec = self.spec.as_ref()?;
