@@ -16,12 +16,15 @@ use std::time::{Duration, Instant};
 
 use apiserver::{ADMIN_TOKEN, ApiServer};
 use greenlight::commands::Target;
-use greenlight::detect::{self, Mode, Monitor, MonitorCommand, MonitorEvent, Presence, ProbeOptions, Selection};
+use greenlight::detect::{
+    self, Mode, Monitor, MonitorCommand, MonitorEvent, Presence, ProbeOptions, Selection,
+};
 use greenlight::spec::{Platform, SecretSpec, parse_bytes};
 use tokio::sync::mpsc;
 
 fn spec(namespaces: usize, per_namespace: usize) -> SecretSpec {
-    let mut text = String::from("version: 1\ndeployment: bench\nplatforms: [kubernetes]\nsecrets:\n");
+    let mut text =
+        String::from("version: 1\ndeployment: bench\nplatforms: [kubernetes]\nsecrets:\n");
     for n in 0..namespaces {
         for s in 0..per_namespace {
             text.push_str(&format!("  - {{ name: s-{n}-{s}, description: bench, kubernetes: {{ namespace: ns-{n}, keys: [k] }} }}\n"));
@@ -44,15 +47,29 @@ async fn bench(namespaces: usize) -> Bench {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
     std::fs::write(&path, server.kubeconfig(&[("bench", ADMIN_TOKEN)])).unwrap();
-    let target = Target { kubeconfig: Some(path.display().to_string()), kube_context: Some("bench".into()), ..Target::default() };
+    let target = Target {
+        kubeconfig: Some(path.display().to_string()),
+        kube_context: Some("bench".into()),
+        ..Target::default()
+    };
     Bench { server, _dir: dir, target }
 }
 
-fn start(bench: &Bench, spec: &Arc<SecretSpec>) -> (Monitor, mpsc::UnboundedReceiver<MonitorEvent>) {
+fn start(
+    bench: &Bench,
+    spec: &Arc<SecretSpec>,
+) -> (Monitor, mpsc::UnboundedReceiver<MonitorEvent>) {
     let options = ProbeOptions { mode: Mode::Live, request_timeout: Duration::from_secs(10) };
     let probe = detect::probe_for(Platform::Kubernetes, &bench.target, spec, options);
     let (tx, rx) = mpsc::unbounded_channel();
-    let monitor = Monitor::spawn(&tokio::runtime::Handle::current(), spec.clone(), Selection::defaults(spec), probe, tx, Arc::new(|| {}));
+    let monitor = Monitor::spawn(
+        &tokio::runtime::Handle::current(),
+        spec.clone(),
+        Selection::defaults(spec),
+        probe,
+        tx,
+        Arc::new(|| {}),
+    );
     (monitor, rx)
 }
 
@@ -80,7 +97,11 @@ async fn latency(runs: usize) {
         bench.server.put_secret("ns-0", &format!("s-0-{i}"), &[("k", "bench-value")]);
         loop {
             match events.recv().await.unwrap() {
-                MonitorEvent::Changed { index, outcome } if index == i && outcome.presence == Presence::Present => break,
+                MonitorEvent::Changed { index, outcome }
+                    if index == i && outcome.presence == Presence::Present =>
+                {
+                    break;
+                }
                 _ => {}
             }
         }
@@ -90,7 +111,12 @@ async fn latency(runs: usize) {
     }
     samples.sort();
     println!("Detection latency, create -> present, {runs} runs:");
-    println!("  median {:>7.1} ms   p95 {:>7.1} ms   max {:>7.1} ms", ms(percentile(&samples, 0.5)), ms(percentile(&samples, 0.95)), ms(samples[samples.len() - 1]));
+    println!(
+        "  median {:>7.1} ms   p95 {:>7.1} ms   max {:>7.1} ms",
+        ms(percentile(&samples, 0.5)),
+        ms(percentile(&samples, 0.95)),
+        ms(samples[samples.len() - 1])
+    );
 }
 
 fn ms(d: Duration) -> f64 {
@@ -102,7 +128,11 @@ async fn requests(namespaces: usize, per_namespace: usize) {
     // Half of the Secrets exist; the rest are missing, which is the expensive case (diagnosis).
     for n in 0..namespaces {
         for s in (0..per_namespace).step_by(2) {
-            bench.server.put_secret(&format!("ns-{n}"), &format!("s-{n}-{s}"), &[("k", "bench-value")]);
+            bench.server.put_secret(
+                &format!("ns-{n}"),
+                &format!("s-{n}-{s}"),
+                &[("k", "bench-value")],
+            );
         }
     }
     let spec = Arc::new(spec(namespaces, per_namespace));
@@ -131,10 +161,13 @@ async fn requests(namespaces: usize, per_namespace: usize) {
 
 fn main() {
     let runs = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(100);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         latency(runs).await;
-        println!("API requests (watch mode; the first round lists and opens one watch per namespace):");
+        println!(
+            "API requests (watch mode; the first round lists and opens one watch per namespace):"
+        );
         requests(20, 50).await;
         requests(20, 5).await;
         requests(5, 200).await;

@@ -34,7 +34,9 @@ async fn main() {
                 }
             }
             _ => {
-                eprintln!("usage: test-apiserver [--port N] [--kubeconfig PATH] [--user NAME:TOKEN:NAMESPACE]...");
+                eprintln!(
+                    "usage: test-apiserver [--port N] [--kubeconfig PATH] [--user NAME:TOKEN:NAMESPACE]..."
+                );
                 std::process::exit(2);
             }
         }
@@ -45,7 +47,11 @@ async fn main() {
     }
     let mut contexts: Vec<(String, String)> = vec![("test-admin".into(), ADMIN_TOKEN.into())];
     for (name, token, namespace) in &users {
-        server.add_user(name, token, vec![Rule::new(&["get", "list", "watch"], &["secrets"], Some(namespace))]);
+        server.add_user(
+            name,
+            token,
+            vec![Rule::new(&["get", "list", "watch"], &["secrets"], Some(namespace))],
+        );
         contexts.push((name.clone(), token.clone()));
     }
     let pairs: Vec<(&str, &str)> = contexts.iter().map(|(c, t)| (c.as_str(), t.as_str())).collect();

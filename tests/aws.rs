@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use greenlight::commands::{self, CommandKind, Shell, Target};
 use greenlight::spec;
-use support::{hints, is, row};
 use support::moto::Moto;
+use support::{hints, is, row};
 
 const SPEC: &str = "version: 1
 deployment: aws-e2e
@@ -34,8 +34,14 @@ fn write(moto: &Moto, text: &str) -> String {
 }
 
 async fn check(moto: &Moto, args: &[&str]) -> (Option<i32>, serde_json::Value) {
-    let (code, stdout, stderr) = moto.greenlight(&[&["check", "--platform", "aws", "--profile", "moto", "--format", "json"], args].concat()).await;
-    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}\n{stderr}"));
+    let (code, stdout, stderr) = moto
+        .greenlight(
+            &[&["check", "--platform", "aws", "--profile", "moto", "--format", "json"], args]
+                .concat(),
+        )
+        .await;
+    let report = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}\n{stderr}"));
     (code, report)
 }
 
@@ -43,7 +49,12 @@ fn command(spec_path: &str, name: &str, kind: CommandKind, shell: Shell) -> Stri
     let spec = spec::load(spec_path.as_ref()).unwrap();
     let entry = spec.entries.iter().find(|e| e.name == name).unwrap();
     let target = Target { aws_profile: Some("moto".into()), ..Target::default() };
-    commands::for_entry(entry, spec::Platform::Aws, &target, shell).unwrap().into_iter().find(|c| c.kind == kind).unwrap().text
+    commands::for_entry(entry, spec::Platform::Aws, &target, shell)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.kind == kind)
+        .unwrap()
+        .text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,7 +62,13 @@ async fn check_reports_present_wrong_and_missing_with_exit_codes() {
     let mut moto = Moto::start().await;
     let spec = write(&moto, SPEC);
     moto.seed_secret("us-east-1", "acme/github-token", "ghp-moto-value-101").await;
-    moto.seed_parameter("us-east-1", "/acme/prod/webhook-secret", "String", "webhook-plain-value-102").await;
+    moto.seed_parameter(
+        "us-east-1",
+        "/acme/prod/webhook-secret",
+        "String",
+        "webhook-plain-value-102",
+    )
+    .await;
     let (code, report) = check(&moto, &[&spec]).await;
     assert_eq!(code, Some(3), "{report:#}");
     assert_eq!(row(&report, "github-token")["state"], "present");
@@ -64,7 +81,13 @@ async fn check_reports_present_wrong_and_missing_with_exit_codes() {
     assert!(report["connection"]["warnings"].as_array().unwrap().is_empty(), "{report:#}");
 
     // The rotate command overwrites it as a SecureString, in place.
-    let (ok, _, stderr) = moto.shell("bash", &command(&spec, "webhook-secret", CommandKind::Rotate, Shell::Posix), "webhook-secure-value-103\n").await;
+    let (ok, _, stderr) = moto
+        .shell(
+            "bash",
+            &command(&spec, "webhook-secret", CommandKind::Rotate, Shell::Posix),
+            "webhook-secure-value-103\n",
+        )
+        .await;
     assert!(ok, "{stderr}");
     moto.seeded.push("webhook-secure-value-103".into());
     let (code, report) = check(&moto, &[&spec]).await;
@@ -76,7 +99,21 @@ async fn check_reports_present_wrong_and_missing_with_exit_codes() {
 async fn deletion_and_missing_values_are_wrong_with_the_fix() {
     let moto = Moto::start().await;
     let spec = write(&moto, SPEC);
-    let (ok, _, err) = moto.aws(&["secretsmanager", "create-secret", "--profile", "moto", "--region", "us-east-1", "--name", "acme/github-token"], "").await;
+    let (ok, _, err) = moto
+        .aws(
+            &[
+                "secretsmanager",
+                "create-secret",
+                "--profile",
+                "moto",
+                "--region",
+                "us-east-1",
+                "--name",
+                "acme/github-token",
+            ],
+            "",
+        )
+        .await;
     assert!(ok, "{err}");
     let (_, report) = check(&moto, &[&spec]).await;
     let github = row(&report, "github-token");
@@ -84,16 +121,41 @@ async fn deletion_and_missing_values_are_wrong_with_the_fix() {
     assert_eq!(github["detail"], "exists, but has no current value");
     assert!(hints(github).contains("put-secret-value"), "{}", hints(github));
 
-    let (ok, _, stderr) = moto.shell("bash", &command(&spec, "github-token", CommandKind::Rotate, Shell::Posix), "now-with-a-value-111\n").await;
+    let (ok, _, stderr) = moto
+        .shell(
+            "bash",
+            &command(&spec, "github-token", CommandKind::Rotate, Shell::Posix),
+            "now-with-a-value-111\n",
+        )
+        .await;
     assert!(ok, "{stderr}");
-    let (ok, _, err) = moto.aws(&["secretsmanager", "delete-secret", "--profile", "moto", "--region", "us-east-1", "--secret-id", "acme/github-token", "--recovery-window-in-days", "7"], "").await;
+    let (ok, _, err) = moto
+        .aws(
+            &[
+                "secretsmanager",
+                "delete-secret",
+                "--profile",
+                "moto",
+                "--region",
+                "us-east-1",
+                "--secret-id",
+                "acme/github-token",
+                "--recovery-window-in-days",
+                "7",
+            ],
+            "",
+        )
+        .await;
     assert!(ok, "{err}");
     let (_, report) = check(&moto, &[&spec]).await;
     let github = row(&report, "github-token");
     assert_eq!(github["state"], "wrong");
     assert!(github["detail"].as_str().unwrap().starts_with("scheduled for deletion"), "{github}");
     let restore = github["hints"][0]["command"].as_str().unwrap().to_owned();
-    assert_eq!(restore, "aws secretsmanager restore-secret --profile moto --region us-east-1 --secret-id acme/github-token");
+    assert_eq!(
+        restore,
+        "aws secretsmanager restore-secret --profile moto --region us-east-1 --secret-id acme/github-token"
+    );
     let (ok, _, stderr) = moto.shell("bash", &restore, "").await;
     assert!(ok, "{stderr}");
     let (_, report) = check(&moto, &[&spec]).await;
@@ -135,7 +197,12 @@ secrets:
     assert_eq!(near["state"], "found_elsewhere");
     assert_eq!(near["detail"], "Secrets Manager acme/github_token in us-east-1 (a similar name)");
     let warnings = report["connection"]["warnings"].to_string();
-    assert!(warnings.contains("The spec expects AWS account 999999999999, but this profile is in account 123456789012"), "{warnings}");
+    assert!(
+        warnings.contains(
+            "The spec expects AWS account 999999999999, but this profile is in account 123456789012"
+        ),
+        "{warnings}"
+    );
     moto.assert_value_free();
 }
 
@@ -145,12 +212,45 @@ async fn iam_denials_are_forbidden_with_the_policy_and_bad_keys_say_how_to_fix()
     // describe parameters, and use its keys.
     let mut moto = Moto::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]).await;
     let spec = write(&moto, SPEC);
-    let (ok, _, err) = moto.aws(&["iam", "create-user", "--profile", "moto", "--user-name", "ops"], "").await;
+    let (ok, _, err) =
+        moto.aws(&["iam", "create-user", "--profile", "moto", "--user-name", "ops"], "").await;
     assert!(ok, "{err}");
-    let (ok, keys, err) = moto.aws(&["iam", "create-access-key", "--profile", "moto", "--user-name", "ops", "--query", "AccessKey.[AccessKeyId,SecretAccessKey]", "--output", "text"], "").await;
+    let (ok, keys, err) = moto
+        .aws(
+            &[
+                "iam",
+                "create-access-key",
+                "--profile",
+                "moto",
+                "--user-name",
+                "ops",
+                "--query",
+                "AccessKey.[AccessKeyId,SecretAccessKey]",
+                "--output",
+                "text",
+            ],
+            "",
+        )
+        .await;
     assert!(ok, "{err}");
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:DescribeParameters"],"Resource":"*"}]}"#;
-    let (ok, _, err) = moto.aws(&["iam", "put-user-policy", "--profile", "moto", "--user-name", "ops", "--policy-name", "only-ssm", "--policy-document", policy], "").await;
+    let (ok, _, err) = moto
+        .aws(
+            &[
+                "iam",
+                "put-user-policy",
+                "--profile",
+                "moto",
+                "--user-name",
+                "ops",
+                "--policy-name",
+                "only-ssm",
+                "--policy-document",
+                policy,
+            ],
+            "",
+        )
+        .await;
     assert!(ok, "{err}");
     let keys: Vec<&str> = keys.split_whitespace().collect();
     moto.set_keys(keys[0], keys[1]);
@@ -180,35 +280,85 @@ async fn iam_denials_are_forbidden_with_the_policy_and_bad_keys_say_how_to_fix()
 async fn a_misspelled_profile_never_falls_back_to_another_identity() {
     let moto = Moto::start().await;
     let spec = write(&moto, SPEC);
-    let (code, stdout, _) = moto.greenlight(&["check", "--platform", "aws", "--profile", "mot", "--format", "json", &spec]).await;
+    let (code, stdout, _) = moto
+        .greenlight(&["check", "--platform", "aws", "--profile", "mot", "--format", "json", &spec])
+        .await;
     assert_eq!(code, Some(1));
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let detail = row(&report, "github-token")["detail"].as_str().unwrap().to_owned();
-    assert!(detail.contains("AWS profile `mot` does not exist") && detail.contains("profiles: moto, other"), "{detail}");
-    assert!(moto.records().iter().all(|r| !r.sent_by_greenlight()), "no request may be made with another identity");
+    assert!(
+        detail.contains("AWS profile `mot` does not exist")
+            && detail.contains("profiles: moto, other"),
+        "{detail}"
+    );
+    assert!(
+        moto.records().iter().all(|r| !r.sent_by_greenlight()),
+        "no request may be made with another identity"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_turns_green_when_the_generated_aws_commands_run() {
     let mut moto = Moto::start().await;
     let spec = write(&moto, SPEC);
-    let mut watch = moto.spawn_greenlight(&["watch", "--platform", "aws", "--profile", "moto", "--format", "json", &spec]);
+    let mut watch = moto.spawn_greenlight(&[
+        "watch",
+        "--platform",
+        "aws",
+        "--profile",
+        "moto",
+        "--format",
+        "json",
+        &spec,
+    ]);
     watch.line_matching(WAIT, is("github-token", "missing")).await;
     watch.line_matching(WAIT, is("webhook-secret", "missing")).await;
 
-    let (ok, _, stderr) = moto.shell("bash", &command(&spec, "github-token", CommandKind::Create, Shell::Posix), "typed ' \" $value 131\n").await;
+    let (ok, _, stderr) = moto
+        .shell(
+            "bash",
+            &command(&spec, "github-token", CommandKind::Create, Shell::Posix),
+            "typed ' \" $value 131\n",
+        )
+        .await;
     assert!(ok, "{stderr}");
     watch.line_matching(Duration::from_secs(10), is("github-token", "present")).await;
-    let (ok, _, stderr) = moto.shell("zsh", &command(&spec, "webhook-secret", CommandKind::Create, Shell::Posix), "webhook value 132\n").await;
+    let (ok, _, stderr) = moto
+        .shell(
+            "zsh",
+            &command(&spec, "webhook-secret", CommandKind::Create, Shell::Posix),
+            "webhook value 132\n",
+        )
+        .await;
     assert!(ok, "{stderr}");
     watch.line_matching(Duration::from_secs(10), is("webhook-secret", "present")).await;
     let status = tokio::time::timeout(WAIT, watch.child.wait()).await.unwrap().unwrap();
     assert_eq!(status.code(), Some(0));
 
-    let (ok, stored, _) = moto.aws(&["secretsmanager", "get-secret-value", "--profile", "moto", "--region", "us-east-1", "--secret-id", "acme/github-token", "--query", "SecretString", "--output", "text"], "").await;
+    let (ok, stored, _) = moto
+        .aws(
+            &[
+                "secretsmanager",
+                "get-secret-value",
+                "--profile",
+                "moto",
+                "--region",
+                "us-east-1",
+                "--secret-id",
+                "acme/github-token",
+                "--query",
+                "SecretString",
+                "--output",
+                "text",
+            ],
+            "",
+        )
+        .await;
     assert!(ok);
     assert_eq!(stored.trim_end_matches('\n'), "typed ' \" $value 131");
-    let (_, verify, _) = moto.shell("bash", &command(&spec, "github-token", CommandKind::Verify, Shell::Posix), "").await;
+    let (_, verify, _) = moto
+        .shell("bash", &command(&spec, "github-token", CommandKind::Verify, Shell::Posix), "")
+        .await;
     assert!(verify.contains("acme/github-token") && !verify.contains("131"), "{verify}");
     moto.seeded.extend(["typed ' \" $value 131".to_owned(), "webhook value 132".to_owned()]);
     moto.assert_value_free();
@@ -219,14 +369,28 @@ async fn moto_dying_mid_watch_leaves_stale_state_then_recovers() {
     let mut moto = Moto::start().await;
     let spec = write(&moto, SPEC);
     moto.seed_secret("us-east-1", "acme/github-token", "before-restart-141").await;
-    let mut watch = moto.spawn_greenlight(&["watch", "--platform", "aws", "--profile", "moto", "--format", "json", &spec]);
+    let mut watch = moto.spawn_greenlight(&[
+        "watch",
+        "--platform",
+        "aws",
+        "--profile",
+        "moto",
+        "--format",
+        "json",
+        &spec,
+    ]);
     watch.line_matching(WAIT, is("github-token", "present")).await;
     moto.kill().await;
-    let stale = watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_string()).await;
+    let stale =
+        watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_string()).await;
     assert_eq!(stale["state"], "present", "the last known state is kept, marked stale");
     // A restarted moto is empty: the fresh answer is "missing", not the stale "present".
     moto.restart().await;
-    watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["state"] == "missing" && l["stale"].is_null()).await;
+    watch
+        .line_matching(WAIT, |l| {
+            l["name"] == "github-token" && l["state"] == "missing" && l["stale"].is_null()
+        })
+        .await;
     moto.seed_secret("us-east-1", "acme/github-token", "after-restart-142").await;
     watch.line_matching(WAIT, is("github-token", "present")).await;
     moto.assert_value_free();
@@ -237,20 +401,38 @@ async fn throttling_keeps_the_last_state_and_backs_off() {
     let mut moto = Moto::start().await;
     let spec = write(&moto, SPEC);
     moto.seed_secret("us-east-1", "acme/github-token", "throttled-value-151").await;
-    let mut watch = moto.spawn_greenlight(&["watch", "--platform", "aws", "--profile", "moto", "--format", "json", &spec]);
+    let mut watch = moto.spawn_greenlight(&[
+        "watch",
+        "--platform",
+        "aws",
+        "--profile",
+        "moto",
+        "--format",
+        "json",
+        &spec,
+    ]);
     watch.line_matching(WAIT, is("github-token", "present")).await;
     moto.throttle(1000);
-    let stale = watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_string()).await;
+    let stale =
+        watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_string()).await;
     assert_eq!(stale["state"], "present");
     assert!(stale["stale"].as_str().unwrap().contains("throttling"), "{stale}");
     // Backing off: over 12 s of throttling, far fewer rounds than the 3 s pace would make.
     moto.clear_records();
     tokio::time::sleep(Duration::from_secs(12)).await;
-    let calls = moto.records().iter().filter(|r| r.sent_by_greenlight() && r.action.ends_with("DescribeSecret")).count();
+    let calls = moto
+        .records()
+        .iter()
+        .filter(|r| r.sent_by_greenlight() && r.action.ends_with("DescribeSecret"))
+        .count();
     // Each round makes one DescribeSecret per secret (2 here), each retried 3 times by the SDK.
     assert!(calls <= 2 * 3 * 3, "{calls} DescribeSecret calls in 12 s of throttling");
     moto.throttle(0);
-    watch.line_matching(Duration::from_secs(150), |l| l["name"] == "github-token" && l["state"] == "present" && l["stale"].is_null()).await;
+    watch
+        .line_matching(Duration::from_secs(150), |l| {
+            l["name"] == "github-token" && l["state"] == "present" && l["stale"].is_null()
+        })
+        .await;
     moto.assert_value_free();
 }
 
@@ -292,13 +474,29 @@ async fn an_expired_sso_session_says_to_log_in_again() {
     std::fs::write(moto.dir.path().join("config"), config).unwrap();
     let cache = moto.dir.path().join(".aws/sso/cache");
     std::fs::create_dir_all(&cache).unwrap();
-    let (_, digest, _) = moto.shell("bash", &format!("printf '%s' '{start_url}' | sha1sum | cut -d' ' -f1"), "").await;
+    let (_, digest, _) = moto
+        .shell("bash", &format!("printf '%s' '{start_url}' | sha1sum | cut -d' ' -f1"), "")
+        .await;
     std::fs::write(cache.join(format!("{}.json", digest.trim())), format!(r#"{{"accessToken":"expired","expiresAt":"2020-01-01T00:00:00Z","region":"us-east-1","startUrl":"{start_url}"}}"#)).unwrap();
-    let (code, stdout, _) = moto.greenlight(&["check", "--platform", "aws", "--profile", "sso-user", "--format", "json", &spec]).await;
+    let (code, stdout, _) = moto
+        .greenlight(&[
+            "check",
+            "--platform",
+            "aws",
+            "--profile",
+            "sso-user",
+            "--format",
+            "json",
+            &spec,
+        ])
+        .await;
     assert_eq!(code, Some(1));
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let github = row(&report, "github-token");
     assert_eq!(github["state"], "unreachable");
-    assert!(github["detail"].as_str().unwrap().contains("SSO session has expired or is not logged in"), "{github}");
+    assert!(
+        github["detail"].as_str().unwrap().contains("SSO session has expired or is not logged in"),
+        "{github}"
+    );
     assert!(hints(github).contains("aws sso login --profile sso-user"), "{}", hints(github));
 }

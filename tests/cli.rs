@@ -27,7 +27,11 @@ const QUICKSTART: &str = "specs/examples/quickstart.yaml";
 
 #[test]
 fn lint_accepts_every_example() {
-    for example in ["specs/examples/quickstart.yaml", "specs/examples/platform-contract.yaml", "specs/examples/doppler-eso.json"] {
+    for example in [
+        "specs/examples/quickstart.yaml",
+        "specs/examples/platform-contract.yaml",
+        "specs/examples/doppler-eso.json",
+    ] {
         let out = greenlight(&["lint", example]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert!(stdout(&out).contains(": OK."), "{}", stdout(&out));
@@ -48,7 +52,10 @@ fn lint_reports_position_rule_and_fix_and_exits_2() {
 fn schema_prints_the_published_schema() {
     let out = greenlight(&["schema"]);
     assert_eq!(out.status.code(), Some(0));
-    let published = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/greenlight-spec.v1.schema.json")).unwrap();
+    let published = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/greenlight-spec.v1.schema.json"),
+    )
+    .unwrap();
     assert_eq!(stdout(&out), published);
 }
 
@@ -57,17 +64,34 @@ fn check_without_a_kubeconfig_says_so_and_exits_1() {
     let out = greenlight(&["check", QUICKSTART]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
-    assert!(text.starts_with("acme-analytics on kubernetes: not ready (0 of 4 required secrets present)"), "{text}");
-    assert!(text.contains("not connected: cannot read the kubeconfig (/nonexistent/greenlight-test/kubeconfig)"), "{text}");
+    assert!(
+        text.starts_with(
+            "acme-analytics on kubernetes: not ready (0 of 4 required secrets present)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "not connected: cannot read the kubeconfig (/nonexistent/greenlight-test/kubeconfig)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("kubectl config view --minify"), "{text}");
-    assert!(!text.contains("missing"), "nothing may be reported missing without a backend's answer:\n{text}");
+    assert!(
+        !text.contains("missing"),
+        "nothing may be reported missing without a backend's answer:\n{text}"
+    );
 }
 
 #[test]
 fn check_with_a_misspelled_aws_profile_names_the_real_ones() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
-    std::fs::write(&config, "[default]\nregion = us-east-1\n[profile acme-admin]\nregion = eu-west-1\n").unwrap();
+    std::fs::write(
+        &config,
+        "[default]\nregion = us-east-1\n[profile acme-admin]\nregion = eu-west-1\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
         .args(["check", QUICKSTART, "--platform", "aws", "--profile", "acme-admn"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -99,7 +123,9 @@ fn check_json_follows_the_contract() {
             assert!(row.get(field).is_some(), "{field} missing in {row}");
         }
     }
-    let state = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap()["state"].as_str().unwrap().to_owned();
+    let state = |name: &str| {
+        rows.iter().find(|r| r["name"] == name).unwrap()["state"].as_str().unwrap().to_owned()
+    };
     assert_eq!(state("github-token"), "unreachable");
     assert_eq!(state("slack-webhook-url"), "not_needed");
     assert_eq!(rows[0]["location"], "Secret acme-prod/github-token");
@@ -107,9 +133,24 @@ fn check_json_follows_the_contract() {
 
 #[test]
 fn features_and_skips_change_the_rows() {
-    let out = greenlight(&["check", QUICKSTART, "--format", "json", "--feature", "notifications", "--skip", "slack-webhook-url"]);
+    let out = greenlight(&[
+        "check",
+        QUICKSTART,
+        "--format",
+        "json",
+        "--feature",
+        "notifications",
+        "--skip",
+        "slack-webhook-url",
+    ]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let slack = report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == "slack-webhook-url").unwrap().clone();
+    let slack = report["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "slack-webhook-url")
+        .unwrap()
+        .clone();
     assert_eq!(slack["state"], "skipped");
     let aws = greenlight(&["check", QUICKSTART, "--format", "json", "--platform", "aws"]);
     let report: serde_json::Value = serde_json::from_slice(&aws.stdout).unwrap();
@@ -120,10 +161,16 @@ fn features_and_skips_change_the_rows() {
 #[test]
 fn usage_mistakes_exit_2_with_the_fix() {
     let cases: [(&[&str], &str); 6] = [
-        (&["check", QUICKSTART, "--feature", "notificatons"], "declares no such feature (declared: notifications)"),
+        (
+            &["check", QUICKSTART, "--feature", "notificatons"],
+            "declares no such feature (declared: notifications)",
+        ),
         (&["check", QUICKSTART, "--feature", "notifications=maybe"], "is not on or off"),
         (&["check", QUICKSTART, "--skip", "github-token"], "only optional secrets can be skipped"),
-        (&["check", "specs/examples/platform-contract.yaml", "--platform", "aws"], "it offers: kubernetes"),
+        (
+            &["check", "specs/examples/platform-contract.yaml", "--platform", "aws"],
+            "it offers: kubernetes",
+        ),
         (&["commands", QUICKSTART, "--secret", "nope"], "the spec has no secret of that name"),
         (&["check", "no/such/spec.yaml"], "cannot read spec no/such/spec.yaml"),
     ];
@@ -133,7 +180,10 @@ fn usage_mistakes_exit_2_with_the_fix() {
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
     }
     assert_eq!(greenlight(&["check"]).status.code(), Some(2), "clap usage errors exit 2");
-    assert_eq!(greenlight(&["check", "tests/fixtures/specs/bad/syntax.yaml"]).status.code(), Some(2));
+    assert_eq!(
+        greenlight(&["check", "tests/fixtures/specs/bad/syntax.yaml"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -155,7 +205,8 @@ fn without_a_display_the_app_points_to_the_headless_commands() {
 fn watch_prints_json_lines_and_times_out() {
     let out = greenlight(&["watch", QUICKSTART, "--format", "json", "--timeout", "2"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 6, "one line per secret on the first round, none after");
     for line in &lines {
         assert!(line["at"].as_str().unwrap().ends_with('Z'));
@@ -170,7 +221,14 @@ fn commands_prints_every_kind_for_both_shells() {
         assert!(posix.contains(heading), "{posix}");
     }
     assert!(posix.contains("--from-file=token=/dev/stdin"), "{posix}");
-    let powershell = stdout(&greenlight(&["commands", QUICKSTART, "--shell", "powershell", "--platform", "aws"]));
+    let powershell = stdout(&greenlight(&[
+        "commands",
+        QUICKSTART,
+        "--shell",
+        "powershell",
+        "--platform",
+        "aws",
+    ]));
     assert!(powershell.contains("Read-Host -AsSecureString"), "{powershell}");
     assert!(powershell.contains("--profile $(if ($env:AWS_PROFILE)"), "{powershell}");
 }

@@ -20,7 +20,11 @@ fn example(name: &str) -> SecretSpec {
 }
 
 fn target() -> Target {
-    Target { kube_context: Some("prod-cluster".into()), aws_profile: Some("acme-admin".into()), ..Target::default() }
+    Target {
+        kube_context: Some("prod-cluster".into()),
+        aws_profile: Some("acme-admin".into()),
+        ..Target::default()
+    }
 }
 
 fn all_commands(spec: &SecretSpec, platform: Platform, shell: Shell, target: &Target) -> String {
@@ -35,22 +39,42 @@ fn all_commands(spec: &SecretSpec, platform: Platform, shell: Shell, target: &Ta
 
 #[test]
 fn snapshots_quickstart_kubernetes_posix() {
-    insta::assert_snapshot!(all_commands(&example("quickstart.yaml"), Platform::Kubernetes, Shell::Posix, &target()));
+    insta::assert_snapshot!(all_commands(
+        &example("quickstart.yaml"),
+        Platform::Kubernetes,
+        Shell::Posix,
+        &target()
+    ));
 }
 
 #[test]
 fn snapshots_quickstart_kubernetes_powershell() {
-    insta::assert_snapshot!(all_commands(&example("quickstart.yaml"), Platform::Kubernetes, Shell::PowerShell, &target()));
+    insta::assert_snapshot!(all_commands(
+        &example("quickstart.yaml"),
+        Platform::Kubernetes,
+        Shell::PowerShell,
+        &target()
+    ));
 }
 
 #[test]
 fn snapshots_quickstart_aws_posix() {
-    insta::assert_snapshot!(all_commands(&example("quickstart.yaml"), Platform::Aws, Shell::Posix, &target()));
+    insta::assert_snapshot!(all_commands(
+        &example("quickstart.yaml"),
+        Platform::Aws,
+        Shell::Posix,
+        &target()
+    ));
 }
 
 #[test]
 fn snapshots_quickstart_aws_powershell() {
-    insta::assert_snapshot!(all_commands(&example("quickstart.yaml"), Platform::Aws, Shell::PowerShell, &target()));
+    insta::assert_snapshot!(all_commands(
+        &example("quickstart.yaml"),
+        Platform::Aws,
+        Shell::PowerShell,
+        &target()
+    ));
 }
 
 #[test]
@@ -59,8 +83,15 @@ fn snapshots_multi_key_and_current_context() {
     let litellm = spec.entries.iter().find(|e| e.name == "litellm-secrets").unwrap();
     let mut out = String::new();
     for shell in [Shell::Posix, Shell::PowerShell] {
-        for fix in commands::for_entry(litellm, Platform::Kubernetes, &Target::default(), shell).unwrap() {
-            out.push_str(&format!("=== {} / {}\n{}\n\n", shell.title(), fix.kind.title(), fix.text));
+        for fix in
+            commands::for_entry(litellm, Platform::Kubernetes, &Target::default(), shell).unwrap()
+        {
+            out.push_str(&format!(
+                "=== {} / {}\n{}\n\n",
+                shell.title(),
+                fix.kind.title(),
+                fix.text
+            ));
         }
     }
     insta::assert_snapshot!(out);
@@ -70,7 +101,12 @@ fn snapshots_multi_key_and_current_context() {
 fn vendor_entries_get_only_a_verify_command() {
     let spec = example("quickstart.yaml");
     let license = spec.entries.iter().find(|e| e.provided_by == Provider::Vendor).unwrap();
-    let kinds: Vec<CommandKind> = commands::for_entry(license, Platform::Kubernetes, &target(), Shell::Posix).unwrap().iter().map(|c| c.kind).collect();
+    let kinds: Vec<CommandKind> =
+        commands::for_entry(license, Platform::Kubernetes, &target(), Shell::Posix)
+            .unwrap()
+            .iter()
+            .map(|c| c.kind)
+            .collect();
     assert_eq!(kinds, [CommandKind::Verify]);
 }
 
@@ -90,14 +126,20 @@ fn rotation_never_deletes_first() {
 fn unsafe_context_names_are_refused_not_mangled() {
     let spec = example("quickstart.yaml");
     let bad = Target { kube_context: Some("prod\ncluster".into()), ..Target::default() };
-    let error = commands::for_entry(&spec.entries[0], Platform::Kubernetes, &bad, Shell::Posix).unwrap_err();
+    let error = commands::for_entry(&spec.entries[0], Platform::Kubernetes, &bad, Shell::Posix)
+        .unwrap_err();
     assert!(error.to_string().contains("control character"), "{error}");
-    assert!(commands::for_entry(&spec.entries[0], Platform::Kubernetes, &bad, Shell::PowerShell).is_err());
+    assert!(
+        commands::for_entry(&spec.entries[0], Platform::Kubernetes, &bad, Shell::PowerShell)
+            .is_err()
+    );
 }
 
 /// Undoes PowerShell single quoting: '' and the doubled Unicode quotes become one.
 fn powershell_unquote(word: &str) -> String {
-    let Some(inner) = word.strip_prefix('\'').and_then(|w| w.strip_suffix('\'')) else { return word.to_owned() };
+    let Some(inner) = word.strip_prefix('\'').and_then(|w| w.strip_suffix('\'')) else {
+        return word.to_owned();
+    };
     let quotes = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
     let mut out = String::new();
     let mut chars = inner.chars().peekable();
@@ -152,7 +194,8 @@ struct DryRun {
 
 impl DryRun {
     fn new() -> Self {
-        let real = which("kubectl").expect("kubectl is not on PATH: run scripts/test.sh, which installs it");
+        let real = which("kubectl")
+            .expect("kubectl is not on PATH: run scripts/test.sh, which installs it");
         let dir = tempfile::tempdir().unwrap();
         fs::write(
             dir.path().join("kubeconfig"),
@@ -170,7 +213,8 @@ impl DryRun {
     fn run(&self, shell: &str, script: &str, input: &str) -> (serde_json::Value, String) {
         let log = self.dir.path().join("argv.log");
         fs::write(&log, "").unwrap();
-        let path = format!("{}:{}", self.dir.path().display(), std::env::var("PATH").unwrap_or_default());
+        let path =
+            format!("{}:{}", self.dir.path().display(), std::env::var("PATH").unwrap_or_default());
         let mut child = Command::new(shell)
             .arg("-c")
             .arg(script)
@@ -181,22 +225,32 @@ impl DryRun {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("{shell} is not installed ({e}): run scripts/test.sh, which installs it"));
+            .unwrap_or_else(|e| {
+                panic!("{shell} is not installed ({e}): run scripts/test.sh, which installs it")
+            });
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{shell} failed:\n{script}\n--- stderr:\n{stderr}");
-        let manifest = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON from kubectl ({e}):\n{}\n{stderr}", String::from_utf8_lossy(&out.stdout)));
+        let manifest = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON from kubectl ({e}):\n{}\n{stderr}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
         (manifest, fs::read_to_string(&log).unwrap())
     }
 }
 
 fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(program)).find(|p| p.is_file()))
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|d| d.join(program)).find(|p| p.is_file())
+    })
 }
 
 fn decode(manifest: &serde_json::Value, key: &str) -> Vec<u8> {
-    let encoded = manifest["data"][key].as_str().unwrap_or_else(|| panic!("key {key} missing in {manifest}"));
+    let encoded =
+        manifest["data"][key].as_str().unwrap_or_else(|| panic!("key {key} missing in {manifest}"));
     base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()
 }
 
@@ -211,7 +265,12 @@ fn create_commands_produce_the_intended_secret(shell: &str) {
     for spec in [example("quickstart.yaml"), example("platform-contract.yaml")] {
         for entry in &spec.entries {
             let Some(placement) = &entry.kubernetes else { continue };
-            let Some(create) = commands::for_entry(entry, Platform::Kubernetes, &target(), Shell::Posix).unwrap().into_iter().find(|c| c.kind == CommandKind::Create) else {
+            let Some(create) =
+                commands::for_entry(entry, Platform::Kubernetes, &target(), Shell::Posix)
+                    .unwrap()
+                    .into_iter()
+                    .find(|c| c.kind == CommandKind::Create)
+            else {
                 continue;
             };
             let values: Vec<String> = (0..placement.keys.len()).map(tricky_value).collect();
@@ -232,12 +291,21 @@ fn create_commands_produce_the_intended_secret(shell: &str) {
                     Provider::Generated => {
                         let text = String::from_utf8(value).unwrap();
                         let raw = match entry.generate.encoding {
-                            Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(&text).unwrap(),
-                            Encoding::Hex => (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect(),
+                            Encoding::Base64 => {
+                                base64::engine::general_purpose::STANDARD.decode(&text).unwrap()
+                            }
+                            Encoding::Hex => (0..text.len())
+                                .step_by(2)
+                                .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+                                .collect(),
                         };
                         assert_eq!(raw.len(), usize::from(entry.generate.bytes), "{}", entry.name);
                     }
-                    _ => assert_eq!(String::from_utf8(value).unwrap(), values[n], "value of {key} arrived changed"),
+                    _ => assert_eq!(
+                        String::from_utf8(value).unwrap(),
+                        values[n],
+                        "value of {key} arrived changed"
+                    ),
                 }
             }
             for value in &values {
@@ -263,9 +331,13 @@ fn create_commands_work_in_zsh_with_real_kubectl() {
 fn an_empty_value_creates_nothing() {
     let dry = DryRun::new();
     let spec = example("quickstart.yaml");
-    let create = commands::for_entry(&spec.entries[0], Platform::Kubernetes, &target(), Shell::Posix).unwrap().remove(0);
+    let create =
+        commands::for_entry(&spec.entries[0], Platform::Kubernetes, &target(), Shell::Posix)
+            .unwrap()
+            .remove(0);
     let log = dry.dir.path().join("argv.log");
-    let path = format!("{}:{}", dry.dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    let path =
+        format!("{}:{}", dry.dir.path().display(), std::env::var("PATH").unwrap_or_default());
     let out = Command::new("bash")
         .arg("-c")
         .arg(&create.text)
@@ -281,11 +353,18 @@ fn an_empty_value_creates_nothing() {
 #[test]
 fn a_non_default_kubeconfig_is_named_in_every_kubectl_command() {
     let spec = example("quickstart.yaml");
-    let target = Target { kubeconfig: Some("/home/op/my kube/config".into()), kube_context: Some("prod".into()), ..Target::default() };
+    let target = Target {
+        kubeconfig: Some("/home/op/my kube/config".into()),
+        kube_context: Some("prod".into()),
+        ..Target::default()
+    };
     for shell in [Shell::Posix, Shell::PowerShell] {
-        for fix in commands::for_entry(&spec.entries[0], Platform::Kubernetes, &target, shell).unwrap() {
+        for fix in
+            commands::for_entry(&spec.entries[0], Platform::Kubernetes, &target, shell).unwrap()
+        {
             let kubectl_calls = fix.text.matches("kubectl ").count();
-            let named = fix.text.matches("--kubeconfig '/home/op/my kube/config' --context prod").count();
+            let named =
+                fix.text.matches("--kubeconfig '/home/op/my kube/config' --context prod").count();
             assert_eq!(kubectl_calls, named, "{}", fix.text);
         }
     }

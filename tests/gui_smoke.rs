@@ -12,8 +12,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn need(program: &str) {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {program}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success());
-    assert!(found, "{program} is not installed: run scripts/test.sh, which installs Xvfb, xdotool, xclip and ImageMagick");
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "{program} is not installed: run scripts/test.sh, which installs Xvfb, xdotool, xclip and ImageMagick"
+    );
 }
 
 /// An X display of our own, stopped on drop.
@@ -25,8 +33,19 @@ struct Display {
 impl Display {
     fn start() -> Self {
         need("Xvfb");
-        let number = (90..140).find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists() && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()).expect("no free X display number");
-        let server = Command::new("Xvfb").arg(format!(":{number}")).args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let number = (90..140)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                    && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            })
+            .expect("no free X display number");
+        let server = Command::new("Xvfb")
+            .arg(format!(":{number}"))
+            .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while !Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() {
             assert!(Instant::now() < deadline, "Xvfb did not start");
@@ -113,7 +132,11 @@ async fn the_window_opens_a_spec_and_copies_a_command_a_person_can_run() {
         assert!(Instant::now() < deadline, "the clipboard never got the create command: {text:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert!(clipboard.contains("kubectl create secret generic github-token --kubeconfig") && clipboard.contains("--namespace acme"), "{clipboard}");
+    assert!(
+        clipboard.contains("kubectl create secret generic github-token --kubeconfig")
+            && clipboard.contains("--namespace acme"),
+        "{clipboard}"
+    );
 
     let (ok, _, stderr) = cluster.shell("bash", &clipboard, "typed-in-the-terminal-301\n").await;
     assert!(ok, "{stderr}");

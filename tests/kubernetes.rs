@@ -34,8 +34,10 @@ async fn cluster() -> (Cluster, String) {
 }
 
 async fn check_json(cluster: &Cluster, args: &[&str]) -> (Option<i32>, serde_json::Value) {
-    let (code, stdout, stderr) = cluster.greenlight(&[&["check", "--format", "json"], args].concat()).await;
-    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}\n{stderr}"));
+    let (code, stdout, stderr) =
+        cluster.greenlight(&[&["check", "--format", "json"], args].concat()).await;
+    let report = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}\n{stderr}"));
     (code, report)
 }
 
@@ -43,13 +45,20 @@ fn create_command(spec_path: &str, name: &str, shell: Shell) -> String {
     let spec = spec::load(spec_path.as_ref()).unwrap();
     let entry = spec.entries.iter().find(|e| e.name == name).unwrap();
     let target = Target { kube_context: Some("test".into()), ..Target::default() };
-    commands::for_entry(entry, spec::Platform::Kubernetes, &target, shell).unwrap().into_iter().find(|c| c.kind == CommandKind::Create).unwrap().text
+    commands::for_entry(entry, spec::Platform::Kubernetes, &target, shell)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.kind == CommandKind::Create)
+        .unwrap()
+        .text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_reports_present_wrong_and_missing_with_exit_codes() {
     let (mut cluster, spec) = cluster().await;
-    cluster.seed_with_kubectl_apply("acme", "github-token", "token", "ghp-applied-value-1f2e3d").await;
+    cluster
+        .seed_with_kubectl_apply("acme", "github-token", "token", "ghp-applied-value-1f2e3d")
+        .await;
     cluster.seed("acme", "db-credentials", &[("username", "db-user-value-77")]);
     let (code, report) = check_json(&cluster, &[&spec]).await;
     assert_eq!(code, Some(3), "{report:#}");
@@ -63,7 +72,11 @@ async fn check_reports_present_wrong_and_missing_with_exit_codes() {
     assert_eq!(report["connection"]["facts"]["User"], "operator");
     assert!(report["connection"]["warnings"].as_array().unwrap().is_empty());
 
-    cluster.seed("acme", "db-credentials", &[("username", "db-user-value-77"), ("password", "db-password-value-88")]);
+    cluster.seed(
+        "acme",
+        "db-credentials",
+        &[("username", "db-user-value-77"), ("password", "db-password-value-88")],
+    );
     let (code, report) = check_json(&cluster, &[&spec]).await;
     assert_eq!(code, Some(0), "an optional secret does not block readiness: {report:#}");
     assert_eq!(report["ready"], true);
@@ -98,7 +111,12 @@ secrets:
     let elsewhere = row(&report, "in-default");
     assert_eq!(elsewhere["state"], "found_elsewhere");
     assert_eq!(elsewhere["detail"], "Secret default/in-default");
-    assert!(hints(elsewhere).contains("kubectl delete secret in-default --context test --namespace default"), "{}", hints(elsewhere));
+    assert!(
+        hints(elsewhere)
+            .contains("kubectl delete secret in-default --context test --namespace default"),
+        "{}",
+        hints(elsewhere)
+    );
 
     let near = row(&report, "github-token");
     assert_eq!(near["state"], "found_elsewhere");
@@ -110,16 +128,25 @@ secrets:
 
     let nowhere = row(&report, "nowhere");
     assert_eq!(nowhere["state"], "missing");
-    assert!(hints(nowhere).contains("kubectl create namespace not-created --context test"), "{}", hints(nowhere));
+    assert!(
+        hints(nowhere).contains("kubectl create namespace not-created --context test"),
+        "{}",
+        hints(nowhere)
+    );
 
     let warnings = report["connection"]["warnings"].to_string();
-    assert!(warnings.contains("The spec expects context `prod`, but Greenlight is using `test`"), "{warnings}");
+    assert!(
+        warnings.contains("The spec expects context `prod`, but Greenlight is using `test`"),
+        "{warnings}"
+    );
     cluster.assert_value_free();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rbac_denials_are_forbidden_with_the_rule_never_missing() {
-    let mut cluster = Cluster::start_with(vec![Rule::new(&["create"], &["selfsubjectaccessreviews"], None)]).await;
+    let mut cluster =
+        Cluster::start_with(vec![Rule::new(&["create"], &["selfsubjectaccessreviews"], None)])
+            .await;
     cluster.server.create_namespace("acme");
     cluster.seed("acme", "github-token", &[("token", "forbidden-value-41")]);
     let spec = write_spec(cluster.dir.path(), SPEC).display().to_string();
@@ -131,21 +158,35 @@ async fn rbac_denials_are_forbidden_with_the_rule_never_missing() {
     let text = hints(row(&report, "github-token"));
     assert!(text.contains("kubectl create role greenlight-reader --verb=get,list,watch --resource=secrets --context test --namespace acme"), "{text}");
     assert!(text.contains("--user=operator"), "{text}");
-    assert!(text.contains("kubectl auth can-i get secrets --context test --namespace acme"), "{text}");
+    assert!(
+        text.contains("kubectl auth can-i get secrets --context test --namespace acme"),
+        "{text}"
+    );
     cluster.assert_value_free();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_only_users_are_checked_secret_by_secret() {
-    let mut cluster = Cluster::start_with(vec![Rule::new(&["get"], &["secrets", "namespaces"], Some("acme"))]).await;
+    let mut cluster =
+        Cluster::start_with(vec![Rule::new(&["get"], &["secrets", "namespaces"], Some("acme"))])
+            .await;
     cluster.server.create_namespace("acme");
     cluster.seed("acme", "github-token", &[("token", "get-only-value-51")]);
-    cluster.seed("acme", "db-credentials", &[("username", "user-value-52"), ("password", "pass-value-53")]);
+    cluster.seed(
+        "acme",
+        "db-credentials",
+        &[("username", "user-value-52"), ("password", "pass-value-53")],
+    );
     let spec = write_spec(cluster.dir.path(), SPEC).display().to_string();
     let (code, report) = check_json(&cluster, &[&spec]).await;
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(row(&report, "webhook")["state"], "missing");
-    let lists = cluster.server.records().into_iter().filter(|r| r.path.ends_with("/secrets") && r.user_agent.starts_with("greenlight/")).count();
+    let lists = cluster
+        .server
+        .records()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/secrets") && r.user_agent.starts_with("greenlight/"))
+        .count();
     assert_eq!(lists, 0, "list is forbidden, so Greenlight must not try it");
     cluster.assert_value_free();
 }
@@ -166,7 +207,11 @@ async fn expired_credentials_and_a_dead_server_are_unreachable_never_missing() {
     assert_eq!(code, Some(1));
     let github = row(&report, "github-token");
     assert_eq!(github["state"], "unreachable");
-    assert!(github["detail"].as_str().unwrap().contains("not connected") || github["detail"].as_str().unwrap().contains("cannot reach"), "{github}");
+    assert!(
+        github["detail"].as_str().unwrap().contains("not connected")
+            || github["detail"].as_str().unwrap().contains("cannot reach"),
+        "{github}"
+    );
     cluster.assert_value_free();
 }
 
@@ -186,15 +231,27 @@ async fn exec_plugins_run_without_a_terminal_and_failures_say_how_to_log_in() {
     // Found only through the PATH Greenlight adds for plugins ($HOME/.local/bin).
     plugin(
         "gl-token-plugin",
-        &format!("[ -t 0 ] && {{ echo 'stdin must not be a terminal' >&2; exit 9; }}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'", support::OPERATOR_TOKEN),
+        &format!(
+            "[ -t 0 ] && {{ echo 'stdin must not be a terminal' >&2; exit 9; }}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'",
+            support::OPERATOR_TOKEN
+        ),
     );
-    plugin("aws", "echo 'Error when retrieving token from sso: Token has expired and refresh failed' >&2\nexit 255");
+    plugin(
+        "aws",
+        "echo 'Error when retrieving token from sso: Token has expired and refresh failed' >&2\nexit 255",
+    );
     let kubeconfig = cluster.server.kubeconfig(&[("test", "unused")]);
     let kubeconfig = kubeconfig.replace(
         "  user:\n    token: unused\n",
         "  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: gl-token-plugin\n      interactiveMode: IfAvailable\n",
     );
-    let broken = kubeconfig.replace("command: gl-token-plugin", &format!("command: {}\n      args: [eks, get-token, --cluster-name, prod, --profile, ops]", bin.join("aws").display()));
+    let broken = kubeconfig.replace(
+        "command: gl-token-plugin",
+        &format!(
+            "command: {}\n      args: [eks, get-token, --cluster-name, prod, --profile, ops]",
+            bin.join("aws").display()
+        ),
+    );
     std::fs::write(cluster.kubeconfig(), &kubeconfig).unwrap();
     let run = |args: Vec<String>| {
         let home = home.clone();
@@ -211,7 +268,8 @@ async fn exec_plugins_run_without_a_terminal_and_failures_say_how_to_log_in() {
         }
     };
     let out = run(vec!["check".into(), "--format".into(), "json".into(), spec.clone()]).await;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(row(&report, "github-token")["state"], "present", "{report:#}");
 
     std::fs::write(cluster.kubeconfig(), &broken).unwrap();
@@ -220,7 +278,10 @@ async fn exec_plugins_run_without_a_terminal_and_failures_say_how_to_log_in() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let github = row(&report, "github-token");
     assert_eq!(github["state"], "unreachable");
-    assert!(github["detail"].as_str().unwrap().contains("Token has expired and refresh failed"), "{github}");
+    assert!(
+        github["detail"].as_str().unwrap().contains("Token has expired and refresh failed"),
+        "{github}"
+    );
     assert!(hints(github).contains("aws sso login --profile ops"), "{}", hints(github));
     cluster.assert_value_free();
 }
@@ -232,11 +293,23 @@ async fn watch_turns_green_when_the_generated_commands_run() {
     watch.line_matching(WAIT, is("github-token", "missing")).await;
     watch.line_matching(WAIT, is("db-credentials", "missing")).await;
 
-    let (ok, _, stderr) = cluster.shell("bash", &create_command(&spec, "github-token", Shell::Posix), "typed in bash ' \" $x\n").await;
+    let (ok, _, stderr) = cluster
+        .shell(
+            "bash",
+            &create_command(&spec, "github-token", Shell::Posix),
+            "typed in bash ' \" $x\n",
+        )
+        .await;
     assert!(ok, "{stderr}");
     watch.line_matching(WAIT, is("github-token", "present")).await;
 
-    let (ok, _, stderr) = cluster.shell("zsh", &create_command(&spec, "db-credentials", Shell::Posix), "app-user\npass word\n").await;
+    let (ok, _, stderr) = cluster
+        .shell(
+            "zsh",
+            &create_command(&spec, "db-credentials", Shell::Posix),
+            "app-user\npass word\n",
+        )
+        .await;
     assert!(ok, "{stderr}");
     watch.line_matching(WAIT, is("db-credentials", "present")).await;
     let status = tokio::time::timeout(WAIT, watch.child.wait()).await.unwrap().unwrap();
@@ -244,9 +317,16 @@ async fn watch_turns_green_when_the_generated_commands_run() {
 
     let stored = cluster.server.secret("acme", "github-token").unwrap();
     assert_eq!(stored["data"]["token"], base64_of("typed in bash ' \" $x"));
-    assert_eq!(cluster.server.secret("acme", "db-credentials").unwrap()["data"]["password"], base64_of("pass word"));
+    assert_eq!(
+        cluster.server.secret("acme", "db-credentials").unwrap()["data"]["password"],
+        base64_of("pass word")
+    );
     let mut cluster = cluster;
-    cluster.seeded.extend(["typed in bash ' \" $x".to_owned(), "pass word".to_owned(), "app-user".to_owned()]);
+    cluster.seeded.extend([
+        "typed in bash ' \" $x".to_owned(),
+        "pass word".to_owned(),
+        "app-user".to_owned(),
+    ]);
     cluster.assert_value_free();
 }
 
@@ -280,13 +360,18 @@ secrets:
     watch.line_matching(WAIT, is("homeless", "missing")).await;
 
     for name in ["misplaced", "api-token"] {
-        let (ok, _, stderr) = cluster.shell("bash", &create_command(&spec, name, Shell::Posix), "fixed-value\n").await;
+        let (ok, _, stderr) = cluster
+            .shell("bash", &create_command(&spec, name, Shell::Posix), "fixed-value\n")
+            .await;
         assert!(ok, "{stderr}");
         watch.line_matching(WAIT, is(name, "present")).await;
     }
-    let (ok, _, stderr) = cluster.shell("bash", "kubectl create namespace later --context test", "").await;
+    let (ok, _, stderr) =
+        cluster.shell("bash", "kubectl create namespace later --context test", "").await;
     assert!(ok, "{stderr}");
-    let (ok, _, stderr) = cluster.shell("bash", &create_command(&spec, "homeless", Shell::Posix), "fixed-value\n").await;
+    let (ok, _, stderr) = cluster
+        .shell("bash", &create_command(&spec, "homeless", Shell::Posix), "fixed-value\n")
+        .await;
     assert!(ok, "{stderr}");
     watch.line_matching(WAIT, is("homeless", "present")).await;
     cluster.seeded.push("fixed-value".to_owned());
@@ -302,12 +387,21 @@ async fn a_server_that_goes_away_mid_watch_leaves_stale_state_then_recovers() {
     watch.line_matching(WAIT, is("db-credentials", "missing")).await;
 
     cluster.server.stop();
-    let stale = watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_string()).await;
+    let stale =
+        watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_string()).await;
     assert_eq!(stale["state"], "present", "the last known state is kept, marked stale");
 
     cluster.server.restart().await;
-    watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["stale"].is_null() && l["state"] == "present").await;
-    cluster.seed("acme", "db-credentials", &[("username", "user-value-82"), ("password", "pass-value-83")]);
+    watch
+        .line_matching(WAIT, |l| {
+            l["name"] == "github-token" && l["stale"].is_null() && l["state"] == "present"
+        })
+        .await;
+    cluster.seed(
+        "acme",
+        "db-credentials",
+        &[("username", "user-value-82"), ("password", "pass-value-83")],
+    );
     watch.line_matching(WAIT, is("db-credentials", "present")).await;
     cluster.assert_value_free();
 }
@@ -320,7 +414,8 @@ async fn expired_watch_history_relists_without_missing_a_change() {
     watch.line_matching(WAIT, is("github-token", "missing")).await;
     // Forget the history and end the watch: it resumes from an expired version, gets
     // 410 Gone, relists, and sees the Secret created in between.
-    let watches = || cluster.server.records().into_iter().filter(|r| r.param("watch").is_some()).count();
+    let watches =
+        || cluster.server.records().into_iter().filter(|r| r.param("watch").is_some()).count();
     let before = watches();
     cluster.server.pause_watches(true);
     cluster.server.end_watches();
@@ -333,8 +428,16 @@ async fn expired_watch_history_relists_without_missing_a_change() {
     cluster.seed("acme", "github-token", &[("token", "after-compaction-91")]);
     cluster.server.compact();
     cluster.server.pause_watches(false);
-    watch.line_matching(WAIT, |l| l["name"] == "github-token" && l["state"] == "present" && l["stale"].is_null()).await;
-    let gone = cluster.server.records().into_iter().any(|r| String::from_utf8_lossy(&r.body()).contains("too old resource version"));
+    watch
+        .line_matching(WAIT, |l| {
+            l["name"] == "github-token" && l["state"] == "present" && l["stale"].is_null()
+        })
+        .await;
+    let gone = cluster
+        .server
+        .records()
+        .into_iter()
+        .any(|r| String::from_utf8_lossy(&r.body()).contains("too old resource version"));
     assert!(gone, "the watch should have been answered with 410 Gone");
     cluster.assert_value_free();
 }
@@ -374,24 +477,35 @@ async fn rotate_replaces_in_place_and_verify_prints_no_value() {
     cluster.seed("acme", "github-token", &[("token", "before-rotation-99")]);
     let loaded = spec::load(spec.as_ref()).unwrap();
     let target = Target { kube_context: Some("test".into()), ..Target::default() };
-    let all = commands::for_entry(&loaded.entries[0], spec::Platform::Kubernetes, &target, Shell::Posix).unwrap();
+    let all =
+        commands::for_entry(&loaded.entries[0], spec::Platform::Kubernetes, &target, Shell::Posix)
+            .unwrap();
     let rotate = &all.iter().find(|c| c.kind == CommandKind::Rotate).unwrap().text;
     let verify = &all.iter().find(|c| c.kind == CommandKind::Verify).unwrap().text;
     let (ok, _, stderr) = cluster.shell("bash", rotate, "after-rotation-100\n").await;
     assert!(ok, "{stderr}");
-    assert_eq!(cluster.server.secret("acme", "github-token").unwrap()["data"]["token"], base64_of("after-rotation-100"));
+    assert_eq!(
+        cluster.server.secret("acme", "github-token").unwrap()["data"]["token"],
+        base64_of("after-rotation-100")
+    );
     let deletes = cluster.server.records().into_iter().filter(|r| r.method == "DELETE").count();
     assert_eq!(deletes, 0, "rotation must not delete first");
     let (ok, stdout, stderr) = cluster.shell("bash", verify, "").await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("github-token") && stdout.contains("Opaque"), "{stdout}");
-    assert!(!stdout.contains("after-rotation-100") && !stdout.contains(&base64_of("after-rotation-100")), "{stdout}");
+    assert!(
+        !stdout.contains("after-rotation-100")
+            && !stdout.contains(&base64_of("after-rotation-100")),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_platform_contract_example_against_the_test_server() {
     let mut cluster = Cluster::start().await;
-    for namespace in ["litellm", "monitoring", "serving", "experience", "argocd", "dex", "oauth2-proxy"] {
+    for namespace in
+        ["litellm", "monitoring", "serving", "experience", "argocd", "dex", "oauth2-proxy"]
+    {
         cluster.server.create_namespace(namespace);
     }
     let spec = "specs/examples/platform-contract.yaml";
@@ -407,20 +521,29 @@ async fn the_platform_contract_example_against_the_test_server() {
     let loaded = spec::load(spec.as_ref()).unwrap();
     let target = Target { kube_context: Some("test".into()), ..Target::default() };
     for entry in loaded.entries.iter().filter(|e| e.when.iter().all(|f| f == "identity")) {
-        if let Some(create) = commands::for_entry(entry, spec::Platform::Kubernetes, &target, Shell::Posix).unwrap().into_iter().find(|c| c.kind == CommandKind::Create) {
+        if let Some(create) =
+            commands::for_entry(entry, spec::Platform::Kubernetes, &target, Shell::Posix)
+                .unwrap()
+                .into_iter()
+                .find(|c| c.kind == CommandKind::Create)
+        {
             let (ok, _, stderr) = cluster.shell("bash", &create.text, "").await;
             assert!(ok, "{}: {stderr}", entry.name);
         }
     }
-    cluster.seed("dex", "dex-secrets", &[
-        ("DEX_ADMIN_PASSWORD_HASH", "dex-hash-value-201"),
-        ("OAUTH2_PROXY_CLIENT_SECRET", "dex-value-202"),
-        ("ARGOCD_CLIENT_SECRET", "dex-value-203"),
-        ("LITELLM_CLIENT_SECRET", "dex-value-204"),
-        ("GRAFANA_CLIENT_SECRET", "dex-value-205"),
-        ("OPENWEBUI_CLIENT_SECRET", "dex-value-206"),
-        ("TABBY_CLIENT_SECRET", "dex-value-207"),
-    ]);
+    cluster.seed(
+        "dex",
+        "dex-secrets",
+        &[
+            ("DEX_ADMIN_PASSWORD_HASH", "dex-hash-value-201"),
+            ("OAUTH2_PROXY_CLIENT_SECRET", "dex-value-202"),
+            ("ARGOCD_CLIENT_SECRET", "dex-value-203"),
+            ("LITELLM_CLIENT_SECRET", "dex-value-204"),
+            ("GRAFANA_CLIENT_SECRET", "dex-value-205"),
+            ("OPENWEBUI_CLIENT_SECRET", "dex-value-206"),
+            ("TABBY_CLIENT_SECRET", "dex-value-207"),
+        ],
+    );
     let (code, report) = check_json(&cluster, &[spec]).await;
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(report["ready"], true);

@@ -15,7 +15,8 @@ fn root() -> PathBuf {
 }
 
 fn files_in(dir: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(root().join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> =
+        fs::read_dir(root().join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     files
 }
@@ -25,7 +26,8 @@ fn examples_and_good_fixtures_load_cleanly() {
     let mut loaded = 0;
     for dir in ["specs/examples", "tests/fixtures/specs/good"] {
         for path in files_in(dir) {
-            let spec = spec::load(&path).unwrap_or_else(|e| panic!("{} should load:\n{e}", path.display()));
+            let spec = spec::load(&path)
+                .unwrap_or_else(|e| panic!("{} should load:\n{e}", path.display()));
             assert!(spec.warnings.is_empty(), "{}: {:?}", path.display(), spec.warnings);
             assert!(!spec.entries.is_empty());
             loaded += 1;
@@ -36,21 +38,34 @@ fn examples_and_good_fixtures_load_cleanly() {
 
 #[test]
 fn each_bad_fixture_fails_with_the_expected_positions_and_rules() {
-    let fixtures: Vec<PathBuf> = files_in("tests/fixtures/specs/bad").into_iter().filter(|p| p.extension().is_none_or(|e| e != "expect")).collect();
+    let fixtures: Vec<PathBuf> = files_in("tests/fixtures/specs/bad")
+        .into_iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "expect"))
+        .collect();
     assert!(fixtures.len() >= 20, "only {} bad fixtures", fixtures.len());
     for path in fixtures {
         let expect_path = PathBuf::from(format!("{}.expect", path.display()));
-        let expected = fs::read_to_string(&expect_path).unwrap_or_else(|_| panic!("{} has no .expect file", path.display()));
+        let expected = fs::read_to_string(&expect_path)
+            .unwrap_or_else(|_| panic!("{} has no .expect file", path.display()));
         let error = spec::load(&path).expect_err(&format!("{} should be rejected", path.display()));
         let problems = error.problems();
-        let got: Vec<String> = problems.iter().map(|p| format!("{}:{} {}", p.line, p.column, p.rule)).collect();
+        let got: Vec<String> =
+            problems.iter().map(|p| format!("{}:{} {}", p.line, p.column, p.rule)).collect();
         let want: Vec<&str> = expected.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(got, want, "{}:\n{error}", path.display());
         for problem in problems {
             assert_eq!(problem.file, path, "every problem names the file");
             assert!(!problem.message.is_empty() && !problem.fix.is_empty(), "{problem}");
             let shown = problem.to_string();
-            assert!(shown.starts_with(&format!("{}:{}:{}: ", path.display(), problem.line, problem.column)), "{shown}");
+            assert!(
+                shown.starts_with(&format!(
+                    "{}:{}:{}: ",
+                    path.display(),
+                    problem.line,
+                    problem.column
+                )),
+                "{shown}"
+            );
             assert!(shown.contains("fix: "), "{shown}");
         }
     }
@@ -101,9 +116,15 @@ fn defaults_fill_in_placements() {
     let spec = spec::load(&root().join("specs/examples/quickstart.yaml")).unwrap();
     let github = &spec.entries[0];
     let k8s = github.kubernetes.as_ref().unwrap();
-    assert_eq!((k8s.namespace.as_str(), k8s.secret.as_str(), k8s.keys.as_slice()), ("acme-prod", "github-token", &["token".to_owned()][..]));
+    assert_eq!(
+        (k8s.namespace.as_str(), k8s.secret.as_str(), k8s.keys.as_slice()),
+        ("acme-prod", "github-token", &["token".to_owned()][..])
+    );
     let aws = github.aws.as_ref().unwrap();
-    assert_eq!((aws.service, aws.name.as_str(), aws.region.as_deref()), (AwsService::SecretsManager, "acme/github-token", Some("us-east-1")));
+    assert_eq!(
+        (aws.service, aws.name.as_str(), aws.region.as_deref()),
+        (AwsService::SecretsManager, "acme/github-token", Some("us-east-1"))
+    );
     let webhook = spec.entries.iter().find(|e| e.name == "stripe-webhook-token").unwrap();
     assert_eq!(webhook.aws.as_ref().unwrap().service, AwsService::ParameterStore);
     assert_eq!(webhook.kubernetes.as_ref().unwrap().secret, "stripe-webhook");
@@ -130,7 +151,12 @@ fn the_platform_contract_example_covers_the_seed_table() {
     let cloudflare: Vec<&str> = spec
         .entries
         .iter()
-        .filter_map(|e| e.kubernetes.as_ref().filter(|k| k.secret == "cloudflare-api-token").map(|k| k.namespace.as_str()))
+        .filter_map(|e| {
+            e.kubernetes
+                .as_ref()
+                .filter(|k| k.secret == "cloudflare-api-token")
+                .map(|k| k.namespace.as_str())
+        })
         .collect();
     assert_eq!(cloudflare, ["external-dns", "cert-manager"]);
     assert_eq!(find("hf-token").when, ["gated-model"]);

@@ -22,14 +22,20 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn app<'a>(runtime: &tokio::runtime::Runtime, options: AppOptions) -> Harness<'a, GreenlightApp> {
     let handle = runtime.handle().clone();
-    Harness::builder().with_size([1180.0, 760.0]).build_eframe(move |cc| GreenlightApp::new(cc, handle, options))
+    Harness::builder()
+        .with_size([1180.0, 760.0])
+        .build_eframe(move |cc| GreenlightApp::new(cc, handle, options))
 }
 
 /// Steps frames until `done`, as background work finishes (at most 20 s).
 fn settle(harness: &mut Harness<'_, GreenlightApp>, done: impl Fn(&GreenlightApp) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !done(harness.state()) {
-        assert!(Instant::now() < deadline, "the app did not reach the expected state; log: {:?}", harness.state().state.log);
+        assert!(
+            Instant::now() < deadline,
+            "the app did not reach the expected state; log: {:?}",
+            harness.state().state.log
+        );
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -82,26 +88,36 @@ fn the_welcome_screen_opens_a_bundled_example() {
 #[test]
 fn a_bad_spec_shows_its_problems_in_the_window() {
     let runtime = runtime();
-    let bad = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs/bad/bad-names.yaml");
+    let bad =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs/bad/bad-names.yaml");
     let mut harness = app(&runtime, AppOptions { spec: Some(bad), kubeconfig: no_cluster() });
     settle(&mut harness, |app| app.state.spec_error.is_some());
     harness.get_by_label_contains("The spec file has problems");
-    harness.get_by_label_contains("bad-names.yaml:8:18: `Acme-Prod` is not a valid Kubernetes namespace");
+    harness.get_by_label_contains(
+        "bad-names.yaml:8:18: `Acme-Prod` is not a valid Kubernetes namespace",
+    );
     harness.get_by_label(label::OPEN);
 }
 
 #[test]
 fn copy_puts_only_the_command_on_the_clipboard() {
     let runtime = runtime();
-    let mut harness = app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
-    settle(&mut harness, |app| app.state.spec.is_some() && app.state.rows.iter().all(|r| r.outcome.is_some()));
+    let mut harness =
+        app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
+    settle(&mut harness, |app| {
+        app.state.spec.is_some() && app.state.rows.iter().all(|r| r.outcome.is_some())
+    });
     harness.get_by_label("database-password").click();
     frames(&mut harness, 3);
     harness.get_by_label("Copy create").click();
     harness.step();
     let clipboard = copied(&harness);
     assert_eq!(clipboard.len(), 1, "{clipboard:?}");
-    assert!(clipboard[0].starts_with("# Creates Secret database-password in namespace acme-prod"), "{}", clipboard[0]);
+    assert!(
+        clipboard[0].starts_with("# Creates Secret database-password in namespace acme-prod"),
+        "{}",
+        clipboard[0]
+    );
     assert!(clipboard[0].contains("--from-file=password=/dev/stdin"));
     frames(&mut harness, 2);
     harness.get_by_label_contains("Copied the create command");
@@ -125,7 +141,9 @@ async fn rows_follow_the_engine_against_a_cluster() {
     );
     let kubeconfig = cluster.kubeconfig();
     let runtime = runtime();
-    let state = |harness: &Harness<'_, GreenlightApp>, index: usize| harness.state().state.rows[index].state();
+    let state = |harness: &Harness<'_, GreenlightApp>, index: usize| {
+        harness.state().state.rows[index].state()
+    };
     let mut harness = app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(kubeconfig) });
     settle(&mut harness, |app| app.state.rows.first().is_some_and(|r| r.state() == State::Missing));
     harness.get_by_label_contains("Context");
@@ -154,7 +172,8 @@ async fn rows_follow_the_engine_against_a_cluster() {
 #[test]
 fn the_keyboard_selects_and_copies() {
     let runtime = runtime();
-    let mut harness = app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
+    let mut harness =
+        app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
     settle(&mut harness, |app| app.state.spec.is_some());
     harness.key_press(egui::Key::ArrowDown);
     harness.step();
@@ -164,9 +183,19 @@ fn the_keyboard_selects_and_copies() {
     assert_eq!(harness.state().state.selected, Some(1));
     // Press and release in one frame, so that frame's output carries the clipboard command.
     let modifiers = egui::Modifiers::COMMAND | egui::Modifiers::SHIFT;
-    harness.input_mut().events.push(egui::Event::Key { key: egui::Key::C, physical_key: None, pressed: true, repeat: false, modifiers });
+    harness.input_mut().events.push(egui::Event::Key {
+        key: egui::Key::C,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers,
+    });
     harness.step();
-    assert!(copied(&harness).first().is_some_and(|c| c.contains("database-password")), "{:?}", copied(&harness));
+    assert!(
+        copied(&harness).first().is_some_and(|c| c.contains("database-password")),
+        "{:?}",
+        copied(&harness)
+    );
     harness.key_press(egui::Key::Escape);
     harness.step();
     assert_eq!(harness.state().state.selected, None);
@@ -175,9 +204,13 @@ fn the_keyboard_selects_and_copies() {
 #[test]
 fn a_thousand_secrets_draw_only_the_visible_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from("version: 1\ndeployment: big\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: big } }\nsecrets:\n");
+    let mut text = String::from(
+        "version: 1\ndeployment: big\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: big } }\nsecrets:\n",
+    );
     for i in 0..1000 {
-        text.push_str(&format!("  - {{ name: secret-{i:04}, description: number {i}, kubernetes: {{ keys: [k] }} }}\n"));
+        text.push_str(&format!(
+            "  - {{ name: secret-{i:04}, description: number {i}, kubernetes: {{ keys: [k] }} }}\n"
+        ));
     }
     let path = support::write_spec(dir.path(), &text);
     let runtime = runtime();
@@ -199,7 +232,8 @@ fn editing_the_spec_on_disk_reloads_it_and_a_broken_edit_keeps_the_checklist() {
     let good = "version: 1\ndeployment: live\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: live } }\nsecrets:\n  - { name: first, description: First secret, kubernetes: { keys: [k] } }\n";
     let path = support::write_spec(dir.path(), good);
     let runtime = runtime();
-    let mut harness = app(&runtime, AppOptions { spec: Some(path.clone()), kubeconfig: no_cluster() });
+    let mut harness =
+        app(&runtime, AppOptions { spec: Some(path.clone()), kubeconfig: no_cluster() });
     settle(&mut harness, |app| app.state.spec.is_some());
     harness.get_by_label("first");
 
@@ -210,7 +244,13 @@ fn editing_the_spec_on_disk_reloads_it_and_a_broken_edit_keeps_the_checklist() {
     harness.get_by_label("second");
 
     std::thread::sleep(Duration::from_millis(1100));
-    std::fs::write(&path, format!("{good}  - {{ name: Bad_Name, description: broken, kubernetes: {{ keys: [k] }} }}\n")).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "{good}  - {{ name: Bad_Name, description: broken, kubernetes: {{ keys: [k] }} }}\n"
+        ),
+    )
+    .unwrap();
     settle(&mut harness, |app| app.state.spec_error.is_some());
     harness.get_by_label_contains("The spec file has problems");
     harness.get_by_label("second");

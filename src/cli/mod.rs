@@ -194,7 +194,12 @@ fn platform_of(spec: &SecretSpec, arg: Option<PlatformArg>) -> Result<Platform, 
         Ok(platform)
     } else {
         let offered: Vec<&str> = spec.platforms.iter().map(|p| p.as_str()).collect();
-        Err(usage(format!("{} does not offer {}; it offers: {}", spec.source.display(), platform.as_str(), offered.join(", "))))
+        Err(usage(format!(
+            "{} does not offer {}; it offers: {}",
+            spec.source.display(),
+            platform.as_str(),
+            offered.join(", ")
+        )))
     }
 }
 
@@ -203,8 +208,14 @@ fn platform_of(spec: &SecretSpec, arg: Option<PlatformArg>) -> Result<Platform, 
 fn target_of(_spec: &SecretSpec, args: &TargetArgs) -> Target {
     Target {
         kubeconfig: args.kubeconfig.as_ref().map(|p| p.display().to_string()),
-        kube_context: args.context.clone().or_else(|| detect::kubernetes::current_context(args.kubeconfig.as_deref())),
-        aws_profile: args.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
+        kube_context: args
+            .context
+            .clone()
+            .or_else(|| detect::kubernetes::current_context(args.kubeconfig.as_deref())),
+        aws_profile: args
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
         aws_region: args.region.clone(),
     }
 }
@@ -217,7 +228,9 @@ fn selection_of(spec: &SecretSpec, args: &CheckArgs) -> Result<Selection, Failur
             None => (given.as_str(), true),
             Some((name, "on" | "true" | "yes" | "1")) => (name, true),
             Some((name, "off" | "false" | "no" | "0")) => (name, false),
-            Some((_, other)) => return Err(usage(format!("--feature {given}: `{other}` is not on or off"))),
+            Some((_, other)) => {
+                return Err(usage(format!("--feature {given}: `{other}` is not on or off")));
+            }
         };
         if spec.feature(name).is_none() {
             let known: Vec<&str> = spec.features.iter().map(|f| f.name.as_str()).collect();
@@ -230,9 +243,13 @@ fn selection_of(spec: &SecretSpec, args: &CheckArgs) -> Result<Selection, Failur
     }
     for name in &args.skips {
         match spec.entries.iter().find(|e| &e.name == name) {
-            None => return Err(usage(format!("--skip {name}: the spec has no secret of that name"))),
+            None => {
+                return Err(usage(format!("--skip {name}: the spec has no secret of that name")));
+            }
             Some(entry) if entry.required => {
-                return Err(usage(format!("--skip {name}: it is required; only optional secrets can be skipped")));
+                return Err(usage(format!(
+                    "--skip {name}: it is required; only optional secrets can be skipped"
+                )));
             }
             Some(_) => selection.skipped.push(name.clone()),
         }
@@ -241,11 +258,12 @@ fn selection_of(spec: &SecretSpec, args: &CheckArgs) -> Result<Selection, Failur
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure { exit: Exit::CouldNotCheck, message: format!("cannot start the async runtime: {e}") })
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(
+        |e| Failure {
+            exit: Exit::CouldNotCheck,
+            message: format!("cannot start the async runtime: {e}"),
+        },
+    )
 }
 
 fn exit_of(report: &CheckReport) -> Exit {
@@ -267,8 +285,13 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     let spec = Arc::new(load(&args.spec)?);
     let selection = selection_of(&spec, args)?;
     let runtime = runtime()?;
-    let options = detect::ProbeOptions { mode: detect::Mode::Once, request_timeout: Duration::from_secs(args.request_timeout.max(1)) };
-    let probe = runtime.block_on(async { detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options) });
+    let options = detect::ProbeOptions {
+        mode: detect::Mode::Once,
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+    };
+    let probe = runtime.block_on(async {
+        detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)
+    });
     let outcomes = runtime.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
     let mut report = CheckReport::build(&spec, &selection, &outcomes);
     report.connection = probe.whereabouts();
@@ -280,11 +303,24 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
     let spec = Arc::new(load(&args.spec)?);
     let selection = selection_of(&spec, args)?;
     let runtime = runtime()?;
-    let options = detect::ProbeOptions { mode: detect::Mode::Live, request_timeout: Duration::from_secs(args.request_timeout.max(1)) };
-    let probe = runtime.block_on(async { detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options) });
+    let options = detect::ProbeOptions {
+        mode: detect::Mode::Live,
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+    };
+    let probe = runtime.block_on(async {
+        detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)
+    });
     let (events, mut inbox) = mpsc::unbounded_channel();
-    let _monitor = Monitor::spawn(runtime.handle(), spec.clone(), selection.clone(), probe, events, Arc::new(|| {}));
-    let mut outcomes: Vec<CheckOutcome> = spec.entries.iter().map(|_| CheckOutcome::now(Presence::Checking)).collect();
+    let _monitor = Monitor::spawn(
+        runtime.handle(),
+        spec.clone(),
+        selection.clone(),
+        probe,
+        events,
+        Arc::new(|| {}),
+    );
+    let mut outcomes: Vec<CheckOutcome> =
+        spec.entries.iter().map(|_| CheckOutcome::now(Presence::Checking)).collect();
     let mut printed: BTreeMap<usize, (State, bool)> = BTreeMap::new();
     let format = args.format;
     let watching = async {
@@ -335,7 +371,12 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
     })
 }
 
-fn print_change(entry: &spec::SecretEntry, platform: Platform, outcome: &CheckOutcome, format: Format) {
+fn print_change(
+    entry: &spec::SecretEntry,
+    platform: Platform,
+    outcome: &CheckOutcome,
+    format: Format,
+) {
     let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let state = outcome.presence.state();
     let location = entry.placement(platform).map(|p| p.describe()).unwrap_or_default();
@@ -351,8 +392,14 @@ fn print_change(entry: &spec::SecretEntry, platform: Platform, outcome: &CheckOu
         .to_string(),
         Format::Text => {
             let detail = outcome.presence.detail().map(|d| format!(": {d}")).unwrap_or_default();
-            let stale = outcome.stale.as_deref().map(|s| format!(" [stale: {s}]")).unwrap_or_default();
-            format!("{at} {} {} {} ({location}){detail}{stale}", state.symbol(), state.as_str(), entry.name)
+            let stale =
+                outcome.stale.as_deref().map(|s| format!(" [stale: {s}]")).unwrap_or_default();
+            format!(
+                "{at} {} {} {} ({location}){detail}{stale}",
+                state.symbol(),
+                state.as_str(),
+                entry.name
+            )
         }
     };
     let mut stdout = std::io::stdout().lock();
@@ -360,7 +407,12 @@ fn print_change(entry: &spec::SecretEntry, platform: Platform, outcome: &CheckOu
     writeln!(stdout, "{line}").and_then(|()| stdout.flush()).ok();
 }
 
-fn run_commands(path: &Path, shell: ShellArg, only: Option<&str>, target_args: &TargetArgs) -> Result<Exit, Failure> {
+fn run_commands(
+    path: &Path,
+    shell: ShellArg,
+    only: Option<&str>,
+    target_args: &TargetArgs,
+) -> Result<Exit, Failure> {
     let spec = load(path)?;
     let platform = platform_of(&spec, target_args.platform)?;
     let target = target_of(&spec, target_args);
@@ -369,18 +421,25 @@ fn run_commands(path: &Path, shell: ShellArg, only: Option<&str>, target_args: &
         ShellArg::Powershell => Shell::PowerShell,
     };
     if let Some(name) = only
-        && !spec.entries.iter().any(|e| e.name == name) {
-            return Err(usage(format!("--secret {name}: the spec has no secret of that name")));
-        }
+        && !spec.entries.iter().any(|e| e.name == name)
+    {
+        return Err(usage(format!("--secret {name}: the spec has no secret of that name")));
+    }
     let mut out = String::new();
     for entry in spec.entries.iter().filter(|e| only.is_none_or(|name| e.name == name)) {
         let location = entry.placement(platform).map(|p| p.describe()).unwrap_or_default();
-        out.push_str(&format!("### {} ({}): {}\n", entry.name, entry.group().title().to_lowercase(), location));
+        out.push_str(&format!(
+            "### {} ({}): {}\n",
+            entry.name,
+            entry.group().title().to_lowercase(),
+            location
+        ));
         out.push_str(&format!("# {}\n", entry.description));
         if !entry.when.is_empty() {
             out.push_str(&format!("# Needed when: {}\n", entry.when.join(" and ")));
         }
-        let fixes = commands::for_entry(entry, platform, &target, shell).map_err(|e| usage(format!("cannot write commands for {}: {e}", entry.name)))?;
+        let fixes = commands::for_entry(entry, platform, &target, shell)
+            .map_err(|e| usage(format!("cannot write commands for {}: {e}", entry.name)))?;
         for fix in fixes {
             out.push_str(&format!("\n## {}\n{}\n", fix.kind.title(), fix.text));
         }

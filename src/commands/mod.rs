@@ -12,7 +12,10 @@ pub mod quote;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::spec::{AwsPlacement, AwsService, Encoding, Generate, KubernetesPlacement, Platform, Provider, SecretEntry};
+use crate::spec::{
+    AwsPlacement, AwsService, Encoding, Generate, KubernetesPlacement, Platform, Provider,
+    SecretEntry,
+};
 pub use quote::QuoteError;
 
 /// The shell a command is written for.
@@ -112,7 +115,12 @@ pub const FIELD_MANAGER: &str = "greenlight";
 
 /// The create, verify and rotate commands for `entry` on `platform`. Vendor-provided entries
 /// get only a verify command. An entry without a placement on `platform` gets none.
-pub fn for_entry(entry: &SecretEntry, platform: Platform, target: &Target, shell: Shell) -> Result<Vec<FixCommand>, QuoteError> {
+pub fn for_entry(
+    entry: &SecretEntry,
+    platform: Platform,
+    target: &Target,
+    shell: Shell,
+) -> Result<Vec<FixCommand>, QuoteError> {
     let kinds: &[CommandKind] = if entry.provided_by == Provider::Vendor {
         &[CommandKind::Verify]
     } else {
@@ -137,8 +145,17 @@ pub fn for_entry(entry: &SecretEntry, platform: Platform, target: &Target, shell
 
 /// The POSIX command of `kind` for `entry`, for hints (they name commands in the shell most
 /// operators use; the app shows the chosen shell's).
-pub fn posix_text(entry: &SecretEntry, platform: Platform, target: &Target, kind: CommandKind) -> Option<String> {
-    for_entry(entry, platform, target, Shell::Posix).ok()?.into_iter().find(|c| c.kind == kind).map(|c| c.text)
+pub fn posix_text(
+    entry: &SecretEntry,
+    platform: Platform,
+    target: &Target,
+    kind: CommandKind,
+) -> Option<String> {
+    for_entry(entry, platform, target, Shell::Posix)
+        .ok()?
+        .into_iter()
+        .find(|c| c.kind == kind)
+        .map(|c| c.text)
 }
 
 /// One piece of a shell word: literal text (quoted on output) or shell syntax (verbatim).
@@ -189,11 +206,22 @@ pub fn render_posix_argv(argv: &[String]) -> Result<String, QuoteError> {
 
 /// The argv of the Kubernetes create command when the value arrives on stdin (single key).
 pub fn kubernetes_create_argv(placement: &KubernetesPlacement, context: &str) -> Vec<String> {
-    let mut argv = vec!["kubectl".to_owned(), "create".to_owned(), "secret".to_owned(), "generic".to_owned(), placement.secret.clone()];
+    let mut argv = vec![
+        "kubectl".to_owned(),
+        "create".to_owned(),
+        "secret".to_owned(),
+        "generic".to_owned(),
+        placement.secret.clone(),
+    ];
     if let Some(kind) = &placement.secret_type {
         argv.push(format!("--type={kind}"));
     }
-    argv.extend(["--context".to_owned(), context.to_owned(), "--namespace".to_owned(), placement.namespace.clone()]);
+    argv.extend([
+        "--context".to_owned(),
+        context.to_owned(),
+        "--namespace".to_owned(),
+        placement.namespace.clone(),
+    ]);
     for key in &placement.keys {
         argv.push(format!("--from-file={key}=/dev/stdin"));
     }
@@ -202,7 +230,11 @@ pub fn kubernetes_create_argv(placement: &KubernetesPlacement, context: &str) ->
 
 /// `[--kubeconfig PATH] --context CONTEXT`: the kubeconfig only when it is not the default.
 fn context_words(target: &Target, shell: Shell) -> Vec<Word> {
-    let mut words: Vec<Word> = target.kubeconfig.iter().flat_map(|path| [lit("--kubeconfig"), lit(path.clone())]).collect();
+    let mut words: Vec<Word> = target
+        .kubeconfig
+        .iter()
+        .flat_map(|path| [lit("--kubeconfig"), lit(path.clone())])
+        .collect();
     words.push(lit("--context"));
     words.push(match (&target.kube_context, shell) {
         (Some(context), _) => lit(context.clone()),
@@ -216,11 +248,17 @@ fn profile_word(target: &Target, shell: Shell) -> Word {
     match (&target.aws_profile, shell) {
         (Some(profile), _) => lit(profile.clone()),
         (None, Shell::Posix) => raw("\"${AWS_PROFILE:-default}\""),
-        (None, Shell::PowerShell) => raw("$(if ($env:AWS_PROFILE) { $env:AWS_PROFILE } else { 'default' })"),
+        (None, Shell::PowerShell) => {
+            raw("$(if ($env:AWS_PROFILE) { $env:AWS_PROFILE } else { 'default' })")
+        }
     }
 }
 
-fn region_word(placement: &AwsPlacement, target: &Target, shell: Shell) -> Result<Word, QuoteError> {
+fn region_word(
+    placement: &AwsPlacement,
+    target: &Target,
+    shell: Shell,
+) -> Result<Word, QuoteError> {
     Ok(match (placement.region.as_ref().or(target.aws_region.as_ref()), shell) {
         (Some(region), _) => lit(region.clone()),
         (None, Shell::Posix) => {
@@ -258,16 +296,27 @@ fn openssl(generate: Generate) -> String {
     format!("openssl rand {flag} {} | tr -d '\\n'", generate.bytes)
 }
 
-fn kubernetes(entry: &SecretEntry, placement: &KubernetesPlacement, target: &Target, shell: Shell, kind: CommandKind) -> Result<String, QuoteError> {
+fn kubernetes(
+    entry: &SecretEntry,
+    placement: &KubernetesPlacement,
+    target: &Target,
+    shell: Shell,
+    kind: CommandKind,
+) -> Result<String, QuoteError> {
     let context = context_words(target, shell);
     let location = format!("Secret {} in namespace {}", placement.secret, placement.namespace);
     if kind == CommandKind::Verify {
-        let mut words = vec![lit("kubectl"), lit("get"), lit("secret"), lit(placement.secret.clone())];
+        let mut words =
+            vec![lit("kubectl"), lit("get"), lit("secret"), lit(placement.secret.clone())];
         words.extend(context);
         words.extend([lit("--namespace"), lit(placement.namespace.clone())]);
-        return Ok(format!("# Shows {location}: name, type, number of keys and age, never values.\n{}", render(&words, shell)?));
+        return Ok(format!(
+            "# Shows {location}: name, type, number of keys and age, never values.\n{}",
+            render(&words, shell)?
+        ));
     }
-    let labels: Vec<String> = placement.keys.iter().map(|k| format!("key {k} of {}", placement.secret)).collect();
+    let labels: Vec<String> =
+        placement.keys.iter().map(|k| format!("key {k} of {}", placement.secret)).collect();
     let values = values(entry, &labels);
     let action = if kind == CommandKind::Create { "Creates" } else { "Replaces the value of" };
     let how = if entry.provided_by == Provider::Generated {
@@ -282,8 +331,18 @@ fn kubernetes(entry: &SecretEntry, placement: &KubernetesPlacement, target: &Tar
     }
 }
 
-fn kubectl_create_words(placement: &KubernetesPlacement, context: &[Word], sources: Vec<Word>) -> Vec<Word> {
-    let mut words = vec![lit("kubectl"), lit("create"), lit("secret"), lit("generic"), lit(placement.secret.clone())];
+fn kubectl_create_words(
+    placement: &KubernetesPlacement,
+    context: &[Word],
+    sources: Vec<Word>,
+) -> Vec<Word> {
+    let mut words = vec![
+        lit("kubectl"),
+        lit("create"),
+        lit("secret"),
+        lit("generic"),
+        lit(placement.secret.clone()),
+    ];
     if let Some(kind) = &placement.secret_type {
         words.push(lit(format!("--type={kind}")));
     }
@@ -294,7 +353,13 @@ fn kubectl_create_words(placement: &KubernetesPlacement, context: &[Word], sourc
 }
 
 fn apply_words(context: Vec<Word>, namespace: &str) -> Vec<Word> {
-    let mut words = vec![lit("kubectl"), lit("apply"), lit("--server-side"), lit("--force-conflicts"), lit(format!("--field-manager={FIELD_MANAGER}"))];
+    let mut words = vec![
+        lit("kubectl"),
+        lit("apply"),
+        lit("--server-side"),
+        lit("--force-conflicts"),
+        lit(format!("--field-manager={FIELD_MANAGER}")),
+    ];
     words.extend(context);
     words.extend([lit("--namespace"), lit(namespace.to_owned()), lit("-f"), lit("-")]);
     words
@@ -312,7 +377,10 @@ fn posix_prompts(values: &[Value]) -> Result<Vec<String>, QuoteError> {
     }
     lines.push("stty echo 2>/dev/null".to_owned());
     let filled: Vec<String> = (1..=values.len()).map(|n| format!("[ -n \"$GL_{n}\" ]")).collect();
-    lines.push(format!("{} || {{ echo 'Nothing entered; nothing was changed.' >&2; exit 1; }}", filled.join(" && ")));
+    lines.push(format!(
+        "{} || {{ echo 'Nothing entered; nothing was changed.' >&2; exit 1; }}",
+        filled.join(" && ")
+    ));
     Ok(lines)
 }
 
@@ -320,10 +388,19 @@ fn posix_prompts(values: &[Value]) -> Result<Vec<String>, QuoteError> {
 fn posix_prompted(comment: &str, mut lines: Vec<String>, command: String) -> String {
     lines.push(command);
     let body: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
-    format!("{comment}\n( trap 'stty echo 2>/dev/null' EXIT; trap 'exit 130' INT TERM\n{}\n)", body.join("\n"))
+    format!(
+        "{comment}\n( trap 'stty echo 2>/dev/null' EXIT; trap 'exit 130' INT TERM\n{}\n)",
+        body.join("\n")
+    )
 }
 
-fn kubernetes_posix(placement: &KubernetesPlacement, context: Vec<Word>, kind: CommandKind, values: &[Value], comment: &str) -> Result<String, QuoteError> {
+fn kubernetes_posix(
+    placement: &KubernetesPlacement,
+    context: Vec<Word>,
+    kind: CommandKind,
+    values: &[Value],
+    comment: &str,
+) -> Result<String, QuoteError> {
     let generated = values.first().and_then(|v| v.generated);
     let single = placement.keys.len() == 1;
     let sources: Vec<Word> = placement
@@ -349,7 +426,11 @@ fn kubernetes_posix(placement: &KubernetesPlacement, context: Vec<Word>, kind: C
     let mut create = kubectl_create_words(placement, &context, sources);
     let mut command = if kind == CommandKind::Rotate {
         create.extend([lit("--dry-run=client"), lit("-o"), lit("yaml")]);
-        format!("{} | {}", render(&create, Shell::Posix)?, render(&apply_words(context, &placement.namespace), Shell::Posix)?)
+        format!(
+            "{} | {}",
+            render(&create, Shell::Posix)?,
+            render(&apply_words(context, &placement.namespace), Shell::Posix)?
+        )
     } else {
         render(&create, Shell::Posix)?
     };
@@ -376,7 +457,9 @@ fn powershell_values(values: &[Value]) -> Result<Vec<String>, QuoteError> {
                 lines.push(format!("$b = [byte[]]::new({}); [Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($b)", g.bytes));
                 lines.push(match g.encoding {
                     Encoding::Base64 => format!("{var} = [Convert]::ToBase64String($b)"),
-                    Encoding::Hex => format!("{var} = -join ($b | ForEach-Object {{ $_.ToString('x2') }})"),
+                    Encoding::Hex => {
+                        format!("{var} = -join ($b | ForEach-Object {{ $_.ToString('x2') }})")
+                    }
                 });
             }
             None => {
@@ -396,14 +479,26 @@ fn powershell_block(comment: &str, lines: Vec<String>) -> String {
     format!("{comment}\n& {{\n{}\n}}", body.join("\n"))
 }
 
-fn kubernetes_powershell(placement: &KubernetesPlacement, context: Vec<Word>, kind: CommandKind, values: &[Value], comment: &str) -> Result<String, QuoteError> {
+fn kubernetes_powershell(
+    placement: &KubernetesPlacement,
+    context: Vec<Word>,
+    kind: CommandKind,
+    values: &[Value],
+    comment: &str,
+) -> Result<String, QuoteError> {
     // kubectl on Windows has no /dev/stdin, so the whole manifest travels on stdin instead.
     let mut lines = powershell_values(values)?;
     let data: Vec<String> = placement
         .keys
         .iter()
         .enumerate()
-        .map(|(n, key)| Ok(format!("{} = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($v{}))", quote::powershell_literal(key)?, n + 1)))
+        .map(|(n, key)| {
+            Ok(format!(
+                "{} = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($v{}))",
+                quote::powershell_literal(key)?,
+                n + 1
+            ))
+        })
         .collect::<Result<_, QuoteError>>()?;
     lines.push(format!(
         "$manifest = @{{ apiVersion = 'v1'; kind = 'Secret'; type = {}; metadata = @{{ name = {}; namespace = {} }}; data = @{{ {} }} }}",
@@ -424,26 +519,46 @@ fn kubernetes_powershell(placement: &KubernetesPlacement, context: Vec<Word>, ki
     Ok(powershell_block(comment, lines))
 }
 
-fn aws(entry: &SecretEntry, placement: &AwsPlacement, target: &Target, shell: Shell, kind: CommandKind) -> Result<String, QuoteError> {
+fn aws(
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    target: &Target,
+    shell: Shell,
+    kind: CommandKind,
+) -> Result<String, QuoteError> {
     let profile = profile_word(target, shell);
     let region = region_word(placement, target, shell)?;
     let location = format!("{} {}", placement.service.title(), placement.name);
     let whereabouts = vec![lit("--profile"), profile, lit("--region"), region];
     if kind == CommandKind::Verify {
         let mut words = match placement.service {
-            AwsService::SecretsManager => vec![lit("aws"), lit("secretsmanager"), lit("describe-secret")],
+            AwsService::SecretsManager => {
+                vec![lit("aws"), lit("secretsmanager"), lit("describe-secret")]
+            }
             AwsService::ParameterStore => vec![lit("aws"), lit("ssm"), lit("describe-parameters")],
         };
         words.extend(whereabouts);
         match placement.service {
-            AwsService::SecretsManager => words.extend([lit("--secret-id"), lit(placement.name.clone())]),
-            AwsService::ParameterStore => words.extend([lit("--parameter-filters"), lit(format!("Key=Name,Option=Equals,Values={}", placement.name))]),
+            AwsService::SecretsManager => {
+                words.extend([lit("--secret-id"), lit(placement.name.clone())])
+            }
+            AwsService::ParameterStore => words.extend([
+                lit("--parameter-filters"),
+                lit(format!("Key=Name,Option=Equals,Values={}", placement.name)),
+            ]),
         }
-        return Ok(format!("# Shows the metadata of {location} (never its value).\n{}", render(&words, shell)?));
+        return Ok(format!(
+            "# Shows the metadata of {location} (never its value).\n{}",
+            render(&words, shell)?
+        ));
     }
     let mut words = match (placement.service, kind) {
-        (AwsService::SecretsManager, CommandKind::Create) => vec![lit("aws"), lit("secretsmanager"), lit("create-secret")],
-        (AwsService::SecretsManager, _) => vec![lit("aws"), lit("secretsmanager"), lit("put-secret-value")],
+        (AwsService::SecretsManager, CommandKind::Create) => {
+            vec![lit("aws"), lit("secretsmanager"), lit("create-secret")]
+        }
+        (AwsService::SecretsManager, _) => {
+            vec![lit("aws"), lit("secretsmanager"), lit("put-secret-value")]
+        }
         (AwsService::ParameterStore, _) => vec![lit("aws"), lit("ssm"), lit("put-parameter")],
     };
     words.extend(whereabouts);
@@ -454,9 +569,16 @@ fn aws(entry: &SecretEntry, placement: &AwsPlacement, target: &Target, shell: Sh
                 words.extend([lit("--kms-key-id"), lit(key.clone())]);
             }
         }
-        (AwsService::SecretsManager, _) => words.extend([lit("--secret-id"), lit(placement.name.clone())]),
+        (AwsService::SecretsManager, _) => {
+            words.extend([lit("--secret-id"), lit(placement.name.clone())])
+        }
         (AwsService::ParameterStore, _) => {
-            words.extend([lit("--name"), lit(placement.name.clone()), lit("--type"), lit("SecureString")]);
+            words.extend([
+                lit("--name"),
+                lit(placement.name.clone()),
+                lit("--type"),
+                lit("SecureString"),
+            ]);
             if let Some(key) = &placement.kms_key {
                 words.extend([lit("--key-id"), lit(key.clone())]);
             }
@@ -484,7 +606,11 @@ fn aws(entry: &SecretEntry, placement: &AwsPlacement, target: &Target, shell: Sh
             let command = render(&words, shell)?;
             Ok(match values.first().and_then(|v| v.generated) {
                 Some(g) => format!("{comment}\n{} | {command}", openssl(g)),
-                None => posix_prompted(&comment, posix_prompts(&values)?, format!("printf '%s' \"$GL_1\" | {command}")),
+                None => posix_prompted(
+                    &comment,
+                    posix_prompts(&values)?,
+                    format!("printf '%s' \"$GL_1\" | {command}"),
+                ),
             })
         }
         Shell::PowerShell => {

@@ -73,7 +73,10 @@ mod tests {
         assert_eq!(posix("a b").as_deref(), Ok("'a b'"));
         assert_eq!(posix("it's").as_deref(), Ok("\"it's\""));
         assert_eq!(posix("").as_deref(), Ok("''"));
-        assert_eq!(posix("--from-file=token=/dev/stdin").as_deref(), Ok("--from-file=token=/dev/stdin"));
+        assert_eq!(
+            posix("--from-file=token=/dev/stdin").as_deref(),
+            Ok("--from-file=token=/dev/stdin")
+        );
         assert_eq!(posix("=cmd").as_deref(), Ok("'=cmd'"));
         assert_eq!(posix("--x=a b").as_deref(), Ok("'--x=a b'"));
         assert!(posix("a\0b").is_err());
@@ -87,7 +90,10 @@ mod tests {
         assert_eq!(powershell("a b").as_deref(), Ok("'a b'"));
         assert_eq!(powershell("it's").as_deref(), Ok("'it''s'"));
         assert_eq!(powershell("it\u{2019}s").as_deref(), Ok("'it\u{2019}\u{2019}s'"));
-        assert_eq!(powershell("\u{2018}x\u{201A}\u{201B}").as_deref(), Ok("'\u{2018}\u{2018}x\u{201A}\u{201A}\u{201B}\u{201B}'"));
+        assert_eq!(
+            powershell("\u{2018}x\u{201A}\u{201B}").as_deref(),
+            Ok("'\u{2018}\u{2018}x\u{201A}\u{201A}\u{201B}\u{201B}'")
+        );
         assert_eq!(powershell("$env:HOME").as_deref(), Ok("'$env:HOME'"));
         assert_eq!(powershell("a,b").as_deref(), Ok("'a,b'"));
         assert_eq!(powershell(".x").as_deref(), Ok("'.x'"));

@@ -180,7 +180,10 @@ pub struct Whereabouts {
     pub warnings: Vec<String>,
 }
 
-fn facts_as_object<S: serde::Serializer>(facts: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+fn facts_as_object<S: serde::Serializer>(
+    facts: &[(String, String)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = serializer.serialize_map(Some(facts.len()))?;
     for (label, value) in facts {
@@ -192,7 +195,8 @@ fn facts_as_object<S: serde::Serializer>(facts: &[(String, String)], serializer:
 impl Whereabouts {
     /// "Context: prod · Cluster: https://… · User: alice", then one line per warning.
     pub fn to_text(&self) -> String {
-        let mut out = self.facts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(" · ");
+        let mut out =
+            self.facts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(" · ");
         out.push('\n');
         for warning in &self.warnings {
             out.push_str(&format!("warning: {warning}\n"));
@@ -215,7 +219,11 @@ pub struct Selection {
 impl Selection {
     /// The spec's defaults on its first platform.
     pub fn defaults(spec: &SecretSpec) -> Self {
-        Self { platform: spec.default_platform(), features: FeatureSet::defaults(spec), skipped: Vec::new() }
+        Self {
+            platform: spec.default_platform(),
+            features: FeatureSet::defaults(spec),
+            skipped: Vec::new(),
+        }
     }
 
     /// The presence of `entry` decided without asking a backend, if any.
@@ -256,11 +264,21 @@ pub trait Probe: Send + Sync {
 
 /// Checks every entry once: settled ones without asking, the rest through `probe`, within
 /// [`ROUND_TIMEOUT`]. Returns one outcome per entry, in spec order.
-pub async fn check_once(spec: Arc<SecretSpec>, selection: &Selection, probe: &dyn Probe) -> Vec<CheckOutcome> {
-    let mut outcomes: Vec<Option<CheckOutcome>> = spec.entries.iter().map(|e| selection.settled(e).map(CheckOutcome::now)).collect();
-    let asked: Vec<usize> = outcomes.iter().enumerate().filter(|(_, o)| o.is_none()).map(|(i, _)| i).collect();
+pub async fn check_once(
+    spec: Arc<SecretSpec>,
+    selection: &Selection,
+    probe: &dyn Probe,
+) -> Vec<CheckOutcome> {
+    let mut outcomes: Vec<Option<CheckOutcome>> =
+        spec.entries.iter().map(|e| selection.settled(e).map(CheckOutcome::now)).collect();
+    let asked: Vec<usize> =
+        outcomes.iter().enumerate().filter(|(_, o)| o.is_none()).map(|(i, _)| i).collect();
     if !asked.is_empty() {
-        let answers = tokio::time::timeout(ROUND_TIMEOUT, probe.check(spec.clone(), selection.platform, asked)).await;
+        let answers = tokio::time::timeout(
+            ROUND_TIMEOUT,
+            probe.check(spec.clone(), selection.platform, asked),
+        )
+        .await;
         for (index, outcome) in answers.unwrap_or_default() {
             if let Some(slot) = outcomes.get_mut(index) {
                 *slot = Some(outcome);
@@ -298,7 +316,12 @@ pub struct ProbeOptions {
 }
 
 /// The probe for `platform`, working where `target` says. Call inside a tokio runtime.
-pub fn probe_for(platform: Platform, target: &Target, spec: &SecretSpec, options: ProbeOptions) -> Arc<dyn Probe> {
+pub fn probe_for(
+    platform: Platform,
+    target: &Target,
+    spec: &SecretSpec,
+    options: ProbeOptions,
+) -> Arc<dyn Probe> {
     match platform {
         Platform::Kubernetes => {
             let mut settings = kubernetes::Settings::new(target.kube_context.clone(), options.mode);
@@ -307,7 +330,12 @@ pub fn probe_for(platform: Platform, target: &Target, spec: &SecretSpec, options
             Arc::new(kubernetes::KubernetesProbe::new(settings, spec))
         }
         Platform::Aws => Arc::new(aws::AwsProbe::new(
-            aws::Settings { profile: target.aws_profile.clone(), region: target.aws_region.clone(), mode: options.mode, request_timeout: options.request_timeout },
+            aws::Settings {
+                profile: target.aws_profile.clone(),
+                region: target.aws_region.clone(),
+                mode: options.mode,
+                request_timeout: options.request_timeout,
+            },
             spec,
         )),
     }

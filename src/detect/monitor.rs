@@ -127,9 +127,10 @@ async fn run(
         if now_where != whereabouts {
             whereabouts.clone_from(&now_where);
             if let Some(facts) = now_where
-                && events.send(MonitorEvent::Whereabouts(facts)).is_err() {
-                    return;
-                }
+                && events.send(MonitorEvent::Whereabouts(facts)).is_err()
+            {
+                return;
+            }
         }
         if events.send(MonitorEvent::RoundFinished { ready }).is_err() {
             return;
@@ -157,7 +158,9 @@ async fn run(
         for command in pending {
             match command {
                 MonitorCommand::Select(next) => selection = next,
-                MonitorCommand::Hurry(period) => hurry_until = Some(tokio::time::Instant::now() + period),
+                MonitorCommand::Hurry(period) => {
+                    hurry_until = Some(tokio::time::Instant::now() + period)
+                }
                 MonitorCommand::Refresh => {}
             }
         }
@@ -166,8 +169,8 @@ async fn run(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::super::ProbeFuture;
     use super::*;
@@ -183,7 +186,12 @@ mod tests {
     }
 
     impl Probe for Arc<FakeProbe> {
-        fn check(&self, _spec: Arc<SecretSpec>, _platform: Platform, indices: Vec<usize>) -> ProbeFuture {
+        fn check(
+            &self,
+            _spec: Arc<SecretSpec>,
+            _platform: Platform,
+            indices: Vec<usize>,
+        ) -> ProbeFuture {
             let me = self.clone();
             Box::pin(async move {
                 me.calls.fetch_add(1, Ordering::SeqCst);
@@ -192,8 +200,20 @@ mod tests {
                 indices
                     .into_iter()
                     .map(|i| {
-                        let presence = if present.get(i).copied().unwrap_or(false) { Presence::Present } else { Presence::Missing };
-                        (i, CheckOutcome { presence, hints: Vec::new(), checked_at: std::time::UNIX_EPOCH, stale: None })
+                        let presence = if present.get(i).copied().unwrap_or(false) {
+                            Presence::Present
+                        } else {
+                            Presence::Missing
+                        };
+                        (
+                            i,
+                            CheckOutcome {
+                                presence,
+                                hints: Vec::new(),
+                                checked_at: std::time::UNIX_EPOCH,
+                                stale: None,
+                            },
+                        )
                     })
                     .collect()
             })
@@ -205,14 +225,27 @@ mod tests {
 
     fn start(delay: Duration) -> (Arc<FakeProbe>, Monitor, mpsc::UnboundedReceiver<MonitorEvent>) {
         let spec = Arc::new(parse_bytes(SPEC.as_bytes(), "t.yaml".as_ref()).unwrap());
-        let probe = Arc::new(FakeProbe { present: Mutex::new(vec![false, false]), calls: AtomicUsize::new(0), delay });
+        let probe = Arc::new(FakeProbe {
+            present: Mutex::new(vec![false, false]),
+            calls: AtomicUsize::new(0),
+            delay,
+        });
         let (tx, rx) = mpsc::unbounded_channel();
         let selection = Selection::defaults(&spec);
-        let monitor = Monitor::spawn(&tokio::runtime::Handle::current(), spec, selection, Arc::new(probe.clone()), tx, Arc::new(|| {}));
+        let monitor = Monitor::spawn(
+            &tokio::runtime::Handle::current(),
+            spec,
+            selection,
+            Arc::new(probe.clone()),
+            tx,
+            Arc::new(|| {}),
+        );
         (probe, monitor, rx)
     }
 
-    async fn next_round(rx: &mut mpsc::UnboundedReceiver<MonitorEvent>) -> (Vec<(usize, Presence)>, bool) {
+    async fn next_round(
+        rx: &mut mpsc::UnboundedReceiver<MonitorEvent>,
+    ) -> (Vec<(usize, Presence)>, bool) {
         let mut changes = Vec::new();
         loop {
             match rx.recv().await.unwrap() {

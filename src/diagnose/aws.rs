@@ -29,13 +29,36 @@ pub const GREENLIGHT_POLICY: &str = r#"{
 pub fn for_connection(error: &AwsError, profile: Option<&str>) -> Vec<Hint> {
     let flag = profile_flag(profile);
     let hint = match error {
-        AwsError::SsoExpired { .. } => Hint::with_command("Log in again with SSO; Greenlight reconnects by itself:", format!("aws sso login{flag}")),
-        AwsError::Expired { .. } => Hint::with_command("The temporary credentials expired. Refresh them (SSO login, your credential process, or new keys), then check:", format!("aws sts get-caller-identity{flag}")),
-        AwsError::InvalidKeys { .. } => Hint::with_command("AWS does not recognise the access key. Enter a valid key pair:", format!("aws configure{flag}")),
-        AwsError::NoCredentials { .. } => Hint::with_command("Set up credentials for this profile (or log in with SSO):", format!("aws configure{flag}")),
-        AwsError::NoRegion => Hint::with_command("Set a default region for the profile (or pass --region):", format!("aws configure set region us-east-1{flag}")),
-        AwsError::Unreachable { .. } | AwsError::Timeout => Hint::with_command("Check the network path to AWS (VPN, proxy, endpoint settings):", format!("aws sts get-caller-identity{flag}")),
-        AwsError::Denied { .. } | AwsError::Throttled { .. } | AwsError::Other { .. } => Hint::with_command("Check that the AWS CLI works with this profile:", format!("aws sts get-caller-identity{flag}")),
+        AwsError::SsoExpired { .. } => Hint::with_command(
+            "Log in again with SSO; Greenlight reconnects by itself:",
+            format!("aws sso login{flag}"),
+        ),
+        AwsError::Expired { .. } => Hint::with_command(
+            "The temporary credentials expired. Refresh them (SSO login, your credential process, or new keys), then check:",
+            format!("aws sts get-caller-identity{flag}"),
+        ),
+        AwsError::InvalidKeys { .. } => Hint::with_command(
+            "AWS does not recognise the access key. Enter a valid key pair:",
+            format!("aws configure{flag}"),
+        ),
+        AwsError::NoCredentials { .. } => Hint::with_command(
+            "Set up credentials for this profile (or log in with SSO):",
+            format!("aws configure{flag}"),
+        ),
+        AwsError::NoRegion => Hint::with_command(
+            "Set a default region for the profile (or pass --region):",
+            format!("aws configure set region us-east-1{flag}"),
+        ),
+        AwsError::Unreachable { .. } | AwsError::Timeout => Hint::with_command(
+            "Check the network path to AWS (VPN, proxy, endpoint settings):",
+            format!("aws sts get-caller-identity{flag}"),
+        ),
+        AwsError::Denied { .. } | AwsError::Throttled { .. } | AwsError::Other { .. } => {
+            Hint::with_command(
+                "Check that the AWS CLI works with this profile:",
+                format!("aws sts get-caller-identity{flag}"),
+            )
+        }
     };
     vec![hint]
 }
@@ -45,12 +68,17 @@ pub fn denied(action: &str, profile: Option<&str>, caller_arn: Option<&str>) -> 
     let source = caller_arn.filter(|a| !a.is_empty()).map_or("YOUR-ROLE-OR-USER-ARN".to_owned(), q);
     vec![
         Hint::with_command(
-            format!("Your identity may not call {action}. Greenlight needs only these read-metadata permissions (no value is ever read); an administrator can attach this policy:"),
+            format!(
+                "Your identity may not call {action}. Greenlight needs only these read-metadata permissions (no value is ever read); an administrator can attach this policy:"
+            ),
             GREENLIGHT_POLICY.to_owned(),
         ),
         Hint::with_command(
             "Verify the permissions:",
-            format!("aws iam simulate-principal-policy{} --policy-source-arn {source} --action-names secretsmanager:DescribeSecret secretsmanager:ListSecrets ssm:DescribeParameters", profile_flag(profile)),
+            format!(
+                "aws iam simulate-principal-policy{} --policy-source-arn {source} --action-names secretsmanager:DescribeSecret secretsmanager:ListSecrets ssm:DescribeParameters",
+                profile_flag(profile)
+            ),
         ),
     ]
 }
@@ -59,7 +87,12 @@ pub fn denied(action: &str, profile: Option<&str>, caller_arn: Option<&str>) -> 
 pub fn scheduled_for_deletion(name: &str, region: &str, profile: Option<&str>) -> Hint {
     Hint::with_command(
         "It is scheduled for deletion and unusable until restored. Restore it (this keeps its value):",
-        format!("aws secretsmanager restore-secret{} --region {} --secret-id {}", profile_flag(profile), q(region), q(name)),
+        format!(
+            "aws secretsmanager restore-secret{} --region {} --secret-id {}",
+            profile_flag(profile),
+            q(region),
+            q(name)
+        ),
     )
 }
 
@@ -74,7 +107,9 @@ pub fn no_current_value(put: Option<String>) -> Hint {
 
 /// A parameter of the wrong type.
 pub fn not_secure_string(kind: &str, overwrite: Option<String>) -> Hint {
-    let text = format!("It is a {kind} parameter, stored unencrypted; it must be a SecureString. Overwrite it as a SecureString:");
+    let text = format!(
+        "It is a {kind} parameter, stored unencrypted; it must be a SecureString. Overwrite it as a SecureString:"
+    );
     match overwrite {
         Some(command) => Hint::with_command(text, command),
         None => Hint::says(text),
@@ -83,27 +118,52 @@ pub fn not_secure_string(kind: &str, overwrite: Option<String>) -> Hint {
 
 /// Encrypted with a different KMS key than the spec names.
 pub fn other_kms_key(found: &str, wanted: &str) -> Hint {
-    Hint::says(format!("It is encrypted with KMS key {found}, but the spec expects {wanted}. Recreate or update it with the expected key (the create command names it)."))
+    Hint::says(format!(
+        "It is encrypted with KMS key {found}, but the spec expects {wanted}. Recreate or update it with the expected key (the create command names it)."
+    ))
 }
 
 /// Found in other regions.
-pub fn in_other_regions(service: &str, name: &str, region: &str, others: &[String], profile: Option<&str>) -> Hint {
+pub fn in_other_regions(
+    service: &str,
+    name: &str,
+    region: &str,
+    others: &[String],
+    profile: Option<&str>,
+) -> Hint {
     let command = match service {
-        "Parameter Store" => format!("aws ssm delete-parameter{} --region {} --name {}", profile_flag(profile), q(others.first().map_or("", String::as_str)), q(name)),
-        _ => format!("aws secretsmanager delete-secret{} --region {} --secret-id {}", profile_flag(profile), q(others.first().map_or("", String::as_str)), q(name)),
+        "Parameter Store" => format!(
+            "aws ssm delete-parameter{} --region {} --name {}",
+            profile_flag(profile),
+            q(others.first().map_or("", String::as_str)),
+            q(name)
+        ),
+        _ => format!(
+            "aws secretsmanager delete-secret{} --region {} --secret-id {}",
+            profile_flag(profile),
+            q(others.first().map_or("", String::as_str)),
+            q(name)
+        ),
     };
     Hint::with_command(
-        format!("{name} exists in {}, not in {region} where the workload reads it. Create it in {region} with the create command; if the other copy was a mistake, remove it:", others.join(", ")),
+        format!(
+            "{name} exists in {}, not in {region} where the workload reads it. Create it in {region} with the create command; if the other copy was a mistake, remove it:",
+            others.join(", ")
+        ),
         command,
     )
 }
 
 /// Found in the other service.
 pub fn in_other_service(found_in: &str, found_name: &str, wanted_in: &str) -> Hint {
-    Hint::says(format!("`{found_name}` exists in {found_in}, but the workload reads {wanted_in}. Create it in {wanted_in} with the create command."))
+    Hint::says(format!(
+        "`{found_name}` exists in {found_in}, but the workload reads {wanted_in}. Create it in {wanted_in} with the create command."
+    ))
 }
 
 /// A similar name exists.
 pub fn near_miss(found: &str, wanted: &str) -> Hint {
-    Hint::says(format!("`{found}` exists, but the workload reads `{wanted}`. Create `{wanted}` with the create command."))
+    Hint::says(format!(
+        "`{found}` exists, but the workload reads `{wanted}`. Create `{wanted}` with the create command."
+    ))
 }

@@ -28,7 +28,10 @@ fn q(word: &str) -> String {
 /// The namespace does not exist.
 pub fn namespace_missing(scene: &Scene, namespace: &str) -> Hint {
     Hint::with_command(
-        format!("Namespace {namespace} does not exist in context {}. Create it first (or ask whoever deploys the workload):", scene.context),
+        format!(
+            "Namespace {namespace} does not exist in context {}. Create it first (or ask whoever deploys the workload):",
+            scene.context
+        ),
         format!("kubectl create namespace {} --context {}", q(namespace), q(&scene.context)),
     )
 }
@@ -36,25 +39,41 @@ pub fn namespace_missing(scene: &Scene, namespace: &str) -> Hint {
 /// Whether the namespace exists could not be checked.
 pub fn namespace_unknown(scene: &Scene, namespace: &str) -> Hint {
     Hint::with_command(
-        format!("Greenlight may not read namespace {namespace}, so it could not tell whether the namespace exists. Check:"),
+        format!(
+            "Greenlight may not read namespace {namespace}, so it could not tell whether the namespace exists. Check:"
+        ),
         format!("kubectl get namespace {} --context {}", q(namespace), q(&scene.context)),
     )
 }
 
 /// Found under the same name in other namespaces.
-pub fn in_other_namespaces(scene: &Scene, secret: &str, namespace: &str, others: &[String]) -> Hint {
+pub fn in_other_namespaces(
+    scene: &Scene,
+    secret: &str,
+    namespace: &str,
+    others: &[String],
+) -> Hint {
     let list = others.join(", ");
     let first = others.first().map(String::as_str).unwrap_or_default();
     Hint::with_command(
-        format!("Secret {secret} exists in namespace {list}, not in {namespace} where the workload reads it. Create it in {namespace} with the create command; if the other copy was a mistake, delete it:"),
-        format!("kubectl delete secret {} --context {} --namespace {}", q(secret), q(&scene.context), q(first)),
+        format!(
+            "Secret {secret} exists in namespace {list}, not in {namespace} where the workload reads it. Create it in {namespace} with the create command; if the other copy was a mistake, delete it:"
+        ),
+        format!(
+            "kubectl delete secret {} --context {} --namespace {}",
+            q(secret),
+            q(&scene.context),
+            q(first)
+        ),
     )
 }
 
 /// A similar name exists in the right namespace.
 pub fn near_miss(scene: &Scene, wanted: &str, namespace: &str, found: &str) -> Hint {
     Hint::with_command(
-        format!("Namespace {namespace} has a Secret named `{found}`, but the workload reads `{wanted}`. Create `{wanted}` with the create command; then remove the misnamed one:"),
+        format!(
+            "Namespace {namespace} has a Secret named `{found}`, but the workload reads `{wanted}`. Create `{wanted}` with the create command; then remove the misnamed one:"
+        ),
         format!("kubectl delete secret {} {}", q(found), scene.at(namespace)),
     )
 }
@@ -76,7 +95,9 @@ pub fn too_few_keys(rotate: Option<String>, found: u32, keys: &[String]) -> Hint
 /// The Secret type differs from the spec.
 pub fn wrong_type(scene: &Scene, secret: &str, namespace: &str, found: &str, wanted: &str) -> Hint {
     Hint::with_command(
-        format!("Its type is `{found}` but the spec expects `{wanted}`. The type cannot be changed in place: delete it and create it again with the create command."),
+        format!(
+            "Its type is `{found}` but the spec expects `{wanted}`. The type cannot be changed in place: delete it and create it again with the create command."
+        ),
         format!("kubectl delete secret {} {}", q(secret), scene.at(namespace)),
     )
 }
@@ -84,16 +105,23 @@ pub fn wrong_type(scene: &Scene, secret: &str, namespace: &str, found: &str, wan
 /// The user may not read Secrets in the namespace: the Role that would allow it.
 pub fn rbac(scene: &Scene, namespace: &str, verb: &str) -> Vec<Hint> {
     let who = scene.user.as_deref().map_or("your identity".to_owned(), |u| format!("user {u}"));
-    let subject = scene.user.as_deref().map_or("--user=YOUR-USER".to_owned(), |u| format!("--user={}", q(u)));
+    let subject =
+        scene.user.as_deref().map_or("--user=YOUR-USER".to_owned(), |u| format!("--user={}", q(u)));
     vec![
         Hint::with_command(
-            format!("{} may not {verb} Secrets in namespace {namespace}. A cluster admin can grant the minimal Role Greenlight needs (get, list and watch on Secrets in this namespace; list and watch make detection instant):", capitalize(&who)),
+            format!(
+                "{} may not {verb} Secrets in namespace {namespace}. A cluster admin can grant the minimal Role Greenlight needs (get, list and watch on Secrets in this namespace; list and watch make detection instant):",
+                capitalize(&who)
+            ),
             format!(
                 "kubectl create role greenlight-reader --verb=get,list,watch --resource=secrets {at}\nkubectl create rolebinding greenlight-reader --role=greenlight-reader {subject} {at}",
                 at = scene.at(namespace)
             ),
         ),
-        Hint::with_command("Verify the permission:", format!("kubectl auth can-i {verb} secrets {}", scene.at(namespace))),
+        Hint::with_command(
+            "Verify the permission:",
+            format!("kubectl auth can-i {verb} secrets {}", scene.at(namespace)),
+        ),
     ]
 }
 
@@ -105,7 +133,9 @@ fn capitalize(text: &str) -> String {
 /// Credentials were rejected or could not be made.
 pub fn credentials(scene: &Scene) -> Hint {
     match &scene.login {
-        Some(login) => Hint::with_command("Log in again, then Greenlight reconnects by itself:", login.clone()),
+        Some(login) => {
+            Hint::with_command("Log in again, then Greenlight reconnects by itself:", login.clone())
+        }
         None => Hint::with_command(
             "The credentials in the kubeconfig were rejected. Get fresh ones (for a token, from your cluster admin), then check:",
             format!("kubectl auth whoami --context {}", q(&scene.context)),
@@ -142,6 +172,12 @@ mod tests {
     fn rbac_hint_names_the_user_and_the_exact_rule() {
         let scene = Scene { context: "prod".into(), user: Some("alice".into()), login: None };
         let hints = rbac(&scene, "acme", "get");
-        insta::assert_snapshot!(hints.iter().map(|h| format!("{}\n{}", h.text, h.command.clone().unwrap_or_default())).collect::<Vec<_>>().join("\n\n"));
+        insta::assert_snapshot!(
+            hints
+                .iter()
+                .map(|h| format!("{}\n{}", h.text, h.command.clone().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        );
     }
 }

@@ -38,6 +38,12 @@ pub fn is_near_miss(wanted: &str, found: &str) -> bool {
     if fold(wanted) == fold(found) {
         return true;
     }
-    let limit = if wanted.len() >= 12 { 2 } else if wanted.len() >= 5 { 1 } else { 0 };
+    let limit = if wanted.len() >= 12 {
+        2
+    } else if wanted.len() >= 5 {
+        1
+    } else {
+        0
+    };
     strsim::levenshtein(wanted, found) <= limit
 }

@@ -80,7 +80,10 @@ impl CheckReport {
                 name: entry.name.clone(),
                 required: entry.required,
                 state: outcome.presence.state(),
-                location: entry.placement(selection.platform).map(|p| p.describe()).unwrap_or_default(),
+                location: entry
+                    .placement(selection.platform)
+                    .map(|p| p.describe())
+                    .unwrap_or_default(),
                 hints: outcome.hints.clone(),
                 group: entry.group(),
                 description: entry.description.clone(),
@@ -89,8 +92,15 @@ impl CheckReport {
                 blocks_readiness: entry.blocks_readiness() && selection.settled(entry).is_none(),
             })
             .collect();
-        let ready = secrets.iter().filter(|r| r.blocks_readiness).all(|r| r.state == State::Present);
-        Self { deployment: spec.deployment.clone(), platform: selection.platform.as_str(), ready, secrets, connection: None }
+        let ready =
+            secrets.iter().filter(|r| r.blocks_readiness).all(|r| r.state == State::Present);
+        Self {
+            deployment: spec.deployment.clone(),
+            platform: selection.platform.as_str(),
+            ready,
+            secrets,
+            connection: None,
+        }
     }
 
     /// Ready, missing, or unknown.
@@ -98,7 +108,9 @@ impl CheckReport {
         let blocking = || self.secrets.iter().filter(|r| r.blocks_readiness);
         if self.ready {
             Verdict::Ready
-        } else if blocking().any(|r| matches!(r.state, State::Missing | State::FoundElsewhere | State::Wrong)) {
+        } else if blocking()
+            .any(|r| matches!(r.state, State::Missing | State::FoundElsewhere | State::Wrong))
+        {
             Verdict::Missing
         } else {
             Verdict::Unknown
@@ -107,7 +119,8 @@ impl CheckReport {
 
     /// "3 of 5 required secrets present".
     pub fn progress(&self) -> String {
-        let blocking: Vec<&ReportRow> = self.secrets.iter().filter(|r| r.blocks_readiness).collect();
+        let blocking: Vec<&ReportRow> =
+            self.secrets.iter().filter(|r| r.blocks_readiness).collect();
         let present = blocking.iter().filter(|r| r.state == State::Present).count();
         progress_text(present, blocking.len())
     }
@@ -128,7 +141,14 @@ impl CheckReport {
         for (group, rows) in self.groups() {
             put!(out, "\n{}", group.title());
             for row in rows {
-                put!(out, "  {} {:<15} {}  ({})", row.state.symbol(), row.state.as_str(), row.name, row.location);
+                put!(
+                    out,
+                    "  {} {:<15} {}  ({})",
+                    row.state.symbol(),
+                    row.state.as_str(),
+                    row.name,
+                    row.location
+                );
                 put!(out, "      {}", row.description);
                 if let Some(detail) = &row.detail {
                     put!(out, "      {detail}");
@@ -154,7 +174,11 @@ impl CheckReport {
         let mut out = String::new();
         put!(out, "# {}: secret status on {}\n", self.deployment, self.platform);
         let verdict = if self.ready { "**Ready**" } else { "**Not ready**" };
-        put!(out, "{verdict}: {}. No secret values are included in this report.\n", self.progress());
+        put!(
+            out,
+            "{verdict}: {}. No secret values are included in this report.\n",
+            self.progress()
+        );
         for (group, rows) in self.groups() {
             put!(out, "## {}\n", group.title());
             put!(out, "| State | Secret | Location | Detail |");
@@ -208,7 +232,8 @@ mod tests {
     fn verdict(a: Presence, b: Presence) -> (Verdict, String) {
         let spec = parse_bytes(SPEC.as_bytes(), "t.yaml".as_ref()).unwrap();
         let selection = Selection::defaults(&spec);
-        let outcomes = [CheckOutcome::now(a), CheckOutcome::now(b), CheckOutcome::now(Presence::Missing)];
+        let outcomes =
+            [CheckOutcome::now(a), CheckOutcome::now(b), CheckOutcome::now(Presence::Missing)];
         let report = CheckReport::build(&spec, &selection, &outcomes);
         (report.verdict(), report.progress())
     }
@@ -216,19 +241,29 @@ mod tests {
     #[test]
     fn verdicts_follow_blocking_rows_only() {
         let unreachable = || Presence::Unreachable { reason: "down".into() };
-        assert_eq!(verdict(Presence::Present, Presence::Present), (Verdict::Ready, "2 of 2 required secrets present".into()));
+        assert_eq!(
+            verdict(Presence::Present, Presence::Present),
+            (Verdict::Ready, "2 of 2 required secrets present".into())
+        );
         assert_eq!(verdict(Presence::Present, Presence::Missing).0, Verdict::Missing);
         assert_eq!(verdict(unreachable(), Presence::Missing).0, Verdict::Missing);
         assert_eq!(verdict(Presence::Present, unreachable()).0, Verdict::Unknown);
-        assert_eq!(verdict(Presence::Forbidden { permission: "get".into() }, Presence::Present).0, Verdict::Unknown);
-        assert_eq!(verdict(Presence::Wrong { reason: "x".into() }, Presence::Present).0, Verdict::Missing);
+        assert_eq!(
+            verdict(Presence::Forbidden { permission: "get".into() }, Presence::Present).0,
+            Verdict::Unknown
+        );
+        assert_eq!(
+            verdict(Presence::Wrong { reason: "x".into() }, Presence::Present).0,
+            Verdict::Missing
+        );
     }
 
     #[test]
     fn markdown_has_a_row_per_secret_and_no_values() {
         let spec = parse_bytes(SPEC.as_bytes(), "t.yaml".as_ref()).unwrap();
         let selection = Selection::defaults(&spec);
-        let outcomes: Vec<CheckOutcome> = spec.entries.iter().map(|_| CheckOutcome::now(Presence::Present)).collect();
+        let outcomes: Vec<CheckOutcome> =
+            spec.entries.iter().map(|_| CheckOutcome::now(Presence::Present)).collect();
         let markdown = CheckReport::build(&spec, &selection, &outcomes).to_markdown();
         assert!(markdown.contains("**Ready**: 2 of 2 required secrets present."), "{markdown}");
         assert!(markdown.contains("| ✓ present | `a` | Secret ns/a |  |"), "{markdown}");

@@ -22,7 +22,9 @@ pub use positions::Position;
 pub const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Where secrets can live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Platform {
     /// Kubernetes Secrets in the operator's cluster.
@@ -56,7 +58,9 @@ pub enum Provider {
 }
 
 /// The AWS service holding a secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum AwsService {
     /// AWS Secrets Manager.
@@ -315,10 +319,14 @@ impl SecretSpec {
 
 /// Reads and validates the spec at `path` (YAML or JSON).
 pub fn load(path: &Path) -> Result<SecretSpec, SpecError> {
-    let read_error = |e: std::io::Error| SpecError::Read { path: path.to_owned(), reason: e.to_string() };
+    let read_error =
+        |e: std::io::Error| SpecError::Read { path: path.to_owned(), reason: e.to_string() };
     let file = std::fs::File::open(path).map_err(read_error)?;
     if file.metadata().map_err(read_error)?.is_dir() {
-        return Err(SpecError::Read { path: path.to_owned(), reason: "it is a directory".to_owned() });
+        return Err(SpecError::Read {
+            path: path.to_owned(),
+            reason: "it is a directory".to_owned(),
+        });
     }
     let mut bytes = Vec::new();
     file.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;

@@ -45,9 +45,8 @@ pub fn kubernetes_key(key: &str) -> Result<(), Broken> {
     if key.len() > 253 {
         return Err(broken(RULE, format!("it is {} characters long", key.len())));
     }
-    if let Some(bad) = key
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    if let Some(bad) =
+        key.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
     {
         return Err(broken(RULE, format!("{bad:?} is not allowed")));
     }
@@ -66,19 +65,21 @@ pub fn kubernetes_secret_type(value: &str) -> Result<(), Broken> {
     if valid {
         Ok(())
     } else {
-        Err(broken("a Secret type is `Opaque` or a qualified name like `kubernetes.io/basic-auth` (letters, digits, '-', '_', '.', '/')", "it has other characters"))
+        Err(broken(
+            "a Secret type is `Opaque` or a qualified name like `kubernetes.io/basic-auth` (letters, digits, '-', '_', '.', '/')",
+            "it has other characters",
+        ))
     }
 }
 
 /// AWS Secrets Manager secret name.
 pub fn secrets_manager_name(name: &str) -> Result<(), Broken> {
-    const RULE: &str = "a Secrets Manager name is 1 to 512 characters of letters, digits and /_+=.@-";
+    const RULE: &str =
+        "a Secrets Manager name is 1 to 512 characters of letters, digits and /_+=.@-";
     if name.is_empty() || name.chars().count() > 512 {
         return Err(broken(RULE, format!("it has {} characters", name.chars().count())));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(*c)))
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(*c)))
     {
         return Err(broken(RULE, format!("{bad:?} is not allowed")));
     }
@@ -100,10 +101,7 @@ pub fn parameter_store_name(name: &str) -> Result<(), Broken> {
     if name.is_empty() || name.len() > 1011 {
         return Err(broken(RULE, format!("it has {} characters", name.len())));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "_.-/".contains(*c)))
-    {
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-/".contains(*c))) {
         return Err(broken(RULE, format!("{bad:?} is not allowed")));
     }
     if name.contains('/') && !name.starts_with('/') {
@@ -137,7 +135,10 @@ pub fn aws_region(region: &str) -> Result<(), Broken> {
     if valid {
         Ok(())
     } else {
-        Err(broken("an AWS region code looks like `us-east-1` or `eu-central-2`", "it is not a region code"))
+        Err(broken(
+            "an AWS region code looks like `us-east-1` or `eu-central-2`",
+            "it is not a region code",
+        ))
     }
 }
 
@@ -146,7 +147,10 @@ pub fn aws_account(account: &str) -> Result<(), Broken> {
     if account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(broken("an AWS account ID is exactly 12 digits, written in quotes so leading zeros survive", "it is not 12 digits"))
+        Err(broken(
+            "an AWS account ID is exactly 12 digits, written in quotes so leading zeros survive",
+            "it is not 12 digits",
+        ))
     }
 }
 
@@ -154,23 +158,21 @@ pub fn aws_account(account: &str) -> Result<(), Broken> {
 pub fn kms_key(key: &str) -> Result<(), Broken> {
     let valid = !key.is_empty()
         && key.len() <= 2048
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ":/_-.".contains(c));
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || ":/_-.".contains(c));
     if valid {
         Ok(())
     } else {
-        Err(broken("a KMS key is a key ID, a key ARN, `alias/NAME` or an alias ARN", "it has characters no KMS key reference has"))
+        Err(broken(
+            "a KMS key is a key ID, a key ARN, `alias/NAME` or an alias ARN",
+            "it has characters no KMS key reference has",
+        ))
     }
 }
 
 /// Identifier of an entry or feature inside the spec.
 pub fn identifier(name: &str) -> Result<(), Broken> {
     const RULE: &str = "a name is 1 to 253 characters of ASCII letters, digits and ._/- starting with a letter, digit or '/'";
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "._/-".contains(*c)))
-    {
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "._/-".contains(*c))) {
         return Err(broken(RULE, format!("{bad:?} is not allowed")));
     }
     if name.is_empty() || name.len() > 253 {
@@ -189,9 +191,8 @@ fn dns1123_label(name: &str) -> Result<(), String> {
     if name.len() > 63 {
         return Err(format!("it is {} characters long", name.len()));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    if let Some(bad) =
+        name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
     {
         return Err(if bad.is_ascii_uppercase() {
             format!("{bad:?} is uppercase")

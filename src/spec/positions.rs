@@ -25,9 +25,7 @@ struct Spot {
 /// Path of a node in the document.
 pub fn key_path(parent: &str, key: &str) -> String {
     let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$');
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$');
     match (parent.is_empty(), plain) {
         (true, true) => key.to_owned(),
         (false, true) => format!("{parent}.{key}"),
@@ -65,7 +63,10 @@ impl PositionIndex {
             let here = Position { line: span.start.line(), column: span.start.col() + 1 };
             let starts = matches!(
                 event,
-                Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(..)
+                Event::Scalar(..)
+                    | Event::MappingStart(..)
+                    | Event::SequenceStart(..)
+                    | Event::Alias(..)
             );
             let opens = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
             let closes = matches!(event, Event::MappingEnd | Event::SequenceEnd);
@@ -87,19 +88,22 @@ impl PositionIndex {
             }
             // A key of the enclosing mapping?
             if let Some(Frame::Mapping { key, .. }) = stack.last_mut()
-                && key.is_none() {
-                    match &event {
-                        Event::Scalar(name, ..) => *key = Some((name.to_string(), here)),
-                        _ if opens => {
-                            *key = Some((String::from("?"), here));
-                            skipping = 1;
-                        }
-                        _ => *key = Some((String::from("?"), here)),
+                && key.is_none()
+            {
+                match &event {
+                    Event::Scalar(name, ..) => *key = Some((name.to_string(), here)),
+                    _ if opens => {
+                        *key = Some((String::from("?"), here));
+                        skipping = 1;
                     }
-                    continue;
+                    _ => *key = Some((String::from("?"), here)),
                 }
+                continue;
+            }
             let (path, key_pos) = match stack.last() {
-                Some(Frame::Mapping { path, key: Some((name, pos)) }) => (key_path(path, name), *pos),
+                Some(Frame::Mapping { path, key: Some((name, pos)) }) => {
+                    (key_path(path, name), *pos)
+                }
                 Some(Frame::Sequence { path, next }) => (index_path(path, *next), here),
                 _ if !root_seen => {
                     root_seen = true;
@@ -176,7 +180,10 @@ mod tests {
         assert_eq!(index.value("version"), Position { line: 1, column: 10 });
         assert_eq!(index.value("secrets[0].name"), Position { line: 3, column: 11 });
         assert_eq!(index.key("secrets[0].kubernetes"), Position { line: 4, column: 5 });
-        assert_eq!(index.value("secrets[0].kubernetes.namespace"), Position { line: 4, column: 30 });
+        assert_eq!(
+            index.value("secrets[0].kubernetes.namespace"),
+            Position { line: 4, column: 30 }
+        );
         assert_eq!(index.value("secrets[1].name"), Position { line: 5, column: 11 });
         // A missing node falls back to its nearest ancestor.
         assert_eq!(index.value("secrets[1].kubernetes.keys[2]"), Position { line: 5, column: 5 });

@@ -22,7 +22,14 @@ struct Problems<'a> {
 }
 
 impl<'a> Problems<'a> {
-    fn at(&self, line: usize, column: usize, rule: &'static str, message: String, fix: String) -> SpecProblem {
+    fn at(
+        &self,
+        line: usize,
+        column: usize,
+        rule: &'static str,
+        message: String,
+        fix: String,
+    ) -> SpecProblem {
         SpecProblem {
             file: self.file.to_owned(),
             line,
@@ -30,11 +37,11 @@ impl<'a> Problems<'a> {
             rule,
             message,
             fix,
-            source_line: self
-                .text
-                .lines()
-                .nth(line.saturating_sub(1))
-                .map(|l| l.chars().map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c }).collect()),
+            source_line: self.text.lines().nth(line.saturating_sub(1)).map(|l| {
+                l.chars()
+                    .map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c })
+                    .collect()
+            }),
         }
     }
 
@@ -59,8 +66,22 @@ impl<'a> Problems<'a> {
     }
 }
 
-fn single(file: &Path, text: &str, line: usize, column: usize, rule: &'static str, message: String, fix: String) -> SpecError {
-    let problems = Problems { file, text, index: PositionIndex::default(), found: Vec::new(), warnings: Vec::new() };
+fn single(
+    file: &Path,
+    text: &str,
+    line: usize,
+    column: usize,
+    rule: &'static str,
+    message: String,
+    fix: String,
+) -> SpecError {
+    let problems = Problems {
+        file,
+        text,
+        index: PositionIndex::default(),
+        found: Vec::new(),
+        warnings: Vec::new(),
+    };
     SpecError::Invalid { problems: vec![problems.at(line, column, rule, message, fix)] }
 }
 
@@ -73,13 +94,15 @@ pub(super) fn parse(bytes: &[u8], file: &Path) -> Result<SecretSpec, SpecError> 
             1,
             "file-too-large",
             format!("the file is larger than {} MiB", MAX_SPEC_BYTES / (1024 * 1024)),
-            "a spec lists secrets by name and is a few kilobytes; check that this is the spec file".to_owned(),
+            "a spec lists secrets by name and is a few kilobytes; check that this is the spec file"
+                .to_owned(),
         ));
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let good = std::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default();
+            let good = std::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or_default())
+                .unwrap_or_default();
             let (line, column) = line_column(good, good.len());
             return Err(single(
                 file,
@@ -88,7 +111,8 @@ pub(super) fn parse(bytes: &[u8], file: &Path) -> Result<SecretSpec, SpecError> 
                 column,
                 "not-utf8",
                 "the file is not UTF-8 text".to_owned(),
-                "save the spec as UTF-8; if this is not a YAML or JSON spec, open the right file".to_owned(),
+                "save the spec as UTF-8; if this is not a YAML or JSON spec, open the right file"
+                    .to_owned(),
             ));
         }
     };
@@ -120,7 +144,13 @@ pub(super) fn parse(bytes: &[u8], file: &Path) -> Result<SecretSpec, SpecError> 
         Ok(raw) => raw,
         Err(e) => return Err(deserialize_problem(file, text, &e)),
     };
-    let mut problems = Problems { file, text, index: PositionIndex::build(text), found: Vec::new(), warnings: Vec::new() };
+    let mut problems = Problems {
+        file,
+        text,
+        index: PositionIndex::build(text),
+        found: Vec::new(),
+        warnings: Vec::new(),
+    };
     let spec = resolve(raw, &mut problems);
     problems.found.sort_by_key(|p| (p.line, p.column));
     if problems.found.is_empty() {
@@ -141,7 +171,12 @@ fn line_column(text: &str, at: usize) -> (usize, usize) {
 fn deserialize_problem(file: &Path, text: &str, error: &serde_saphyr::Error) -> SpecError {
     let (line, column) = error
         .location()
-        .map(|l| (usize::try_from(l.line()).unwrap_or(1).max(1), usize::try_from(l.column()).unwrap_or(1).max(1)))
+        .map(|l| {
+            (
+                usize::try_from(l.line()).unwrap_or(1).max(1),
+                usize::try_from(l.column()).unwrap_or(1).max(1),
+            )
+        })
         .unwrap_or((1, 1));
     let message = strip_location(&error.without_snippet().to_string());
     let index = PositionIndex::build(text);
@@ -161,40 +196,69 @@ fn strip_location(message: &str) -> String {
 
 /// Rule, message and fix for a deserializer error. `field` is the path at the error's position;
 /// `well_formed` tells a type error in valid YAML from broken YAML.
-fn classify(message: &str, field: Option<&str>, well_formed: bool) -> (&'static str, String, String) {
+fn classify(
+    message: &str,
+    field: Option<&str>,
+    well_formed: bool,
+) -> (&'static str, String, String) {
     let schema = "`greenlight schema` describes every field";
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or_default();
-        let allowed: Vec<&str> = rest.split_once("expected one of ").map(|(_, list)| list.split(", ").collect()).unwrap_or_default();
+        let allowed: Vec<&str> = rest
+            .split_once("expected one of ")
+            .map(|(_, list)| list.split(", ").collect())
+            .unwrap_or_default();
         let fix = match closest(name, &allowed) {
             Some(best) => format!("did you mean `{best}`? Allowed here: {}", allowed.join(", ")),
             None if allowed.is_empty() => format!("remove `{name}`"),
-            None => format!("remove `{name}` or correct its spelling; allowed here: {}", allowed.join(", ")),
+            None => format!(
+                "remove `{name}` or correct its spelling; allowed here: {}",
+                allowed.join(", ")
+            ),
         };
         let subject = field.map(|f| format!(" in `{f}`")).unwrap_or_default();
         return ("unknown-field", format!("unknown field `{name}`{subject}"), fix);
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
-        return ("missing-field", format!("required field `{name}` is missing here"), format!("add `{name}:`; {schema}"));
+        return (
+            "missing-field",
+            format!("required field `{name}` is missing here"),
+            format!("add `{name}:`; {schema}"),
+        );
     }
     let subject = field.map(|f| format!("`{f}`: ")).unwrap_or_default();
     if message.starts_with("unknown variant") {
-        return ("unknown-value", format!("{subject}{message}"), "use one of the values listed".to_owned());
+        return (
+            "unknown-value",
+            format!("{subject}{message}"),
+            "use one of the values listed".to_owned(),
+        );
     }
     if message.contains("duplicate") {
         let message = message.split(", set ").next().unwrap_or(message);
-        return ("duplicate-key", message.to_owned(), "each key may appear once per mapping; remove one of them".to_owned());
+        return (
+            "duplicate-key",
+            message.to_owned(),
+            "each key may appear once per mapping; remove one of them".to_owned(),
+        );
     }
     if well_formed {
         let fix = if message.contains("boolean") {
             "write `true` or `false`".to_owned()
         } else {
-            format!("write a value of the expected type (quote text that looks like a number, e.g. \"123456789012\"); {schema}")
+            format!(
+                "write a value of the expected type (quote text that looks like a number, e.g. \"123456789012\"); {schema}"
+            )
         };
         return ("wrong-type", format!("{subject}{message}"), fix);
     }
-    ("yaml-syntax", message.to_owned(), "fix the YAML syntax here: indentation, a missing ':', or an unclosed quote or bracket".to_owned())
+    (
+        "yaml-syntax",
+        message.to_owned(),
+        "fix the YAML syntax here: indentation, a missing ':', or an unclosed quote or bracket"
+            .to_owned(),
+    )
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
@@ -227,27 +291,51 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
     let mut platforms = Vec::new();
     for (i, platform) in raw.platforms.iter().enumerate() {
         if platforms.contains(platform) {
-            p.value(&index_path("platforms", i), "duplicate-platform", format!("platform `{}` is listed twice", platform.as_str()), "list each platform once".to_owned());
+            p.value(
+                &index_path("platforms", i),
+                "duplicate-platform",
+                format!("platform `{}` is listed twice", platform.as_str()),
+                "list each platform once".to_owned(),
+            );
         } else {
             platforms.push(*platform);
         }
     }
     if platforms.is_empty() {
-        p.value("platforms", "no-platform", "the spec offers no platform".to_owned(), "list at least one: `platforms: [kubernetes]` or `platforms: [aws]`".to_owned());
+        p.value(
+            "platforms",
+            "no-platform",
+            "the spec offers no platform".to_owned(),
+            "list at least one: `platforms: [kubernetes]` or `platforms: [aws]`".to_owned(),
+        );
     }
 
     let expect = resolve_expect(&raw, p);
     let mut features = Vec::new();
     for (name, feature) in &raw.features {
         if let Err(why) = names::identifier(name) {
-            p.key(&key_path("features", name), "feature-name", format!("feature name `{name}` is invalid: {}", why.why), format!("rename the feature, e.g. `identity` or `dns.automate`; {}", why.rule));
+            p.key(
+                &key_path("features", name),
+                "feature-name",
+                format!("feature name `{name}` is invalid: {}", why.why),
+                format!("rename the feature, e.g. `identity` or `dns.automate`; {}", why.rule),
+            );
         }
-        features.push(Feature { name: name.clone(), description: feature.description.clone(), default: feature.default });
+        features.push(Feature {
+            name: name.clone(),
+            description: feature.description.clone(),
+            default: feature.default,
+        });
     }
     let known: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
 
     if raw.secrets.is_empty() {
-        p.value("secrets", "no-secrets", "the spec lists no secrets".to_owned(), "add at least one entry under `secrets:`".to_owned());
+        p.value(
+            "secrets",
+            "no-secrets",
+            "the spec lists no secrets".to_owned(),
+            "add at least one entry under `secrets:`".to_owned(),
+        );
     }
     let mut entries = Vec::new();
     let mut first_seen: HashMap<String, usize> = HashMap::new();
@@ -298,31 +386,65 @@ fn placement_keys(entry: &SecretEntry) -> Vec<(String, &'static str)> {
 fn resolve_expect(raw: &RawSpec, p: &mut Problems<'_>) -> Expect {
     let context = raw.expect.kubernetes.context.clone();
     if context.as_deref().is_some_and(|c| c.is_empty() || c.chars().any(char::is_control)) {
-        p.value("expect.kubernetes.context", "context-name", "the expected context is empty or has control characters".to_owned(), "use the context name shown by `kubectl config get-contexts`".to_owned());
+        p.value(
+            "expect.kubernetes.context",
+            "context-name",
+            "the expected context is empty or has control characters".to_owned(),
+            "use the context name shown by `kubectl config get-contexts`".to_owned(),
+        );
     }
     let server = raw.expect.kubernetes.server.clone();
     if let Some(url) = &server
-        && (!(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace)) {
-            p.value("expect.kubernetes.server", "server-url", format!("`{url}` is not an API server URL"), "use the URL from `kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}'`".to_owned());
-        }
+        && (!(url.starts_with("https://") || url.starts_with("http://"))
+            || url.contains(char::is_whitespace))
+    {
+        p.value("expect.kubernetes.server", "server-url", format!("`{url}` is not an API server URL"), "use the URL from `kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}'`".to_owned());
+    }
     let account = raw.expect.aws.account.clone();
     if let Some(account) = &account
-        && let Err(why) = names::aws_account(account) {
-            p.value("expect.aws.account", "aws-account", format!("`{account}` is not an AWS account ID: {}", why.why), format!("use the Account from `aws sts get-caller-identity`; {}", why.rule));
-        }
+        && let Err(why) = names::aws_account(account)
+    {
+        p.value(
+            "expect.aws.account",
+            "aws-account",
+            format!("`{account}` is not an AWS account ID: {}", why.why),
+            format!("use the Account from `aws sts get-caller-identity`; {}", why.rule),
+        );
+    }
     Expect { kubernetes_context: context, kubernetes_server: server, aws_account: account }
 }
 
-fn resolve_entry(raw: &RawSpec, entry: &RawEntry, path: &str, platforms: &[Platform], known_features: &[&str], p: &mut Problems<'_>) -> SecretEntry {
+fn resolve_entry(
+    raw: &RawSpec,
+    entry: &RawEntry,
+    path: &str,
+    platforms: &[Platform],
+    known_features: &[&str],
+    p: &mut Problems<'_>,
+) -> SecretEntry {
     let name_path = key_path(path, "name");
     let name_ok = names::identifier(&entry.name).is_ok();
     if let Err(why) = names::identifier(&entry.name) {
-        p.value(&name_path, "secret-name", format!("secret name `{}` is invalid: {}", entry.name, why.why), format!("use a short identifier such as `github-token`; {}", why.rule));
+        p.value(
+            &name_path,
+            "secret-name",
+            format!("secret name `{}` is invalid: {}", entry.name, why.why),
+            format!("use a short identifier such as `github-token`; {}", why.rule),
+        );
     }
     if entry.description.trim().is_empty() {
-        p.value(&key_path(path, "description"), "description", format!("secret `{}` has an empty description", entry.name), "say what the secret is for, e.g. \"GitHub Personal Access Token for CI\"".to_owned());
+        p.value(
+            &key_path(path, "description"),
+            "description",
+            format!("secret `{}` has an empty description", entry.name),
+            "say what the secret is for, e.g. \"GitHub Personal Access Token for CI\"".to_owned(),
+        );
     }
-    let when: Vec<String> = entry.when.as_ref().map(|w| w.names().into_iter().map(str::to_owned).collect()).unwrap_or_default();
+    let when: Vec<String> = entry
+        .when
+        .as_ref()
+        .map(|w| w.names().into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
     for (n, feature) in when.iter().enumerate() {
         if !known_features.contains(&feature.as_str()) {
             let at = match &entry.when {
@@ -330,17 +452,40 @@ fn resolve_entry(raw: &RawSpec, entry: &RawEntry, path: &str, platforms: &[Platf
                 _ => key_path(path, "when"),
             };
             let fix = match closest(feature, known_features) {
-                Some(best) => format!("did you mean `{best}`? Otherwise declare it under `features:`"),
-                None if known_features.is_empty() => format!("declare it under `features:`, e.g. `features: {{ {feature}: {{ description: ..., default: false }} }}`"),
-                None => format!("declare it under `features:` (declared: {})", known_features.join(", ")),
+                Some(best) => {
+                    format!("did you mean `{best}`? Otherwise declare it under `features:`")
+                }
+                None if known_features.is_empty() => format!(
+                    "declare it under `features:`, e.g. `features: {{ {feature}: {{ description: ..., default: false }} }}`"
+                ),
+                None => format!(
+                    "declare it under `features:` (declared: {})",
+                    known_features.join(", ")
+                ),
             };
-            p.value(&at, "unknown-feature", format!("secret `{}` depends on feature `{feature}`, which is not declared", entry.name), fix);
+            p.value(
+                &at,
+                "unknown-feature",
+                format!(
+                    "secret `{}` depends on feature `{feature}`, which is not declared",
+                    entry.name
+                ),
+                fix,
+            );
         }
     }
     if let Some(docs) = &entry.docs
-        && (!(docs.starts_with("https://") || docs.starts_with("http://")) || docs.contains(char::is_whitespace) || docs.len() < 10) {
-            p.value(&key_path(path, "docs"), "docs-link", format!("`{docs}` is not a web link"), "use a full https:// address".to_owned());
-        }
+        && (!(docs.starts_with("https://") || docs.starts_with("http://"))
+            || docs.contains(char::is_whitespace)
+            || docs.len() < 10)
+    {
+        p.value(
+            &key_path(path, "docs"),
+            "docs-link",
+            format!("`{docs}` is not a web link"),
+            "use a full https:// address".to_owned(),
+        );
+    }
     let generate = resolve_generate(entry, path, p);
     let kubernetes = if platforms.contains(&Platform::Kubernetes) {
         resolve_kubernetes(raw, entry, path, name_ok, p)
@@ -354,7 +499,15 @@ fn resolve_entry(raw: &RawSpec, entry: &RawEntry, path: &str, platforms: &[Platf
         resolve_aws(raw, entry, path, name_ok, p)
     } else {
         if entry.aws.is_some() {
-            p.key(&key_path(path, "aws"), "undeclared-platform", format!("secret `{}` has an aws placement but `platforms` does not list aws", entry.name), "add `aws` to `platforms`, or remove this placement".to_owned());
+            p.key(
+                &key_path(path, "aws"),
+                "undeclared-platform",
+                format!(
+                    "secret `{}` has an aws placement but `platforms` does not list aws",
+                    entry.name
+                ),
+                "add `aws` to `platforms`, or remove this placement".to_owned(),
+            );
         }
         None
     };
@@ -375,17 +528,33 @@ fn resolve_generate(entry: &RawEntry, path: &str, p: &mut Problems<'_>) -> Gener
     let Some(generate) = &entry.generate else { return Generate::default() };
     let at = key_path(path, "generate");
     if entry.provided_by != Provider::Generated {
-        p.key(&at, "generate-without-generated", format!("secret `{}` has `generate` but is not `provided_by: generated`", entry.name), "set `provided_by: generated`, or remove `generate`".to_owned());
+        p.key(
+            &at,
+            "generate-without-generated",
+            format!("secret `{}` has `generate` but is not `provided_by: generated`", entry.name),
+            "set `provided_by: generated`, or remove `generate`".to_owned(),
+        );
     }
     if !(16..=512).contains(&generate.bytes) {
-        p.value(&key_path(&at, "bytes"), "generate-bytes", format!("{} random bytes is outside 16 to 512", generate.bytes), "use 32 unless the consumer needs another size".to_owned());
+        p.value(
+            &key_path(&at, "bytes"),
+            "generate-bytes",
+            format!("{} random bytes is outside 16 to 512", generate.bytes),
+            "use 32 unless the consumer needs another size".to_owned(),
+        );
     }
     Generate { bytes: generate.bytes, encoding: generate.encoding }
 }
 
 /// `name_ok` is false when the entry's name was already reported invalid, so a placement name
 /// derived from it is not reported a second time.
-fn resolve_kubernetes(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool, p: &mut Problems<'_>) -> Option<KubernetesPlacement> {
+fn resolve_kubernetes(
+    raw: &RawSpec,
+    entry: &RawEntry,
+    path: &str,
+    name_ok: bool,
+    p: &mut Problems<'_>,
+) -> Option<KubernetesPlacement> {
     let at = key_path(path, "kubernetes");
     let given = entry.kubernetes.clone().unwrap_or_default();
     let defaults = &raw.defaults.kubernetes;
@@ -399,11 +568,19 @@ fn resolve_kubernetes(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool
         }
     };
     if let Err(why) = names::kubernetes_namespace(&namespace.0) {
-        p.value(&namespace.1, "kubernetes-namespace", format!("`{}` is not a valid Kubernetes namespace: {}", namespace.0, why.why), format!("use `{}`; {}", names::kubernetes_suggestion(&namespace.0), why.rule));
+        p.value(
+            &namespace.1,
+            "kubernetes-namespace",
+            format!("`{}` is not a valid Kubernetes namespace: {}", namespace.0, why.why),
+            format!("use `{}`; {}", names::kubernetes_suggestion(&namespace.0), why.rule),
+        );
     }
     let (secret, secret_at) = match &given.secret {
         Some(s) => (s.clone(), key_path(&at, "secret")),
-        None => (format!("{}{}", defaults.name_prefix.as_deref().unwrap_or_default(), entry.name), key_path(path, "name")),
+        None => (
+            format!("{}{}", defaults.name_prefix.as_deref().unwrap_or_default(), entry.name),
+            key_path(path, "name"),
+        ),
     };
     let derived = given.secret.is_none();
     match names::kubernetes_secret(&secret) {
@@ -411,11 +588,19 @@ fn resolve_kubernetes(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool
         Err(why) => {
             let suggestion = names::kubernetes_suggestion(&secret);
             let fix = if derived {
-                format!("set `kubernetes: {{ secret: {suggestion} }}` or rename the entry; {}", why.rule)
+                format!(
+                    "set `kubernetes: {{ secret: {suggestion} }}` or rename the entry; {}",
+                    why.rule
+                )
             } else {
                 format!("use `{suggestion}`; {}", why.rule)
             };
-            p.value(&secret_at, "kubernetes-secret-name", format!("`{secret}` is not a valid Kubernetes Secret name: {}", why.why), fix);
+            p.value(
+                &secret_at,
+                "kubernetes-secret-name",
+                format!("`{secret}` is not a valid Kubernetes Secret name: {}", why.why),
+                fix,
+            );
         }
         Ok(()) => {}
     }
@@ -423,25 +608,61 @@ fn resolve_kubernetes(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool
     for (n, key) in given.keys.iter().enumerate() {
         let key_at = index_path(&key_path(&at, "keys"), n);
         if let Err(why) = names::kubernetes_key(key) {
-            p.value(&key_at, "kubernetes-key", format!("`{key}` is not a valid data key: {}", why.why), format!("rename the key; {}", why.rule));
+            p.value(
+                &key_at,
+                "kubernetes-key",
+                format!("`{key}` is not a valid data key: {}", why.why),
+                format!("rename the key; {}", why.rule),
+            );
         } else if keys.contains(key) {
-            p.value(&key_at, "duplicate-key", format!("data key `{key}` is listed twice"), "list each key once".to_owned());
+            p.value(
+                &key_at,
+                "duplicate-key",
+                format!("data key `{key}` is listed twice"),
+                "list each key once".to_owned(),
+            );
         } else {
             keys.push(key.clone());
         }
     }
     if given.keys.is_empty() && entry.provided_by != Provider::Vendor {
         let whole = if entry.kubernetes.is_some() { at.clone() } else { path.to_owned() };
-        p.key(&whole, "missing-keys", format!("secret `{}` lists no data keys, so no create command can be given", entry.name), "add `keys: [...]` with the key names the workload reads, e.g. `keys: [token]`".to_owned());
+        p.key(
+            &whole,
+            "missing-keys",
+            format!(
+                "secret `{}` lists no data keys, so no create command can be given",
+                entry.name
+            ),
+            "add `keys: [...]` with the key names the workload reads, e.g. `keys: [token]`"
+                .to_owned(),
+        );
     }
     if let Some(kind) = &given.secret_type
-        && let Err(why) = names::kubernetes_secret_type(kind) {
-            p.value(&key_path(&at, "type"), "kubernetes-secret-type", format!("`{kind}` is not a Secret type: {}", why.why), why.rule.to_owned());
-        }
-    Some(KubernetesPlacement { namespace: namespace.0, secret, keys, secret_type: given.secret_type.clone() })
+        && let Err(why) = names::kubernetes_secret_type(kind)
+    {
+        p.value(
+            &key_path(&at, "type"),
+            "kubernetes-secret-type",
+            format!("`{kind}` is not a Secret type: {}", why.why),
+            why.rule.to_owned(),
+        );
+    }
+    Some(KubernetesPlacement {
+        namespace: namespace.0,
+        secret,
+        keys,
+        secret_type: given.secret_type.clone(),
+    })
 }
 
-fn resolve_aws(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool, p: &mut Problems<'_>) -> Option<AwsPlacement> {
+fn resolve_aws(
+    raw: &RawSpec,
+    entry: &RawEntry,
+    path: &str,
+    name_ok: bool,
+    p: &mut Problems<'_>,
+) -> Option<AwsPlacement> {
     let at = key_path(path, "aws");
     let given = entry.aws.clone().unwrap_or_default();
     let defaults = &raw.defaults.aws;
@@ -452,7 +673,10 @@ fn resolve_aws(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool, p: &m
     };
     let (name, name_at) = match &given.name {
         Some(n) => (n.clone(), key_path(&at, "name")),
-        None => (format!("{}{}", defaults.name_prefix.as_deref().unwrap_or_default(), entry.name), key_path(path, "name")),
+        None => (
+            format!("{}{}", defaults.name_prefix.as_deref().unwrap_or_default(), entry.name),
+            key_path(path, "name"),
+        ),
     };
     let checked = match service {
         AwsService::SecretsManager => names::secrets_manager_name(&name),
@@ -462,12 +686,22 @@ fn resolve_aws(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool, p: &m
         Err(_) if !name_ok && given.name.is_none() => {}
         Err(why) => {
             let fix = match service {
-                AwsService::ParameterStore if name.contains('/') && !name.starts_with('/') => format!("use `/{name}`"),
+                AwsService::ParameterStore if name.contains('/') && !name.starts_with('/') => {
+                    format!("use `/{name}`")
+                }
                 _ => format!("rename it; {}", why.rule),
             };
-            p.value(&name_at, "aws-name", format!("`{name}` is not a valid {} name: {}", service.title(), why.why), fix);
+            p.value(
+                &name_at,
+                "aws-name",
+                format!("`{name}` is not a valid {} name: {}", service.title(), why.why),
+                fix,
+            );
         }
-        Ok(()) if service == AwsService::SecretsManager && names::secrets_manager_name_looks_suffixed(&name) => {
+        Ok(())
+            if service == AwsService::SecretsManager
+                && names::secrets_manager_name_looks_suffixed(&name) =>
+        {
             p.warn(&name_at, "aws-name-suffix", format!("`{name}` ends in '-' and six characters, like the random suffix of a secret ARN"), "AWS advises against such names because partial ARNs become ambiguous; consider another name".to_owned());
         }
         Ok(()) => {}
@@ -478,12 +712,29 @@ fn resolve_aws(raw: &RawSpec, entry: &RawEntry, path: &str, name_ok: bool, p: &m
         (None, None) => None,
     };
     if let Some((region, region_at)) = &region
-        && let Err(why) = names::aws_region(region) {
-            p.value(region_at, "aws-region", format!("`{region}` is not an AWS region: {}", why.why), why.rule.to_owned());
-        }
+        && let Err(why) = names::aws_region(region)
+    {
+        p.value(
+            region_at,
+            "aws-region",
+            format!("`{region}` is not an AWS region: {}", why.why),
+            why.rule.to_owned(),
+        );
+    }
     if let Some(key) = &given.kms_key
-        && let Err(why) = names::kms_key(key) {
-            p.value(&key_path(&at, "kms_key"), "kms-key", format!("`{key}` is not a KMS key reference: {}", why.why), why.rule.to_owned());
-        }
-    Some(AwsPlacement { service, name, region: region.map(|r| r.0), kms_key: given.kms_key.clone() })
+        && let Err(why) = names::kms_key(key)
+    {
+        p.value(
+            &key_path(&at, "kms_key"),
+            "kms-key",
+            format!("`{key}` is not a KMS key reference: {}", why.why),
+            why.rule.to_owned(),
+        );
+    }
+    Some(AwsPlacement {
+        service,
+        name,
+        region: region.map(|r| r.0),
+        kms_key: given.kms_key.clone(),
+    })
 }

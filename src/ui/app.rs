@@ -49,7 +49,11 @@ pub enum UiEvent {
 /// Reads and validates the spec at `path` off the async threads.
 async fn read_spec(path: PathBuf) -> UiEvent {
     let read = path.clone();
-    let result = tokio::task::spawn_blocking(move || spec::load(&read).map(Box::new).map_err(|e| e.to_string())).await.unwrap_or_else(|e| Err(e.to_string()));
+    let result = tokio::task::spawn_blocking(move || {
+        spec::load(&read).map(Box::new).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
     UiEvent::SpecLoaded { path, result }
 }
 
@@ -57,7 +61,9 @@ async fn read_spec(path: PathBuf) -> UiEvent {
 fn example_text(file: &str) -> Option<&'static str> {
     match file {
         "quickstart.yaml" => Some(include_str!("../../specs/examples/quickstart.yaml")),
-        "platform-contract.yaml" => Some(include_str!("../../specs/examples/platform-contract.yaml")),
+        "platform-contract.yaml" => {
+            Some(include_str!("../../specs/examples/platform-contract.yaml"))
+        }
         "doppler-eso.json" => Some(include_str!("../../specs/examples/doppler-eso.json")),
         _ => None,
     }
@@ -91,14 +97,24 @@ pub struct GreenlightApp {
 
 impl GreenlightApp {
     /// Builds the app; opens `spec`, else the last spec, else shows the welcome screen.
-    pub fn new(cc: &eframe::CreationContext<'_>, runtime: tokio::runtime::Handle, options: AppOptions) -> Self {
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        runtime: tokio::runtime::Handle,
+        options: AppOptions,
+    ) -> Self {
         let AppOptions { spec, kubeconfig } = options;
-        let remembered: Remembered = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
+        let remembered: Remembered =
+            cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
         let (events, inbox) = mpsc::unbounded_channel();
-        let mut state = AppState { shell: if remembered.powershell { Shell::PowerShell } else { Shell::Posix }, region_draft: remembered.region.clone().unwrap_or_default(), ..AppState::default() };
+        let mut state = AppState {
+            shell: if remembered.powershell { Shell::PowerShell } else { Shell::Posix },
+            region_draft: remembered.region.clone().unwrap_or_default(),
+            ..AppState::default()
+        };
         let opening = spec.or_else(|| remembered.last_spec.clone().filter(|p| p.exists()));
         state.remembered = remembered;
-        let examples_dir = std::env::temp_dir().join(format!("greenlight-examples-{}", std::process::id()));
+        let examples_dir =
+            std::env::temp_dir().join(format!("greenlight-examples-{}", std::process::id()));
         let app = Self {
             state,
             runtime,
@@ -126,7 +142,13 @@ impl GreenlightApp {
         let ctx = self.ctx.clone();
         let kubeconfig = self.kubeconfig.clone();
         self.runtime.spawn(async move {
-            let contexts = tokio::task::spawn_blocking(move || detect::kubernetes::contexts(kubeconfig.as_deref()).map(|(names, _)| names).unwrap_or_default()).await.unwrap_or_default();
+            let contexts = tokio::task::spawn_blocking(move || {
+                detect::kubernetes::contexts(kubeconfig.as_deref())
+                    .map(|(names, _)| names)
+                    .unwrap_or_default()
+            })
+            .await
+            .unwrap_or_default();
             events.send(UiEvent::Contexts(contexts)).ok();
             events.send(UiEvent::Profiles(detect::aws::profiles().await.0)).ok();
             ctx.request_repaint();
@@ -181,7 +203,10 @@ impl GreenlightApp {
     fn restart_monitor(&mut self) {
         self.monitor = None;
         self.monitor_events = None;
-        let (Some(spec), Some(selection)) = (self.state.spec.clone(), self.state.selection.clone()) else { return };
+        let (Some(spec), Some(selection)) = (self.state.spec.clone(), self.state.selection.clone())
+        else {
+            return;
+        };
         for row in &mut self.state.rows {
             row.outcome = None;
         }
@@ -192,7 +217,14 @@ impl GreenlightApp {
         let probe = detect::probe_for(selection.platform, &self.probe_target(), &spec, options);
         let (tx, rx) = mpsc::unbounded_channel();
         let ctx = self.ctx.clone();
-        self.monitor = Some(Monitor::spawn(&self.runtime, spec, selection, probe, tx, Arc::new(move || ctx.request_repaint())));
+        self.monitor = Some(Monitor::spawn(
+            &self.runtime,
+            spec,
+            selection,
+            probe,
+            tx,
+            Arc::new(move || ctx.request_repaint()),
+        ));
         self.monitor_events = Some(rx);
     }
 
@@ -214,9 +246,14 @@ impl GreenlightApp {
             match event {
                 UiEvent::SpecLoaded { path, result } => match result {
                     Ok(spec) => {
-                        let reloaded = self.state.spec_path.as_ref() == Some(&path) && self.state.spec.is_some();
+                        let reloaded = self.state.spec_path.as_ref() == Some(&path)
+                            && self.state.spec.is_some();
                         self.state.set_spec(path.clone(), *spec);
-                        self.state.note(if reloaded { format!("Reloaded {}", path.display()) } else { format!("Opened {}", path.display()) });
+                        self.state.note(if reloaded {
+                            format!("Reloaded {}", path.display())
+                        } else {
+                            format!("Opened {}", path.display())
+                        });
                         self.watch_spec(&path);
                         self.restart_monitor();
                     }
@@ -245,7 +282,9 @@ impl GreenlightApp {
                     self.state.notify(format!("Report saved to {}", path.display()));
                     self.state.note(format!("Saved the report to {}", path.display()));
                 }
-                UiEvent::Saved(Err(error)) => self.state.notify(format!("The report was not saved: {error}")),
+                UiEvent::Saved(Err(error)) => {
+                    self.state.notify(format!("The report was not saved: {error}"))
+                }
             }
         }
         let mut engine = Vec::new();
@@ -268,31 +307,47 @@ impl GreenlightApp {
             if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::O)) {
                 actions.push(UiAction::OpenDialog);
             }
-            if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::NONE, Key::F5)) || i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::R)) {
+            if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::NONE, Key::F5))
+                || i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::R))
+            {
                 actions.push(UiAction::CheckNow);
             }
             if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::E)) {
                 actions.push(UiAction::Export(ReportFormat::Markdown));
             }
-            if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::C)) {
+            if i.consume_shortcut(&KeyboardShortcut::new(
+                Modifiers::COMMAND | Modifiers::SHIFT,
+                Key::C,
+            )) {
                 actions.push(UiAction::CopySelectedCreate);
             }
             if !typing {
-                if i.consume_key(Modifiers::NONE, Key::ArrowDown) || i.consume_key(Modifiers::NONE, Key::J) {
+                if i.consume_key(Modifiers::NONE, Key::ArrowDown)
+                    || i.consume_key(Modifiers::NONE, Key::J)
+                {
                     actions.push(UiAction::MoveSelection(1));
                 }
-                if i.consume_key(Modifiers::NONE, Key::ArrowUp) || i.consume_key(Modifiers::NONE, Key::K) {
+                if i.consume_key(Modifiers::NONE, Key::ArrowUp)
+                    || i.consume_key(Modifiers::NONE, Key::K)
+                {
                     actions.push(UiAction::MoveSelection(-1));
                 }
                 if i.consume_key(Modifiers::NONE, Key::Escape) {
                     actions.push(UiAction::Select(None));
                 }
             }
-            if let Some(path) = i.raw.dropped_files.iter().map(|f| f.path().to_owned()).find(|p| !p.as_os_str().is_empty()) {
+            if let Some(path) = i
+                .raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_owned())
+                .find(|p| !p.as_os_str().is_empty())
+            {
                 actions.push(UiAction::OpenPath(path));
             }
         });
-        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::F))) {
+        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::F)))
+        {
             ctx.memory_mut(|m| m.request_focus(self.filter_id));
         }
         actions
@@ -306,7 +361,11 @@ impl GreenlightApp {
                     let events = self.events.clone();
                     let ctx = self.ctx.clone();
                     self.runtime.spawn(async move {
-                        let picked = rfd::AsyncFileDialog::new().set_title("Open a Greenlight spec").add_filter("Greenlight spec (YAML, JSON)", &["yaml", "yml", "json"]).pick_file().await;
+                        let picked = rfd::AsyncFileDialog::new()
+                            .set_title("Open a Greenlight spec")
+                            .add_filter("Greenlight spec (YAML, JSON)", &["yaml", "yml", "json"])
+                            .pick_file()
+                            .await;
                         events.send(UiEvent::Picked(picked.map(|f| f.path().to_owned()))).ok();
                         ctx.request_repaint();
                     });
@@ -321,7 +380,10 @@ impl GreenlightApp {
                         let path = dir.join(file);
                         let written = tokio::task::spawn_blocking({
                             let path = path.clone();
-                            move || std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text))
+                            move || {
+                                std::fs::create_dir_all(&dir)
+                                    .and_then(|()| std::fs::write(&path, text))
+                            }
                         })
                         .await;
                         let result = match written {
@@ -331,7 +393,10 @@ impl GreenlightApp {
                         };
                         let event = match result {
                             Ok(()) => read_spec(path).await,
-                            Err(error) => UiEvent::SpecLoaded { path, result: Err(format!("cannot write the example: {error}")) },
+                            Err(error) => UiEvent::SpecLoaded {
+                                path,
+                                result: Err(format!("cannot write the example: {error}")),
+                            },
                         };
                         events.send(event).ok();
                         ctx.request_repaint();
@@ -404,14 +469,19 @@ impl GreenlightApp {
                     if let Some(row) = self.state.rows.get_mut(entry) {
                         row.copied_at = Some(Instant::now());
                     }
-                    self.state.notify(format!("Copied the {what} command: paste it in a terminal."));
+                    self.state
+                        .notify(format!("Copied the {what} command: paste it in a terminal."));
                     self.send(MonitorCommand::Hurry(HURRY_FOR));
                 }
                 UiAction::CopySelectedCreate => {
                     let Some(index) = self.state.selected else { continue };
                     let text = self.command_for(index, CommandKind::Create);
                     if let Some(text) = text {
-                        self.dispatch(vec![UiAction::Copy { text, entry: index, what: "create".to_owned() }]);
+                        self.dispatch(vec![UiAction::Copy {
+                            text,
+                            entry: index,
+                            what: "create".to_owned(),
+                        }]);
                     }
                 }
                 UiAction::Export(format) => {
@@ -424,10 +494,18 @@ impl GreenlightApp {
                     let events = self.events.clone();
                     let ctx = self.ctx.clone();
                     self.runtime.spawn(async move {
-                        let picked = rfd::AsyncFileDialog::new().set_title("Save the status report (no values)").add_filter(name, &[extension]).set_file_name(&file_name).save_file().await;
+                        let picked = rfd::AsyncFileDialog::new()
+                            .set_title("Save the status report (no values)")
+                            .add_filter(name, &[extension])
+                            .set_file_name(&file_name)
+                            .save_file()
+                            .await;
                         if let Some(file) = picked {
                             let path = file.path().to_owned();
-                            let result = tokio::fs::write(&path, text).await.map(|()| path).map_err(|e| e.to_string());
+                            let result = tokio::fs::write(&path, text)
+                                .await
+                                .map(|()| path)
+                                .map_err(|e| e.to_string());
                             events.send(UiEvent::Saved(result)).ok();
                             ctx.request_repaint();
                         }
@@ -442,14 +520,21 @@ impl GreenlightApp {
                 UiAction::ToggleLog => self.state.show_log = !self.state.show_log,
                 UiAction::SetFilter(text) => self.state.filter = text,
                 UiAction::MoveSelection(step) => {
-                    let entries: Vec<usize> = self.state.lines().into_iter().filter_map(|l| if let Line::Entry(i) = l { Some(i) } else { None }).collect();
+                    let entries: Vec<usize> = self
+                        .state
+                        .lines()
+                        .into_iter()
+                        .filter_map(|l| if let Line::Entry(i) = l { Some(i) } else { None })
+                        .collect();
                     if entries.is_empty() {
                         continue;
                     }
                     let at = self.state.selected.and_then(|s| entries.iter().position(|e| *e == s));
                     let next = match at {
                         None => 0,
-                        Some(at) => (at as isize + step).clamp(0, entries.len() as isize - 1) as usize,
+                        Some(at) => {
+                            (at as isize + step).clamp(0, entries.len() as isize - 1) as usize
+                        }
                     };
                     self.state.selected = entries.get(next).copied();
                 }
@@ -463,7 +548,11 @@ impl GreenlightApp {
         let entry = spec.entries.get(index)?;
         let mut target = panels::target_of(&self.state, selection.platform);
         target.kubeconfig = self.kubeconfig.as_ref().map(|p| p.display().to_string());
-        commands::for_entry(entry, selection.platform, &target, self.state.shell).ok()?.into_iter().find(|c| c.kind == kind).map(|c| c.text)
+        commands::for_entry(entry, selection.platform, &target, self.state.shell)
+            .ok()?
+            .into_iter()
+            .find(|c| c.kind == kind)
+            .map(|c| c.text)
     }
 
     /// Draws the window and returns what the user asked for.
@@ -471,7 +560,8 @@ impl GreenlightApp {
         let mut actions = Vec::new();
         let state = &self.state;
         if state.spec.is_none() {
-            egui::CentralPanel::default().show(ui, |ui| panels::welcome_ui(ui, state, &mut actions));
+            egui::CentralPanel::default()
+                .show(ui, |ui| panels::welcome_ui(ui, state, &mut actions));
             return actions;
         }
         egui::Panel::top("header").show(ui, |ui| {
@@ -489,9 +579,12 @@ impl GreenlightApp {
             ui.add_space(2.0);
         });
         if let Some(index) = state.selected {
-            egui::Panel::right("details").resizable(true).default_size(460.0).min_size(320.0).show(ui, |ui| {
-                panels::details_ui(ui, state, index, &mut actions);
-            });
+            egui::Panel::right("details").resizable(true).default_size(460.0).min_size(320.0).show(
+                ui,
+                |ui| {
+                    panels::details_ui(ui, state, index, &mut actions);
+                },
+            );
         }
         egui::CentralPanel::default().show(ui, |ui| {
             panels::filter_ui(ui, state, &mut actions, self.filter_id);

@@ -16,18 +16,32 @@ pub use app::{AppOptions, GreenlightApp};
 
 /// Opens the window (blocking until it closes), with `spec` open if given.
 pub fn run(spec: Option<PathBuf>, kubeconfig: Option<PathBuf>) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Greenlight")
         .with_app_id("greenlight")
         .with_inner_size([1180.0, 760.0])
         .with_min_inner_size([720.0, 460.0])
         .with_drag_and_drop(true);
-    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon-256.png")) {
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon-256.png"))
+    {
         viewport = viewport.with_icon(icon);
     }
-    let options = eframe::NativeOptions { viewport, persist_window: true, ..eframe::NativeOptions::default() };
+    let options = eframe::NativeOptions {
+        viewport,
+        persist_window: true,
+        ..eframe::NativeOptions::default()
+    };
     let handle = runtime.handle().clone();
     let app_options = AppOptions { spec, kubeconfig };
-    eframe::run_native("Greenlight", options, Box::new(move |cc| Ok(Box::new(GreenlightApp::new(cc, handle, app_options))))).map_err(|e| e.to_string())
+    eframe::run_native(
+        "Greenlight",
+        options,
+        Box::new(move |cc| Ok(Box::new(GreenlightApp::new(cc, handle, app_options)))),
+    )
+    .map_err(|e| e.to_string())
 }

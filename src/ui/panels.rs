@@ -62,7 +62,13 @@ pub fn spec_error_ui(ui: &mut egui::Ui, error: &str) {
     let color = state_color(State::Missing, ui.visuals().dark_mode);
     egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.0, color)).show(ui, |ui| {
         ui.set_width(ui.available_width());
-        ui.label(RichText::new("The spec file has problems; fix them and save, and it reloads by itself.").color(color).strong());
+        ui.label(
+            RichText::new(
+                "The spec file has problems; fix them and save, and it reloads by itself.",
+            )
+            .color(color)
+            .strong(),
+        );
         egui::ScrollArea::vertical().max_height(220.0).id_salt("spec-error").show(ui, |ui| {
             ui.label(RichText::new(error).monospace());
         });
@@ -74,7 +80,13 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
     let (Some(spec), Some(selection)) = (&state.spec, &state.selection) else { return };
     ui.horizontal(|ui| {
         ui.heading(RichText::new(&spec.deployment).strong());
-        ui.label(RichText::new(state.spec_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()).weak().small());
+        ui.label(
+            RichText::new(
+                state.spec_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            )
+            .weak()
+            .small(),
+        );
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button(label::CLOSE).clicked() {
                 actions.push(UiAction::CloseSpec);
@@ -91,7 +103,9 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
                     Platform::Kubernetes => "Kubernetes",
                     Platform::Aws => "AWS",
                 };
-                if ui.selectable_label(selection.platform == *platform, text).clicked() && selection.platform != *platform {
+                if ui.selectable_label(selection.platform == *platform, text).clicked()
+                    && selection.platform != *platform
+                {
                     actions.push(UiAction::SetPlatform(*platform));
                 }
             }
@@ -99,7 +113,12 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
         }
         match selection.platform {
             Platform::Kubernetes => {
-                let current = state.remembered.context.clone().or_else(|| state.whereabouts.as_ref().and_then(|w| fact(w, "Context"))).unwrap_or_else(|| "(current context)".to_owned());
+                let current = state
+                    .remembered
+                    .context
+                    .clone()
+                    .or_else(|| state.whereabouts.as_ref().and_then(|w| fact(w, "Context")))
+                    .unwrap_or_else(|| "(current context)".to_owned());
                 let name = ui.label("Context");
                 egui::ComboBox::from_id_salt("context")
                     .selected_text(&current)
@@ -114,7 +133,8 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
                     .labelled_by(name.id);
             }
             Platform::Aws => {
-                let current = state.remembered.profile.clone().unwrap_or_else(|| "(default)".to_owned());
+                let current =
+                    state.remembered.profile.clone().unwrap_or_else(|| "(default)".to_owned());
                 let name = ui.label("Profile");
                 egui::ComboBox::from_id_salt("profile")
                     .selected_text(&current)
@@ -129,8 +149,16 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
                     .labelled_by(name.id);
                 let region_label = ui.label(label::REGION);
                 let mut draft = state.region_draft.clone();
-                let edit = ui.add(egui::TextEdit::singleline(&mut draft).desired_width(110.0).hint_text("profile's")).labelled_by(region_label.id);
-                if edit.changed() || (edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))) {
+                let edit = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut draft)
+                            .desired_width(110.0)
+                            .hint_text("profile's"),
+                    )
+                    .labelled_by(region_label.id);
+                if edit.changed()
+                    || (edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)))
+                {
                     actions.push(UiAction::SetRegion(draft));
                 }
             }
@@ -157,7 +185,8 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
             ui.label(RichText::new("Features:").weak());
             for feature in &spec.features {
                 let mut on = selection.features.is_on(&feature.name);
-                if ui.checkbox(&mut on, &feature.name).on_hover_text(&feature.description).changed() {
+                if ui.checkbox(&mut on, &feature.name).on_hover_text(&feature.description).changed()
+                {
                     actions.push(UiAction::SetFeature(feature.name.clone(), on));
                 }
             }
@@ -180,10 +209,18 @@ fn progress_ui(ui: &mut egui::Ui, state: &AppState) {
     ui.add_space(4.0);
     if state.ready {
         let color = state_color(State::Present, ui.visuals().dark_mode);
-        egui::Frame::group(ui.style()).fill(color.gamma_multiply(0.18)).stroke(egui::Stroke::new(2.0, color)).show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(RichText::new(format!("✔ Ready: {text}. The deployment can proceed.")).color(color).size(18.0).strong());
-        });
+        egui::Frame::group(ui.style())
+            .fill(color.gamma_multiply(0.18))
+            .stroke(egui::Stroke::new(2.0, color))
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(
+                    RichText::new(format!("✔ Ready: {text}. The deployment can proceed."))
+                        .color(color)
+                        .size(18.0)
+                        .strong(),
+                );
+            });
     } else {
         let fraction = if total == 0 { 1.0 } else { present as f32 / total as f32 };
         ui.add(egui::ProgressBar::new(fraction).text(text).desired_width(ui.available_width()));
@@ -201,39 +238,68 @@ pub fn checklist_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAct
         ui.label(RichText::new("No secret matches the filter.").weak());
         return;
     }
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, lines.len(), |ui, range| {
-        for line in lines.get(range).unwrap_or_default() {
-            match *line {
-                Line::Heading(group) => {
-                    ui.allocate_ui(egui::vec2(ui.available_width(), ROW_HEIGHT), |ui| {
-                        ui.horizontal_centered(|ui| ui.label(RichText::new(group.title()).strong().size(15.0)));
-                    });
-                }
-                Line::Entry(index) => {
-                    let (Some(entry), Some(row)) = (spec.entries.get(index), state.rows.get(index)) else { continue };
-                    let selected = state.selected == Some(index);
-                    let location = state.selection.as_ref().and_then(|s| entry.placement(s.platform)).map(|p| p.describe()).unwrap_or_default();
-                    let response = ui
-                        .allocate_ui(egui::vec2(ui.available_width(), ROW_HEIGHT), |ui| {
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(
+        ui,
+        ROW_HEIGHT,
+        lines.len(),
+        |ui, range| {
+            for line in lines.get(range).unwrap_or_default() {
+                match *line {
+                    Line::Heading(group) => {
+                        ui.allocate_ui(egui::vec2(ui.available_width(), ROW_HEIGHT), |ui| {
                             ui.horizontal_centered(|ui| {
-                                ui.add_space(8.0);
-                                ui.allocate_ui(egui::vec2(150.0, ROW_HEIGHT), |ui| {
-                                    badge(ui, row.state(), row.outcome.as_ref().is_some_and(|o| o.stale.is_some()));
-                                });
-                                let name = ui.selectable_label(selected, RichText::new(&entry.name).strong()).on_hover_text(&location);
-                                ui.label(RichText::new(&entry.description).weak());
-                                name
+                                ui.label(RichText::new(group.title()).strong().size(15.0))
+                            });
+                        });
+                    }
+                    Line::Entry(index) => {
+                        let (Some(entry), Some(row)) =
+                            (spec.entries.get(index), state.rows.get(index))
+                        else {
+                            continue;
+                        };
+                        let selected = state.selected == Some(index);
+                        let location = state
+                            .selection
+                            .as_ref()
+                            .and_then(|s| entry.placement(s.platform))
+                            .map(|p| p.describe())
+                            .unwrap_or_default();
+                        let response = ui
+                            .allocate_ui(egui::vec2(ui.available_width(), ROW_HEIGHT), |ui| {
+                                ui.horizontal_centered(|ui| {
+                                    ui.add_space(8.0);
+                                    ui.allocate_ui(egui::vec2(150.0, ROW_HEIGHT), |ui| {
+                                        badge(
+                                            ui,
+                                            row.state(),
+                                            row.outcome.as_ref().is_some_and(|o| o.stale.is_some()),
+                                        );
+                                    });
+                                    let name = ui
+                                        .selectable_label(
+                                            selected,
+                                            RichText::new(&entry.name).strong(),
+                                        )
+                                        .on_hover_text(&location);
+                                    ui.label(RichText::new(&entry.description).weak());
+                                    name
+                                })
+                                .inner
                             })
-                            .inner
-                        })
-                        .inner;
-                    if response.clicked() {
-                        actions.push(UiAction::Select(if selected { None } else { Some(index) }));
+                            .inner;
+                        if response.clicked() {
+                            actions.push(UiAction::Select(if selected {
+                                None
+                            } else {
+                                Some(index)
+                            }));
+                        }
                     }
                 }
             }
-        }
-    });
+        },
+    );
 }
 
 /// Everything about the selected secret: where, commands with Copy, hints, docs, skip.
@@ -249,9 +315,17 @@ pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &m
         let who = match entry.provided_by {
             Provider::Customer => "You provide the value.",
             Provider::Vendor => "The vendor's deployment provides it; nothing to do.",
-            Provider::Generated => "A random value, made in your own shell by the command below; nobody sees it.",
+            Provider::Generated => {
+                "A random value, made in your own shell by the command below; nobody sees it."
+            }
         };
-        ui.label(RichText::new(format!("{} {who}", if entry.required { "Required." } else { "Optional." })).weak());
+        ui.label(
+            RichText::new(format!(
+                "{} {who}",
+                if entry.required { "Required." } else { "Optional." }
+            ))
+            .weak(),
+        );
         if !entry.when.is_empty() {
             ui.label(RichText::new(format!("Needed when: {}", entry.when.join(" and "))).weak());
         }
@@ -311,11 +385,21 @@ pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &m
             }
             // Hints carry POSIX commands; the entry's own commands are shown below for the
             // chosen shell, so a hint that repeats one points there instead.
-            let own: Vec<String> = commands::for_entry(entry, selection.platform, &target_of(state, selection.platform), Shell::Posix).map(|c| c.into_iter().map(|c| c.text).collect()).unwrap_or_default();
+            let own: Vec<String> = commands::for_entry(
+                entry,
+                selection.platform,
+                &target_of(state, selection.platform),
+                Shell::Posix,
+            )
+            .map(|c| c.into_iter().map(|c| c.text).collect())
+            .unwrap_or_default();
             for (n, hint) in outcome.hints.iter().enumerate() {
                 match &hint.command {
                     Some(command) if own.contains(command) => {
-                        ui.label(format!("{} (the commands are below)", hint.text.trim_end_matches(':')));
+                        ui.label(format!(
+                            "{} (the commands are below)",
+                            hint.text.trim_end_matches(':')
+                        ));
                     }
                     Some(command) => {
                         ui.label(&hint.text);
@@ -349,7 +433,10 @@ pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &m
                 }
             }
             Err(error) => {
-                ui.label(RichText::new(error.to_string()).color(state_color(State::Missing, ui.visuals().dark_mode)));
+                ui.label(
+                    RichText::new(error.to_string())
+                        .color(state_color(State::Missing, ui.visuals().dark_mode)),
+                );
             }
         }
     });
@@ -366,7 +453,10 @@ pub fn target_of(state: &AppState, platform: Platform) -> Target {
             Platform::Aws => None,
         },
         aws_profile: remembered.profile.clone(),
-        aws_region: remembered.region.clone().or_else(|| reported("Region").filter(|r| !r.starts_with('('))),
+        aws_region: remembered
+            .region
+            .clone()
+            .or_else(|| reported("Region").filter(|r| !r.starts_with('('))),
     }
 }
 
@@ -385,7 +475,8 @@ pub fn status_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
             if ui.selectable_label(state.show_log, label::ACTIVITY).clicked() {
                 actions.push(UiAction::ToggleLog);
             }
-            if ui.button(label::COPY_REPORT).on_hover_text("Markdown, without any value").clicked() {
+            if ui.button(label::COPY_REPORT).on_hover_text("Markdown, without any value").clicked()
+            {
                 actions.push(UiAction::CopyReport);
             }
             if ui.button(label::EXPORT_JSON).clicked() {
@@ -400,23 +491,42 @@ pub fn status_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
 
 /// The activity log, newest first.
 pub fn log_ui(ui: &mut egui::Ui, state: &AppState) {
-    egui::ScrollArea::vertical().id_salt("log").max_height(140.0).auto_shrink([false, true]).show(ui, |ui| {
-        if state.log.is_empty() {
-            ui.label(RichText::new("Changes appear here as Greenlight detects them.").weak());
-        }
-        for line in state.log.iter().rev() {
-            let at = humantime::format_rfc3339_seconds(line.at).to_string();
-            ui.label(RichText::new(format!("{}  {}", at.get(11..19).unwrap_or(&at), line.text)).monospace().small());
-        }
-    });
+    egui::ScrollArea::vertical().id_salt("log").max_height(140.0).auto_shrink([false, true]).show(
+        ui,
+        |ui| {
+            if state.log.is_empty() {
+                ui.label(RichText::new("Changes appear here as Greenlight detects them.").weak());
+            }
+            for line in state.log.iter().rev() {
+                let at = humantime::format_rfc3339_seconds(line.at).to_string();
+                ui.label(
+                    RichText::new(format!("{}  {}", at.get(11..19).unwrap_or(&at), line.text))
+                        .monospace()
+                        .small(),
+                );
+            }
+        },
+    );
 }
 
 /// The filter field.
-pub fn filter_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>, filter_id: egui::Id) {
+pub fn filter_ui(
+    ui: &mut egui::Ui,
+    state: &AppState,
+    actions: &mut Vec<UiAction>,
+    filter_id: egui::Id,
+) {
     let mut text = state.filter.clone();
     ui.horizontal(|ui| {
         let name = ui.label(label::FILTER);
-        let edit = ui.add(egui::TextEdit::singleline(&mut text).id(filter_id).hint_text("name or purpose (Ctrl+F)").desired_width(240.0)).labelled_by(name.id);
+        let edit = ui
+            .add(
+                egui::TextEdit::singleline(&mut text)
+                    .id(filter_id)
+                    .hint_text("name or purpose (Ctrl+F)")
+                    .desired_width(240.0),
+            )
+            .labelled_by(name.id);
         if edit.changed() {
             actions.push(UiAction::SetFilter(text.clone()));
         }

@@ -135,7 +135,11 @@ impl AppState {
             for feature in &spec.features {
                 selection.features.set(&feature.name, previous.features.is_on(&feature.name));
             }
-            selection.skipped = previous.skipped.into_iter().filter(|s| spec.entries.iter().any(|e| &e.name == s)).collect();
+            selection.skipped = previous
+                .skipped
+                .into_iter()
+                .filter(|s| spec.entries.iter().any(|e| &e.name == s))
+                .collect();
         }
         self.rows = vec![RowState::default(); spec.entries.len()];
         self.selected = self.selected.filter(|i| *i < spec.entries.len() && keep_selection);
@@ -157,7 +161,12 @@ impl AppState {
             MonitorEvent::RoundStarted => self.checking = true,
             MonitorEvent::Whereabouts(whereabouts) => self.whereabouts = Some(whereabouts),
             MonitorEvent::Changed { index, outcome } => {
-                let name = self.spec.as_ref().and_then(|s| s.entries.get(index)).map(|e| e.name.clone()).unwrap_or_default();
+                let name = self
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.entries.get(index))
+                    .map(|e| e.name.clone())
+                    .unwrap_or_default();
                 let Some(row) = self.rows.get_mut(index) else { return };
                 let before = row.outcome.as_ref().map(|o| o.presence.state());
                 let after = outcome.presence.state();
@@ -165,14 +174,18 @@ impl AppState {
                 let was_stale = row.outcome.as_ref().is_some_and(|o| o.stale.is_some());
                 if before != Some(after) {
                     row.since = Some(Instant::now());
-                    let took = row.copied_at.filter(|_| after == State::Present).map(|at| at.elapsed());
+                    let took =
+                        row.copied_at.filter(|_| after == State::Present).map(|at| at.elapsed());
                     row.outcome = Some(outcome);
                     let mut text = match before {
                         Some(before) => format!("{name}: {} → {}", before.as_str(), after.as_str()),
                         None => format!("{name}: {}", after.as_str()),
                     };
                     if let Some(took) = took {
-                        text.push_str(&format!(" ({:.1} s after the command was copied)", took.as_secs_f64()));
+                        text.push_str(&format!(
+                            " ({:.1} s after the command was copied)",
+                            took.as_secs_f64()
+                        ));
                     }
                     if before.is_some() {
                         self.note(text);
@@ -181,7 +194,9 @@ impl AppState {
                     row.outcome = Some(outcome);
                 }
                 match (was_stale, stale_now) {
-                    (false, Some(reason)) => self.note(format!("{name}: cannot check now, showing the last known state ({reason})")),
+                    (false, Some(reason)) => self.note(format!(
+                        "{name}: cannot check now, showing the last known state ({reason})"
+                    )),
                     (true, None) => self.note(format!("{name}: checking again")),
                     _ => {}
                 }
@@ -208,7 +223,11 @@ impl AppState {
                 .iter()
                 .enumerate()
                 .filter(|(_, e)| e.group() == group)
-                .filter(|(_, e)| needle.is_empty() || e.name.to_lowercase().contains(&needle) || e.description.to_lowercase().contains(&needle))
+                .filter(|(_, e)| {
+                    needle.is_empty()
+                        || e.name.to_lowercase().contains(&needle)
+                        || e.description.to_lowercase().contains(&needle)
+                })
                 .map(|(i, _)| i)
                 .collect();
             if !members.is_empty() {
@@ -223,8 +242,14 @@ impl AppState {
     /// the rows each frame without building a report.
     pub fn progress(&self) -> (usize, usize) {
         let (Some(spec), Some(selection)) = (&self.spec, &self.selection) else { return (0, 0) };
-        let blocking = spec.entries.iter().zip(&self.rows).filter(|(e, _)| e.blocks_readiness() && selection.settled(e).is_none());
-        blocking.fold((0, 0), |(present, total), (_, row)| (present + usize::from(row.state() == State::Present), total + 1))
+        let blocking = spec
+            .entries
+            .iter()
+            .zip(&self.rows)
+            .filter(|(e, _)| e.blocks_readiness() && selection.settled(e).is_none());
+        blocking.fold((0, 0), |(present, total), (_, row)| {
+            (present + usize::from(row.state() == State::Present), total + 1)
+        })
     }
 
     /// The redacted report of what is shown now.
@@ -234,7 +259,13 @@ impl AppState {
         let outcomes: Vec<CheckOutcome> = self
             .rows
             .iter()
-            .map(|r| r.outcome.clone().unwrap_or_else(|| CheckOutcome::now(Presence::Unreachable { reason: "not checked yet".to_owned() })))
+            .map(|r| {
+                r.outcome.clone().unwrap_or_else(|| {
+                    CheckOutcome::now(Presence::Unreachable {
+                        reason: "not checked yet".to_owned(),
+                    })
+                })
+            })
             .collect();
         let mut report = CheckReport::build(spec, selection, &outcomes);
         report.connection.clone_from(&self.whereabouts);
@@ -247,7 +278,11 @@ impl AppState {
             (true, _) | (false, None) => "checking…".to_owned(),
             (false, Some(at)) => {
                 let secs = at.elapsed().as_secs();
-                if secs < 60 { format!("checked {secs} s ago") } else { format!("checked {} min ago", secs / 60) }
+                if secs < 60 {
+                    format!("checked {secs} s ago")
+                } else {
+                    format!("checked {} min ago", secs / 60)
+                }
             }
         }
     }

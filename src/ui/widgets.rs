@@ -39,7 +39,11 @@ pub fn state_words(state: State) -> &'static str {
 /// Symbol and word, coloured.
 pub fn badge(ui: &mut egui::Ui, state: State, stale: bool) {
     let color = state_color(state, ui.visuals().dark_mode);
-    let text = if stale { format!("{} {} (stale)", symbol(state), state_words(state)) } else { format!("{} {}", symbol(state), state_words(state)) };
+    let text = if stale {
+        format!("{} {} (stale)", symbol(state), state_words(state))
+    } else {
+        format!("{} {}", symbol(state), state_words(state))
+    };
     ui.label(RichText::new(text).color(color).strong());
 }
 
@@ -59,12 +63,26 @@ pub fn symbol(state: State) -> &'static str {
 }
 
 /// A command in a monospace block with a Copy button labelled `Copy <what>`.
-pub fn command_ui(ui: &mut egui::Ui, what: &str, text: &str, entry: usize, actions: &mut Vec<UiAction>) {
+pub fn command_ui(
+    ui: &mut egui::Ui,
+    what: &str,
+    text: &str,
+    entry: usize,
+    actions: &mut Vec<UiAction>,
+) {
     ui.horizontal(|ui| {
         ui.label(RichText::new(what).strong());
         let copy = format!("{} {}", label::COPY, what.to_lowercase());
-        if ui.button(&copy).on_hover_text("Puts the command on the clipboard; it never contains a value").clicked() {
-            actions.push(UiAction::Copy { text: text.to_owned(), entry, what: what.to_lowercase() });
+        if ui
+            .button(&copy)
+            .on_hover_text("Puts the command on the clipboard; it never contains a value")
+            .clicked()
+        {
+            actions.push(UiAction::Copy {
+                text: text.to_owned(),
+                entry,
+                what: what.to_lowercase(),
+            });
         }
     });
     egui::Frame::group(ui.style()).show(ui, |ui| {

@@ -8,7 +8,13 @@
 //! SelfSubjectReview. It records every request and every response body, and can be told to
 //! hang, fail with 500s, or stop and come back on the same port.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -161,7 +167,12 @@ impl ApiServer {
                 namespaces: BTreeMap::new(),
                 secrets: BTreeMap::new(),
                 events: Vec::new(),
-                users: vec![User { name: "admin".into(), token: ADMIN_TOKEN.into(), rules: vec![Rule::admin()], expired: false }],
+                users: vec![User {
+                    name: "admin".into(),
+                    token: ADMIN_TOKEN.into(),
+                    rules: vec![Rule::admin()],
+                    expired: false,
+                }],
                 records: Vec::new(),
                 fault: Fault::None,
                 bookmark_every: Duration::from_millis(500),
@@ -173,7 +184,12 @@ impl ApiServer {
         });
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = Self { shared, addr, acceptor: TlsAcceptor::from(Arc::new(config)), tasks: Arc::new(Mutex::new(Vec::new())) };
+        let server = Self {
+            shared,
+            addr,
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            tasks: Arc::new(Mutex::new(Vec::new())),
+        };
         server.create_namespace("default");
         server.serve(listener);
         server
@@ -194,7 +210,10 @@ impl ApiServer {
                         let shared = shared.clone();
                         async move { Ok::<_, Infallible>(handle(shared, req).await) }
                     });
-                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service).await.ok();
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await
+                        .ok();
                 });
                 tasks.lock().unwrap().push(connection);
             }
@@ -252,7 +271,12 @@ impl ApiServer {
     }
 
     pub fn add_user(&self, name: &str, token: &str, rules: Vec<Rule>) {
-        self.shared.state.lock().unwrap().users.push(User { name: name.into(), token: token.into(), rules, expired: false });
+        self.shared.state.lock().unwrap().users.push(User {
+            name: name.into(),
+            token: token.into(),
+            rules,
+            expired: false,
+        });
     }
 
     pub fn expire_user(&self, token: &str) {
@@ -280,13 +304,23 @@ impl ApiServer {
 
     /// Stores a Secret directly, as if some other client had created it.
     pub fn put_secret(&self, namespace: &str, name: &str, data: &[(&str, &str)]) {
-        let encoded: serde_json::Map<String, Value> =
-            data.iter().map(|(k, v)| (k.to_string(), Value::String(base64::engine::general_purpose::STANDARD.encode(v)))).collect();
+        let encoded: serde_json::Map<String, Value> = data
+            .iter()
+            .map(|(k, v)| {
+                (k.to_string(), Value::String(base64::engine::general_purpose::STANDARD.encode(v)))
+            })
+            .collect();
         let object = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": name, "namespace": namespace}, "data": encoded});
         let mut state = self.shared.state.lock().unwrap();
         let existed = state.secrets.contains_key(&(namespace.to_owned(), name.to_owned()));
         let object = stamp(&mut state, object, None);
-        publish(&self.shared, &mut state, if existed { "MODIFIED" } else { "ADDED" }, namespace, object.clone());
+        publish(
+            &self.shared,
+            &mut state,
+            if existed { "MODIFIED" } else { "ADDED" },
+            namespace,
+            object.clone(),
+        );
         state.secrets.insert((namespace.to_owned(), name.to_owned()), object);
     }
 
@@ -328,7 +362,13 @@ impl ApiServer {
 
     /// The stored Secret, values included (tests seed and check it).
     pub fn secret(&self, namespace: &str, name: &str) -> Option<Value> {
-        self.shared.state.lock().unwrap().secrets.get(&(namespace.to_owned(), name.to_owned())).cloned()
+        self.shared
+            .state
+            .lock()
+            .unwrap()
+            .secrets
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
     }
 }
 
@@ -343,11 +383,14 @@ fn tls() -> (String, ServerConfig) {
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params.distinguished_name.push(rcgen::DnType::CommonName, "greenlight test CA");
-    ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages =
+        vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let mut leaf_params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let mut leaf_params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
     leaf_params.distinguished_name.push(rcgen::DnType::CommonName, "greenlight test apiserver");
     let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -373,22 +416,33 @@ fn stamp(state: &mut State, mut object: Value, previous: Option<&Value>) -> Valu
     state.rv += 1;
     let meta = object["metadata"].as_object_mut().unwrap();
     meta.insert("resourceVersion".into(), Value::String(state.rv.to_string()));
-    let uid = previous.map(|p| p["metadata"]["uid"].clone()).unwrap_or_else(|| Value::String(format!("uid-{}", state.rv)));
+    let uid = previous
+        .map(|p| p["metadata"]["uid"].clone())
+        .unwrap_or_else(|| Value::String(format!("uid-{}", state.rv)));
     meta.insert("uid".into(), uid);
-    let created = previous.map(|p| p["metadata"]["creationTimestamp"].clone()).unwrap_or_else(|| Value::String(now_rfc3339()));
+    let created = previous
+        .map(|p| p["metadata"]["creationTimestamp"].clone())
+        .unwrap_or_else(|| Value::String(now_rfc3339()));
     meta.insert("creationTimestamp".into(), created);
     object
 }
 
 fn publish(shared: &Shared, state: &mut State, kind: &'static str, namespace: &str, object: Value) {
-    let rv = object["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).unwrap_or(state.rv);
+    let rv = object["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(state.rv);
     let event = Event { rv, kind, namespace: namespace.to_owned(), object };
     state.events.push(event.clone());
     shared.events.send(event).ok();
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| percent_decode(v))
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| percent_decode(v))
 }
 
 fn percent_decode(text: &str) -> String {
@@ -397,7 +451,11 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let decoded = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .then(|| {
+                std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
             .flatten();
         match (decoded, bytes[i]) {
             (Some(b), _) => {
@@ -450,8 +508,11 @@ fn negotiate(accept: &str, query: &str) -> Option<Repr> {
 }
 
 fn age(object: &Value) -> String {
-    let created = object["metadata"]["creationTimestamp"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok());
-    let secs = created.and_then(|c| SystemTime::now().duration_since(c).ok()).map_or(0, |d| d.as_secs());
+    let created = object["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(|t| humantime::parse_rfc3339(t).ok());
+    let secs =
+        created.and_then(|c| SystemTime::now().duration_since(c).ok()).map_or(0, |d| d.as_secs());
     if secs < 120 { format!("{secs}s") } else { format!("{}m", secs / 60) }
 }
 
@@ -466,12 +527,22 @@ fn columns(kind: &str) -> Value {
             col("Name", "string", "name", "Name must be unique within a namespace."),
             col("Type", "string", "", "Used to facilitate programmatic handling of secret data."),
             col("Data", "string", "", "Data contains the secret data."),
-            col("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created."),
+            col(
+                "Age",
+                "string",
+                "",
+                "CreationTimestamp is a timestamp representing the server time when this object was created."
+            ),
         ]),
         _ => json!([
             col("Name", "string", "name", "Name must be unique within a namespace."),
             col("Status", "string", "", "The status of the namespace"),
-            col("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created."),
+            col(
+                "Age",
+                "string",
+                "",
+                "CreationTimestamp is a timestamp representing the server time when this object was created."
+            ),
         ]),
     }
 }
@@ -506,7 +577,10 @@ fn render_one(object: &Value, repr: Repr) -> Value {
         Repr::Full => object.clone(),
         Repr::Metadata => partial_metadata(object),
         Repr::Table(include) => {
-            let rv = object["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let rv = object["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             table(object["kind"].as_str().unwrap_or("Secret"), rv, &[object], include)
         }
     }
@@ -514,7 +588,9 @@ fn render_one(object: &Value, repr: Repr) -> Value {
 
 fn render_list(kind: &str, rv: u64, objects: &[&Value], repr: Repr) -> Value {
     match repr {
-        Repr::Full => json!({"kind": format!("{kind}List"), "apiVersion": "v1", "metadata": {"resourceVersion": rv.to_string()}, "items": objects}),
+        Repr::Full => {
+            json!({"kind": format!("{kind}List"), "apiVersion": "v1", "metadata": {"resourceVersion": rv.to_string()}, "items": objects})
+        }
         Repr::Metadata => json!({
             "kind": "PartialObjectMetadataList",
             "apiVersion": "meta.k8s.io/v1",
@@ -556,15 +632,27 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     match fault {
         Fault::Hang => std::future::pending::<()>().await,
         Fault::Error500 => {
-            let body = serde_json::to_vec(&status(500, "InternalError", "an error on the server (\"injected\") has prevented the request from succeeding", json!({}))).unwrap();
-            return Response::builder().status(500).header("content-type", "application/json").body(full(body)).unwrap();
+            let body = serde_json::to_vec(&status(
+                500,
+                "InternalError",
+                "an error on the server (\"injected\") has prevented the request from succeeding",
+                json!({}),
+            ))
+            .unwrap();
+            return Response::builder()
+                .status(500)
+                .header("content-type", "application/json")
+                .body(full(body))
+                .unwrap();
         }
         Fault::None => {}
     }
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let header = |name: &str| {
+        req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
     let accept = header("accept");
     let content_type_in = header("content-type");
     let user_agent = header("user-agent");
@@ -602,7 +690,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         set_status(401);
         let bytes = serde_json::to_vec(&json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "Unauthorized", "reason": "Unauthorized", "code": 401})).unwrap();
         sink.lock().unwrap().extend_from_slice(&bytes);
-        return Response::builder().status(401).header("content-type", "application/json").body(full(bytes)).unwrap();
+        return Response::builder()
+            .status(401)
+            .header("content-type", "application/json")
+            .body(full(bytes))
+            .unwrap();
     };
 
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -613,7 +705,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             ["api", "v1", "secrets"] => None,
             _ => {
                 set_status(405);
-                let bytes = serde_json::to_vec(&status(405, "MethodNotAllowed", "watch is only supported on secrets here", json!({}))).unwrap();
+                let bytes = serde_json::to_vec(&status(
+                    405,
+                    "MethodNotAllowed",
+                    "watch is only supported on secrets here",
+                    json!({}),
+                ))
+                .unwrap();
                 return Response::builder().status(405).body(full(bytes)).unwrap();
             }
         };
@@ -621,7 +719,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             set_status(403);
             let bytes = serde_json::to_vec(&denied).unwrap();
             sink.lock().unwrap().extend_from_slice(&bytes);
-            return Response::builder().status(403).header("content-type", "application/json").body(full(bytes)).unwrap();
+            return Response::builder()
+                .status(403)
+                .header("content-type", "application/json")
+                .body(full(bytes))
+                .unwrap();
         }
         let Some(repr) = negotiate(&accept, &query) else {
             set_status(406);
@@ -632,7 +734,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     }
 
     // kubectl sends typed objects as protobuf; decode the few kinds served here into JSON.
-    let (body, content_type_in) = if content_type_in.starts_with("application/vnd.kubernetes.protobuf") && method != "DELETE" {
+    let (body, content_type_in) = if content_type_in
+        .starts_with("application/vnd.kubernetes.protobuf")
+        && method != "DELETE"
+    {
         match protobuf::decode(&body) {
             Some(object) => (serde_json::to_vec(&object).unwrap(), "application/json".to_owned()),
             None => (body, content_type_in),
@@ -640,19 +745,42 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     } else {
         (body, content_type_in)
     };
-    let result = if !body.is_empty() && method != "DELETE" && !(content_type_in.contains("json") || content_type_in.contains("yaml")) {
-        reply(415, status(415, "UnsupportedMediaType", &format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json; got {content_type_in}"), json!({})))
+    let result = if !body.is_empty()
+        && method != "DELETE"
+        && !(content_type_in.contains("json") || content_type_in.contains("yaml"))
+    {
+        reply(
+            415,
+            status(
+                415,
+                "UnsupportedMediaType",
+                &format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json; got {content_type_in}"
+                ),
+                json!({}),
+            ),
+        )
     } else {
         route(&shared, &user, &method, &segments, &query, &accept, &content_type_in, &body)
     };
     set_status(result.code);
     let bytes = serde_json::to_vec(&result.body).unwrap();
     sink.lock().unwrap().extend_from_slice(&bytes);
-    Response::builder().status(result.code).header("content-type", result.content_type).body(full(bytes)).unwrap()
+    Response::builder()
+        .status(result.code)
+        .header("content-type", result.content_type)
+        .body(full(bytes))
+        .unwrap()
 }
 
 /// `None` when allowed, else the 403 Status.
-fn authorize(user: &User, verb: &str, resource: &str, namespace: Option<&str>, name: Option<&str>) -> Option<Value> {
+fn authorize(
+    user: &User,
+    verb: &str,
+    resource: &str,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> Option<Value> {
     let allowed = user.rules.iter().any(|rule| {
         let verb_ok = rule.verbs.iter().any(|v| v == "*" || v == verb);
         let resource_ok = rule.resources.iter().any(|r| r == "*" || r == resource);
@@ -674,7 +802,10 @@ fn authorize(user: &User, verb: &str, resource: &str, namespace: Option<&str>, n
         Some(ns) => format!("in the namespace \"{ns}\""),
         None => "at the cluster scope".to_owned(),
     };
-    let message = format!("{subject} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"\" {scope}", user.name);
+    let message = format!(
+        "{subject} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"\" {scope}",
+        user.name
+    );
     let mut details = json!({"kind": resource});
     if let Some(name) = name {
         details["name"] = Value::String(name.to_owned());
@@ -683,9 +814,7 @@ fn authorize(user: &User, verb: &str, resource: &str, namespace: Option<&str>, n
 }
 
 fn discovery_core() -> Value {
-    let resource = |name: &str, kind: &str, namespaced: bool, verbs: &[&str], short: &[&str]| {
-        json!({"name": name, "singularName": kind.to_lowercase(), "namespaced": namespaced, "kind": kind, "verbs": verbs, "shortNames": short})
-    };
+    let resource = |name: &str, kind: &str, namespaced: bool, verbs: &[&str], short: &[&str]| json!({"name": name, "singularName": kind.to_lowercase(), "namespaced": namespaced, "kind": kind, "verbs": verbs, "shortNames": short});
     json!({
         "kind": "APIResourceList",
         "groupVersion": "v1",
@@ -729,10 +858,25 @@ fn discovery_group(group: &str, resources: &[(&str, &str)]) -> Value {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn route(shared: &Shared, user: &User, method: &str, segments: &[&str], query: &str, accept: &str, content_type: &str, body: &[u8]) -> Reply {
+fn route(
+    shared: &Shared,
+    user: &User,
+    method: &str,
+    segments: &[&str],
+    query: &str,
+    accept: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Reply {
     match (method, segments) {
-        ("GET", ["version"]) => reply(200, json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-greenlight-test", "platform": "linux/amd64"})),
-        ("GET", ["api"]) => reply(200, json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})),
+        ("GET", ["version"]) => reply(
+            200,
+            json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-greenlight-test", "platform": "linux/amd64"}),
+        ),
+        ("GET", ["api"]) => reply(
+            200,
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
+        ),
         ("GET", ["apis"]) => reply(
             200,
             json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
@@ -743,10 +887,25 @@ fn route(shared: &Shared, user: &User, method: &str, segments: &[&str], query: &
         ("GET", ["api", "v1"]) => reply(200, discovery_core()),
         // kubectl apply asks OpenAPI v3 whether the server validates fields itself
         // (`fieldValidation`); saying yes spares it client-side schema validation.
-        ("GET", ["openapi", "v3"]) => reply(200, json!({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=greenlight-test"}}})),
+        ("GET", ["openapi", "v3"]) => reply(
+            200,
+            json!({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=greenlight-test"}}}),
+        ),
         ("GET", ["openapi", "v3", "api", "v1"]) => reply(200, openapi_core()),
-        ("GET", ["apis", "authorization.k8s.io", "v1"]) => reply(200, discovery_group("authorization.k8s.io", &[("selfsubjectaccessreviews", "SelfSubjectAccessReview")])),
-        ("GET", ["apis", "authentication.k8s.io", "v1"]) => reply(200, discovery_group("authentication.k8s.io", &[("selfsubjectreviews", "SelfSubjectReview")])),
+        ("GET", ["apis", "authorization.k8s.io", "v1"]) => reply(
+            200,
+            discovery_group(
+                "authorization.k8s.io",
+                &[("selfsubjectaccessreviews", "SelfSubjectAccessReview")],
+            ),
+        ),
+        ("GET", ["apis", "authentication.k8s.io", "v1"]) => reply(
+            200,
+            discovery_group(
+                "authentication.k8s.io",
+                &[("selfsubjectreviews", "SelfSubjectReview")],
+            ),
+        ),
         ("POST", ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
             let mut review: Value = serde_json::from_slice(body).unwrap_or(json!({}));
             let attrs = review["spec"]["resourceAttributes"].clone();
@@ -758,47 +917,110 @@ fn route(shared: &Shared, user: &User, method: &str, segments: &[&str], query: &
             review["status"] = json!({"allowed": allowed});
             reply(201, review)
         }
-        ("POST", ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => {
-            reply(201, json!({"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {}, "status": {"userInfo": {"username": user.name, "groups": ["system:authenticated"]}}}))
+        ("POST", ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => reply(
+            201,
+            json!({"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {}, "status": {"userInfo": {"username": user.name, "groups": ["system:authenticated"]}}}),
+        ),
+        (_, ["api", "v1", "namespaces"]) | (_, ["api", "v1", "namespaces", _]) => {
+            namespaces(shared, user, method, segments, query, accept, body)
         }
-        (_, ["api", "v1", "namespaces"]) | (_, ["api", "v1", "namespaces", _]) => namespaces(shared, user, method, segments, query, accept, body),
-        (_, ["api", "v1", "namespaces", ns, "secrets", rest @ ..]) => secrets(shared, user, method, Some(ns), rest.first().copied(), query, accept, content_type, body),
-        ("GET", ["api", "v1", "secrets"]) => secrets(shared, user, method, None, None, query, accept, content_type, body),
-        _ => reply(404, status(404, "NotFound", "the server could not find the requested resource", json!({}))),
+        (_, ["api", "v1", "namespaces", ns, "secrets", rest @ ..]) => secrets(
+            shared,
+            user,
+            method,
+            Some(ns),
+            rest.first().copied(),
+            query,
+            accept,
+            content_type,
+            body,
+        ),
+        ("GET", ["api", "v1", "secrets"]) => {
+            secrets(shared, user, method, None, None, query, accept, content_type, body)
+        }
+        _ => reply(
+            404,
+            status(404, "NotFound", "the server could not find the requested resource", json!({})),
+        ),
     }
 }
 
-fn namespaces(shared: &Shared, user: &User, method: &str, segments: &[&str], query: &str, accept: &str, body: &[u8]) -> Reply {
+fn namespaces(
+    shared: &Shared,
+    user: &User,
+    method: &str,
+    segments: &[&str],
+    query: &str,
+    accept: &str,
+    body: &[u8],
+) -> Reply {
     let name = segments.get(3).copied();
     let verb = match (method, name) {
         ("GET", Some(_)) => "get",
         ("GET", None) => "list",
         ("POST", None) => "create",
         ("DELETE", Some(_)) => "delete",
-        _ => return reply(405, status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", json!({}))),
+        _ => {
+            return reply(
+                405,
+                status(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                    json!({}),
+                ),
+            );
+        }
     };
     if let Some(denied) = authorize(user, verb, "namespaces", name, name) {
         return reply(403, denied);
     }
-    let Some(repr) = negotiate(accept, query) else { return reply(406, status(406, "NotAcceptable", "only JSON is served", json!({}))) };
+    let Some(repr) = negotiate(accept, query) else {
+        return reply(406, status(406, "NotAcceptable", "only JSON is served", json!({})));
+    };
     let mut state = shared.state.lock().unwrap();
     match verb {
         "get" => match state.namespaces.get(name.unwrap_or_default()) {
-            Some(ns) => Reply { code: 200, content_type: content_type(repr), body: render_one(ns, repr) },
-            None => reply(404, status(404, "NotFound", &format!("namespaces \"{}\" not found", name.unwrap_or_default()), json!({"name": name, "kind": "namespaces"}))),
+            Some(ns) => {
+                Reply { code: 200, content_type: content_type(repr), body: render_one(ns, repr) }
+            }
+            None => reply(
+                404,
+                status(
+                    404,
+                    "NotFound",
+                    &format!("namespaces \"{}\" not found", name.unwrap_or_default()),
+                    json!({"name": name, "kind": "namespaces"}),
+                ),
+            ),
         },
         "list" => {
             let all: Vec<&Value> = state.namespaces.values().collect();
             let rv = state.rv;
-            Reply { code: 200, content_type: content_type(repr), body: render_list("Namespace", rv, &all, repr) }
+            Reply {
+                code: 200,
+                content_type: content_type(repr),
+                body: render_list("Namespace", rv, &all, repr),
+            }
         }
         "create" => {
             let object: Value = serde_json::from_slice(body).unwrap_or(json!({}));
             let Some(new) = object["metadata"]["name"].as_str().map(str::to_owned) else {
-                return reply(422, status(422, "Invalid", "metadata.name: Required value", json!({})));
+                return reply(
+                    422,
+                    status(422, "Invalid", "metadata.name: Required value", json!({})),
+                );
             };
             if state.namespaces.contains_key(&new) {
-                return reply(409, status(409, "AlreadyExists", &format!("namespaces \"{new}\" already exists"), json!({"name": new, "kind": "namespaces"})));
+                return reply(
+                    409,
+                    status(
+                        409,
+                        "AlreadyExists",
+                        &format!("namespaces \"{new}\" already exists"),
+                        json!({"name": new, "kind": "namespaces"}),
+                    ),
+                );
             }
             let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": new}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
             let object = stamp(&mut state, object, None);
@@ -809,7 +1031,15 @@ fn namespaces(shared: &Shared, user: &User, method: &str, segments: &[&str], que
             let gone = state.namespaces.remove(name.unwrap_or_default());
             match gone {
                 Some(ns) => reply(200, ns),
-                None => reply(404, status(404, "NotFound", &format!("namespaces \"{}\" not found", name.unwrap_or_default()), json!({}))),
+                None => reply(
+                    404,
+                    status(
+                        404,
+                        "NotFound",
+                        &format!("namespaces \"{}\" not found", name.unwrap_or_default()),
+                        json!({}),
+                    ),
+                ),
             }
         }
     }
@@ -819,7 +1049,10 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !part.starts_with('-') && !part.ends_with('-')
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
         })
 }
 
@@ -828,7 +1061,13 @@ fn normalize_secret(mut object: Value, namespace: &str) -> Value {
     let mut data = object["data"].as_object().cloned().unwrap_or_default();
     if let Some(strings) = object["stringData"].as_object() {
         for (k, v) in strings {
-            data.insert(k.clone(), Value::String(base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default())));
+            data.insert(
+                k.clone(),
+                Value::String(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(v.as_str().unwrap_or_default()),
+                ),
+            );
         }
     }
     let mut metadata = serde_json::Map::new();
@@ -849,7 +1088,10 @@ fn normalize_secret(mut object: Value, namespace: &str) -> Value {
 
 /// Records who manages which data keys, as the real server's managedFields do (names only).
 fn manage(object: &mut Value, manager: &str, operation: &str) {
-    let keys: serde_json::Map<String, Value> = object["data"].as_object().map(|d| d.keys().map(|k| (format!("f:{k}"), json!({}))).collect()).unwrap_or_default();
+    let keys: serde_json::Map<String, Value> = object["data"]
+        .as_object()
+        .map(|d| d.keys().map(|k| (format!("f:{k}"), json!({}))).collect())
+        .unwrap_or_default();
     object["metadata"]["managedFields"] = json!([{
         "manager": manager,
         "operation": operation,
@@ -877,7 +1119,17 @@ fn merge(target: &mut Value, patch: &Value) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn secrets(shared: &Shared, user: &User, method: &str, namespace: Option<&str>, name: Option<&str>, query: &str, accept: &str, content_type_in: &str, body: &[u8]) -> Reply {
+fn secrets(
+    shared: &Shared,
+    user: &User,
+    method: &str,
+    namespace: Option<&str>,
+    name: Option<&str>,
+    query: &str,
+    accept: &str,
+    content_type_in: &str,
+    body: &[u8],
+) -> Reply {
     let verb = match (method, name) {
         ("GET", Some(_)) => "get",
         ("GET", None) => "list",
@@ -885,52 +1137,118 @@ fn secrets(shared: &Shared, user: &User, method: &str, namespace: Option<&str>, 
         ("PUT", Some(_)) => "update",
         ("PATCH", Some(_)) => "patch",
         ("DELETE", Some(_)) => "delete",
-        _ => return reply(405, status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", json!({}))),
+        _ => {
+            return reply(
+                405,
+                status(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                    json!({}),
+                ),
+            );
+        }
     };
     if let Some(denied) = authorize(user, verb, "secrets", namespace, name) {
         return reply(403, denied);
     }
-    let Some(repr) = negotiate(accept, query) else { return reply(406, status(406, "NotAcceptable", "only JSON is served", json!({}))) };
+    let Some(repr) = negotiate(accept, query) else {
+        return reply(406, status(406, "NotAcceptable", "only JSON is served", json!({})));
+    };
     let mut state = shared.state.lock().unwrap();
     let ns = namespace.unwrap_or_default().to_owned();
-    let not_found = |name: &str| reply(404, status(404, "NotFound", &format!("secrets \"{name}\" not found"), json!({"name": name, "kind": "secrets"})));
+    let not_found = |name: &str| {
+        reply(
+            404,
+            status(
+                404,
+                "NotFound",
+                &format!("secrets \"{name}\" not found"),
+                json!({"name": name, "kind": "secrets"}),
+            ),
+        )
+    };
     let manager = query_param(query, "fieldManager").unwrap_or_else(|| "kubectl".to_owned());
     match verb {
         "get" => match state.secrets.get(&(ns.clone(), name.unwrap_or_default().to_owned())) {
-            Some(secret) => Reply { code: 200, content_type: content_type(repr), body: render_one(secret, repr) },
+            Some(secret) => Reply {
+                code: 200,
+                content_type: content_type(repr),
+                body: render_one(secret, repr),
+            },
             None => not_found(name.unwrap_or_default()),
         },
         "list" => {
-            let wanted_name = query_param(query, "fieldSelector").and_then(|s| s.strip_prefix("metadata.name=").map(str::to_owned));
+            let wanted_name = query_param(query, "fieldSelector")
+                .and_then(|s| s.strip_prefix("metadata.name=").map(str::to_owned));
             let all: Vec<&Value> = state
                 .secrets
                 .iter()
-                .filter(|((n, s), _)| namespace.is_none_or(|ns| ns == n) && wanted_name.as_ref().is_none_or(|w| w == s))
+                .filter(|((n, s), _)| {
+                    namespace.is_none_or(|ns| ns == n)
+                        && wanted_name.as_ref().is_none_or(|w| w == s)
+                })
                 .map(|(_, v)| v)
                 .collect();
-            Reply { code: 200, content_type: content_type(repr), body: render_list("Secret", state.rv, &all, repr) }
+            Reply {
+                code: 200,
+                content_type: content_type(repr),
+                body: render_list("Secret", state.rv, &all, repr),
+            }
         }
         "create" => {
             let object: Value = match serde_json::from_slice(body) {
                 Ok(v) => v,
-                Err(e) => return reply(400, status(400, "BadRequest", &format!("invalid JSON: {e}"), json!({}))),
+                Err(e) => {
+                    return reply(
+                        400,
+                        status(400, "BadRequest", &format!("invalid JSON: {e}"), json!({})),
+                    );
+                }
             };
             let new = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
             if !valid_name(&new) {
-                return reply(422, status(422, "Invalid", &format!("Secret \"{new}\" is invalid: metadata.name: Invalid value: \"{new}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"), json!({"name": new, "kind": "Secret"})));
+                return reply(
+                    422,
+                    status(
+                        422,
+                        "Invalid",
+                        &format!(
+                            "Secret \"{new}\" is invalid: metadata.name: Invalid value: \"{new}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+                        ),
+                        json!({"name": new, "kind": "Secret"}),
+                    ),
+                );
             }
             if !state.namespaces.contains_key(&ns) {
-                return reply(404, status(404, "NotFound", &format!("namespaces \"{ns}\" not found"), json!({"name": ns, "kind": "namespaces"})));
+                return reply(
+                    404,
+                    status(
+                        404,
+                        "NotFound",
+                        &format!("namespaces \"{ns}\" not found"),
+                        json!({"name": ns, "kind": "namespaces"}),
+                    ),
+                );
             }
             if state.secrets.contains_key(&(ns.clone(), new.clone())) {
-                return reply(409, status(409, "AlreadyExists", &format!("secrets \"{new}\" already exists"), json!({"name": new, "kind": "secrets"})));
+                return reply(
+                    409,
+                    status(
+                        409,
+                        "AlreadyExists",
+                        &format!("secrets \"{new}\" already exists"),
+                        json!({"name": new, "kind": "secrets"}),
+                    ),
+                );
             }
             let mut object = normalize_secret(object, &ns);
             manage(&mut object, &manager, "Update");
             let object = stamp(&mut state, object, None);
             state.secrets.insert((ns.clone(), new), object.clone());
             let shared_events = &shared.events;
-            let event = Event { rv: state.rv, kind: "ADDED", namespace: ns, object: object.clone() };
+            let event =
+                Event { rv: state.rv, kind: "ADDED", namespace: ns, object: object.clone() };
             state.events.push(event.clone());
             shared_events.send(event).ok();
             reply(201, object)
@@ -947,14 +1265,26 @@ fn secrets(shared: &Shared, user: &User, method: &str, namespace: Option<&str>, 
             } else if content_type_in.starts_with("application/apply-patch") {
                 let applied: Value = match serde_saphyr::from_slice(body) {
                     Ok(v) => v,
-                    Err(e) => return reply(400, status(400, "BadRequest", &format!("invalid apply patch: {e}"), json!({}))),
+                    Err(e) => {
+                        return reply(
+                            400,
+                            status(
+                                400,
+                                "BadRequest",
+                                &format!("invalid apply patch: {e}"),
+                                json!({}),
+                            ),
+                        );
+                    }
                 };
                 let applied = normalize_secret(applied, &ns);
                 let mut object = existing.clone().unwrap_or_else(|| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": key.1, "namespace": ns}}));
                 merge(&mut object, &applied);
                 manage(&mut object, &manager, "Apply");
                 (stamp(&mut state, object, existing.as_ref()), existing.is_none())
-            } else if content_type_in.starts_with("application/merge-patch") || content_type_in.starts_with("application/strategic-merge-patch") {
+            } else if content_type_in.starts_with("application/merge-patch")
+                || content_type_in.starts_with("application/strategic-merge-patch")
+            {
                 let Some(mut object) = existing.clone() else { return not_found(&key.1) };
                 let patch: Value = serde_json::from_slice(body).unwrap_or(json!({}));
                 merge(&mut object, &patch);
@@ -962,10 +1292,25 @@ fn secrets(shared: &Shared, user: &User, method: &str, namespace: Option<&str>, 
                 manage(&mut object, &manager, "Update");
                 (stamp(&mut state, object, existing.as_ref()), false)
             } else {
-                return reply(415, status(415, "UnsupportedMediaType", &format!("the body of the request was in an unknown format: {content_type_in}"), json!({})));
+                return reply(
+                    415,
+                    status(
+                        415,
+                        "UnsupportedMediaType",
+                        &format!(
+                            "the body of the request was in an unknown format: {content_type_in}"
+                        ),
+                        json!({}),
+                    ),
+                );
             };
             state.secrets.insert(key, object.clone());
-            let event = Event { rv: state.rv, kind: if created { "ADDED" } else { "MODIFIED" }, namespace: ns, object: object.clone() };
+            let event = Event {
+                rv: state.rv,
+                kind: if created { "ADDED" } else { "MODIFIED" },
+                namespace: ns,
+                object: object.clone(),
+            };
             state.events.push(event.clone());
             shared.events.send(event).ok();
             reply(if created { 201 } else { 200 }, object)
@@ -976,10 +1321,18 @@ fn secrets(shared: &Shared, user: &User, method: &str, namespace: Option<&str>, 
                 Some(mut object) => {
                     state.rv += 1;
                     object["metadata"]["resourceVersion"] = Value::String(state.rv.to_string());
-                    let event = Event { rv: state.rv, kind: "DELETED", namespace: ns, object: object.clone() };
+                    let event = Event {
+                        rv: state.rv,
+                        kind: "DELETED",
+                        namespace: ns,
+                        object: object.clone(),
+                    };
                     state.events.push(event.clone());
                     shared.events.send(event).ok();
-                    reply(200, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": {"name": key.1, "kind": "secrets", "uid": object["metadata"]["uid"]}}))
+                    reply(
+                        200,
+                        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": {"name": key.1, "kind": "secrets", "uid": object["metadata"]["uid"]}}),
+                    )
                 }
                 None => not_found(&key.1),
             }
@@ -993,11 +1346,22 @@ fn watch_line(kind: &str, object: Value) -> Vec<u8> {
     line
 }
 
-fn watch(shared: Arc<Shared>, namespace: Option<String>, repr: Repr, query: &str, sink: Arc<Mutex<Vec<u8>>>) -> Response<Body> {
+fn watch(
+    shared: Arc<Shared>,
+    namespace: Option<String>,
+    repr: Repr,
+    query: &str,
+    sink: Arc<Mutex<Vec<u8>>>,
+) -> Response<Body> {
     let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
-    let from: Option<u64> = query_param(query, "resourceVersion").and_then(|v| v.parse().ok()).filter(|v| *v > 0);
-    let bookmarks = matches!(query_param(query, "allowWatchBookmarks").as_deref(), Some("true" | "1"));
-    let timeout = query_param(query, "timeoutSeconds").and_then(|v| v.parse().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(1800));
+    let from: Option<u64> =
+        query_param(query, "resourceVersion").and_then(|v| v.parse().ok()).filter(|v| *v > 0);
+    let bookmarks =
+        matches!(query_param(query, "allowWatchBookmarks").as_deref(), Some("true" | "1"));
+    let timeout = query_param(query, "timeoutSeconds")
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(1800));
     let matches = move |event: &Event| namespace.as_deref().is_none_or(|ns| ns == event.namespace);
     let mut end = shared.end_watches.subscribe();
     let render = move |event: &Event| {
@@ -1016,11 +1380,21 @@ fn watch(shared: Arc<Shared>, namespace: Option<String>, repr: Repr, query: &str
             let live = shared.events.subscribe();
             let gone = from.is_some_and(|rv| rv < state.compacted);
             let backlog: Vec<Event> = match from {
-                Some(rv) => state.events.iter().filter(|e| e.rv > rv && matches(e)).cloned().collect(),
+                Some(rv) => {
+                    state.events.iter().filter(|e| e.rv > rv && matches(e)).cloned().collect()
+                }
                 None => state
                     .secrets
                     .values()
-                    .map(|o| Event { rv: 0, kind: "ADDED", namespace: o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(), object: o.clone() })
+                    .map(|o| Event {
+                        rv: 0,
+                        kind: "ADDED",
+                        namespace: o["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        object: o.clone(),
+                    })
                     .filter(|e| matches(e))
                     .collect(),
             };
@@ -1031,7 +1405,12 @@ fn watch(shared: Arc<Shared>, namespace: Option<String>, repr: Repr, query: &str
             tx.send(bytes)
         };
         if gone {
-            let expired = status(410, "Expired", &format!("too old resource version: {} ({})", from.unwrap_or(0), rv_now), json!({}));
+            let expired = status(
+                410,
+                "Expired",
+                &format!("too old resource version: {} ({})", from.unwrap_or(0), rv_now),
+                json!({}),
+            );
             send(watch_line("ERROR", expired)).await.ok();
             return;
         }
@@ -1067,8 +1446,14 @@ fn watch(shared: Arc<Shared>, namespace: Option<String>, repr: Repr, query: &str
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|bytes| (Ok::<_, Infallible>(Frame::data(Bytes::from(bytes))), rx)) });
-    Response::builder().status(200).header("content-type", content_type(repr)).body(StreamBody::new(stream).boxed()).unwrap()
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|bytes| (Ok::<_, Infallible>(Frame::data(Bytes::from(bytes))), rx))
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", content_type(repr))
+        .body(StreamBody::new(stream).boxed())
+        .unwrap()
 }
 
 /// Just enough of Kubernetes' protobuf encoding to read the Secrets and Namespaces kubectl
@@ -1212,7 +1597,10 @@ mod protobuf {
                 (_, 1) => object["metadata"] = object_meta(payload),
                 ("Secret", 2) => {
                     let (k, v) = map_entry(payload);
-                    data.insert(k, Value::String(base64::engine::general_purpose::STANDARD.encode(v)));
+                    data.insert(
+                        k,
+                        Value::String(base64::engine::general_purpose::STANDARD.encode(v)),
+                    );
                 }
                 ("Secret", 3) => object["type"] = text(payload),
                 ("Secret", 4) => {

@@ -2,7 +2,13 @@
 //! helpers to run the built `greenlight` binary and the generated shell commands as a user
 //! would.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 pub mod apiserver;
 pub mod moto;
@@ -54,7 +60,10 @@ impl Cluster {
     /// Seeds a Secret whose values the value-free check will look for.
     pub fn seed(&mut self, namespace: &str, name: &str, data: &[(&str, &str)]) {
         for (_, value) in data {
-            assert!(value.len() >= 8, "seed distinctive values (8+ characters) so the value-free check means something");
+            assert!(
+                value.len() >= 8,
+                "seed distinctive values (8+ characters) so the value-free check means something"
+            );
             self.seeded.push((*value).to_owned());
         }
         self.server.put_secret(namespace, name, data);
@@ -62,14 +71,29 @@ impl Cluster {
 
     /// Creates a Secret with client-side `kubectl apply`, which copies the whole manifest,
     /// value included, into the last-applied-configuration annotation.
-    pub async fn seed_with_kubectl_apply(&mut self, namespace: &str, name: &str, key: &str, value: &str) {
+    pub async fn seed_with_kubectl_apply(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) {
         self.seeded.push(value.to_owned());
-        let manifest = format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n  {key}: {value}\n");
+        let manifest = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n  {key}: {value}\n"
+        );
         let out = self.shell("bash", "kubectl apply --context admin -f -", &manifest).await;
         assert!(out.0, "kubectl apply failed: {}", out.2);
         let stored = self.server.secret(namespace, name).unwrap();
-        let annotation = stored["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].as_str().unwrap_or_default().to_owned();
-        assert!(annotation.contains(value), "client-side apply should have written the value into the annotation: {annotation}");
+        let annotation =
+            stored["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        assert!(
+            annotation.contains(value),
+            "client-side apply should have written the value into the annotation: {annotation}"
+        );
     }
 
     /// Runs `script` with `shell` as the user would, with `input` typed on stdin. Returns
@@ -87,43 +111,88 @@ impl Cluster {
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(input.as_bytes()).await.unwrap();
         drop(stdin);
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("shell command hung").unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("shell command hung")
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Runs `greenlight ARGS` to completion against this cluster.
     pub async fn greenlight(&self, args: &[&str]) -> (Option<i32>, String, String) {
-        let out = tokio::time::timeout(Duration::from_secs(120), self.greenlight_command(args).output()).await.expect("greenlight hung").unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out =
+            tokio::time::timeout(Duration::from_secs(120), self.greenlight_command(args).output())
+                .await
+                .expect("greenlight hung")
+                .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Starts `greenlight ARGS` (e.g. `watch`) and returns a reader of its stdout lines.
     pub fn spawn_greenlight(&self, args: &[&str]) -> Running {
-        let mut child = self.greenlight_command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
+        let mut child = self
+            .greenlight_command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         Running { child, lines }
     }
 
     fn greenlight_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
-        command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env("KUBECONFIG", self.kubeconfig()).env_remove("AWS_PROFILE");
+        command
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("KUBECONFIG", self.kubeconfig())
+            .env_remove("AWS_PROFILE");
         command
     }
 
     /// Proves from the server's records that Greenlight never asked for a Secret in a form
     /// that can carry a value, and that no seeded value (raw or base64) was ever sent to it.
     pub fn assert_value_free(&self) {
-        let records: Vec<_> = self.server.records().into_iter().filter(|r| r.user_agent.starts_with("greenlight/")).collect();
+        let records: Vec<_> = self
+            .server
+            .records()
+            .into_iter()
+            .filter(|r| r.user_agent.starts_with("greenlight/"))
+            .collect();
         assert!(!records.is_empty(), "Greenlight made no requests; the check proves nothing");
         for record in &records {
             if record.path.contains("/secrets") {
-                assert!(record.accept.contains("as=Table") && !record.accept.contains("application/json,") && !record.accept.contains("PartialObjectMetadata"), "Secret request not in Table form: {record:?}");
-                assert_eq!(record.param("includeObject").as_deref(), Some("None"), "Secret request may include objects: {record:?}");
+                assert!(
+                    record.accept.contains("as=Table")
+                        && !record.accept.contains("application/json,")
+                        && !record.accept.contains("PartialObjectMetadata"),
+                    "Secret request not in Table form: {record:?}"
+                );
+                assert_eq!(
+                    record.param("includeObject").as_deref(),
+                    Some("None"),
+                    "Secret request may include objects: {record:?}"
+                );
             }
             let body = String::from_utf8_lossy(&record.body()).into_owned();
             for value in &self.seeded {
                 let encoded = base64::engine::general_purpose::STANDARD.encode(value);
-                assert!(!body.contains(value.as_str()) && !body.contains(&encoded), "a seeded value reached Greenlight in {} {}?{}", record.method, record.path, record.query);
+                assert!(
+                    !body.contains(value.as_str()) && !body.contains(&encoded),
+                    "a seeded value reached Greenlight in {} {}?{}",
+                    record.method,
+                    record.path,
+                    record.query
+                );
             }
         }
     }
@@ -136,20 +205,28 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn new(child: Child, lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Self {
+    pub fn new(
+        child: Child,
+        lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    ) -> Self {
         Self { child, lines }
     }
 
     /// Reads lines until one satisfies `wanted`, up to `limit`; returns it, or panics with
     /// what was seen.
-    pub async fn line_matching(&mut self, limit: Duration, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub async fn line_matching(
+        &mut self,
+        limit: Duration,
+        wanted: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let next = tokio::time::timeout_at(deadline, self.lines.next_line()).await;
             match next {
                 Ok(Ok(Some(line))) => {
-                    let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+                    let value: serde_json::Value =
+                        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
                     if wanted(&value) {
                         return value;
                     }
@@ -157,7 +234,9 @@ impl Running {
                 }
                 Ok(Ok(None)) => panic!("greenlight exited; lines seen:\n{}", seen.join("\n")),
                 Ok(Err(e)) => panic!("reading greenlight: {e}"),
-                Err(_) => panic!("no matching line within {limit:?}; lines seen:\n{}", seen.join("\n")),
+                Err(_) => {
+                    panic!("no matching line within {limit:?}; lines seen:\n{}", seen.join("\n"))
+                }
             }
         }
     }
@@ -178,10 +257,23 @@ pub fn write_spec(dir: &Path, text: &str) -> PathBuf {
 
 /// The report row for `name`.
 pub fn row<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("no row {name}"))
+    report["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no row {name}"))
 }
 
 /// A row's hints, text and command, one per line.
 pub fn hints(row: &serde_json::Value) -> String {
-    row["hints"].as_array().unwrap().iter().map(|h| format!("{} {}", h["text"].as_str().unwrap_or(""), h["command"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n")
+    row["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!("{} {}", h["text"].as_str().unwrap_or(""), h["command"].as_str().unwrap_or(""))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

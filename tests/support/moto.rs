@@ -3,7 +3,13 @@
 //! which API action, the response body) so tests can prove what Greenlight asked for and was
 //! sent, and injects throttling, delays and outages on demand.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -65,11 +71,15 @@ pub struct Moto {
 }
 
 fn venv_bin(program: &str) -> PathBuf {
-    let venv = std::env::var_os("GREENLIGHT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/greenlight/venv"));
+    let venv = std::env::var_os("GREENLIGHT_VENV").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/greenlight/venv")
+    });
     let path = venv.join("bin").join(program);
-    assert!(path.exists(), "{} is missing: run scripts/test.sh, which creates the Python venv with moto and awscli", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test.sh, which creates the Python venv with moto and awscli",
+        path.display()
+    );
     path
 }
 
@@ -79,7 +89,11 @@ fn free_port() -> u16 {
 
 async fn spawn_moto(port: u16, env: &[(String, String)]) -> Child {
     let mut command = Command::new(venv_bin("moto_server"));
-    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).kill_on_drop(true);
+    command
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -100,10 +114,15 @@ impl Moto {
 
     /// moto with extra environment, e.g. `INITIAL_NO_AUTH_ACTION_COUNT` for IAM enforcement.
     pub async fn start_with_env(env: &[(&str, &str)]) -> Self {
-        let extra_env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let extra_env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let port = free_port();
         let child = spawn_moto(port, &extra_env).await;
-        let state = Arc::new(ProxyState { records: Mutex::new(Vec::new()), faults: Mutex::new(Faults::default()), upstream: Mutex::new(port) });
+        let state = Arc::new(ProxyState {
+            records: Mutex::new(Vec::new()),
+            faults: Mutex::new(Faults::default()),
+            upstream: Mutex::new(port),
+        });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy = listener.local_addr().unwrap();
         let shared = state.clone();
@@ -116,12 +135,19 @@ impl Moto {
                         let state = state.clone();
                         async move { Ok::<_, Infallible>(forward(state, req).await) }
                     });
-                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await.ok();
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await
+                        .ok();
                 });
             }
         });
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config"), "[profile moto]\nregion = us-east-1\n[profile other]\nregion = eu-west-1\n").unwrap();
+        std::fs::write(
+            dir.path().join("config"),
+            "[profile moto]\nregion = us-east-1\n[profile other]\nregion = eu-west-1\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("credentials"), "[moto]\naws_access_key_id = testing\naws_secret_access_key = testing\n[other]\naws_access_key_id = testing\naws_secret_access_key = testing\n").unwrap();
         Self { child: Some(child), port, extra_env, proxy, state, dir, seeded: Vec::new() }
     }
@@ -132,13 +158,26 @@ impl Moto {
 
     /// Replaces the `moto` profile's keys (e.g. with an IAM user's).
     pub fn set_keys(&self, access_key: &str, secret_key: &str) {
-        std::fs::write(self.dir.path().join("credentials"), format!("[moto]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n")).unwrap();
+        std::fs::write(
+            self.dir.path().join("credentials"),
+            format!(
+                "[moto]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n"
+            ),
+        )
+        .unwrap();
     }
 
     /// The environment every AWS client here runs with: the scratch config, the proxy as the
     /// endpoint, and nothing inherited that could pick another identity.
     fn environment(&self, command: &mut Command) {
-        for name in ["AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION"] {
+        for name in [
+            "AWS_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        ] {
             command.env_remove(name);
         }
         command
@@ -151,35 +190,97 @@ impl Moto {
 
     /// Runs the real `aws` CLI; returns (success, stdout, stderr).
     pub async fn aws(&self, args: &[&str], stdin: &str) -> (bool, String, String) {
-        self.shell("bash", &format!("aws {}", args.iter().map(|a| shlex::try_quote(a).unwrap().into_owned()).collect::<Vec<_>>().join(" ")), stdin).await
+        self.shell(
+            "bash",
+            &format!(
+                "aws {}",
+                args.iter()
+                    .map(|a| shlex::try_quote(a).unwrap().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            stdin,
+        )
+        .await
     }
 
     /// Runs `script` with `shell`, the venv's `aws` first on PATH, `input` on stdin.
     pub async fn shell(&self, shell: &str, script: &str, input: &str) -> (bool, String, String) {
         use tokio::io::AsyncWriteExt;
-        let path = format!("{}:{}", venv_bin("aws").parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            venv_bin("aws").parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let mut command = Command::new(shell);
-        command.arg("-c").arg(script).env("PATH", path).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .arg("-c")
+            .arg(script)
+            .env("PATH", path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         self.environment(&mut command);
         let mut child = command.spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(input.as_bytes()).await.unwrap();
         drop(stdin);
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("aws CLI hung").unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("aws CLI hung")
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Creates a secret with the real CLI (value on stdin) and remembers the value.
     pub async fn seed_secret(&mut self, region: &str, name: &str, value: &str) {
         self.seeded.push(value.to_owned());
-        let (ok, _, err) = self.aws(&["secretsmanager", "create-secret", "--profile", "moto", "--region", region, "--name", name, "--secret-string", "file:///dev/stdin"], value).await;
+        let (ok, _, err) = self
+            .aws(
+                &[
+                    "secretsmanager",
+                    "create-secret",
+                    "--profile",
+                    "moto",
+                    "--region",
+                    region,
+                    "--name",
+                    name,
+                    "--secret-string",
+                    "file:///dev/stdin",
+                ],
+                value,
+            )
+            .await;
         assert!(ok, "{err}");
     }
 
     /// Creates a parameter with the real CLI and remembers the value.
     pub async fn seed_parameter(&mut self, region: &str, name: &str, kind: &str, value: &str) {
         self.seeded.push(value.to_owned());
-        let (ok, _, err) = self.aws(&["ssm", "put-parameter", "--profile", "moto", "--region", region, "--name", name, "--type", kind, "--value", "file:///dev/stdin"], value).await;
+        let (ok, _, err) = self
+            .aws(
+                &[
+                    "ssm",
+                    "put-parameter",
+                    "--profile",
+                    "moto",
+                    "--region",
+                    region,
+                    "--name",
+                    name,
+                    "--type",
+                    kind,
+                    "--value",
+                    "file:///dev/stdin",
+                ],
+                value,
+            )
+            .await;
         assert!(ok, "{err}");
     }
 
@@ -187,14 +288,26 @@ impl Moto {
         let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
         command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
         self.environment(&mut command);
-        let out = tokio::time::timeout(Duration::from_secs(120), command.output()).await.expect("greenlight hung").unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = tokio::time::timeout(Duration::from_secs(120), command.output())
+            .await
+            .expect("greenlight hung")
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     pub fn spawn_greenlight(&self, args: &[&str]) -> super::Running {
         use tokio::io::AsyncBufReadExt;
         let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
-        command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+        command
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
         self.environment(&mut command);
         let mut child = command.spawn().unwrap();
         let lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
@@ -237,27 +350,48 @@ impl Moto {
     /// Proves from the proxy's records that Greenlight never called an operation that returns
     /// values, and was never sent a seeded value.
     pub fn assert_value_free(&self) {
-        let records: Vec<AwsRecord> = self.records().into_iter().filter(AwsRecord::sent_by_greenlight).collect();
+        let records: Vec<AwsRecord> =
+            self.records().into_iter().filter(AwsRecord::sent_by_greenlight).collect();
         assert!(!records.is_empty(), "Greenlight made no AWS requests; the check proves nothing");
-        let forbidden = ["GetSecretValue", "BatchGetSecretValue", "GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"];
+        let forbidden = [
+            "GetSecretValue",
+            "BatchGetSecretValue",
+            "GetParameter",
+            "GetParameters",
+            "GetParametersByPath",
+            "GetParameterHistory",
+        ];
         for record in &records {
             let operation = record.action.rsplit(['.', '=']).next().unwrap_or_default();
             assert!(!forbidden.contains(&operation), "Greenlight called {} ", record.action);
             for value in &self.seeded {
-                assert!(!record.body.contains(value.as_str()), "a seeded value reached Greenlight in the answer to {}", record.action);
+                assert!(
+                    !record.body.contains(value.as_str()),
+                    "a seeded value reached Greenlight in the answer to {}",
+                    record.action
+                );
             }
         }
     }
 }
 
-async fn forward(state: Arc<ProxyState>, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+async fn forward(
+    state: Arc<ProxyState>,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let header = |name: &str| {
+        parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
     let user_agent = header("user-agent");
     let action = match header("x-amz-target") {
         target if !target.is_empty() => target,
-        _ => String::from_utf8_lossy(&body).split('&').find(|kv| kv.starts_with("Action=")).unwrap_or_default().to_owned(),
+        _ => String::from_utf8_lossy(&body)
+            .split('&')
+            .find(|kv| kv.starts_with("Action="))
+            .unwrap_or_default()
+            .to_owned(),
     };
     let greenlight = user_agent.contains("aws-sdk-rust");
     let (throttle, delay) = {
@@ -270,12 +404,22 @@ async fn forward(state: Arc<ProxyState>, req: Request<hyper::body::Incoming>) ->
     };
     let request_text = String::from_utf8_lossy(&body).into_owned();
     let record = |status: u16, body: &str| {
-        state.records.lock().unwrap().push(AwsRecord { user_agent: user_agent.clone(), action: action.clone(), status, request: request_text.clone(), body: body.to_owned() });
+        state.records.lock().unwrap().push(AwsRecord {
+            user_agent: user_agent.clone(),
+            action: action.clone(),
+            status,
+            request: request_text.clone(),
+            body: body.to_owned(),
+        });
     };
     if throttle {
         let text = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
         record(400, text);
-        return Response::builder().status(400).header("content-type", "application/x-amz-json-1.1").body(Full::new(Bytes::from(text))).unwrap();
+        return Response::builder()
+            .status(400)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(Full::new(Bytes::from(text)))
+            .unwrap();
     }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -283,10 +427,12 @@ async fn forward(state: Arc<ProxyState>, req: Request<hyper::body::Incoming>) ->
     let port = *state.upstream.lock().unwrap();
     let upstream = async {
         let tcp = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.ok()?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.ok()?;
         tokio::spawn(connection);
         let mut request = Request::from_parts(parts, Full::new(body));
-        *request.uri_mut() = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().ok()?;
+        *request.uri_mut() =
+            request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().ok()?;
         let response = sender.send_request(request).await.ok()?;
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.ok()?.to_bytes();
@@ -299,7 +445,10 @@ async fn forward(state: Arc<ProxyState>, req: Request<hyper::body::Incoming>) ->
         }
         None => {
             record(502, "");
-            Response::builder().status(502).body(Full::new(Bytes::from_static(b"moto is down"))).unwrap()
+            Response::builder()
+                .status(502)
+                .body(Full::new(Bytes::from_static(b"moto is down")))
+                .unwrap()
         }
     }
 }

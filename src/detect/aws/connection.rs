@@ -43,7 +43,13 @@ async fn load_profiles() -> Option<aws_config::profile::ProfileSet> {
 
 /// Whether the profile gets its credentials from IAM Identity Center (SSO).
 async fn is_sso(profile: &str) -> bool {
-    load_profiles().await.and_then(|set| set.get_profile(profile).map(|p| p.get("sso_start_url").is_some() || p.get("sso_session").is_some())).unwrap_or(false)
+    load_profiles()
+        .await
+        .and_then(|set| {
+            set.get_profile(profile)
+                .map(|p| p.get("sso_start_url").is_some() || p.get("sso_session").is_some())
+        })
+        .unwrap_or(false)
 }
 
 /// A loaded configuration and who it is.
@@ -65,27 +71,53 @@ pub struct Connection {
 
 /// Loads the configuration for `profile` (or the default chain when `None`) and asks STS who
 /// it is. A profile that does not exist is an error naming those that do.
-pub async fn connect(profile: Option<&str>, region: Option<&str>, timeout: Duration) -> Result<Connection, ConnectError> {
+pub async fn connect(
+    profile: Option<&str>,
+    region: Option<&str>,
+    timeout: Duration,
+) -> Result<Connection, ConnectError> {
     let (known, _) = profiles().await;
-    let chosen = profile.map(str::to_owned).or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+    let chosen = profile
+        .map(str::to_owned)
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
     if let Some(name) = &chosen
-        && !known.iter().any(|k| k == name) {
-            let list = if known.is_empty() { "there are none; run `aws configure` to create one".to_owned() } else { format!("profiles: {}", known.join(", ")) };
-            return Err(ConnectError {
-                message: format!("AWS profile `{name}` does not exist in ~/.aws/config or ~/.aws/credentials ({list})"),
-                hints: vec![Hint::with_command("Pick one of the profiles the AWS CLI knows:", "aws configure list-profiles")],
-            });
-        }
-    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    let timeouts = aws_config::timeout::TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).operation_timeout(timeout).build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone()).timeout_config(timeouts);
+        && !known.iter().any(|k| k == name)
+    {
+        let list = if known.is_empty() {
+            "there are none; run `aws configure` to create one".to_owned()
+        } else {
+            format!("profiles: {}", known.join(", "))
+        };
+        return Err(ConnectError {
+            message: format!(
+                "AWS profile `{name}` does not exist in ~/.aws/config or ~/.aws/credentials ({list})"
+            ),
+            hints: vec![Hint::with_command(
+                "Pick one of the profiles the AWS CLI knows:",
+                "aws configure list-profiles",
+            )],
+        });
+    }
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_timeout(timeout)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http.clone())
+        .timeout_config(timeouts);
     if let Some(name) = &chosen {
         // The profile the operator chose, and only it: environment credentials must not
         // quietly stand in for it. The provider needs the same HTTP client (SSO, STS).
         let providers = aws_config::provider_config::ProviderConfig::default()
             .with_http_client(http)
             .with_region(region.map(|r| Region::new(r.to_owned())));
-        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder().configure(&providers).profile_name(name).build();
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .configure(&providers)
+            .profile_name(name)
+            .build();
         loader = loader.profile_name(name).credentials_provider(credentials);
     }
     if let Some(region) = region {
@@ -95,7 +127,9 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, timeout: Durat
     let endpoint = config.endpoint_url().map(str::to_owned);
     let resolved_region = config.region().map(|r| r.to_string());
     // STS is global but needs a region to sign; any works for GetCallerIdentity.
-    let sts_config = aws_sdk_sts::config::Builder::from(&config).region(Region::new(resolved_region.clone().unwrap_or_else(|| "us-east-1".to_owned()))).build();
+    let sts_config = aws_sdk_sts::config::Builder::from(&config)
+        .region(Region::new(resolved_region.clone().unwrap_or_else(|| "us-east-1".to_owned())))
+        .build();
     let sts = aws_sdk_sts::Client::from_conf(sts_config);
     let identity = match sts.get_caller_identity().send().await {
         Ok(identity) => identity,
@@ -107,11 +141,17 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, timeout: Durat
             };
             // An SSO profile whose credentials cannot be loaded needs a fresh login, whatever
             // the SDK's words (an expired token, a refresh the portal refused, no network).
-            if sso && (error.is_credentials() || matches!(error, AwsError::Other { .. } | AwsError::Unreachable { .. })) {
+            if sso
+                && (error.is_credentials()
+                    || matches!(error, AwsError::Other { .. } | AwsError::Unreachable { .. }))
+            {
                 error = AwsError::SsoExpired { message: error.to_string() };
             }
             let profile = chosen.as_deref();
-            return Err(ConnectError { message: format!("cannot tell who you are in AWS: {error}"), hints: hints::for_connection(&error, profile) });
+            return Err(ConnectError {
+                message: format!("cannot tell who you are in AWS: {error}"),
+                hints: hints::for_connection(&error, profile),
+            });
         }
     };
     Ok(Connection {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use aws_config::Region;
 use futures::StreamExt;
 
-pub use connection::{Connection, ConnectError, profiles};
+pub use connection::{ConnectError, Connection, profiles};
 use wire::{AwsError, ParameterMeta, SecretMeta};
 
 use super::{CheckOutcome, Mode, Presence, Probe, ProbeFuture, Whereabouts};
@@ -30,7 +30,8 @@ use crate::spec::{AwsPlacement, AwsService, Expect, Platform, SecretEntry, Secre
 const LIST_THRESHOLD: usize = 10;
 
 /// Regions searched for a missing secret, besides the spec's own.
-const COMMON_REGIONS: [&str; 6] = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"];
+const COMMON_REGIONS: [&str; 6] =
+    ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"];
 
 /// How the probe works.
 #[derive(Debug, Clone)]
@@ -69,22 +70,28 @@ struct Session {
 
 impl Session {
     fn secrets_manager(&self, region: &str) -> aws_sdk_secretsmanager::Client {
-        let mut clients = self.secrets_manager.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut clients =
+            self.secrets_manager.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         clients
             .entry(region.to_owned())
             .or_insert_with(|| {
-                let config = aws_sdk_secretsmanager::config::Builder::from(&self.connection.config).region(Region::new(region.to_owned())).build();
+                let config = aws_sdk_secretsmanager::config::Builder::from(&self.connection.config)
+                    .region(Region::new(region.to_owned()))
+                    .build();
                 aws_sdk_secretsmanager::Client::from_conf(config)
             })
             .clone()
     }
 
     fn parameter_store(&self, region: &str) -> aws_sdk_ssm::Client {
-        let mut clients = self.parameter_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut clients =
+            self.parameter_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         clients
             .entry(region.to_owned())
             .or_insert_with(|| {
-                let config = aws_sdk_ssm::config::Builder::from(&self.connection.config).region(Region::new(region.to_owned())).build();
+                let config = aws_sdk_ssm::config::Builder::from(&self.connection.config)
+                    .region(Region::new(region.to_owned()))
+                    .build();
                 aws_sdk_ssm::Client::from_conf(config)
             })
             .clone()
@@ -94,7 +101,11 @@ impl Session {
 impl AwsProbe {
     /// A probe for `spec`; it connects on the first check.
     pub fn new(settings: Settings, spec: &SecretSpec) -> Self {
-        let spec_regions = spec.entries.iter().filter_map(|e| e.aws.as_ref().and_then(|a| a.region.clone())).collect();
+        let spec_regions = spec
+            .entries
+            .iter()
+            .filter_map(|e| e.aws.as_ref().and_then(|a| a.region.clone()))
+            .collect();
         Self {
             settings,
             expect: spec.expect.clone(),
@@ -111,7 +122,12 @@ impl AwsProbe {
 }
 
 impl Probe for AwsProbe {
-    fn check(&self, spec: Arc<SecretSpec>, _platform: Platform, indices: Vec<usize>) -> ProbeFuture {
+    fn check(
+        &self,
+        spec: Arc<SecretSpec>,
+        _platform: Platform,
+        indices: Vec<usize>,
+    ) -> ProbeFuture {
         let settings = self.settings.clone();
         let expect = self.expect.clone();
         let regions = self.spec_regions.clone();
@@ -124,7 +140,10 @@ impl Probe for AwsProbe {
         let streak = self.inner.throttled.load(Ordering::Relaxed).min(5);
         let backed_off = (base * 2u32.pow(streak)).min(Duration::from_secs(120));
         // Jitter, so several Greenlights behind one account do not poll in step.
-        let noise = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_millis()).unwrap_or(0);
+        let noise = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_millis())
+            .unwrap_or(0);
         backed_off + Duration::from_millis(u64::from(noise % 500))
     }
 
@@ -133,9 +152,16 @@ impl Probe for AwsProbe {
     }
 }
 
-fn describe(connection: &Connection, expect: &Expect, spec_regions: &BTreeSet<String>) -> Whereabouts {
+fn describe(
+    connection: &Connection,
+    expect: &Expect,
+    spec_regions: &BTreeSet<String>,
+) -> Whereabouts {
     let mut facts = vec![
-        ("Profile".to_owned(), connection.profile.clone().unwrap_or_else(|| "(default chain)".to_owned())),
+        (
+            "Profile".to_owned(),
+            connection.profile.clone().unwrap_or_else(|| "(default chain)".to_owned()),
+        ),
         ("Region".to_owned(), connection.region.clone().unwrap_or_else(|| "(none)".to_owned())),
         ("Account".to_owned(), connection.account.clone()),
         ("Identity".to_owned(), connection.arn.clone()),
@@ -145,27 +171,47 @@ fn describe(connection: &Connection, expect: &Expect, spec_regions: &BTreeSet<St
     }
     let mut warnings = Vec::new();
     if let Some(wanted) = expect.aws_account.as_ref().filter(|w| **w != connection.account) {
-        warnings.push(format!("The spec expects AWS account {wanted}, but this profile is in account {}.", connection.account));
+        warnings.push(format!(
+            "The spec expects AWS account {wanted}, but this profile is in account {}.",
+            connection.account
+        ));
     }
     if let Some(region) = &connection.region
-        && !spec_regions.is_empty() && !spec_regions.contains(region) {
-            let listed: Vec<&str> = spec_regions.iter().map(String::as_str).collect();
-            warnings.push(format!("The spec places its secrets in {}; your profile's region is {region}. Greenlight checks where the spec says.", listed.join(", ")));
-        }
+        && !spec_regions.is_empty()
+        && !spec_regions.contains(region)
+    {
+        let listed: Vec<&str> = spec_regions.iter().map(String::as_str).collect();
+        warnings.push(format!("The spec places its secrets in {}; your profile's region is {region}. Greenlight checks where the spec says.", listed.join(", ")));
+    }
     Whereabouts { facts, warnings }
 }
 
-async fn session(settings: &Settings, expect: &Expect, spec_regions: &BTreeSet<String>, inner: &Inner) -> Result<Arc<Session>, ConnectError> {
+async fn session(
+    settings: &Settings,
+    expect: &Expect,
+    spec_regions: &BTreeSet<String>,
+    inner: &Inner,
+) -> Result<Arc<Session>, ConnectError> {
     let mut slot = inner.session.lock().await;
     if let Some(session) = slot.as_ref() {
         return Ok(session.clone());
     }
-    match connection::connect(settings.profile.as_deref(), settings.region.as_deref(), settings.request_timeout).await {
+    match connection::connect(
+        settings.profile.as_deref(),
+        settings.region.as_deref(),
+        settings.request_timeout,
+    )
+    .await
+    {
         Ok(connection) => {
             if let Ok(mut w) = inner.whereabouts.lock() {
                 *w = Some(describe(&connection, expect, spec_regions));
             }
-            let session = Arc::new(Session { connection, secrets_manager: std::sync::Mutex::new(HashMap::new()), parameter_store: std::sync::Mutex::new(HashMap::new()) });
+            let session = Arc::new(Session {
+                connection,
+                secrets_manager: std::sync::Mutex::new(HashMap::new()),
+                parameter_store: std::sync::Mutex::new(HashMap::new()),
+            });
             *slot = Some(session.clone());
             Ok(session)
         }
@@ -189,28 +235,57 @@ enum Found {
     Parameter(Option<ParameterMeta>),
 }
 
-async fn check(settings: &Settings, expect: &Expect, spec_regions: &BTreeSet<String>, inner: &Arc<Inner>, spec: &SecretSpec, indices: Vec<usize>) -> Vec<(usize, CheckOutcome)> {
+async fn check(
+    settings: &Settings,
+    expect: &Expect,
+    spec_regions: &BTreeSet<String>,
+    inner: &Arc<Inner>,
+    spec: &SecretSpec,
+    indices: Vec<usize>,
+) -> Vec<(usize, CheckOutcome)> {
     let session = match session(settings, expect, spec_regions, inner).await {
         Ok(session) => session,
         Err(error) => {
             return indices
                 .into_iter()
-                .map(|i| (i, stale_or(inner, i, CheckOutcome::now(Presence::Unreachable { reason: format!("not connected: {}", error.message) }).with_hints(error.hints.clone()))))
+                .map(|i| {
+                    (
+                        i,
+                        stale_or(
+                            inner,
+                            i,
+                            CheckOutcome::now(Presence::Unreachable {
+                                reason: format!("not connected: {}", error.message),
+                            })
+                            .with_hints(error.hints.clone()),
+                        ),
+                    )
+                })
                 .collect();
         }
     };
     let profile = session.connection.profile.clone();
     let default_region = settings.region.clone().or_else(|| session.connection.region.clone());
-    let target = Target { aws_profile: profile.clone(), aws_region: default_region.clone(), ..Target::default() };
+    let target = Target {
+        aws_profile: profile.clone(),
+        aws_region: default_region.clone(),
+        ..Target::default()
+    };
 
     // Group by service and region.
     let mut groups: BTreeMap<(AwsService, String), Vec<usize>> = BTreeMap::new();
     let mut outcomes = Vec::new();
     for index in indices {
-        let Some(placement) = spec.entries.get(index).and_then(|e| e.aws.as_ref()) else { continue };
+        let Some(placement) = spec.entries.get(index).and_then(|e| e.aws.as_ref()) else {
+            continue;
+        };
         match placement.region.clone().or_else(|| default_region.clone()) {
             Some(region) => groups.entry((placement.service, region)).or_default().push(index),
-            None => outcomes.push((index, CheckOutcome::now(Presence::Unreachable { reason: AwsError::NoRegion.to_string() }).with_hints(hints::for_connection(&AwsError::NoRegion, profile.as_deref())))),
+            None => outcomes.push((
+                index,
+                CheckOutcome::now(Presence::Unreachable { reason: AwsError::NoRegion.to_string() })
+                    .with_hints(hints::for_connection(&AwsError::NoRegion, profile.as_deref())),
+            )),
         }
     }
 
@@ -219,14 +294,35 @@ async fn check(settings: &Settings, expect: &Expect, spec_regions: &BTreeSet<Str
         match service {
             AwsService::SecretsManager => {
                 let client = session.secrets_manager(region);
-                let names: Vec<(usize, String)> = members.iter().filter_map(|&i| Some((i, spec.entries.get(i)?.aws.as_ref()?.name.clone()))).collect();
+                let names: Vec<(usize, String)> = members
+                    .iter()
+                    .filter_map(|&i| Some((i, spec.entries.get(i)?.aws.as_ref()?.name.clone())))
+                    .collect();
                 // Secrets known to exist are confirmed in bulk (ListSecrets pages); the rest,
                 // and any the (lagging) list does not show, get an exact DescribeSecret each.
-                let known: BTreeSet<usize> = inner.last.lock().map(|l| l.iter().filter(|(_, o)| matches!(o.presence, Presence::Present | Presence::Wrong { .. })).map(|(i, _)| *i).collect()).unwrap_or_default();
-                let mut exact: Vec<(usize, String)> = names.iter().filter(|(i, _)| !known.contains(i)).cloned().collect();
-                let confirm: Vec<(usize, String)> = names.iter().filter(|(i, _)| known.contains(i)).cloned().collect();
+                let known: BTreeSet<usize> = inner
+                    .last
+                    .lock()
+                    .map(|l| {
+                        l.iter()
+                            .filter(|(_, o)| {
+                                matches!(o.presence, Presence::Present | Presence::Wrong { .. })
+                            })
+                            .map(|(i, _)| *i)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut exact: Vec<(usize, String)> =
+                    names.iter().filter(|(i, _)| !known.contains(i)).cloned().collect();
+                let confirm: Vec<(usize, String)> =
+                    names.iter().filter(|(i, _)| known.contains(i)).cloned().collect();
                 if confirm.len() >= LIST_THRESHOLD {
-                    match wire::list_secrets(&client, &prefixes(confirm.iter().map(|(_, n)| n.as_str()))).await {
+                    match wire::list_secrets(
+                        &client,
+                        &prefixes(confirm.iter().map(|(_, n)| n.as_str())),
+                    )
+                    .await
+                    {
                         Ok(listed) => {
                             for (i, name) in confirm {
                                 match listed.get(&name) {
@@ -242,25 +338,31 @@ async fn check(settings: &Settings, expect: &Expect, spec_regions: &BTreeSet<Str
                 } else {
                     exact.extend(confirm);
                 }
-                let answers: Vec<(usize, Result<Option<SecretMeta>, AwsError>)> = futures::stream::iter(exact)
-                    .map(|(i, name)| {
-                        let client = client.clone();
-                        async move { (i, wire::describe_secret(&client, &name).await) }
-                    })
-                    .buffer_unordered(8)
-                    .collect()
-                    .await;
+                let answers: Vec<(usize, Result<Option<SecretMeta>, AwsError>)> =
+                    futures::stream::iter(exact)
+                        .map(|(i, name)| {
+                            let client = client.clone();
+                            async move { (i, wire::describe_secret(&client, &name).await) }
+                        })
+                        .buffer_unordered(8)
+                        .collect()
+                        .await;
                 for (i, answer) in answers {
                     results.insert(i, answer.map(Found::Secret));
                 }
             }
             AwsService::ParameterStore => {
                 let client = session.parameter_store(region);
-                let names: Vec<String> = members.iter().filter_map(|&i| Some(spec.entries.get(i)?.aws.as_ref()?.name.clone())).collect();
+                let names: Vec<String> = members
+                    .iter()
+                    .filter_map(|&i| Some(spec.entries.get(i)?.aws.as_ref()?.name.clone()))
+                    .collect();
                 match wire::describe_parameters(&client, &names).await {
                     Ok(found) => {
                         for &i in members {
-                            if let Some(name) = spec.entries.get(i).and_then(|e| e.aws.as_ref()).map(|a| &a.name) {
+                            if let Some(name) =
+                                spec.entries.get(i).and_then(|e| e.aws.as_ref()).map(|a| &a.name)
+                            {
                                 results.insert(i, Ok(Found::Parameter(found.get(name).cloned())));
                             }
                         }
@@ -283,44 +385,75 @@ async fn check(settings: &Settings, expect: &Expect, spec_regions: &BTreeSet<Str
     }
     let mut broken = false;
     let mut diagnosed = 0usize;
-    let groups_by_index: HashMap<usize, String> = groups.iter().flat_map(|((_, region), members)| members.iter().map(move |&i| (i, region.clone()))).collect();
+    let groups_by_index: HashMap<usize, String> = groups
+        .iter()
+        .flat_map(|((_, region), members)| members.iter().map(move |&i| (i, region.clone())))
+        .collect();
     for (index, result) in results {
-        let (Some(entry), Some(region)) = (spec.entries.get(index), groups_by_index.get(&index)) else { continue };
+        let (Some(entry), Some(region)) = (spec.entries.get(index), groups_by_index.get(&index))
+        else {
+            continue;
+        };
         let Some(placement) = entry.aws.as_ref() else { continue };
         let outcome = match result {
-            Ok(Found::Secret(Some(meta))) => secret_outcome(entry, placement, region, &meta, &target, profile.as_deref()),
+            Ok(Found::Secret(Some(meta))) => {
+                secret_outcome(entry, placement, region, &meta, &target, profile.as_deref())
+            }
             Ok(Found::Parameter(Some(meta))) => parameter_outcome(entry, placement, &meta, &target),
             Ok(_) => {
                 // Diagnosis costs calls; a bounded number of missing rows get it each round.
                 let key = format!("{}|{region}|{}", placement.service.as_str(), placement.name);
-                let cached = inner.diagnoses.lock().ok().and_then(|d| d.get(&key).cloned()).filter(|(at, _)| at.elapsed() < Duration::from_secs(60)).map(|(_, o)| o);
+                let cached = inner
+                    .diagnoses
+                    .lock()
+                    .ok()
+                    .and_then(|d| d.get(&key).cloned())
+                    .filter(|(at, _)| at.elapsed() < Duration::from_secs(60))
+                    .map(|(_, o)| o);
                 match cached {
                     Some(outcome) => outcome,
                     None if diagnosed < 10 => {
                         diagnosed += 1;
-                        let outcome = missing(&session, entry, placement, region, spec_regions, &target).await;
+                        let outcome =
+                            missing(&session, entry, placement, region, spec_regions, &target)
+                                .await;
                         if let Ok(mut d) = inner.diagnoses.lock() {
                             d.insert(key, (Instant::now(), outcome.clone()));
                         }
                         outcome
                     }
-                    None => CheckOutcome::now(Presence::Missing).with_hints(create_hint(entry, &target, &format!("Not found in {} in {region}. Create it:", placement.service.title()))),
+                    None => CheckOutcome::now(Presence::Missing).with_hints(create_hint(
+                        entry,
+                        &target,
+                        &format!(
+                            "Not found in {} in {region}. Create it:",
+                            placement.service.title()
+                        ),
+                    )),
                 }
             }
             Err(AwsError::Denied { action, .. }) => {
-                CheckOutcome::now(Presence::Forbidden { permission: action.clone() }).with_hints(hints::denied(&action, profile.as_deref(), Some(&session.connection.arn)))
+                CheckOutcome::now(Presence::Forbidden { permission: action.clone() }).with_hints(
+                    hints::denied(&action, profile.as_deref(), Some(&session.connection.arn)),
+                )
             }
             Err(error) => {
                 broken |= error.is_credentials();
                 let hints = hints::for_connection(&error, profile.as_deref());
-                stale_or(inner, index, CheckOutcome::now(Presence::Unreachable { reason: error.to_string() }).with_hints(hints))
+                stale_or(
+                    inner,
+                    index,
+                    CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
+                        .with_hints(hints),
+                )
             }
         };
         outcomes.push((index, outcome));
     }
     if let Ok(mut last) = inner.last.lock() {
         for (index, outcome) in &outcomes {
-            if outcome.stale.is_none() && !matches!(outcome.presence, Presence::Unreachable { .. }) {
+            if outcome.stale.is_none() && !matches!(outcome.presence, Presence::Unreachable { .. })
+            {
                 last.insert(*index, outcome.clone());
             }
         }
@@ -352,7 +485,9 @@ fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<St
 
 fn create_hint(entry: &SecretEntry, target: &Target, text: &str) -> Vec<Hint> {
     if entry.provided_by == crate::spec::Provider::Vendor {
-        return vec![Hint::says("The vendor's deployment creates it; there is nothing to do until it runs.")];
+        return vec![Hint::says(
+            "The vendor's deployment creates it; there is nothing to do until it runs.",
+        )];
     }
     vec![match command(entry, target, CommandKind::Create) {
         Some(c) => Hint::with_command(text, c),
@@ -364,10 +499,15 @@ fn create_hint(entry: &SecretEntry, target: &Target, text: &str) -> Vec<Hint> {
 /// or the common start of everything when there are more.
 fn prefixes<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let names: Vec<&str> = names.collect();
-    let mut set: BTreeSet<String> = names.iter().map(|n| n.find('/').map_or(*n, |cut| n.get(..=cut).unwrap_or(n)).to_owned()).collect();
+    let mut set: BTreeSet<String> = names
+        .iter()
+        .map(|n| n.find('/').map_or(*n, |cut| n.get(..=cut).unwrap_or(n)).to_owned())
+        .collect();
     if set.len() > 10 {
         let first = names.first().copied().unwrap_or_default();
-        let common = names.iter().fold(first.len(), |len, n| first.bytes().zip(n.bytes()).take(len).take_while(|(a, b)| a == b).count());
+        let common = names.iter().fold(first.len(), |len, n| {
+            first.bytes().zip(n.bytes()).take(len).take_while(|(a, b)| a == b).count()
+        });
         set = BTreeSet::from([first.get(..common).unwrap_or_default().to_owned()]);
     }
     set.into_iter().collect()
@@ -375,39 +515,80 @@ fn prefixes<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 
 /// Loose KMS key comparison: the same ID, ARN or alias, or one the suffix of the other.
 fn same_key(found: &str, wanted: &str) -> bool {
-    found == wanted || found.ends_with(&format!("/{wanted}")) || found.ends_with(&format!(":{wanted}")) || wanted.ends_with(&format!("/{found}"))
+    found == wanted
+        || found.ends_with(&format!("/{wanted}"))
+        || found.ends_with(&format!(":{wanted}"))
+        || wanted.ends_with(&format!("/{found}"))
 }
 
-fn secret_outcome(entry: &SecretEntry, placement: &AwsPlacement, region: &str, meta: &SecretMeta, target: &Target, profile: Option<&str>) -> CheckOutcome {
+fn secret_outcome(
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    region: &str,
+    meta: &SecretMeta,
+    target: &Target,
+    profile: Option<&str>,
+) -> CheckOutcome {
     if let Some(date) = &meta.deleted {
-        return CheckOutcome::now(Presence::Wrong { reason: format!("scheduled for deletion ({date})") }).with_hints(vec![hints::scheduled_for_deletion(&placement.name, region, profile)]);
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("scheduled for deletion ({date})"),
+        })
+        .with_hints(vec![hints::scheduled_for_deletion(&placement.name, region, profile)]);
     }
     if !meta.has_current {
-        return CheckOutcome::now(Presence::Wrong { reason: "exists, but has no current value".to_owned() }).with_hints(vec![hints::no_current_value(command(entry, target, CommandKind::Rotate))]);
+        return CheckOutcome::now(Presence::Wrong {
+            reason: "exists, but has no current value".to_owned(),
+        })
+        .with_hints(vec![hints::no_current_value(command(
+            entry,
+            target,
+            CommandKind::Rotate,
+        ))]);
     }
     if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
-        && !same_key(found, wanted) {
-            return CheckOutcome::now(Presence::Wrong { reason: format!("encrypted with KMS key {found}, the spec expects {wanted}") }).with_hints(vec![hints::other_kms_key(found, wanted)]);
-        }
+        && !same_key(found, wanted)
+    {
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
+        })
+        .with_hints(vec![hints::other_kms_key(found, wanted)]);
+    }
     CheckOutcome::now(Presence::Present)
 }
 
-fn parameter_outcome(entry: &SecretEntry, placement: &AwsPlacement, meta: &ParameterMeta, target: &Target) -> CheckOutcome {
+fn parameter_outcome(
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    meta: &ParameterMeta,
+    target: &Target,
+) -> CheckOutcome {
     if meta.kind != wire::secure_string() {
-        return CheckOutcome::now(Presence::Wrong { reason: format!("type {}, the spec expects SecureString", meta.kind) })
-            .with_hints(vec![hints::not_secure_string(&meta.kind, command(entry, target, CommandKind::Rotate))]);
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("type {}, the spec expects SecureString", meta.kind),
+        })
+        .with_hints(vec![hints::not_secure_string(
+            &meta.kind,
+            command(entry, target, CommandKind::Rotate),
+        )]);
     }
     if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
-        && !same_key(found, wanted) {
-            return CheckOutcome::now(Presence::Wrong { reason: format!("encrypted with KMS key {found}, the spec expects {wanted}") }).with_hints(vec![hints::other_kms_key(found, wanted)]);
-        }
+        && !same_key(found, wanted)
+    {
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
+        })
+        .with_hints(vec![hints::other_kms_key(found, wanted)]);
+    }
     CheckOutcome::now(Presence::Present)
 }
 
 /// Whether `name` exists in `service` in `region`; errors count as "not seen".
 async fn exists(session: &Session, service: AwsService, region: &str, name: &str) -> bool {
     match service {
-        AwsService::SecretsManager => matches!(wire::describe_secret(&session.secrets_manager(region), name).await, Ok(Some(_))),
+        AwsService::SecretsManager => matches!(
+            wire::describe_secret(&session.secrets_manager(region), name).await,
+            Ok(Some(_))
+        ),
         AwsService::ParameterStore => {
             if crate::spec::names::parameter_store_name(name).is_err() {
                 return false;
@@ -418,30 +599,59 @@ async fn exists(session: &Session, service: AwsService, region: &str, name: &str
 }
 
 /// Diagnosis of a missing secret: other regions, the other service, near-miss names.
-async fn missing(session: &Session, entry: &SecretEntry, placement: &AwsPlacement, region: &str, spec_regions: &BTreeSet<String>, target: &Target) -> CheckOutcome {
+async fn missing(
+    session: &Session,
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    region: &str,
+    spec_regions: &BTreeSet<String>,
+    target: &Target,
+) -> CheckOutcome {
     let service = placement.service;
     let name = &placement.name;
     let profile = session.connection.profile.as_deref();
-    let mut candidates: Vec<String> = spec_regions.iter().cloned().chain(COMMON_REGIONS.iter().map(|r| (*r).to_owned())).filter(|r| r != region).collect();
+    let mut candidates: Vec<String> = spec_regions
+        .iter()
+        .cloned()
+        .chain(COMMON_REGIONS.iter().map(|r| (*r).to_owned()))
+        .filter(|r| r != region)
+        .collect();
     candidates.dedup();
     candidates.truncate(8);
-    let found: Vec<bool> = futures::future::join_all(candidates.iter().map(|r| exists(session, service, r, name))).await;
-    let others: Vec<String> = candidates.into_iter().zip(found).filter(|(_, f)| *f).map(|(r, _)| r).collect();
+    let found: Vec<bool> =
+        futures::future::join_all(candidates.iter().map(|r| exists(session, service, r, name)))
+            .await;
+    let others: Vec<String> =
+        candidates.into_iter().zip(found).filter(|(_, f)| *f).map(|(r, _)| r).collect();
     if !others.is_empty() {
-        let location = others.iter().map(|r| format!("{} {name} in {r}", service.title())).collect::<Vec<_>>().join(", ");
+        let location = others
+            .iter()
+            .map(|r| format!("{} {name} in {r}", service.title()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut hints_list = create_hint(entry, target, &format!("Create it in {region}:"));
         hints_list.push(hints::in_other_regions(service.title(), name, region, &others, profile));
         return CheckOutcome::now(Presence::FoundElsewhere { location }).with_hints(hints_list);
     }
     let (other_service, other_names) = match service {
-        AwsService::SecretsManager => (AwsService::ParameterStore, vec![format!("/{}", name.trim_start_matches('/')), name.clone()]),
-        AwsService::ParameterStore => (AwsService::SecretsManager, vec![name.trim_start_matches('/').to_owned(), name.clone()]),
+        AwsService::SecretsManager => (
+            AwsService::ParameterStore,
+            vec![format!("/{}", name.trim_start_matches('/')), name.clone()],
+        ),
+        AwsService::ParameterStore => (
+            AwsService::SecretsManager,
+            vec![name.trim_start_matches('/').to_owned(), name.clone()],
+        ),
     };
     for other in other_names.iter().collect::<BTreeSet<_>>() {
         if exists(session, other_service, region, other).await {
-            let mut hints_list = create_hint(entry, target, &format!("Create it in {}:", service.title()));
+            let mut hints_list =
+                create_hint(entry, target, &format!("Create it in {}:", service.title()));
             hints_list.push(hints::in_other_service(other_service.title(), other, service.title()));
-            return CheckOutcome::now(Presence::FoundElsewhere { location: format!("{} {other} in {region}", other_service.title()) }).with_hints(hints_list);
+            return CheckOutcome::now(Presence::FoundElsewhere {
+                location: format!("{} {other} in {region}", other_service.title()),
+            })
+            .with_hints(hints_list);
         }
     }
     let prefix: String = match name.rfind('/') {
@@ -449,13 +659,26 @@ async fn missing(session: &Session, entry: &SecretEntry, placement: &AwsPlacemen
         _ => name.chars().take(3).collect(),
     };
     let similar = match service {
-        AwsService::SecretsManager => wire::list_secret_names(&session.secrets_manager(region), &prefix).await,
-        AwsService::ParameterStore => wire::parameter_names_beginning(&session.parameter_store(region), &prefix).await,
+        AwsService::SecretsManager => {
+            wire::list_secret_names(&session.secrets_manager(region), &prefix).await
+        }
+        AwsService::ParameterStore => {
+            wire::parameter_names_beginning(&session.parameter_store(region), &prefix).await
+        }
     };
-    if let Some(near) = similar.ok().and_then(|names| names.into_iter().find(|n| is_near_miss(name, n))) {
+    if let Some(near) =
+        similar.ok().and_then(|names| names.into_iter().find(|n| is_near_miss(name, n)))
+    {
         let mut hints_list = vec![hints::near_miss(&near, name)];
         hints_list.extend(create_hint(entry, target, "Create it under the right name:"));
-        return CheckOutcome::now(Presence::FoundElsewhere { location: format!("{} {near} in {region} (a similar name)", service.title()) }).with_hints(hints_list);
+        return CheckOutcome::now(Presence::FoundElsewhere {
+            location: format!("{} {near} in {region} (a similar name)", service.title()),
+        })
+        .with_hints(hints_list);
     }
-    CheckOutcome::now(Presence::Missing).with_hints(create_hint(entry, target, &format!("Not found in {} in {region}. Create it:", service.title())))
+    CheckOutcome::now(Presence::Missing).with_hints(create_hint(
+        entry,
+        target,
+        &format!("Not found in {} in {region}. Create it:", service.title()),
+    ))
 }

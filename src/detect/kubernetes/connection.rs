@@ -76,14 +76,26 @@ pub fn current_context(path: Option<&Path>) -> Option<String> {
 
 /// Directories where credential plugins usually live, appended to PATH for exec plugins.
 fn plugin_path() -> String {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut extra: Vec<PathBuf> = ["/usr/local/bin", "/usr/bin", "/bin", "/opt/homebrew/bin", "/opt/local/bin", "/snap/bin", "/usr/lib/google-cloud-sdk/bin", "/usr/local/google-cloud-sdk/bin"]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
+    let mut extra: Vec<PathBuf> = [
+        "/usr/local/bin",
+        "/usr/bin",
+        "/bin",
+        "/opt/homebrew/bin",
+        "/opt/local/bin",
+        "/snap/bin",
+        "/usr/lib/google-cloud-sdk/bin",
+        "/usr/local/google-cloud-sdk/bin",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
     if let Some(home) = home {
-        for sub in [".local/bin", "bin", "google-cloud-sdk/bin", ".krew/bin", ".azure-kubelogin", "go/bin"] {
+        for sub in
+            [".local/bin", "bin", "google-cloud-sdk/bin", ".krew/bin", ".azure-kubelogin", "go/bin"]
+        {
             extra.push(home.join(sub));
         }
     }
@@ -96,10 +108,19 @@ fn plugin_path() -> String {
 }
 
 /// The command that logs the user in again, guessed from the exec plugin.
-fn login_command(command: &str, args: &[String], env: &[HashMap<String, String>]) -> Option<String> {
+fn login_command(
+    command: &str,
+    args: &[String],
+    env: &[HashMap<String, String>],
+) -> Option<String> {
     let program = std::path::Path::new(command).file_name()?.to_string_lossy().into_owned();
-    let arg_after = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let env_value = |name: &str| env.iter().find(|e| e.get("name").map(String::as_str) == Some(name)).and_then(|e| e.get("value").cloned());
+    let arg_after =
+        |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let env_value = |name: &str| {
+        env.iter()
+            .find(|e| e.get("name").map(String::as_str) == Some(name))
+            .and_then(|e| e.get("value").cloned())
+    };
     match program.as_str() {
         "aws" => {
             let profile = arg_after("--profile").or_else(|| env_value("AWS_PROFILE"));
@@ -118,22 +139,35 @@ fn login_command(command: &str, args: &[String], env: &[HashMap<String, String>]
 }
 
 /// A client for `context` (the current context when `None`), with request timeouts set.
-pub async fn connect(path: Option<&Path>, context: Option<&str>, connect_timeout: Duration) -> Result<(kube::Client, ContextInfo), ConnectError> {
+pub async fn connect(
+    path: Option<&Path>,
+    context: Option<&str>,
+    connect_timeout: Duration,
+) -> Result<(kube::Client, ContextInfo), ConnectError> {
     let mut config = read_kubeconfig(path)?;
     let name = match context.map(str::to_owned).or_else(|| config.current_context.clone()) {
         Some(name) => name,
         None => {
             return Err(connect_error(
                 "the kubeconfig has no current context",
-                Hint::with_command("Pick one with `kubectl config use-context`, or choose a context in Greenlight.", "kubectl config get-contexts"),
+                Hint::with_command(
+                    "Pick one with `kubectl config use-context`, or choose a context in Greenlight.",
+                    "kubectl config get-contexts",
+                ),
             ));
         }
     };
     let Some(named) = config.contexts.iter().find(|c| c.name == name) else {
         let known: Vec<&str> = config.contexts.iter().map(|c| c.name.as_str()).collect();
         return Err(connect_error(
-            format!("context `{name}` is not in the kubeconfig (it has: {})", if known.is_empty() { "none".to_owned() } else { known.join(", ") }),
-            Hint::with_command("Use one of the contexts kubectl knows:", "kubectl config get-contexts"),
+            format!(
+                "context `{name}` is not in the kubeconfig (it has: {})",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ),
+            Hint::with_command(
+                "Use one of the contexts kubectl knows:",
+                "kubectl config get-contexts",
+            ),
         ));
     };
     let details = named.context.clone().unwrap_or_default();
@@ -157,7 +191,10 @@ pub async fn connect(path: Option<&Path>, context: Option<&str>, connect_timeout
             exec_config.interactive_mode = Some(ExecInteractiveMode::Never);
             let env = exec_config.env.get_or_insert_with(Vec::new);
             if !env.iter().any(|e| e.get("name").map(String::as_str) == Some("PATH")) {
-                env.push(HashMap::from([("name".to_owned(), "PATH".to_owned()), ("value".to_owned(), path.clone())]));
+                env.push(HashMap::from([
+                    ("name".to_owned(), "PATH".to_owned()),
+                    ("value".to_owned(), path.clone()),
+                ]));
             }
             let command = exec_config.command.clone().unwrap_or_default();
             let args = exec_config.args.clone().unwrap_or_default();
@@ -166,15 +203,25 @@ pub async fn connect(path: Option<&Path>, context: Option<&str>, connect_timeout
         }
     }
     let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
-    let mut client_config = kube::Config::from_custom_kubeconfig(config, &options).await.map_err(|e| {
-        connect_error(
-            format!("the kubeconfig entry for context `{name}` cannot be used: {e}"),
-            Hint::with_command("Check the context's cluster and user entries:", format!("kubectl config view --minify --context {}", crate::commands::quote::posix(&name).unwrap_or_default())),
-        )
-    })?;
+    let mut client_config =
+        kube::Config::from_custom_kubeconfig(config, &options).await.map_err(|e| {
+            connect_error(
+                format!("the kubeconfig entry for context `{name}` cannot be used: {e}"),
+                Hint::with_command(
+                    "Check the context's cluster and user entries:",
+                    format!(
+                        "kubectl config view --minify --context {}",
+                        crate::commands::quote::posix(&name).unwrap_or_default()
+                    ),
+                ),
+            )
+        })?;
     client_config.connect_timeout = Some(connect_timeout);
     // Lets cluster admins tell Greenlight's (value-free) reads apart in audit logs.
-    client_config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(concat!("greenlight/", env!("CARGO_PKG_VERSION")))));
+    client_config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(concat!("greenlight/", env!("CARGO_PKG_VERSION"))),
+    ));
     let client = kube::Client::try_from(client_config).map_err(|e| match &e {
         // Credential plugins run while the client is built: their failure is a login problem.
         kube::Error::Auth(auth) => {
@@ -189,7 +236,14 @@ pub async fn connect(path: Option<&Path>, context: Option<&str>, connect_timeout
             Hint::says("Check the cluster's certificate-authority and client certificate entries in the kubeconfig."),
         ),
     })?;
-    let info = ContextInfo { context: name, server, namespace: details.namespace.clone(), user: user_name, exec, login };
+    let info = ContextInfo {
+        context: name,
+        server,
+        namespace: details.namespace.clone(),
+        user: user_name,
+        exec,
+        login,
+    };
     Ok((client, info))
 }
 
@@ -214,10 +268,27 @@ mod tests {
     #[test]
     fn login_commands_follow_the_plugin() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(login_command("aws", &args(&["eks", "get-token", "--cluster-name", "c", "--profile", "prod"]), &[]).as_deref(), Some("aws sso login --profile prod"));
-        let env = vec![HashMap::from([("name".to_owned(), "AWS_PROFILE".to_owned()), ("value".to_owned(), "ops team".to_owned())])];
-        assert_eq!(login_command("/usr/local/bin/aws", &args(&["eks", "get-token"]), &env).as_deref(), Some("aws sso login --profile 'ops team'"));
-        assert_eq!(login_command("gke-gcloud-auth-plugin", &[], &[]).as_deref(), Some("gcloud auth login"));
+        assert_eq!(
+            login_command(
+                "aws",
+                &args(&["eks", "get-token", "--cluster-name", "c", "--profile", "prod"]),
+                &[]
+            )
+            .as_deref(),
+            Some("aws sso login --profile prod")
+        );
+        let env = vec![HashMap::from([
+            ("name".to_owned(), "AWS_PROFILE".to_owned()),
+            ("value".to_owned(), "ops team".to_owned()),
+        ])];
+        assert_eq!(
+            login_command("/usr/local/bin/aws", &args(&["eks", "get-token"]), &env).as_deref(),
+            Some("aws sso login --profile 'ops team'")
+        );
+        assert_eq!(
+            login_command("gke-gcloud-auth-plugin", &[], &[]).as_deref(),
+            Some("gcloud auth login")
+        );
         assert_eq!(login_command("my-plugin", &[], &[]), None);
     }
 }

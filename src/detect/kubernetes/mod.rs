@@ -85,9 +85,10 @@ struct Inner {
 impl Inner {
     fn nudge(&self) {
         if let Ok(guard) = self.nudge.lock()
-            && let Some(nudge) = guard.as_ref() {
-                nudge.notify_one();
-            }
+            && let Some(nudge) = guard.as_ref()
+        {
+            nudge.notify_one();
+        }
     }
 }
 
@@ -175,7 +176,12 @@ impl KubernetesProbe {
 }
 
 impl Probe for KubernetesProbe {
-    fn check(&self, spec: Arc<SecretSpec>, _platform: Platform, indices: Vec<usize>) -> ProbeFuture {
+    fn check(
+        &self,
+        spec: Arc<SecretSpec>,
+        _platform: Platform,
+        indices: Vec<usize>,
+    ) -> ProbeFuture {
         let settings = self.settings.clone();
         let expect = self.expect.clone();
         let inner = self.inner.clone();
@@ -204,7 +210,10 @@ impl Probe for KubernetesProbe {
 }
 
 fn describe(info: &ContextInfo, user: Option<&str>, expect: &Expect) -> Whereabouts {
-    let mut facts = vec![("Context".to_owned(), info.context.clone()), ("Cluster".to_owned(), info.server.clone())];
+    let mut facts = vec![
+        ("Context".to_owned(), info.context.clone()),
+        ("Cluster".to_owned(), info.server.clone()),
+    ];
     if let Some(user) = user {
         facts.push(("User".to_owned(), user.to_owned()));
     }
@@ -213,24 +222,46 @@ fn describe(info: &ContextInfo, user: Option<&str>, expect: &Expect) -> Whereabo
     }
     let mut warnings = Vec::new();
     if let Some(wanted) = expect.kubernetes_context.as_ref().filter(|w| **w != info.context) {
-        warnings.push(format!("The spec expects context `{wanted}`, but Greenlight is using `{}`.", info.context));
+        warnings.push(format!(
+            "The spec expects context `{wanted}`, but Greenlight is using `{}`.",
+            info.context
+        ));
     }
-    if let Some(wanted) = expect.kubernetes_server.as_ref().filter(|w| w.trim_end_matches('/') != info.server.trim_end_matches('/')) {
-        warnings.push(format!("The spec expects the cluster at {wanted}, but context `{}` points at {}.", info.context, info.server));
+    if let Some(wanted) = expect
+        .kubernetes_server
+        .as_ref()
+        .filter(|w| w.trim_end_matches('/') != info.server.trim_end_matches('/'))
+    {
+        warnings.push(format!(
+            "The spec expects the cluster at {wanted}, but context `{}` points at {}.",
+            info.context, info.server
+        ));
     }
     Whereabouts { facts, warnings }
 }
 
-async fn session(settings: &Settings, expect: &Expect, inner: &Inner) -> Result<Arc<Session>, ConnectError> {
+async fn session(
+    settings: &Settings,
+    expect: &Expect,
+    inner: &Inner,
+) -> Result<Arc<Session>, ConnectError> {
     let mut slot = inner.session.lock().await;
     if let Some(session) = slot.as_ref() {
         return Ok(session.clone());
     }
-    let connected = connection::connect(settings.kubeconfig.as_deref(), settings.context.as_deref(), settings.request_timeout).await;
+    let connected = connection::connect(
+        settings.kubeconfig.as_deref(),
+        settings.context.as_deref(),
+        settings.request_timeout,
+    )
+    .await;
     let (client, info) = match connected {
         Ok(pair) => pair,
         Err(error) => {
-            let where_now = Whereabouts { facts: settings.context.iter().map(|c| ("Context".to_owned(), c.clone())).collect(), warnings: vec![format!("Not connected: {error}")] };
+            let where_now = Whereabouts {
+                facts: settings.context.iter().map(|c| ("Context".to_owned(), c.clone())).collect(),
+                warnings: vec![format!("Not connected: {error}")],
+            };
             if let Ok(mut w) = inner.whereabouts.lock() {
                 *w = Some(where_now);
             }
@@ -242,7 +273,8 @@ async fn session(settings: &Settings, expect: &Expect, inner: &Inner) -> Result<
     if let Ok(mut w) = inner.whereabouts.lock() {
         *w = Some(describe(&info, user.as_deref(), expect));
     }
-    let scene = Scene { context: info.context.clone(), user: user.clone(), login: info.login.clone() };
+    let scene =
+        Scene { context: info.context.clone(), user: user.clone(), login: info.login.clone() };
     let session = Arc::new(Session {
         client,
         info,
@@ -261,13 +293,27 @@ fn breaks_session(error: &ProbeError) -> bool {
     matches!(error, ProbeError::Unauthorized { .. } | ProbeError::Credentials { .. })
 }
 
-async fn check(settings: &Settings, expect: &Expect, inner: &Arc<Inner>, spec: &SecretSpec, indices: Vec<usize>) -> Vec<(usize, CheckOutcome)> {
+async fn check(
+    settings: &Settings,
+    expect: &Expect,
+    inner: &Arc<Inner>,
+    spec: &SecretSpec,
+    indices: Vec<usize>,
+) -> Vec<(usize, CheckOutcome)> {
     let session = match session(settings, expect, inner).await {
         Ok(session) => session,
         Err(error) => {
             return indices
                 .into_iter()
-                .map(|i| (i, CheckOutcome::now(Presence::Unreachable { reason: format!("not connected: {}", error.message) }).with_hints(error.hints.clone())))
+                .map(|i| {
+                    (
+                        i,
+                        CheckOutcome::now(Presence::Unreachable {
+                            reason: format!("not connected: {}", error.message),
+                        })
+                        .with_hints(error.hints.clone()),
+                    )
+                })
                 .collect();
         }
     };
@@ -277,8 +323,12 @@ async fn check(settings: &Settings, expect: &Expect, inner: &Arc<Inner>, spec: &
             by_namespace.entry(placement.namespace.clone()).or_default().push(index);
         }
     }
-    let views = futures::future::join_all(by_namespace.keys().map(|ns| view(settings, inner, &session, ns))).await;
-    let views: HashMap<String, Arc<View>> = views.into_iter().map(|v| (v.namespace.clone(), v)).collect();
+    let views = futures::future::join_all(
+        by_namespace.keys().map(|ns| view(settings, inner, &session, ns)),
+    )
+    .await;
+    let views: HashMap<String, Arc<View>> =
+        views.into_iter().map(|v| (v.namespace.clone(), v)).collect();
     let polling = views.values().any(|v| v.access == Access::Get);
     inner.polling.store(polling, std::sync::atomic::Ordering::Relaxed);
 
@@ -292,7 +342,8 @@ async fn check(settings: &Settings, expect: &Expect, inner: &Arc<Inner>, spec: &
     for (namespace, indices) in &by_namespace {
         let Some(view) = views.get(namespace) else { continue };
         if settings.mode == Mode::Once && view.access == Access::List {
-            let listed = wire::list_secrets(&session.client, namespace, settings.request_timeout).await;
+            let listed =
+                wire::list_secrets(&session.client, namespace, settings.request_timeout).await;
             view.shared.update(|cache| match listed {
                 Ok((rows, _)) => {
                     cache.rows = Some(rows.into_iter().map(|r| (r.name.clone(), r)).collect());
@@ -319,7 +370,12 @@ async fn check(settings: &Settings, expect: &Expect, inner: &Arc<Inner>, spec: &
 }
 
 /// The view of `namespace`, created on first use: access checked, watcher started.
-async fn view(settings: &Settings, inner: &Arc<Inner>, session: &Arc<Session>, namespace: &str) -> Arc<View> {
+async fn view(
+    settings: &Settings,
+    inner: &Arc<Inner>,
+    session: &Arc<Session>,
+    namespace: &str,
+) -> Arc<View> {
     let mut views = session.views.lock().await;
     if let Some(view) = views.get(namespace) {
         return view.clone();
@@ -341,8 +397,22 @@ async fn view(settings: &Settings, inner: &Arc<Inner>, session: &Arc<Session>, n
     };
     let (generation, _) = watch::channel(0u64);
     let shared = Arc::new(Shared { cache: std::sync::Mutex::new(Cache::default()), generation });
-    let task = (access == Access::Watch).then(|| tokio::spawn(watch_namespace(session.client.clone(), namespace.to_owned(), shared.clone(), settings.clone(), inner.clone())));
-    let view = Arc::new(View { namespace: namespace.to_owned(), access, shared, task, exists: std::sync::Mutex::new(None) });
+    let task = (access == Access::Watch).then(|| {
+        tokio::spawn(watch_namespace(
+            session.client.clone(),
+            namespace.to_owned(),
+            shared.clone(),
+            settings.clone(),
+            inner.clone(),
+        ))
+    });
+    let view = Arc::new(View {
+        namespace: namespace.to_owned(),
+        access,
+        shared,
+        task,
+        exists: std::sync::Mutex::new(None),
+    });
     views.insert(namespace.to_owned(), view.clone());
     view
 }
@@ -367,25 +437,35 @@ impl Backoff {
         let base = self.next;
         self.next = (self.next * 2).min(self.max);
         // Jitter from the clock's sub-second noise; no need for a random number generator.
-        let noise = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let noise = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         base + base.mul_f64(f64::from(noise % 1000) / 4000.0)
     }
 }
 
 /// Keeps one namespace's rows current: LIST, then WATCH from its resource version; relist on
 /// 410; on failure keep the rows (now stale) and retry with backoff.
-async fn watch_namespace(client: kube::Client, namespace: String, shared: Arc<Shared>, settings: Settings, inner: Arc<Inner>) {
+async fn watch_namespace(
+    client: kube::Client,
+    namespace: String,
+    shared: Arc<Shared>,
+    settings: Settings,
+    inner: Arc<Inner>,
+) {
     let mut backoff = Backoff::new(settings.backoff);
     loop {
-        let (rows, mut version) = match wire::list_secrets(&client, &namespace, settings.request_timeout).await {
-            Ok(listed) => listed,
-            Err(error) => {
-                shared.update(|cache| cache.error = Some(error));
-                inner.nudge();
-                tokio::time::sleep(backoff.wait()).await;
-                continue;
-            }
-        };
+        let (rows, mut version) =
+            match wire::list_secrets(&client, &namespace, settings.request_timeout).await {
+                Ok(listed) => listed,
+                Err(error) => {
+                    shared.update(|cache| cache.error = Some(error));
+                    inner.nudge();
+                    tokio::time::sleep(backoff.wait()).await;
+                    continue;
+                }
+            };
         shared.update(|cache| {
             cache.rows = Some(rows.into_iter().map(|r| (r.name.clone(), r)).collect());
             cache.error = None;
@@ -394,7 +474,15 @@ async fn watch_namespace(client: kube::Client, namespace: String, shared: Arc<Sh
         backoff.reset();
         // Watch until the history expires (relist at once) or something breaks (relist later).
         let failure = loop {
-            let stream = match wire::watch_secrets(&client, &namespace, &version, settings.watch_renew, settings.watch_idle.max(settings.request_timeout)).await {
+            let stream = match wire::watch_secrets(
+                &client,
+                &namespace,
+                &version,
+                settings.watch_renew,
+                settings.watch_idle.max(settings.request_timeout),
+            )
+            .await
+            {
                 Ok(stream) => stream,
                 Err(error) => break Some(error),
             };
@@ -467,18 +555,29 @@ async fn decide(
     let mut stale = None;
     match view.access {
         Access::Denied => {
-            let outcome = CheckOutcome::now(Presence::Forbidden { permission: format!("get secrets in namespace {namespace}") }).with_hints(hints::rbac(scene, namespace, "get"));
+            let outcome = CheckOutcome::now(Presence::Forbidden {
+                permission: format!("get secrets in namespace {namespace}"),
+            })
+            .with_hints(hints::rbac(scene, namespace, "get"));
             return (outcome, None);
         }
         Access::Get => {
-            found = wire::get_secret(&session.client, namespace, &placement.secret, settings.request_timeout).await;
+            found = wire::get_secret(
+                &session.client,
+                namespace,
+                &placement.secret,
+                settings.request_timeout,
+            )
+            .await;
         }
         Access::Watch | Access::List => {
             if view.access == Access::Watch {
                 // Wait for the first answer of a new watcher.
                 let mut generation = view.shared.generation.subscribe();
                 let first = generation.wait_for(|g| *g > 0);
-                tokio::time::timeout(settings.request_timeout + Duration::from_secs(1), first).await.ok();
+                tokio::time::timeout(settings.request_timeout + Duration::from_secs(1), first)
+                    .await
+                    .ok();
             }
             let (rows, error) = view.shared.snapshot();
             found = match (rows, error) {
@@ -505,23 +604,48 @@ async fn decide(
 
 fn failed(scene: &Scene, namespace: &str, error: &ProbeError) -> CheckOutcome {
     match error {
-        ProbeError::Forbidden { message } => CheckOutcome::now(Presence::Forbidden { permission: message.clone() }).with_hints(hints::rbac(scene, namespace, "get")),
-        ProbeError::Unauthorized { .. } | ProbeError::Credentials { .. } => {
-            CheckOutcome::now(Presence::Unreachable { reason: error.to_string() }).with_hints(vec![hints::credentials(scene)])
+        ProbeError::Forbidden { message } => {
+            CheckOutcome::now(Presence::Forbidden { permission: message.clone() })
+                .with_hints(hints::rbac(scene, namespace, "get"))
         }
-        _ => CheckOutcome::now(Presence::Unreachable { reason: error.to_string() }).with_hints(vec![hints::unreachable(scene)]),
+        ProbeError::Unauthorized { .. } | ProbeError::Credentials { .. } => {
+            CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
+                .with_hints(vec![hints::credentials(scene)])
+        }
+        _ => CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
+            .with_hints(vec![hints::unreachable(scene)]),
     }
 }
 
-fn present(scene: &Scene, entry: &SecretEntry, placement: &KubernetesPlacement, row: &SecretRow, target: &Target) -> CheckOutcome {
+fn present(
+    scene: &Scene,
+    entry: &SecretEntry,
+    placement: &KubernetesPlacement,
+    row: &SecretRow,
+    target: &Target,
+) -> CheckOutcome {
     if let Some(wanted) = placement.secret_type.as_ref().filter(|w| **w != row.secret_type) {
-        return CheckOutcome::now(Presence::Wrong { reason: format!("type is {}, the spec expects {wanted}", row.secret_type) })
-            .with_hints(vec![hints::wrong_type(scene, &placement.secret, &placement.namespace, &row.secret_type, wanted)]);
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("type is {}, the spec expects {wanted}", row.secret_type),
+        })
+        .with_hints(vec![hints::wrong_type(
+            scene,
+            &placement.secret,
+            &placement.namespace,
+            &row.secret_type,
+            wanted,
+        )]);
     }
     let wanted = u32::try_from(placement.keys.len()).unwrap_or(u32::MAX);
     if row.keys < wanted {
-        return CheckOutcome::now(Presence::Wrong { reason: format!("has {} of the {wanted} data keys the spec lists", row.keys) })
-            .with_hints(vec![hints::too_few_keys(command(entry, target, CommandKind::Rotate), row.keys, &placement.keys)]);
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("has {} of the {wanted} data keys the spec lists", row.keys),
+        })
+        .with_hints(vec![hints::too_few_keys(
+            command(entry, target, CommandKind::Rotate),
+            row.keys,
+            &placement.keys,
+        )]);
     }
     CheckOutcome::now(Presence::Present)
 }
@@ -548,38 +672,70 @@ async fn missing(
         None => Hint::says(text),
     };
     match namespace_exists(settings, session, view).await {
-        Some(false) => return CheckOutcome::now(Presence::Missing).with_hints(vec![hints::namespace_missing(scene, namespace), create_hint("Then create the Secret:")]),
-        None => return CheckOutcome::now(Presence::Missing).with_hints(vec![create_hint("Not found. Create it:"), hints::namespace_unknown(scene, namespace)]),
+        Some(false) => {
+            return CheckOutcome::now(Presence::Missing).with_hints(vec![
+                hints::namespace_missing(scene, namespace),
+                create_hint("Then create the Secret:"),
+            ]);
+        }
+        None => {
+            return CheckOutcome::now(Presence::Missing).with_hints(vec![
+                create_hint("Not found. Create it:"),
+                hints::namespace_unknown(scene, namespace),
+            ]);
+        }
         Some(true) => {}
     }
     let (rows, _) = view.shared.snapshot();
-    if let Some(similar) = rows.as_ref().and_then(|rows| rows.keys().find(|name| hints::is_near_miss(&placement.secret, name)).cloned()) {
-        return CheckOutcome::now(Presence::FoundElsewhere { location: format!("Secret {namespace}/{similar} (a similar name)") })
-            .with_hints(vec![hints::near_miss(scene, &placement.secret, namespace, &similar), create_hint("Create it under the right name:")]);
+    if let Some(similar) = rows.as_ref().and_then(|rows| {
+        rows.keys().find(|name| hints::is_near_miss(&placement.secret, name)).cloned()
+    }) {
+        return CheckOutcome::now(Presence::FoundElsewhere {
+            location: format!("Secret {namespace}/{similar} (a similar name)"),
+        })
+        .with_hints(vec![
+            hints::near_miss(scene, &placement.secret, namespace, &similar),
+            create_hint("Create it under the right name:"),
+        ]);
     }
     let others = elsewhere(settings, session, views, &placement.secret, namespace).await;
     if !others.is_empty() {
-        let location = others.iter().map(|ns| format!("Secret {ns}/{}", placement.secret)).collect::<Vec<_>>().join(", ");
-        return CheckOutcome::now(Presence::FoundElsewhere { location })
-            .with_hints(vec![create_hint(&format!("Create it in namespace {namespace}:")), hints::in_other_namespaces(scene, &placement.secret, namespace, &others)]);
+        let location = others
+            .iter()
+            .map(|ns| format!("Secret {ns}/{}", placement.secret))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return CheckOutcome::now(Presence::FoundElsewhere { location }).with_hints(vec![
+            create_hint(&format!("Create it in namespace {namespace}:")),
+            hints::in_other_namespaces(scene, &placement.secret, namespace, &others),
+        ]);
     }
-    CheckOutcome::now(Presence::Missing).with_hints(vec![create_hint(&format!("Not found in namespace {namespace}. Create it:"))])
+    CheckOutcome::now(Presence::Missing)
+        .with_hints(vec![create_hint(&format!("Not found in namespace {namespace}. Create it:"))])
 }
 
 /// Whether the view's namespace exists: `None` when the user may not tell. Cached briefly.
 async fn namespace_exists(settings: &Settings, session: &Session, view: &View) -> Option<bool> {
-    let fresh = view.exists.lock().ok().and_then(|e| *e).filter(|(at, _)| at.elapsed() < Duration::from_secs(15));
+    let fresh = view
+        .exists
+        .lock()
+        .ok()
+        .and_then(|e| *e)
+        .filter(|(at, _)| at.elapsed() < Duration::from_secs(15));
     if let Some((_, known)) = fresh {
         return known;
     }
-    let answer = match wire::namespace_exists(&session.client, &view.namespace, settings.request_timeout).await {
-        Ok(exists) => Some(exists),
-        Err(_) => {
-            // No permission to read the namespace: a non-empty list proves it exists.
-            let (rows, _) = view.shared.snapshot();
-            rows.filter(|r| !r.is_empty()).map(|_| true)
-        }
-    };
+    let answer =
+        match wire::namespace_exists(&session.client, &view.namespace, settings.request_timeout)
+            .await
+        {
+            Ok(exists) => Some(exists),
+            Err(_) => {
+                // No permission to read the namespace: a non-empty list proves it exists.
+                let (rows, _) = view.shared.snapshot();
+                rows.filter(|r| !r.is_empty()).map(|_| true)
+            }
+        };
     if let Ok(mut slot) = view.exists.lock() {
         *slot = Some((Instant::now(), answer));
     }
@@ -589,23 +745,46 @@ async fn namespace_exists(settings: &Settings, session: &Session, view: &View) -
 /// Other namespaces holding a Secret named `name`: the namespaces already watched, and, when
 /// the user may list namespaces, up to 50 others. Those are listed (as Tables) at most once a
 /// minute for all missing Secrets together, so the cost grows with namespaces, not Secrets.
-async fn elsewhere(settings: &Settings, session: &Session, views: &HashMap<String, Arc<View>>, name: &str, namespace: &str) -> Vec<String> {
+async fn elsewhere(
+    settings: &Settings,
+    session: &Session,
+    views: &HashMap<String, Arc<View>>,
+    name: &str,
+    namespace: &str,
+) -> Vec<String> {
     let mut found: Vec<String> = views
         .values()
-        .filter(|v| v.namespace != namespace && v.shared.snapshot().0.is_some_and(|rows| rows.contains_key(name)))
+        .filter(|v| {
+            v.namespace != namespace
+                && v.shared.snapshot().0.is_some_and(|rows| rows.contains_key(name))
+        })
         .map(|v| v.namespace.clone())
         .collect();
     let mut others = session.others.lock().await;
     if others.as_ref().is_none_or(|(at, _)| at.elapsed() > Duration::from_secs(60)) {
         let may_list = *session
             .may_list_namespaces
-            .get_or_init(|| async { wire::can(&session.client, "list", "namespaces", None, settings.request_timeout).await.unwrap_or(false) })
+            .get_or_init(|| async {
+                wire::can(&session.client, "list", "namespaces", None, settings.request_timeout)
+                    .await
+                    .unwrap_or(false)
+            })
             .await;
         let mut listed = BTreeMap::new();
-        let all = if may_list { wire::list_namespaces(&session.client, settings.request_timeout).await.ok() } else { None };
+        let all = if may_list {
+            wire::list_namespaces(&session.client, settings.request_timeout).await.ok()
+        } else {
+            None
+        };
         if let Some(all) = all {
-            let candidates: Vec<String> = all.into_iter().filter(|ns| !views.contains_key(ns)).take(50).collect();
-            let answers = futures::future::join_all(candidates.iter().map(|ns| wire::list_secrets(&session.client, ns, settings.request_timeout))).await;
+            let candidates: Vec<String> =
+                all.into_iter().filter(|ns| !views.contains_key(ns)).take(50).collect();
+            let answers = futures::future::join_all(
+                candidates
+                    .iter()
+                    .map(|ns| wire::list_secrets(&session.client, ns, settings.request_timeout)),
+            )
+            .await;
             for (ns, answer) in candidates.into_iter().zip(answers) {
                 // A namespace the user may not list is simply not searched.
                 if let Ok((rows, _)) = answer {
@@ -616,7 +795,12 @@ async fn elsewhere(settings: &Settings, session: &Session, views: &HashMap<Strin
         *others = Some((Instant::now(), listed));
     }
     if let Some((_, listed)) = others.as_ref() {
-        found.extend(listed.iter().filter(|(ns, names)| ns.as_str() != namespace && names.iter().any(|n| n == name)).map(|(ns, _)| ns.clone()));
+        found.extend(
+            listed
+                .iter()
+                .filter(|(ns, names)| ns.as_str() != namespace && names.iter().any(|n| n == name))
+                .map(|(ns, _)| ns.clone()),
+        );
     }
     found.sort();
     found

@@ -80,7 +80,11 @@ pub enum ProbeError {
 }
 
 fn detail(message: &str) -> String {
-    if message.is_empty() || message == "Unauthorized" { String::new() } else { format!(": {message}") }
+    if message.is_empty() || message == "Unauthorized" {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
 }
 
 impl ProbeError {
@@ -91,9 +95,14 @@ impl ProbeError {
                 403 => ProbeError::Forbidden { message: status.message },
                 410 => ProbeError::Gone,
                 429 => ProbeError::Throttled { message: status.message },
-                code => ProbeError::Status { code, message: if status.message.is_empty() { status.reason } else { status.message } },
+                code => ProbeError::Status {
+                    code,
+                    message: if status.message.is_empty() { status.reason } else { status.message },
+                },
             },
-            kube::Error::Auth(auth) => ProbeError::Credentials { message: credentials_message(&auth) },
+            kube::Error::Auth(auth) => {
+                ProbeError::Credentials { message: credentials_message(&auth) }
+            }
             other => ProbeError::Unreachable { message: error_chain(&other) },
         }
     }
@@ -105,8 +114,15 @@ pub(super) fn credentials_message(error: &kube::client::AuthError) -> String {
     match error {
         AuthError::AuthExecRun { cmd, out } => {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let said = stderr.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("it printed nothing");
-            format!("the credential plugin failed ({}): {said}", cmd.split_whitespace().next().unwrap_or("exec").trim_matches('"'))
+            let said = stderr
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty())
+                .unwrap_or("it printed nothing");
+            format!(
+                "the credential plugin failed ({}): {said}",
+                cmd.split_whitespace().next().unwrap_or("exec").trim_matches('"')
+            )
         }
         AuthError::AuthExecStart(io) if io.kind() == std::io::ErrorKind::NotFound => {
             "the credential plugin named in the kubeconfig was not found on PATH".to_owned()
@@ -115,7 +131,11 @@ pub(super) fn credentials_message(error: &kube::client::AuthError) -> String {
     }
 }
 
-async fn send(client: &kube::Client, request: Request<Vec<u8>>, timeout: Duration) -> Result<String, ProbeError> {
+async fn send(
+    client: &kube::Client,
+    request: Request<Vec<u8>>,
+    timeout: Duration,
+) -> Result<String, ProbeError> {
     match tokio::time::timeout(timeout, client.request_text(request)).await {
         Ok(result) => result.map_err(ProbeError::from_kube),
         Err(_) => Err(ProbeError::Timeout(timeout)),
@@ -123,12 +143,24 @@ async fn send(client: &kube::Client, request: Request<Vec<u8>>, timeout: Duratio
 }
 
 fn get(uri: &str, accept: &str) -> Result<Request<Vec<u8>>, ProbeError> {
-    Request::get(uri).header(http::header::ACCEPT, accept).body(Vec::new()).map_err(|e| ProbeError::Protocol(e.to_string()))
+    Request::get(uri)
+        .header(http::header::ACCEPT, accept)
+        .body(Vec::new())
+        .map_err(|e| ProbeError::Protocol(e.to_string()))
 }
 
 fn encode(segment: &str) -> String {
     // Validated Kubernetes names need no escaping; anything else is escaped byte by byte.
-    segment.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The Table shape (and, for watch events, the Status and bookmark shapes): only the fields
@@ -200,7 +232,9 @@ impl Default for Layout {
 
 impl Layout {
     fn from_columns(columns: &[Column]) -> Self {
-        let find = |wanted: &str, default: usize| columns.iter().position(|c| c.name.eq_ignore_ascii_case(wanted)).unwrap_or(default);
+        let find = |wanted: &str, default: usize| {
+            columns.iter().position(|c| c.name.eq_ignore_ascii_case(wanted)).unwrap_or(default)
+        };
         Self { name: find("Name", 0), kind: find("Type", 1), data: find("Data", 2) }
     }
 }
@@ -212,13 +246,18 @@ fn rows(shape: &Shape, layout: Layout) -> Vec<SecretRow> {
         .filter_map(|row| {
             let cell = |i: usize| row.cells.get(i).map(Cell::text).unwrap_or_default();
             let name = cell(layout.name);
-            (!name.is_empty()).then(|| SecretRow { name, secret_type: cell(layout.kind), keys: cell(layout.data).parse().unwrap_or(0) })
+            (!name.is_empty()).then(|| SecretRow {
+                name,
+                secret_type: cell(layout.kind),
+                keys: cell(layout.data).parse().unwrap_or(0),
+            })
         })
         .collect()
 }
 
 fn parse_table(text: &str) -> Result<Shape, ProbeError> {
-    let shape: Shape = serde_json::from_str(text).map_err(|e| ProbeError::Protocol(format!("not a Table: {e}")))?;
+    let shape: Shape = serde_json::from_str(text)
+        .map_err(|e| ProbeError::Protocol(format!("not a Table: {e}")))?;
     if shape.kind != "Table" {
         return Err(ProbeError::Protocol(format!("expected a Table, got `{}`", shape.kind)));
     }
@@ -226,7 +265,11 @@ fn parse_table(text: &str) -> Result<Shape, ProbeError> {
 }
 
 /// Every Secret in `namespace`, and the list's resource version.
-pub async fn list_secrets(client: &kube::Client, namespace: &str, timeout: Duration) -> Result<(Vec<SecretRow>, String), ProbeError> {
+pub async fn list_secrets(
+    client: &kube::Client,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<(Vec<SecretRow>, String), ProbeError> {
     let uri = format!("/api/v1/namespaces/{}/secrets?includeObject=None", encode(namespace));
     let shape = parse_table(&send(client, get(&uri, TABLE)?, timeout).await?)?;
     let layout = shape.columns.as_deref().map(Layout::from_columns).unwrap_or_default();
@@ -235,8 +278,17 @@ pub async fn list_secrets(client: &kube::Client, namespace: &str, timeout: Durat
 }
 
 /// One Secret, or `None` when the server says it does not exist.
-pub async fn get_secret(client: &kube::Client, namespace: &str, name: &str, timeout: Duration) -> Result<Option<SecretRow>, ProbeError> {
-    let uri = format!("/api/v1/namespaces/{}/secrets/{}?includeObject=None", encode(namespace), encode(name));
+pub async fn get_secret(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<Option<SecretRow>, ProbeError> {
+    let uri = format!(
+        "/api/v1/namespaces/{}/secrets/{}?includeObject=None",
+        encode(namespace),
+        encode(name)
+    );
     match send(client, get(&uri, TABLE)?, timeout).await {
         Ok(text) => {
             let shape = parse_table(&text)?;
@@ -249,7 +301,11 @@ pub async fn get_secret(client: &kube::Client, namespace: &str, name: &str, time
 }
 
 /// Whether `namespace` exists. Namespaces carry no secret values.
-pub async fn namespace_exists(client: &kube::Client, namespace: &str, timeout: Duration) -> Result<bool, ProbeError> {
+pub async fn namespace_exists(
+    client: &kube::Client,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<bool, ProbeError> {
     let uri = format!("/api/v1/namespaces/{}", encode(namespace));
     match send(client, get(&uri, TABLE)?, timeout).await {
         Ok(_) => Ok(true),
@@ -259,9 +315,19 @@ pub async fn namespace_exists(client: &kube::Client, namespace: &str, timeout: D
 }
 
 /// Names of all namespaces, when the user may list them.
-pub async fn list_namespaces(client: &kube::Client, timeout: Duration) -> Result<Vec<String>, ProbeError> {
-    let shape = parse_table(&send(client, get("/api/v1/namespaces?includeObject=None", TABLE)?, timeout).await?)?;
-    Ok(shape.rows.iter().filter_map(|r| r.cells.first().map(Cell::text)).filter(|n| !n.is_empty()).collect())
+pub async fn list_namespaces(
+    client: &kube::Client,
+    timeout: Duration,
+) -> Result<Vec<String>, ProbeError> {
+    let shape = parse_table(
+        &send(client, get("/api/v1/namespaces?includeObject=None", TABLE)?, timeout).await?,
+    )?;
+    Ok(shape
+        .rows
+        .iter()
+        .filter_map(|r| r.cells.first().map(Cell::text))
+        .filter(|n| !n.is_empty())
+        .collect())
 }
 
 #[derive(Deserialize)]
@@ -285,7 +351,13 @@ struct UserInfo {
 }
 
 /// SelfSubjectAccessReview: may the current user `verb` Secrets in `namespace`?
-pub async fn can(client: &kube::Client, verb: &str, resource: &str, namespace: Option<&str>, timeout: Duration) -> Result<bool, ProbeError> {
+pub async fn can(
+    client: &kube::Client,
+    verb: &str,
+    resource: &str,
+    namespace: Option<&str>,
+    timeout: Duration,
+) -> Result<bool, ProbeError> {
     let body = serde_json::json!({
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SelfSubjectAccessReview",
@@ -296,19 +368,22 @@ pub async fn can(client: &kube::Client, verb: &str, resource: &str, namespace: O
         .header(http::header::ACCEPT, "application/json")
         .body(serde_json::to_vec(&body).unwrap_or_default())
         .map_err(|e| ProbeError::Protocol(e.to_string()))?;
-    let review: Review = serde_json::from_str(&send(client, request, timeout).await?).map_err(|e| ProbeError::Protocol(e.to_string()))?;
+    let review: Review = serde_json::from_str(&send(client, request, timeout).await?)
+        .map_err(|e| ProbeError::Protocol(e.to_string()))?;
     Ok(review.status.allowed)
 }
 
 /// SelfSubjectReview: the user name the server sees, when the server offers it.
 pub async fn whoami(client: &kube::Client, timeout: Duration) -> Result<String, ProbeError> {
-    let body = serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"});
+    let body =
+        serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"});
     let request = Request::post("/apis/authentication.k8s.io/v1/selfsubjectreviews")
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::ACCEPT, "application/json")
         .body(serde_json::to_vec(&body).unwrap_or_default())
         .map_err(|e| ProbeError::Protocol(e.to_string()))?;
-    let review: Review = serde_json::from_str(&send(client, request, timeout).await?).map_err(|e| ProbeError::Protocol(e.to_string()))?;
+    let review: Review = serde_json::from_str(&send(client, request, timeout).await?)
+        .map_err(|e| ProbeError::Protocol(e.to_string()))?;
     Ok(review.status.user.map(|u| u.username).unwrap_or_default())
 }
 
@@ -352,47 +427,62 @@ pub async fn watch_secrets(
         Err(_) => return Err(ProbeError::Timeout(idle)),
     };
     let layout = Layout::default();
-    Ok(futures::stream::unfold((Box::pin(lines), layout, false), move |(mut lines, mut layout, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            let line = match tokio::time::timeout(idle, lines.next()).await {
-                Err(_) => return Some((Err(ProbeError::Timeout(idle)), (lines, layout, true))),
-                Ok(None) => return None,
-                Ok(Some(Err(e))) => return Some((Err(ProbeError::Unreachable { message: e.to_string() }), (lines, layout, true))),
-                Ok(Some(Ok(line))) => line,
-            };
-            if line.trim().is_empty() {
-                continue;
+    Ok(futures::stream::unfold(
+        (Box::pin(lines), layout, false),
+        move |(mut lines, mut layout, done)| async move {
+            if done {
+                return None;
             }
-            let event: WatchLine = match serde_json::from_str(&line) {
-                Ok(event) => event,
-                Err(e) => return Some((Err(ProbeError::Protocol(format!("bad watch event: {e}"))), (lines, layout, true))),
-            };
-            let object = event.object;
-            if let Some(columns) = object.columns.as_deref().filter(|c| !c.is_empty()) {
-                layout = Layout::from_columns(columns);
+            loop {
+                let line = match tokio::time::timeout(idle, lines.next()).await {
+                    Err(_) => return Some((Err(ProbeError::Timeout(idle)), (lines, layout, true))),
+                    Ok(None) => return None,
+                    Ok(Some(Err(e))) => {
+                        return Some((
+                            Err(ProbeError::Unreachable { message: e.to_string() }),
+                            (lines, layout, true),
+                        ));
+                    }
+                    Ok(Some(Ok(line))) => line,
+                };
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let event: WatchLine = match serde_json::from_str(&line) {
+                    Ok(event) => event,
+                    Err(e) => {
+                        return Some((
+                            Err(ProbeError::Protocol(format!("bad watch event: {e}"))),
+                            (lines, layout, true),
+                        ));
+                    }
+                };
+                let object = event.object;
+                if let Some(columns) = object.columns.as_deref().filter(|c| !c.is_empty()) {
+                    layout = Layout::from_columns(columns);
+                }
+                let version = object.metadata.resource_version.clone().unwrap_or_default();
+                let item = match event.kind.as_str() {
+                    "ERROR" if object.code == 410 => Err(ProbeError::Gone),
+                    "ERROR" => {
+                        Err(ProbeError::Status { code: object.code, message: object.message })
+                    }
+                    "BOOKMARK" => Ok(Change::Bookmark(version)),
+                    "ADDED" | "MODIFIED" => match rows(&object, layout).into_iter().next() {
+                        Some(row) => Ok(Change::Upsert(row, version)),
+                        None => continue,
+                    },
+                    "DELETED" => match rows(&object, layout).into_iter().next() {
+                        Some(row) => Ok(Change::Delete(row.name, version)),
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                let done = item.is_err();
+                return Some((item, (lines, layout, done)));
             }
-            let version = object.metadata.resource_version.clone().unwrap_or_default();
-            let item = match event.kind.as_str() {
-                "ERROR" if object.code == 410 => Err(ProbeError::Gone),
-                "ERROR" => Err(ProbeError::Status { code: object.code, message: object.message }),
-                "BOOKMARK" => Ok(Change::Bookmark(version)),
-                "ADDED" | "MODIFIED" => match rows(&object, layout).into_iter().next() {
-                    Some(row) => Ok(Change::Upsert(row, version)),
-                    None => continue,
-                },
-                "DELETED" => match rows(&object, layout).into_iter().next() {
-                    Some(row) => Ok(Change::Delete(row.name, version)),
-                    None => continue,
-                },
-                _ => continue,
-            };
-            let done = item.is_err();
-            return Some((item, (lines, layout, done)));
-        }
-    }))
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -406,7 +496,10 @@ mod tests {
             "rows":[{"cells":["github-token","Opaque",2,"5m"],"object":{"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"hunter2"}}}}]}"#;
         let shape = parse_table(text).unwrap();
         let found = rows(&shape, Layout::from_columns(shape.columns.as_deref().unwrap()));
-        assert_eq!(found, vec![SecretRow { name: "github-token".into(), secret_type: "Opaque".into(), keys: 2 }]);
+        assert_eq!(
+            found,
+            vec![SecretRow { name: "github-token".into(), secret_type: "Opaque".into(), keys: 2 }]
+        );
         assert!(!format!("{shape:?}").contains("hunter2"), "the object must not be kept");
     }
 
@@ -420,6 +513,9 @@ mod tests {
 
     #[test]
     fn a_full_object_is_not_a_table() {
-        assert!(matches!(parse_table(r#"{"kind":"Secret","data":{"k":"aHVudGVyMg=="}}"#), Err(ProbeError::Protocol(_))));
+        assert!(matches!(
+            parse_table(r#"{"kind":"Secret","data":{"k":"aHVudGVyMg=="}}"#),
+            Err(ProbeError::Protocol(_))
+        ));
     }
 }
