@@ -2,8 +2,6 @@
 //! re-parses to the intended argv, and the create commands run through real bash and zsh
 //! into a real kubectl (client-side dry run) with the values typed on stdin.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
-
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

@@ -1,7 +1,5 @@
 //! The built binary, run as a script or a person would: exit codes, output formats, messages.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
-
 use std::path::Path;
 use std::process::{Command, Output};
 

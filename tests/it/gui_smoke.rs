@@ -3,10 +3,6 @@
 //! command, xclip reads the clipboard, and that command run in bash creates the Secret.
 //! Needs Xvfb, xdotool, xclip and ImageMagick (scripts/test.sh installs them).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
-
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -76,9 +72,9 @@ async fn the_window_opens_a_spec_and_copies_a_command_a_person_can_run() {
     for program in ["xdotool", "xclip", "import"] {
         need(program);
     }
-    let cluster = support::Cluster::start().await;
+    let cluster = crate::support::Cluster::start().await;
     cluster.server.create_namespace("acme");
-    let spec = support::write_spec(
+    let spec = crate::support::write_spec(
         cluster.dir.path(),
         "version: 1\ndeployment: smoke\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token for CI, kubernetes: { keys: [token] } }\n  - { name: db-password, description: Database password, kubernetes: { keys: [password] } }\n",
     );

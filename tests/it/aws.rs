@@ -3,16 +3,12 @@
 //! Every test ends by proving from the proxy's records that Greenlight never called an
 //! operation that returns values and was never sent one.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
-
-mod support;
-
 use std::time::Duration;
 
 use greenlight::commands::{self, CommandKind, Shell, Target};
 use greenlight::spec;
-use support::moto::Moto;
-use support::{hints, is, row};
+use crate::support::moto::Moto;
+use crate::support::{hints, is, row};
 
 const SPEC: &str = "version: 1
 deployment: aws-e2e

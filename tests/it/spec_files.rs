@@ -2,8 +2,6 @@
 //! fails with exactly the positions and rules in its `.expect` file, the published JSON
 //! Schema is in sync, and no input makes the loader panic.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
-
 use std::fs;
 use std::path::{Path, PathBuf};
 

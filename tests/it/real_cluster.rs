@@ -6,8 +6,6 @@
 //! It creates one throwaway Secret with the generated command, watches it turn present, and
 //! deletes it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -2,16 +2,12 @@
 //! API server over TLS, with the generated commands run by real bash/zsh and kubectl. Every
 //! test ends by proving from the server's records that no value reached Greenlight.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
-
-mod support;
-
 use std::time::Duration;
 
 use greenlight::commands::{self, CommandKind, Shell, Target};
 use greenlight::spec;
-use support::apiserver::{Fault, Rule};
-use support::{Cluster, hints, is, row, write_spec};
+use crate::support::apiserver::{Fault, Rule};
+use crate::support::{Cluster, hints, is, row, write_spec};
 
 const SPEC: &str = "version: 1
 deployment: e2e
@@ -194,7 +190,7 @@ async fn get_only_users_are_checked_secret_by_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_credentials_and_a_dead_server_are_unreachable_never_missing() {
     let (cluster, spec) = cluster().await;
-    cluster.server.expire_user(support::OPERATOR_TOKEN);
+    cluster.server.expire_user(crate::support::OPERATOR_TOKEN);
     let (code, report) = check_json(&cluster, &[&spec]).await;
     assert_eq!(code, Some(1));
     let github = row(&report, "github-token");
@@ -233,7 +229,7 @@ async fn exec_plugins_run_without_a_terminal_and_failures_say_how_to_log_in() {
         "gl-token-plugin",
         &format!(
             "[ -t 0 ] && {{ echo 'stdin must not be a terminal' >&2; exit 9; }}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'",
-            support::OPERATOR_TOKEN
+            crate::support::OPERATOR_TOKEN
         ),
     );
     plugin(

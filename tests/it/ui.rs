@@ -3,10 +3,6 @@
 //! rows flipping through the real engine against the test API server, skip and features,
 //! keyboard navigation, and a 1,000-secret spec drawing only the visible rows.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a failed unwrap is a failed test
-
-mod support;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -133,9 +129,9 @@ fn copy_puts_only_the_command_on_the_clipboard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_follow_the_engine_against_a_cluster() {
-    let mut cluster = support::Cluster::start().await;
+    let mut cluster = crate::support::Cluster::start().await;
     cluster.server.create_namespace("acme");
-    let spec = support::write_spec(
+    let spec = crate::support::write_spec(
         cluster.dir.path(),
         "version: 1\ndeployment: ui-e2e\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nfeatures: { extra: { description: An extra feature } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n  - { name: webhook, description: Webhook, required: false, kubernetes: { keys: [secret] } }\n  - { name: extra-key, description: Only with the extra feature, when: extra, kubernetes: { keys: [k] } }\n",
     );
@@ -212,7 +208,7 @@ fn a_thousand_secrets_draw_only_the_visible_rows() {
             "  - {{ name: secret-{i:04}, description: number {i}, kubernetes: {{ keys: [k] }} }}\n"
         ));
     }
-    let path = support::write_spec(dir.path(), &text);
+    let path = crate::support::write_spec(dir.path(), &text);
     let runtime = runtime();
     let mut harness = app(&runtime, AppOptions { spec: Some(path), kubeconfig: no_cluster() });
     settle(&mut harness, |app| app.state.spec.is_some());
@@ -230,7 +226,7 @@ fn a_thousand_secrets_draw_only_the_visible_rows() {
 fn editing_the_spec_on_disk_reloads_it_and_a_broken_edit_keeps_the_checklist() {
     let dir = tempfile::tempdir().unwrap();
     let good = "version: 1\ndeployment: live\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: live } }\nsecrets:\n  - { name: first, description: First secret, kubernetes: { keys: [k] } }\n";
-    let path = support::write_spec(dir.path(), good);
+    let path = crate::support::write_spec(dir.path(), good);
     let runtime = runtime();
     let mut harness =
         app(&runtime, AppOptions { spec: Some(path.clone()), kubeconfig: no_cluster() });
