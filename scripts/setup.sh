@@ -43,6 +43,19 @@ ensure_rust() {
         echo "Greenlight needs Rust 1.95 or newer; this machine has $version. Run \`rustup update\`." >&2
         return 1
     fi
+    # The gates in scripts/test.sh need rustfmt and clippy.
+    local component
+    for component in rustfmt clippy; do
+        if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+            if command -v rustup >/dev/null 2>&1; then
+                say "Installing the Rust $component component"
+                rustup component add "$component"
+            else
+                echo "Greenlight's checks need cargo $component; install it with your Rust toolchain." >&2
+                return 1
+            fi
+        fi
+    done
 }
 
 # The Python venv with the pinned moto server and AWS CLI, outside the clone and reused until
@@ -91,4 +104,20 @@ setup_tests() {
     # xclip and ImageMagick's `import` drive and photograph the desktop app's window.
     ensure_packages kubectl:kubernetes-client zsh:zsh Xvfb:xvfb xdotool:xdotool xclip:xclip import:imagemagick
     ensure_venv
+}
+
+# Tests touch loopback only and never the machine's real credentials: empty AWS config and
+# credentials files, no instance metadata, no inherited AWS, Kubernetes, Google, Doppler or
+# Vault credentials. Tests that need a backend point at their own test server explicitly.
+hermetic_env() {
+    local dir=${GREENLIGHT_HERMETIC_DIR:-$HOME/.cache/greenlight/hermetic}
+    mkdir -p "$dir"
+    : > "$dir/aws-config"
+    : > "$dir/aws-credentials"
+    local name
+    for name in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do unset "$name"; done
+    unset GOOGLE_APPLICATION_CREDENTIALS CLOUDSDK_CONFIG DOPPLER_TOKEN VAULT_ADDR VAULT_TOKEN VAULT_NAMESPACE
+    export AWS_CONFIG_FILE=$dir/aws-config AWS_SHARED_CREDENTIALS_FILE=$dir/aws-credentials
+    export AWS_EC2_METADATA_DISABLED=true
+    export KUBECONFIG=$dir/no-kubeconfig
 }

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what is missing, then runs every test.
-# Extra arguments go to the test runner, e.g. `scripts/test.sh spec_files`.
+# The whole test suite, from a fresh clone: installs what is missing, checks formatting and
+# lints, then runs every test. Extra arguments go to the test runner, e.g.
+# `scripts/test.sh spec_files` (a filter on test names).
 set -euo pipefail
 # shellcheck source=scripts/setup.sh
 . "$(dirname "$0")/setup.sh"
 cd "$greenlight_root"
 setup_tests
+hermetic_env
+say "Checking formatting (cargo fmt --check)"
+cargo fmt --check
+say "Linting (cargo clippy --all-targets -- -D warnings)"
+cargo clippy --quiet --all-targets -- -D warnings
 say "Running the test suite (build artefacts in $CARGO_TARGET_DIR)"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --no-fail-fast "$@"
 else
-    cargo test --no-fail-fast "$@"
+    cargo test --no-fail-fast -- "$@"
 fi

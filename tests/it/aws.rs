@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use greenlight::commands::{self, CommandKind, Shell, Target};
-use greenlight::spec;
 use crate::support::moto::Moto;
 use crate::support::{hints, is, row};
+use greenlight::commands::{self, CommandKind, Shell, Target};
+use greenlight::spec;
 
 const SPEC: &str = "version: 1
 deployment: aws-e2e

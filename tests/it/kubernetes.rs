@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use greenlight::commands::{self, CommandKind, Shell, Target};
-use greenlight::spec;
 use crate::support::apiserver::{Fault, Rule};
 use crate::support::{Cluster, hints, is, row, write_spec};
+use greenlight::commands::{self, CommandKind, Shell, Target};
+use greenlight::spec;
 
 const SPEC: &str = "version: 1
 deployment: e2e
