@@ -294,7 +294,7 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     });
     let outcomes = runtime.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
     let mut report = CheckReport::build(&spec, &selection, &outcomes);
-    report.connection = probe.whereabouts();
+    report.connection = probe.connection();
     print_report(&report, args.format);
     Ok(exit_of(&report))
 }
@@ -338,9 +338,9 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
                         *slot = outcome;
                     }
                 }
-                MonitorEvent::Whereabouts(whereabouts) => {
+                MonitorEvent::Connection(status) => {
                     if format == Format::Text {
-                        eprintln!("{}", whereabouts.to_text().trim_end());
+                        eprintln!("{}", status.to_text().trim_end());
                     }
                 }
                 MonitorEvent::RoundFinished { ready: true } => return true,

@@ -3,6 +3,7 @@
 //! live. "Missing" is only ever reported when the backend cleanly said not found.
 
 pub mod aws;
+mod connection;
 pub mod kubernetes;
 mod monitor;
 
@@ -18,6 +19,9 @@ use crate::commands::Target;
 use crate::diagnose::Hint;
 use crate::spec::{FeatureSet, Platform, SecretEntry, SecretSpec};
 
+pub use connection::{
+    AwsConnection, Connection, ConnectionStatus, KubernetesConnection, command_target,
+};
 pub use monitor::{HURRY_INTERVAL, Monitor, MonitorCommand, MonitorEvent, ROUND_TIMEOUT};
 
 /// What is known about one secret.
@@ -169,42 +173,6 @@ impl CheckOutcome {
     }
 }
 
-/// Where the operator is connected, for the header and the report: label/value pairs such as
-/// ("Context", "prod"), and warnings such as "the spec expects context X".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Whereabouts {
-    /// Facts, in display order.
-    #[serde(serialize_with = "facts_as_object")]
-    pub facts: Vec<(String, String)>,
-    /// Differences from what the spec expects, and connection problems.
-    pub warnings: Vec<String>,
-}
-
-fn facts_as_object<S: serde::Serializer>(
-    facts: &[(String, String)],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = serializer.serialize_map(Some(facts.len()))?;
-    for (label, value) in facts {
-        map.serialize_entry(label, value)?;
-    }
-    map.end()
-}
-
-impl Whereabouts {
-    /// "Context: prod · Cluster: https://… · User: alice", then one line per warning.
-    pub fn to_text(&self) -> String {
-        let mut out =
-            self.facts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(" · ");
-        out.push('\n');
-        for warning in &self.warnings {
-            out.push_str(&format!("warning: {warning}\n"));
-        }
-        out
-    }
-}
-
 /// What the operator chose: the platform, features on or off, optional secrets skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
@@ -257,7 +225,7 @@ pub trait Probe: Send + Sync {
     fn subscribe(&self, _nudge: Arc<Notify>) {}
 
     /// Where the probe is connected, once known.
-    fn whereabouts(&self) -> Option<Whereabouts> {
+    fn connection(&self) -> Option<ConnectionStatus> {
         None
     }
 }

@@ -43,7 +43,7 @@ pub enum MonitorEvent {
         outcome: CheckOutcome,
     },
     /// Where the probe is connected changed (or became known).
-    Whereabouts(super::Whereabouts),
+    Connection(super::ConnectionStatus),
     /// A round finished; every row has been checked.
     RoundFinished {
         /// True when every entry that blocks readiness is present.
@@ -97,7 +97,7 @@ async fn run(
     let mut known: Vec<Option<CheckOutcome>> = vec![None; spec.entries.len()];
     let nudge = Arc::new(tokio::sync::Notify::new());
     probe.subscribe(nudge.clone());
-    let mut whereabouts = None;
+    let mut connection = None;
     let mut hurry_until: Option<tokio::time::Instant> = None;
     loop {
         if events.send(MonitorEvent::RoundStarted).is_err() {
@@ -123,11 +123,11 @@ async fn run(
                 return;
             }
         }
-        let now_where = probe.whereabouts();
-        if now_where != whereabouts {
-            whereabouts.clone_from(&now_where);
-            if let Some(facts) = now_where
-                && events.send(MonitorEvent::Whereabouts(facts)).is_err()
+        let now_connected = probe.connection();
+        if now_connected != connection {
+            connection.clone_from(&now_connected);
+            if let Some(status) = now_connected
+                && events.send(MonitorEvent::Connection(status)).is_err()
             {
                 return;
             }
@@ -251,7 +251,7 @@ mod tests {
             match rx.recv().await.unwrap() {
                 MonitorEvent::Changed { index, outcome } => changes.push((index, outcome.presence)),
                 MonitorEvent::RoundFinished { ready } => return (changes, ready),
-                MonitorEvent::RoundStarted | MonitorEvent::Whereabouts(_) => {}
+                MonitorEvent::RoundStarted | MonitorEvent::Connection(_) => {}
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::detect::{CheckOutcome, Selection, State, Whereabouts};
+use crate::detect::{CheckOutcome, ConnectionStatus, Selection, State};
 use crate::diagnose::Hint;
 use crate::spec::{Group, SecretSpec};
 
@@ -28,7 +28,7 @@ pub struct CheckReport {
     pub secrets: Vec<ReportRow>,
     /// Where the check ran (context, cluster, user; or account, profile, region) and warnings.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub connection: Option<Whereabouts>,
+    pub connection: Option<ConnectionStatus>,
 }
 
 /// One secret in a report.

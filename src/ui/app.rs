@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use super::actions::{ReportFormat, UiAction};
 use super::panels;
 use super::state::{AppState, Line, Remembered};
-use crate::commands::{self, CommandKind, Shell, Target};
+use crate::commands::{self, CommandKind, Shell};
 use crate::detect::{self, Mode, Monitor, MonitorCommand, MonitorEvent, ProbeOptions};
 use crate::spec::{self, SecretSpec};
 
@@ -91,7 +91,6 @@ pub struct GreenlightApp {
     spec_watch: Option<JoinHandle<()>>,
     filter_id: egui::Id,
     examples_dir: PathBuf,
-    kubeconfig: Option<PathBuf>,
     title: String,
 }
 
@@ -109,6 +108,7 @@ impl GreenlightApp {
         let mut state = AppState {
             shell: if remembered.powershell { Shell::PowerShell } else { Shell::Posix },
             region_draft: remembered.region.clone().unwrap_or_default(),
+            kubeconfig: kubeconfig.clone(),
             ..AppState::default()
         };
         let opening = spec.or_else(|| remembered.last_spec.clone().filter(|p| p.exists()));
@@ -126,7 +126,6 @@ impl GreenlightApp {
             spec_watch: None,
             filter_id: egui::Id::unique("greenlight-filter"),
             examples_dir,
-            kubeconfig,
             title: "Greenlight".to_owned(),
         };
         app.list_connections();
@@ -140,7 +139,7 @@ impl GreenlightApp {
     fn list_connections(&self) {
         let events = self.events.clone();
         let ctx = self.ctx.clone();
-        let kubeconfig = self.kubeconfig.clone();
+        let kubeconfig = self.state.kubeconfig.clone();
         self.runtime.spawn(async move {
             let contexts = tokio::task::spawn_blocking(move || {
                 detect::kubernetes::contexts(kubeconfig.as_deref())
@@ -188,17 +187,6 @@ impl GreenlightApp {
         }));
     }
 
-    /// Where the probe works: the operator's choices.
-    fn probe_target(&self) -> Target {
-        let remembered = &self.state.remembered;
-        Target {
-            kubeconfig: self.kubeconfig.as_ref().map(|p| p.display().to_string()),
-            kube_context: remembered.context.clone(),
-            aws_profile: remembered.profile.clone(),
-            aws_region: remembered.region.clone(),
-        }
-    }
-
     /// (Re)starts the monitor for the current spec and selection.
     fn restart_monitor(&mut self) {
         self.monitor = None;
@@ -210,11 +198,11 @@ impl GreenlightApp {
         for row in &mut self.state.rows {
             row.outcome = None;
         }
-        self.state.whereabouts = None;
+        self.state.connection = None;
         self.state.ready = false;
         let _inside = self.runtime.enter();
         let options = ProbeOptions { mode: Mode::Live, request_timeout: Duration::from_secs(10) };
-        let probe = detect::probe_for(selection.platform, &self.probe_target(), &spec, options);
+        let probe = detect::probe_for(selection.platform, &self.state.choices(), &spec, options);
         let (tx, rx) = mpsc::unbounded_channel();
         let ctx = self.ctx.clone();
         self.monitor = Some(Monitor::spawn(
@@ -546,8 +534,8 @@ impl GreenlightApp {
         let spec = self.state.spec.as_ref()?;
         let selection = self.state.selection.as_ref()?;
         let entry = spec.entries.get(index)?;
-        let mut target = panels::target_of(&self.state, selection.platform);
-        target.kubeconfig = self.kubeconfig.as_ref().map(|p| p.display().to_string());
+        let mut target = self.state.command_target(selection.platform);
+        target.kubeconfig = self.state.kubeconfig.as_ref().map(|p| p.display().to_string());
         commands::for_entry(entry, selection.platform, &target, self.state.shell)
             .ok()?
             .into_iter()

@@ -6,7 +6,7 @@ use eframe::egui::{self, RichText};
 use super::actions::{ReportFormat, UiAction, label};
 use super::state::{AppState, Line};
 use super::widgets::{badge, command_ui, state_color};
-use crate::commands::{self, CommandKind, Shell, Target};
+use crate::commands::{self, CommandKind, Shell};
 use crate::detect::State;
 use crate::spec::{Placement, Platform, Provider};
 
@@ -114,10 +114,8 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
         match selection.platform {
             Platform::Kubernetes => {
                 let current = state
-                    .remembered
-                    .context
-                    .clone()
-                    .or_else(|| state.whereabouts.as_ref().and_then(|w| fact(w, "Context")))
+                    .command_target(Platform::Kubernetes)
+                    .kube_context
                     .unwrap_or_else(|| "(current context)".to_owned());
                 let name = ui.label("Context");
                 egui::ComboBox::from_id_salt("context")
@@ -163,8 +161,8 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
                 }
             }
         }
-        if let Some(whereabouts) = &state.whereabouts {
-            for (key, value) in &whereabouts.facts {
+        if let Some(status) = &state.connection {
+            for (key, value) in status.facts() {
                 if key == "Context" || key == "Profile" {
                     continue;
                 }
@@ -174,8 +172,8 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
             }
         }
     });
-    if let Some(whereabouts) = &state.whereabouts {
-        for warning in &whereabouts.warnings {
+    if let Some(status) = &state.connection {
+        for warning in &status.warnings {
             let color = state_color(State::Wrong, ui.visuals().dark_mode);
             ui.label(RichText::new(format!("⚠ {warning}")).color(color));
         }
@@ -196,10 +194,6 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
         spec_error_ui(ui, error);
     }
     progress_ui(ui, state);
-}
-
-fn fact(whereabouts: &crate::detect::Whereabouts, key: &str) -> Option<String> {
-    whereabouts.facts.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 
 /// "5 of 7 required secrets present", or an unmistakable Ready.
@@ -388,7 +382,7 @@ pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &m
             let own: Vec<String> = commands::for_entry(
                 entry,
                 selection.platform,
-                &target_of(state, selection.platform),
+                &state.command_target(selection.platform),
                 Shell::Posix,
             )
             .map(|c| c.into_iter().map(|c| c.text).collect())
@@ -420,7 +414,7 @@ pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &m
                 }
             }
         });
-        let target = target_of(state, selection.platform);
+        let target = state.command_target(selection.platform);
         match commands::for_entry(entry, selection.platform, &target, state.shell) {
             Ok(fixes) => {
                 for fix in fixes {
@@ -440,24 +434,6 @@ pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &m
             }
         }
     });
-}
-
-/// Where commands point: the chosen context or profile, else what the probe reported.
-pub fn target_of(state: &AppState, platform: Platform) -> Target {
-    let reported = |key: &str| state.whereabouts.as_ref().and_then(|w| fact(w, key));
-    let remembered = &state.remembered;
-    Target {
-        kubeconfig: None,
-        kube_context: match platform {
-            Platform::Kubernetes => remembered.context.clone().or_else(|| reported("Context")),
-            Platform::Aws => None,
-        },
-        aws_profile: remembered.profile.clone(),
-        aws_region: remembered
-            .region
-            .clone()
-            .or_else(|| reported("Region").filter(|r| !r.starts_with('('))),
-    }
 }
 
 /// Check now, freshness, export, activity toggle, notices.

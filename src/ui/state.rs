@@ -8,10 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::commands::Shell;
-use crate::detect::{CheckOutcome, MonitorEvent, Presence, Selection, State, Whereabouts};
+use crate::commands::{Shell, Target};
+use crate::detect::{
+    CheckOutcome, ConnectionStatus, MonitorEvent, Presence, Selection, State, command_target,
+};
 use crate::report::CheckReport;
-use crate::spec::{Group, SecretSpec};
+use crate::spec::{Group, Platform, SecretSpec};
 
 /// One entry's live state.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +64,8 @@ pub struct Remembered {
 pub struct AppState {
     /// The spec file.
     pub spec_path: Option<PathBuf>,
+    /// The kubeconfig file given at start, when not the default one.
+    pub kubeconfig: Option<PathBuf>,
     /// The loaded spec (the last good one while the file has errors).
     pub spec: Option<Arc<SecretSpec>>,
     /// Why the spec file cannot be used, with positions.
@@ -71,7 +75,7 @@ pub struct AppState {
     /// One per entry.
     pub rows: Vec<RowState>,
     /// Where the probe is connected.
-    pub whereabouts: Option<Whereabouts>,
+    pub connection: Option<ConnectionStatus>,
     /// A round is in flight.
     pub checking: bool,
     /// When the last round finished.
@@ -147,7 +151,7 @@ impl AppState {
         self.spec = Some(Arc::new(spec));
         self.spec_error = None;
         self.ready = false;
-        self.whereabouts = None;
+        self.connection = None;
         self.remembered.recent.retain(|p| p != &path);
         self.remembered.recent.insert(0, path.clone());
         self.remembered.recent.truncate(8);
@@ -159,7 +163,7 @@ impl AppState {
     pub fn apply(&mut self, event: MonitorEvent) {
         match event {
             MonitorEvent::RoundStarted => self.checking = true,
-            MonitorEvent::Whereabouts(whereabouts) => self.whereabouts = Some(whereabouts),
+            MonitorEvent::Connection(status) => self.connection = Some(status),
             MonitorEvent::Changed { index, outcome } => {
                 let name = self
                     .spec
@@ -268,8 +272,30 @@ impl AppState {
             })
             .collect();
         let mut report = CheckReport::build(spec, selection, &outcomes);
-        report.connection.clone_from(&self.whereabouts);
+        report.connection.clone_from(&self.connection);
         Some(report)
+    }
+
+    /// The operator's choices of where to work: the probes connect there.
+    pub fn choices(&self) -> Target {
+        let remembered = &self.remembered;
+        Target {
+            kubeconfig: self.kubeconfig.as_ref().map(|p| p.display().to_string()),
+            kube_context: remembered.context.clone(),
+            aws_profile: remembered.profile.clone(),
+            aws_region: remembered.region.clone(),
+        }
+    }
+
+    /// Where the commands shown for `platform` point: the choices completed by the connection.
+    pub fn command_target(&self, platform: Platform) -> Target {
+        let connection = self.connection.as_ref().map(|c| &c.connection);
+        let mut target = command_target(&self.choices(), connection);
+        target.kubeconfig = None;
+        if platform == Platform::Aws {
+            target.kube_context = None;
+        }
+        target
     }
 
     /// "checked 3 s ago", or "checking…".

@@ -52,9 +52,10 @@ async fn is_sso(profile: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A loaded configuration and who it is.
+/// A loaded configuration and who it is: the SDK configuration for the chosen profile and
+/// the identity STS reported for it.
 #[derive(Debug, Clone)]
-pub struct Connection {
+pub struct Identity {
     /// SDK configuration for the chosen profile.
     pub config: SdkConfig,
     /// Profile name, when one is chosen.
@@ -75,7 +76,7 @@ pub async fn connect(
     profile: Option<&str>,
     region: Option<&str>,
     timeout: Duration,
-) -> Result<Connection, ConnectError> {
+) -> Result<Identity, ConnectError> {
     let (known, _) = profiles().await;
     let chosen = profile
         .map(str::to_owned)
@@ -154,7 +155,7 @@ pub async fn connect(
             });
         }
     };
-    Ok(Connection {
+    Ok(Identity {
         config,
         profile: chosen,
         region: resolved_region,

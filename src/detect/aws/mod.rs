@@ -17,10 +17,13 @@ use std::time::{Duration, Instant};
 use aws_config::Region;
 use futures::StreamExt;
 
-pub use connection::{ConnectError, Connection, profiles};
+pub use connection::{ConnectError, profiles};
 use wire::{AwsError, ParameterMeta, SecretMeta};
 
-use super::{CheckOutcome, Mode, Presence, Probe, ProbeFuture, Whereabouts};
+use super::{
+    AwsConnection, CheckOutcome, Connection, ConnectionStatus, Mode, Presence, Probe, ProbeFuture,
+    command_target,
+};
 use crate::commands::{self, CommandKind, Target};
 use crate::diagnose::{Hint, aws as hints, is_near_miss};
 use crate::spec::{AwsPlacement, AwsService, Expect, Platform, SecretEntry, SecretSpec};
@@ -56,14 +59,14 @@ pub struct AwsProbe {
 
 struct Inner {
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
-    whereabouts: std::sync::Mutex<Option<Whereabouts>>,
+    connection: std::sync::Mutex<Option<ConnectionStatus>>,
     throttled: AtomicU32,
     last: std::sync::Mutex<HashMap<usize, CheckOutcome>>,
     diagnoses: std::sync::Mutex<HashMap<String, (Instant, CheckOutcome)>>,
 }
 
 struct Session {
-    connection: Connection,
+    identity: connection::Identity,
     secrets_manager: std::sync::Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     parameter_store: std::sync::Mutex<HashMap<String, aws_sdk_ssm::Client>>,
 }
@@ -75,7 +78,7 @@ impl Session {
         clients
             .entry(region.to_owned())
             .or_insert_with(|| {
-                let config = aws_sdk_secretsmanager::config::Builder::from(&self.connection.config)
+                let config = aws_sdk_secretsmanager::config::Builder::from(&self.identity.config)
                     .region(Region::new(region.to_owned()))
                     .build();
                 aws_sdk_secretsmanager::Client::from_conf(config)
@@ -89,7 +92,7 @@ impl Session {
         clients
             .entry(region.to_owned())
             .or_insert_with(|| {
-                let config = aws_sdk_ssm::config::Builder::from(&self.connection.config)
+                let config = aws_sdk_ssm::config::Builder::from(&self.identity.config)
                     .region(Region::new(region.to_owned()))
                     .build();
                 aws_sdk_ssm::Client::from_conf(config)
@@ -112,7 +115,7 @@ impl AwsProbe {
             spec_regions,
             inner: Arc::new(Inner {
                 session: tokio::sync::Mutex::new(None),
-                whereabouts: std::sync::Mutex::new(None),
+                connection: std::sync::Mutex::new(None),
                 throttled: AtomicU32::new(0),
                 last: std::sync::Mutex::new(HashMap::new()),
                 diagnoses: std::sync::Mutex::new(HashMap::new()),
@@ -147,43 +150,42 @@ impl Probe for AwsProbe {
         backed_off + Duration::from_millis(u64::from(noise % 500))
     }
 
-    fn whereabouts(&self) -> Option<Whereabouts> {
-        self.inner.whereabouts.lock().ok().and_then(|w| w.clone())
+    fn connection(&self) -> Option<ConnectionStatus> {
+        self.inner.connection.lock().ok().and_then(|c| c.clone())
     }
 }
 
+/// The typed connection of a connected session.
+fn connected(identity: &connection::Identity) -> Connection {
+    Connection::Aws(AwsConnection {
+        profile: identity.profile.clone(),
+        region: identity.region.clone(),
+        account: Some(identity.account.clone()),
+        identity: Some(identity.arn.clone()),
+        endpoint: identity.endpoint.clone(),
+    })
+}
+
 fn describe(
-    connection: &Connection,
+    identity: &connection::Identity,
     expect: &Expect,
     spec_regions: &BTreeSet<String>,
-) -> Whereabouts {
-    let mut facts = vec![
-        (
-            "Profile".to_owned(),
-            connection.profile.clone().unwrap_or_else(|| "(default chain)".to_owned()),
-        ),
-        ("Region".to_owned(), connection.region.clone().unwrap_or_else(|| "(none)".to_owned())),
-        ("Account".to_owned(), connection.account.clone()),
-        ("Identity".to_owned(), connection.arn.clone()),
-    ];
-    if let Some(endpoint) = &connection.endpoint {
-        facts.push(("Endpoint".to_owned(), endpoint.clone()));
-    }
+) -> ConnectionStatus {
     let mut warnings = Vec::new();
-    if let Some(wanted) = expect.aws_account.as_ref().filter(|w| **w != connection.account) {
+    if let Some(wanted) = expect.aws_account.as_ref().filter(|w| **w != identity.account) {
         warnings.push(format!(
             "The spec expects AWS account {wanted}, but this profile is in account {}.",
-            connection.account
+            identity.account
         ));
     }
-    if let Some(region) = &connection.region
+    if let Some(region) = &identity.region
         && !spec_regions.is_empty()
         && !spec_regions.contains(region)
     {
         let listed: Vec<&str> = spec_regions.iter().map(String::as_str).collect();
         warnings.push(format!("The spec places its secrets in {}; your profile's region is {region}. Greenlight checks where the spec says.", listed.join(", ")));
     }
-    Whereabouts { facts, warnings }
+    ConnectionStatus { connection: connected(identity), warnings }
 }
 
 async fn session(
@@ -203,12 +205,12 @@ async fn session(
     )
     .await
     {
-        Ok(connection) => {
-            if let Ok(mut w) = inner.whereabouts.lock() {
-                *w = Some(describe(&connection, expect, spec_regions));
+        Ok(identity) => {
+            if let Ok(mut c) = inner.connection.lock() {
+                *c = Some(describe(&identity, expect, spec_regions));
             }
             let session = Arc::new(Session {
-                connection,
+                identity,
                 secrets_manager: std::sync::Mutex::new(HashMap::new()),
                 parameter_store: std::sync::Mutex::new(HashMap::new()),
             });
@@ -216,12 +218,14 @@ async fn session(
             Ok(session)
         }
         Err(error) => {
-            if let Ok(mut w) = inner.whereabouts.lock() {
-                let mut facts = Vec::new();
-                if let Some(profile) = &settings.profile {
-                    facts.push(("Profile".to_owned(), profile.clone()));
-                }
-                *w = Some(Whereabouts { facts, warnings: vec![format!("Not connected: {error}")] });
+            if let Ok(mut c) = inner.connection.lock() {
+                *c = Some(ConnectionStatus {
+                    connection: Connection::Aws(AwsConnection {
+                        profile: settings.profile.clone(),
+                        ..AwsConnection::default()
+                    }),
+                    warnings: vec![format!("Not connected: {error}")],
+                });
             }
             Err(error)
         }
@@ -264,13 +268,20 @@ async fn check(
                 .collect();
         }
     };
-    let profile = session.connection.profile.clone();
-    let default_region = settings.region.clone().or_else(|| session.connection.region.clone());
-    let target = Target {
-        aws_profile: profile.clone(),
-        aws_region: default_region.clone(),
-        ..Target::default()
-    };
+    let profile = session.identity.profile.clone();
+    let default_region = settings.region.clone().or_else(|| session.identity.region.clone());
+    let target = command_target(
+        &Target {
+            aws_profile: settings.profile.clone(),
+            aws_region: settings.region.clone(),
+            ..Target::default()
+        },
+        Some(&Connection::Aws(AwsConnection {
+            profile: profile.clone(),
+            region: default_region.clone(),
+            ..AwsConnection::default()
+        })),
+    );
 
     // Group by service and region.
     let mut groups: BTreeMap<(AwsService, String), Vec<usize>> = BTreeMap::new();
@@ -434,7 +445,7 @@ async fn check(
             }
             Err(AwsError::Denied { action, .. }) => {
                 CheckOutcome::now(Presence::Forbidden { permission: action.clone() }).with_hints(
-                    hints::denied(&action, profile.as_deref(), Some(&session.connection.arn)),
+                    hints::denied(&action, profile.as_deref(), Some(&session.identity.arn)),
                 )
             }
             Err(error) => {
@@ -609,7 +620,7 @@ async fn missing(
 ) -> CheckOutcome {
     let service = placement.service;
     let name = &placement.name;
-    let profile = session.connection.profile.as_deref();
+    let profile = session.identity.profile.as_deref();
     let mut candidates: Vec<String> = spec_regions
         .iter()
         .cloned()

@@ -27,7 +27,10 @@ use tokio::task::JoinHandle;
 pub use connection::{ConnectError, ContextInfo, contexts, current_context, error_chain};
 use wire::{Change, ProbeError, SecretRow};
 
-use super::{CheckOutcome, Mode, Presence, Probe, ProbeFuture, Whereabouts};
+use super::{
+    CheckOutcome, Connection, ConnectionStatus, KubernetesConnection, Mode, Presence, Probe,
+    ProbeFuture, command_target,
+};
 use crate::commands::{self, CommandKind, Target};
 use crate::diagnose::Hint;
 use crate::diagnose::kubernetes::{self as hints, Scene};
@@ -54,6 +57,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The operator's choices these settings carry, as a command target.
+    fn choices(&self) -> Target {
+        Target {
+            kubeconfig: self.kubeconfig.as_ref().map(|p| p.display().to_string()),
+            kube_context: self.context.clone(),
+            ..Target::default()
+        }
+    }
+
     /// Defaults for `context` and `mode`.
     pub fn new(context: Option<String>, mode: Mode) -> Self {
         Self {
@@ -78,7 +90,7 @@ pub struct KubernetesProbe {
 struct Inner {
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     nudge: std::sync::Mutex<Option<Arc<Notify>>>,
-    whereabouts: std::sync::Mutex<Option<Whereabouts>>,
+    connection: std::sync::Mutex<Option<ConnectionStatus>>,
     polling: std::sync::atomic::AtomicBool,
 }
 
@@ -168,7 +180,7 @@ impl KubernetesProbe {
             inner: Arc::new(Inner {
                 session: tokio::sync::Mutex::new(None),
                 nudge: std::sync::Mutex::new(None),
-                whereabouts: std::sync::Mutex::new(None),
+                connection: std::sync::Mutex::new(None),
                 polling: std::sync::atomic::AtomicBool::new(false),
             }),
         }
@@ -204,22 +216,18 @@ impl Probe for KubernetesProbe {
         }
     }
 
-    fn whereabouts(&self) -> Option<Whereabouts> {
-        self.inner.whereabouts.lock().ok().and_then(|w| w.clone())
+    fn connection(&self) -> Option<ConnectionStatus> {
+        self.inner.connection.lock().ok().and_then(|c| c.clone())
     }
 }
 
-fn describe(info: &ContextInfo, user: Option<&str>, expect: &Expect) -> Whereabouts {
-    let mut facts = vec![
-        ("Context".to_owned(), info.context.clone()),
-        ("Cluster".to_owned(), info.server.clone()),
-    ];
-    if let Some(user) = user {
-        facts.push(("User".to_owned(), user.to_owned()));
-    }
-    if let Some(exec) = &info.exec {
-        facts.push(("Credentials".to_owned(), exec.clone()));
-    }
+fn describe(info: &ContextInfo, user: Option<&str>, expect: &Expect) -> ConnectionStatus {
+    let connection = Connection::Kubernetes(KubernetesConnection {
+        context: Some(info.context.clone()),
+        server: Some(info.server.clone()),
+        user: user.map(str::to_owned),
+        exec: info.exec.clone(),
+    });
     let mut warnings = Vec::new();
     if let Some(wanted) = expect.kubernetes_context.as_ref().filter(|w| **w != info.context) {
         warnings.push(format!(
@@ -237,7 +245,7 @@ fn describe(info: &ContextInfo, user: Option<&str>, expect: &Expect) -> Whereabo
             info.context, info.server
         ));
     }
-    Whereabouts { facts, warnings }
+    ConnectionStatus { connection, warnings }
 }
 
 async fn session(
@@ -258,20 +266,23 @@ async fn session(
     let (client, info) = match connected {
         Ok(pair) => pair,
         Err(error) => {
-            let where_now = Whereabouts {
-                facts: settings.context.iter().map(|c| ("Context".to_owned(), c.clone())).collect(),
+            let status = ConnectionStatus {
+                connection: Connection::Kubernetes(KubernetesConnection {
+                    context: settings.context.clone(),
+                    ..KubernetesConnection::default()
+                }),
                 warnings: vec![format!("Not connected: {error}")],
             };
-            if let Ok(mut w) = inner.whereabouts.lock() {
-                *w = Some(where_now);
+            if let Ok(mut c) = inner.connection.lock() {
+                *c = Some(status);
             }
             return Err(error);
         }
     };
     // The user name as the server sees it; servers before 1.28 may not offer this.
     let user = wire::whoami(&client, settings.request_timeout).await.ok().filter(|u| !u.is_empty());
-    if let Ok(mut w) = inner.whereabouts.lock() {
-        *w = Some(describe(&info, user.as_deref(), expect));
+    if let Ok(mut c) = inner.connection.lock() {
+        *c = Some(describe(&info, user.as_deref(), expect));
     }
     let scene =
         Scene { context: info.context.clone(), user: user.clone(), login: info.login.clone() };
@@ -332,11 +343,13 @@ async fn check(
     let polling = views.values().any(|v| v.access == Access::Get);
     inner.polling.store(polling, std::sync::atomic::Ordering::Relaxed);
 
-    let target = Target {
-        kube_context: Some(session.info.context.clone()),
-        kubeconfig: settings.kubeconfig.as_ref().map(|p| p.display().to_string()),
-        ..Target::default()
-    };
+    let target = command_target(
+        &settings.choices(),
+        Some(&Connection::Kubernetes(KubernetesConnection {
+            context: Some(session.info.context.clone()),
+            ..KubernetesConnection::default()
+        })),
+    );
     let mut outcomes = Vec::new();
     let mut broken = None;
     for (namespace, indices) in &by_namespace {
