@@ -534,8 +534,7 @@ impl GreenlightApp {
         let spec = self.state.spec.as_ref()?;
         let selection = self.state.selection.as_ref()?;
         let entry = spec.entries.get(index)?;
-        let mut target = self.state.command_target(selection.platform);
-        target.kubeconfig = self.state.kubeconfig.as_ref().map(|p| p.display().to_string());
+        let target = self.state.command_target(selection.platform);
         commands::for_entry(entry, selection.platform, &target, self.state.shell)
             .ok()?
             .into_iter()

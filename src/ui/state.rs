@@ -291,7 +291,6 @@ impl AppState {
     pub fn command_target(&self, platform: Platform) -> Target {
         let connection = self.connection.as_ref().map(|c| &c.connection);
         let mut target = command_target(&self.choices(), connection);
-        target.kubeconfig = None;
         if platform == Platform::Aws {
             target.kube_context = None;
         }

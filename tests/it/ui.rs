@@ -115,6 +115,11 @@ fn copy_puts_only_the_command_on_the_clipboard() {
         clipboard[0]
     );
     assert!(clipboard[0].contains("--from-file=password=/dev/stdin"));
+    assert!(
+        clipboard[0].contains("--kubeconfig /nonexistent/greenlight-ui-test/kubeconfig"),
+        "the app was started with --kubeconfig, so every copied command names it: {}",
+        clipboard[0]
+    );
     frames(&mut harness, 2);
     harness.get_by_label_contains("Copied the create command");
 
