@@ -2,10 +2,14 @@
 //! probes and everything that shows or uses the connection: the app's header, the report, and
 //! the target every generated command points at ([`command_target`]).
 
+use serde::Serialize;
+
 use crate::commands::Target;
 
-/// Where a probe is connected (or tried to connect), per backend.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a probe is connected (or tried to connect), per backend. In JSON, an object with
+/// `platform` and the backend's fields in snake_case; unknown facts are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "platform", rename_all = "snake_case")]
 pub enum Connection {
     /// A kubeconfig context.
     Kubernetes(KubernetesConnection),
@@ -14,37 +18,47 @@ pub enum Connection {
 }
 
 /// A kubeconfig context and the cluster behind it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KubernetesConnection {
     /// The context in use (or asked for, when not connected).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
     /// The API server URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     /// The user name as the API server sees it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The exec credential plugin, when the kubeconfig user has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exec: Option<String>,
 }
 
 /// An AWS profile and the identity behind it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AwsConnection {
     /// The profile in use; `None` for the default chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     /// The region placements without one are checked in.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The account ID STS reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// The caller ARN STS reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
     /// The endpoint override, when one is set (tests, LocalStack, VPC endpoints).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
 }
 
 /// What a probe reports about its connection: where, and what the operator should know.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectionStatus {
     /// Where.
+    #[serde(flatten)]
     pub connection: Connection,
     /// Differences from what the spec expects, and connection problems.
     pub warnings: Vec<String>,
@@ -91,27 +105,6 @@ impl ConnectionStatus {
             out.push_str(&format!("warning: {warning}\n"));
         }
         out
-    }
-}
-
-impl serde::Serialize for ConnectionStatus {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeStruct};
-        struct Facts<'a>(&'a [(&'static str, String)]);
-        impl serde::Serialize for Facts<'_> {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut map = serializer.serialize_map(Some(self.0.len()))?;
-                for (label, value) in self.0 {
-                    map.serialize_entry(label, value)?;
-                }
-                map.end()
-            }
-        }
-        let facts = self.facts();
-        let mut out = serializer.serialize_struct("ConnectionStatus", 2)?;
-        out.serialize_field("facts", &Facts(&facts))?;
-        out.serialize_field("warnings", &self.warnings)?;
-        out.end()
     }
 }
 

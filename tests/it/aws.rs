@@ -72,8 +72,9 @@ async fn check_reports_present_wrong_and_missing_with_exit_codes() {
     assert_eq!(webhook["state"], "wrong");
     assert_eq!(webhook["detail"], "type String, the spec expects SecureString");
     assert_eq!(row(&report, "slack-url")["state"], "missing");
-    assert_eq!(report["connection"]["facts"]["Account"], "123456789012");
-    assert_eq!(report["connection"]["facts"]["Profile"], "moto");
+    assert_eq!(report["connection"]["platform"], "aws");
+    assert_eq!(report["connection"]["account"], "123456789012");
+    assert_eq!(report["connection"]["profile"], "moto");
     assert!(report["connection"]["warnings"].as_array().unwrap().is_empty(), "{report:#}");
 
     // The rotate command overwrites it as a SecureString, in place.

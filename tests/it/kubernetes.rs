@@ -64,8 +64,10 @@ async fn check_reports_present_wrong_and_missing_with_exit_codes() {
     assert_eq!(db["detail"], "has 1 of the 2 data keys the spec lists");
     assert!(hints(db).contains("kubectl apply --server-side"), "{}", hints(db));
     assert_eq!(row(&report, "webhook")["state"], "missing");
-    assert_eq!(report["connection"]["facts"]["Context"], "test");
-    assert_eq!(report["connection"]["facts"]["User"], "operator");
+    assert_eq!(report["connection"]["platform"], "kubernetes");
+    assert_eq!(report["connection"]["context"], "test");
+    assert!(report["connection"]["server"].as_str().unwrap().starts_with("https://127.0.0.1:"));
+    assert_eq!(report["connection"]["user"], "operator");
     assert!(report["connection"]["warnings"].as_array().unwrap().is_empty());
 
     cluster.seed(
