@@ -29,9 +29,9 @@ pub struct KubernetesConnection {
     /// The user name as the API server sees it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    /// The exec credential plugin, when the kubeconfig user has one.
+    /// The exec credential plugin's program name, when the kubeconfig user has one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub exec: Option<String>,
+    pub credential_plugin: Option<String>,
 }
 
 /// An AWS profile and the identity behind it.
@@ -78,7 +78,7 @@ impl ConnectionStatus {
                 push("Context", &k.context);
                 push("Cluster", &k.server);
                 push("User", &k.user);
-                push("Credentials", &k.exec);
+                push("Credential plugin", &k.credential_plugin);
             }
             Connection::Aws(a) => {
                 // Once connected, say what the defaults resolved to.

@@ -6,6 +6,7 @@ pub mod aws;
 mod connection;
 pub mod kubernetes;
 mod monitor;
+pub mod redact;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -106,7 +106,8 @@ async fn run(
         wake();
         let outcomes = check_once(spec.clone(), &selection, probe.as_ref()).await;
         let mut ready = true;
-        for (index, (outcome, entry)) in outcomes.into_iter().zip(&spec.entries).enumerate() {
+        for (index, (fresh, entry)) in outcomes.into_iter().zip(&spec.entries).enumerate() {
+            let outcome = keep_last_known(known.get(index).and_then(Option::as_ref), fresh);
             let blocks = entry.blocks_readiness() && selection.settled(entry).is_none();
             if blocks && outcome.presence != Presence::Present {
                 ready = false;
@@ -164,6 +165,26 @@ async fn run(
                 MonitorCommand::Refresh => {}
             }
         }
+    }
+}
+
+/// When a backend cannot be asked now, a row keeps what was last known about it, marked
+/// stale with the reason and carrying the failure's hints; only a row never answered shows
+/// the failure itself.
+fn keep_last_known(previous: Option<&CheckOutcome>, fresh: CheckOutcome) -> CheckOutcome {
+    let Presence::Unreachable { reason } = &fresh.presence else { return fresh };
+    match previous {
+        Some(last)
+            if !matches!(last.presence, Presence::Unreachable { .. } | Presence::Checking) =>
+        {
+            CheckOutcome {
+                presence: last.presence.clone(),
+                hints: fresh.hints,
+                checked_at: last.checked_at,
+                stale: Some(format!("last known state; {reason}")),
+            }
+        }
+        _ => fresh,
     }
 }
 

@@ -213,74 +213,170 @@ async fn expired_credentials_and_a_dead_server_are_unreachable_never_missing() {
     cluster.assert_value_free();
 }
 
+/// Secrets a credential plugin carries in its arguments, environment and output. None of
+/// them may appear in anything Greenlight prints, shows or exports.
+const PLUGIN_MARKERS: [&str; 4] = [
+    "arg-marker-oidc-secret-5f1e",
+    "env-marker-aws-secret-9c2d",
+    "stderr-marker-refresh-token-77ab",
+    "stdout-marker-partial-token-31cd",
+];
+
+fn assert_no_plugin_marker(what: &str, text: &str) {
+    for marker in PLUGIN_MARKERS {
+        assert!(!text.contains(marker), "{what} shows a credential ({marker}):\n{text}");
+    }
+}
+
+/// A home with plugins in `~/.local/bin` (found only through the PATH Greenlight adds for
+/// plugins), and a way to run Greenlight there as a desktop launch would: a minimal PATH.
+struct PluginHome {
+    home: std::path::PathBuf,
+    bin: std::path::PathBuf,
+}
+
+impl PluginHome {
+    fn new(cluster: &Cluster) -> Self {
+        let home = cluster.dir.path().join("home");
+        let bin = home.join(".local/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        Self { home, bin }
+    }
+
+    fn plugin(&self, name: &str, body: &str) {
+        let path = self.bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// Runs `greenlight ARGS` to completion; returns (exit code, stdout, stderr).
+    async fn run(&self, cluster: &Cluster, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_greenlight"))
+            .args(args)
+            .env("HOME", &self.home)
+            .env("PATH", "/usr/bin:/bin")
+            .env("KUBECONFIG", cluster.kubeconfig())
+            .output()
+            .await
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+/// The test server's kubeconfig with the `test` user's token replaced by an exec plugin.
+fn exec_kubeconfig(cluster: &Cluster, exec: &str) -> String {
+    cluster
+        .server
+        .kubeconfig(&[("test", "unused")])
+        .replace("  user:\n    token: unused\n", &format!("  user:\n    exec:\n{exec}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_plugins_run_without_a_terminal_and_failures_say_how_to_log_in() {
     let (mut cluster, spec) = cluster().await;
     cluster.seed("acme", "github-token", &[("token", "exec-value-61")]);
-    let home = cluster.dir.path().join("home");
-    let bin = home.join(".local/bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let plugin = |name: &str, body: &str| {
-        let path = bin.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    };
-    // Found only through the PATH Greenlight adds for plugins ($HOME/.local/bin).
-    plugin(
+    let home = PluginHome::new(&cluster);
+    home.plugin(
         "gl-token-plugin",
         &format!(
             "[ -t 0 ] && {{ echo 'stdin must not be a terminal' >&2; exit 9; }}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'",
             crate::support::OPERATOR_TOKEN
         ),
     );
-    plugin(
+    // A failing plugin that echoes its arguments, its environment and a token.
+    home.plugin(
         "aws",
-        "echo 'Error when retrieving token from sso: Token has expired and refresh failed' >&2\nexit 255",
+        "echo \"Error when retrieving token from sso: Token has expired and refresh failed; args: $*; key: $AWS_SECRET_ACCESS_KEY; stderr-marker-refresh-token-77ab\" >&2\necho 'stdout-marker-partial-token-31cd'\nexit 255",
     );
-    let kubeconfig = cluster.server.kubeconfig(&[("test", "unused")]);
-    let kubeconfig = kubeconfig.replace(
-        "  user:\n    token: unused\n",
-        "  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: gl-token-plugin\n      interactiveMode: IfAvailable\n",
+    let working = exec_kubeconfig(
+        &cluster,
+        "      apiVersion: client.authentication.k8s.io/v1\n      command: gl-token-plugin\n      interactiveMode: IfAvailable\n",
     );
-    let broken = kubeconfig.replace(
-        "command: gl-token-plugin",
+    std::fs::write(cluster.kubeconfig(), &working).unwrap();
+    let (code, stdout, stderr) = home.run(&cluster, &["check", "--format", "json", &spec]).await;
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{stderr}"));
+    assert_eq!(row(&report, "github-token")["state"], "present", "{report:#}");
+    assert_eq!(report["connection"]["credential_plugin"], "gl-token-plugin", "{report:#}");
+    assert_eq!(code, Some(3), "the other required secret is missing");
+
+    let failing = exec_kubeconfig(
+        &cluster,
         &format!(
-            "command: {}\n      args: [eks, get-token, --cluster-name, prod, --profile, ops]",
-            bin.join("aws").display()
+            "      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      args: [eks, get-token, --cluster-name, prod, --profile, ops, --oidc-client-secret=arg-marker-oidc-secret-5f1e]\n      env:\n        - {{ name: AWS_SECRET_ACCESS_KEY, value: env-marker-aws-secret-9c2d }}\n",
+            home.bin.join("aws").display()
         ),
     );
-    std::fs::write(cluster.kubeconfig(), &kubeconfig).unwrap();
-    let run = |args: Vec<String>| {
-        let home = home.clone();
-        let kubeconfig = cluster.kubeconfig();
-        async move {
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_greenlight"))
-                .args(args)
-                .env("HOME", &home)
-                .env("PATH", "/usr/bin:/bin")
-                .env("KUBECONFIG", kubeconfig)
-                .output()
-                .await
-                .unwrap()
-        }
-    };
-    let out = run(vec!["check".into(), "--format".into(), "json".into(), spec.clone()]).await;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
-    assert_eq!(row(&report, "github-token")["state"], "present", "{report:#}");
-
-    std::fs::write(cluster.kubeconfig(), &broken).unwrap();
-    let out = run(vec!["check".into(), "--format".into(), "json".into(), spec.clone()]).await;
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    std::fs::write(cluster.kubeconfig(), &failing).unwrap();
+    let (code, stdout, stderr) = home.run(&cluster, &["check", "--format", "json", &spec]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert_no_plugin_marker("check --format json", &format!("{stdout}\n{stderr}"));
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let github = row(&report, "github-token");
     assert_eq!(github["state"], "unreachable");
-    assert!(
-        github["detail"].as_str().unwrap().contains("Token has expired and refresh failed"),
-        "{github}"
+    assert_eq!(
+        github["detail"],
+        "not connected: the credential plugin `aws` failed (exit status: 255); it asks for a new login"
     );
     assert!(hints(github).contains("aws sso login --profile ops"), "{}", hints(github));
+    assert_eq!(report["connection"]["context"], "test");
+
+    let (_, stdout, stderr) = home.run(&cluster, &["check", &spec]).await;
+    assert!(stdout.contains("the credential plugin `aws` failed"), "{stdout}");
+    assert_no_plugin_marker("check (text)", &format!("{stdout}\n{stderr}"));
+    let (_, stdout, stderr) =
+        home.run(&cluster, &["watch", &spec, "--timeout", "3", "--format", "json"]).await;
+    assert!(stdout.contains("the credential plugin `aws` failed"), "{stdout}");
+    assert_no_plugin_marker("watch", &format!("{stdout}\n{stderr}"));
+    let (_, stdout, stderr) = home.run(&cluster, &["watch", &spec, "--timeout", "3"]).await;
+    assert_no_plugin_marker("watch (text)", &format!("{stdout}\n{stderr}"));
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_fails_at_renewal_leaves_stale_rows_and_no_credential_in_sight() {
+    let (mut cluster, spec) = cluster().await;
+    cluster.seed("acme", "github-token", &[("token", "renewal-value-62")]);
+    let home = PluginHome::new(&cluster);
+    let state = home.home.join("plugin-ran");
+    // First run: a token that expires in 31 s (so Greenlight renews it within a second or
+    // two); every later run fails, echoing its secrets.
+    home.plugin(
+        "gl-renewing-plugin",
+        &format!(
+            "if [ ! -e {state} ]; then\n  touch {state}\n  echo \"{{\\\"kind\\\":\\\"ExecCredential\\\",\\\"status\\\":{{\\\"token\\\":\\\"{token}\\\",\\\"expirationTimestamp\\\":\\\"$(date -u -d '+31 seconds' +%Y-%m-%dT%H:%M:%SZ)\\\"}}}}\"\n  exit 0\nfi\necho \"refresh failed for $* with $GL_PLUGIN_SECRET stderr-marker-refresh-token-77ab\" >&2\nexit 1",
+            state = state.display(),
+            token = crate::support::OPERATOR_TOKEN
+        ),
+    );
+    let kubeconfig = exec_kubeconfig(
+        &cluster,
+        "      apiVersion: client.authentication.k8s.io/v1\n      command: gl-renewing-plugin\n      args: [--client-secret=arg-marker-oidc-secret-5f1e]\n      env:\n        - { name: GL_PLUGIN_SECRET, value: env-marker-aws-secret-9c2d }\n",
+    );
+    std::fs::write(cluster.kubeconfig(), &kubeconfig).unwrap();
+    let (code, stdout, stderr) =
+        home.run(&cluster, &["watch", &spec, "--timeout", "8", "--format", "json"]).await;
+    assert_eq!(code, Some(3), "db-credentials is missing: {stdout}\n{stderr}");
+    assert_no_plugin_marker("watch across a failed renewal", &format!("{stdout}\n{stderr}"));
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let github: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["name"] == "github-token").collect();
+    assert_eq!(github.first().map(|l| &l["state"]), Some(&"present".into()), "{stdout}");
+    let last = github.last().unwrap();
+    assert_eq!(last["state"], "present", "the last known state is kept: {stdout}");
+    assert!(
+        last["stale"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the credential plugin `gl-renewing-plugin` failed"),
+        "{stdout}"
+    );
     cluster.assert_value_free();
 }
 

@@ -255,14 +255,10 @@ async fn check(
                 .map(|i| {
                     (
                         i,
-                        stale_or(
-                            inner,
-                            i,
-                            CheckOutcome::now(Presence::Unreachable {
-                                reason: format!("not connected: {}", error.message),
-                            })
-                            .with_hints(error.hints.clone()),
-                        ),
+                        CheckOutcome::now(Presence::Unreachable {
+                            reason: format!("not connected: {}", error.message),
+                        })
+                        .with_hints(error.hints.clone()),
                     )
                 })
                 .collect();
@@ -451,12 +447,8 @@ async fn check(
             Err(error) => {
                 broken |= error.is_credentials();
                 let hints = hints::for_connection(&error, profile.as_deref());
-                stale_or(
-                    inner,
-                    index,
-                    CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
-                        .with_hints(hints),
-                )
+                CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
+                    .with_hints(hints)
             }
         };
         outcomes.push((index, outcome));
@@ -473,21 +465,6 @@ async fn check(
         *inner.session.lock().await = None;
     }
     outcomes
-}
-
-/// The last known outcome marked stale with `failure`'s reason, or `failure` when nothing is
-/// known yet.
-fn stale_or(inner: &Inner, index: usize, failure: CheckOutcome) -> CheckOutcome {
-    let known = inner.last.lock().ok().and_then(|l| l.get(&index).cloned());
-    match known {
-        Some(mut last) => {
-            let reason = failure.presence.detail().unwrap_or("cannot check now").to_owned();
-            last.stale = Some(format!("last known state; {reason}"));
-            last.hints = failure.hints;
-            last
-        }
-        None => failure,
-    }
 }
 
 fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {

@@ -118,7 +118,7 @@ pub fn classify<E>(error: &SdkError<E, HttpResponse>, action: &str) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let chain = crate::detect::kubernetes::error_chain(error);
+    let chain = crate::detect::redact::error_chain(error);
     // An error body the SDK could not parse (moto answers IAM denials in XML) still has its
     // status: classify by status and message as a fallback.
     let status = error.raw_response().map(|r| r.status().as_u16());

@@ -1,14 +1,16 @@
 //! The operator's kubeconfig, read the way kubectl reads it (`KUBECONFIG` with several files,
-//! or `~/.kube/config`), and a client for one context. Exec credential plugins are made
-//! non-interactive and given a PATH that finds `aws`, `gcloud` or `kubelogin` even when the
-//! app was started from a desktop icon with a minimal environment.
+//! or `~/.kube/config`), and a client for one context. An exec credential plugin runs once per
+//! connect (see `exec`); the client then carries the credential it gave. Errors are worded
+//! here from what went wrong, never from a library's rendering of the file or the plugin.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
-use kube::config::{ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
+use kube::config::{ExecAuthCluster, KubeConfigOptions, Kubeconfig, KubeconfigError};
 
+use super::exec;
+use crate::commands::quote;
 use crate::diagnose::Hint;
 
 /// Where the chosen context points.
@@ -22,8 +24,8 @@ pub struct ContextInfo {
     pub namespace: Option<String>,
     /// kubeconfig user entry.
     pub user: String,
-    /// The exec credential plugin, as `command arg arg`, if the user has one.
-    pub exec: Option<String>,
+    /// The exec credential plugin's program name, if the user has one.
+    pub plugin: Option<String>,
     /// What to run to log in again, when it can be told from the kubeconfig.
     pub login: Option<String>,
 }
@@ -54,13 +56,47 @@ pub fn read_kubeconfig(path: Option<&Path>) -> Result<Kubeconfig, ConnectError> 
             None => std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".to_owned()),
         };
         connect_error(
-            format!("cannot read the kubeconfig ({location}): {e}"),
+            format!("cannot read the kubeconfig ({location}): {}", kubeconfig_problem(&e)),
             Hint::with_command(
                 "Check that the file exists and is valid; `kubectl config view` shows what kubectl reads.",
                 "kubectl config view --minify",
             ),
         )
     })
+}
+
+/// What is wrong with a kubeconfig, in words that quote none of its content (a parser's
+/// snippet of the file would show tokens and keys).
+fn kubeconfig_problem(error: &KubeconfigError) -> String {
+    match error {
+        KubeconfigError::ReadConfig(io, _) => io.to_string(),
+        KubeconfigError::Parse(parse) => match parse.location() {
+            Some(at) => {
+                format!("it is not valid YAML (line {}, column {})", at.line(), at.column())
+            }
+            None => "it is not valid YAML".to_owned(),
+        },
+        KubeconfigError::FindPath => {
+            "there is none (KUBECONFIG is not set and ~/.kube/config was not found)".to_owned()
+        }
+        KubeconfigError::CurrentContextNotSet => "it has no current context".to_owned(),
+        KubeconfigError::KindMismatch | KubeconfigError::ApiVersionMismatch => {
+            "its files cannot be merged (different kind or apiVersion)".to_owned()
+        }
+        KubeconfigError::LoadContext(name) => format!("context `{name}` cannot be loaded"),
+        KubeconfigError::LoadClusterOfContext(name) => {
+            format!("the cluster of context `{name}` cannot be loaded")
+        }
+        KubeconfigError::MissingClusterUrl => "the cluster entry has no server URL".to_owned(),
+        KubeconfigError::ParseClusterUrl(_) => "the cluster's server URL is not valid".to_owned(),
+        KubeconfigError::LoadCertificateAuthority(_) | KubeconfigError::ParseCertificates(_) => {
+            "the cluster's certificate authority cannot be loaded".to_owned()
+        }
+        KubeconfigError::LoadClientCertificate(_) | KubeconfigError::LoadClientKey(_) => {
+            "the user's client certificate or key cannot be loaded".to_owned()
+        }
+        _ => "it cannot be used".to_owned(),
+    }
 }
 
 /// The context names in the kubeconfig and the current one.
@@ -74,46 +110,12 @@ pub fn current_context(path: Option<&Path>) -> Option<String> {
     read_kubeconfig(path).ok().and_then(|c| c.current_context)
 }
 
-/// Directories where credential plugins usually live, appended to PATH for exec plugins.
-fn plugin_path() -> String {
-    let mut dirs: Vec<PathBuf> =
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut extra: Vec<PathBuf> = [
-        "/usr/local/bin",
-        "/usr/bin",
-        "/bin",
-        "/opt/homebrew/bin",
-        "/opt/local/bin",
-        "/snap/bin",
-        "/usr/lib/google-cloud-sdk/bin",
-        "/usr/local/google-cloud-sdk/bin",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .collect();
-    if let Some(home) = home {
-        for sub in
-            [".local/bin", "bin", "google-cloud-sdk/bin", ".krew/bin", ".azure-kubelogin", "go/bin"]
-        {
-            extra.push(home.join(sub));
-        }
-    }
-    for dir in extra {
-        if dir.is_dir() && !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
-    }
-    std::env::join_paths(dirs).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
 /// The command that logs the user in again, guessed from the exec plugin.
 fn login_command(
-    command: &str,
+    program: &str,
     args: &[String],
     env: &[HashMap<String, String>],
 ) -> Option<String> {
-    let program = std::path::Path::new(command).file_name()?.to_string_lossy().into_owned();
     let arg_after =
         |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let env_value = |name: &str| {
@@ -121,7 +123,7 @@ fn login_command(
             .find(|e| e.get("name").map(String::as_str) == Some(name))
             .and_then(|e| e.get("value").cloned())
     };
-    match program.as_str() {
+    match program {
         "aws" => {
             let profile = arg_after("--profile").or_else(|| env_value("AWS_PROFILE"));
             Some(match profile {
@@ -138,12 +140,23 @@ fn login_command(
     }
 }
 
+/// A client for one context, with what it is known by.
+pub struct Connected {
+    /// The client, carrying the credential.
+    pub client: kube::Client,
+    /// Where it points.
+    pub info: ContextInfo,
+    /// When the credential an exec plugin gave stops working, if it said.
+    pub expires: Option<SystemTime>,
+}
+
 /// A client for `context` (the current context when `None`), with request timeouts set.
+/// `timeout` also bounds the credential plugin, if the user has one.
 pub async fn connect(
     path: Option<&Path>,
     context: Option<&str>,
-    connect_timeout: Duration,
-) -> Result<(kube::Client, ContextInfo), ConnectError> {
+    timeout: Duration,
+) -> Result<Connected, ConnectError> {
     let mut config = read_kubeconfig(path)?;
     let name = match context.map(str::to_owned).or_else(|| config.current_context.clone()) {
         Some(name) => name,
@@ -172,68 +185,68 @@ pub async fn connect(
     };
     let details = named.context.clone().unwrap_or_default();
     let user_name = details.user.clone().unwrap_or_default();
-    let server = config
-        .clusters
-        .iter()
-        .find(|c| c.name == details.cluster)
-        .and_then(|c| c.cluster.as_ref())
-        .and_then(|c| c.server.clone())
-        .unwrap_or_default();
-    let mut exec = None;
+    let cluster =
+        config.clusters.iter().find(|c| c.name == details.cluster).and_then(|c| c.cluster.clone());
+    let server = cluster.as_ref().and_then(|c| c.server.clone()).unwrap_or_default();
+    let quoted = quote::posix(&name).unwrap_or_else(|_| "CONTEXT".to_owned());
+    let mut plugin = None;
     let mut login = None;
-    let path = plugin_path();
-    for auth in &mut config.auth_infos {
-        if auth.name != user_name {
-            continue;
+    let mut expires = None;
+    if let Some(auth) = config
+        .auth_infos
+        .iter_mut()
+        .find(|a| a.name == user_name)
+        .and_then(|a| a.auth_info.as_mut())
+        && let Some(exec_config) = auth.exec.take()
+    {
+        let program = exec::program_name(&exec_config);
+        let args = exec_config.args.clone().unwrap_or_default();
+        let env = exec_config.env.clone().unwrap_or_default();
+        login = login_command(&program, &args, &env);
+        plugin = Some(program);
+        let cluster_info = cluster.as_ref().and_then(|c| ExecAuthCluster::try_from(c).ok());
+        let credential =
+            exec::run(&exec_config, cluster_info, timeout).await.map_err(|e| ConnectError {
+                message: e.to_string(),
+                hints: vec![plugin_hint(login.as_deref(), &quoted)],
+            })?;
+        auth.token = credential.token;
+        if credential.client_certificate_data.is_some() {
+            auth.client_certificate_data = credential.client_certificate_data;
+            auth.client_key_data = credential.client_key_data;
         }
-        if let Some(exec_config) = auth.auth_info.as_mut().and_then(|a| a.exec.as_mut()) {
-            // Never prompt: a plugin that needs a person fails, and the row says how to log in.
-            exec_config.interactive_mode = Some(ExecInteractiveMode::Never);
-            let env = exec_config.env.get_or_insert_with(Vec::new);
-            if !env.iter().any(|e| e.get("name").map(String::as_str) == Some("PATH")) {
-                env.push(HashMap::from([
-                    ("name".to_owned(), "PATH".to_owned()),
-                    ("value".to_owned(), path.clone()),
-                ]));
-            }
-            let command = exec_config.command.clone().unwrap_or_default();
-            let args = exec_config.args.clone().unwrap_or_default();
-            login = login_command(&command, &args, env);
-            exec = Some(std::iter::once(command).chain(args).collect::<Vec<_>>().join(" "));
-        }
+        expires = credential.expires;
     }
     let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
     let mut client_config =
         kube::Config::from_custom_kubeconfig(config, &options).await.map_err(|e| {
             connect_error(
-                format!("the kubeconfig entry for context `{name}` cannot be used: {e}"),
+                format!(
+                    "the kubeconfig entry for context `{name}` cannot be used: {}",
+                    kubeconfig_problem(&e)
+                ),
                 Hint::with_command(
                     "Check the context's cluster and user entries:",
-                    format!(
-                        "kubectl config view --minify --context {}",
-                        crate::commands::quote::posix(&name).unwrap_or_default()
-                    ),
+                    format!("kubectl config view --minify --context {quoted}"),
                 ),
             )
         })?;
-    client_config.connect_timeout = Some(connect_timeout);
+    client_config.connect_timeout = Some(timeout);
     // Lets cluster admins tell Greenlight's (value-free) reads apart in audit logs.
     client_config.headers.push((
         http::header::USER_AGENT,
         http::HeaderValue::from_static(concat!("greenlight/", env!("CARGO_PKG_VERSION"))),
     ));
-    let client = kube::Client::try_from(client_config).map_err(|e| match &e {
-        // Credential plugins run while the client is built: their failure is a login problem.
-        kube::Error::Auth(auth) => {
-            let hint = match &login {
-                Some(login) => Hint::with_command("Log in again, then Greenlight reconnects by itself:", login.clone()),
-                None => Hint::with_command("Check that the credential plugin works on its own:", format!("kubectl auth whoami --context {}", crate::commands::quote::posix(&name).unwrap_or_default())),
-            };
-            connect_error(super::wire::credentials_message(auth), hint)
-        }
+    let client = kube::Client::try_from(client_config).map_err(|e| match e {
+        kube::Error::Auth(_) => connect_error(
+            format!("credentials for context `{name}` could not be obtained from the kubeconfig"),
+            plugin_hint(login.as_deref(), &quoted),
+        ),
         _ => connect_error(
-            format!("cannot set up a client for context `{name}`: {}", error_chain(&e)),
-            Hint::says("Check the cluster's certificate-authority and client certificate entries in the kubeconfig."),
+            format!("cannot set up a client for context `{name}` (TLS settings in the kubeconfig)"),
+            Hint::says(
+                "Check the cluster's certificate-authority and the user's client certificate entries in the kubeconfig.",
+            ),
         ),
     })?;
     let info = ContextInfo {
@@ -241,24 +254,24 @@ pub async fn connect(
         server,
         namespace: details.namespace.clone(),
         user: user_name,
-        exec,
+        plugin,
         login,
     };
-    Ok((client, info))
+    Ok(Connected { client, info, expires })
 }
 
-/// An error and all its sources, joined: SDK errors hide the useful part in the chain.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
+/// What to do when credentials could not be had: log in again, or see the plugin's own words
+/// in a terminal (Greenlight does not show them: they can carry credentials).
+fn plugin_hint(login: Option<&str>, context: &str) -> Hint {
+    match login {
+        Some(login) => {
+            Hint::with_command("Log in again, then Greenlight reconnects by itself:", login)
         }
-        source = cause.source();
+        None => Hint::with_command(
+            "Run any kubectl command with this context to see what the credential plugin says, and fix that:",
+            format!("kubectl auth whoami --context {context}"),
+        ),
     }
-    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -282,7 +295,7 @@ mod tests {
             ("value".to_owned(), "ops team".to_owned()),
         ])];
         assert_eq!(
-            login_command("/usr/local/bin/aws", &args(&["eks", "get-token"]), &env).as_deref(),
+            login_command("aws", &args(&["eks", "get-token"]), &env).as_deref(),
             Some("aws sso login --profile 'ops team'")
         );
         assert_eq!(

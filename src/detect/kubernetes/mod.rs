@@ -14,6 +14,7 @@
 //! marked stale, until it recovers by itself.
 
 mod connection;
+mod exec;
 pub mod wire;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,7 +25,7 @@ use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-pub use connection::{ConnectError, ContextInfo, contexts, current_context, error_chain};
+pub use connection::{ConnectError, ContextInfo, contexts, current_context};
 use wire::{Change, ProbeError, SecretRow};
 
 use super::{
@@ -108,6 +109,10 @@ impl Inner {
 struct Session {
     client: kube::Client,
     info: ContextInfo,
+    /// When the exec plugin's credential stops working; the session is renewed before.
+    expires: Option<std::time::SystemTime>,
+    /// Starts a round when the credential is due for renewal.
+    renewal: Option<JoinHandle<()>>,
     scene: Scene,
     views: tokio::sync::Mutex<HashMap<String, Arc<View>>>,
     may_list_namespaces: tokio::sync::OnceCell<bool>,
@@ -226,7 +231,7 @@ fn describe(info: &ContextInfo, user: Option<&str>, expect: &Expect) -> Connecti
         context: Some(info.context.clone()),
         server: Some(info.server.clone()),
         user: user.map(str::to_owned),
-        exec: info.exec.clone(),
+        credential_plugin: info.plugin.clone(),
     });
     let mut warnings = Vec::new();
     if let Some(wanted) = expect.kubernetes_context.as_ref().filter(|w| **w != info.context) {
@@ -255,7 +260,10 @@ async fn session(
 ) -> Result<Arc<Session>, ConnectError> {
     let mut slot = inner.session.lock().await;
     if let Some(session) = slot.as_ref() {
-        return Ok(session.clone());
+        // A plugin's credential is renewed shortly before it expires, as kubectl does.
+        if session.expires.is_none_or(|at| std::time::SystemTime::now() < renew_at(at)) {
+            return Ok(session.clone());
+        }
     }
     let connected = connection::connect(
         settings.kubeconfig.as_deref(),
@@ -263,8 +271,8 @@ async fn session(
         settings.request_timeout,
     )
     .await;
-    let (client, info) = match connected {
-        Ok(pair) => pair,
+    let connection::Connected { client, info, expires } = match connected {
+        Ok(connected) => connected,
         Err(error) => {
             let status = ConnectionStatus {
                 connection: Connection::Kubernetes(KubernetesConnection {
@@ -286,9 +294,21 @@ async fn session(
     }
     let scene =
         Scene { context: info.context.clone(), user: user.clone(), login: info.login.clone() };
+    let renewal = expires.map(|at| {
+        let nudge = inner.nudge.lock().ok().and_then(|n| n.clone());
+        let wait = renew_at(at).duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Some(nudge) = nudge {
+                nudge.notify_one();
+            }
+        })
+    });
     let session = Arc::new(Session {
         client,
         info,
+        expires,
+        renewal,
         scene,
         views: tokio::sync::Mutex::new(HashMap::new()),
         may_list_namespaces: tokio::sync::OnceCell::new(),
@@ -296,6 +316,19 @@ async fn session(
     });
     *slot = Some(session.clone());
     Ok(session)
+}
+
+/// When a credential that expires at `at` is renewed.
+fn renew_at(at: std::time::SystemTime) -> std::time::SystemTime {
+    at.checked_sub(Duration::from_secs(30)).unwrap_or(at)
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(task) = &self.renewal {
+            task.abort();
+        }
+    }
 }
 
 /// The first failure that means the session itself is broken (re-read kubeconfig, re-run the

@@ -11,7 +11,7 @@ use futures::{AsyncBufReadExt, Stream, StreamExt};
 use http::Request;
 use serde::Deserialize;
 
-use super::connection::error_chain;
+use crate::detect::redact::error_chain;
 
 /// Accept header for the server-side Table form.
 pub const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
@@ -100,34 +100,13 @@ impl ProbeError {
                     message: if status.message.is_empty() { status.reason } else { status.message },
                 },
             },
-            kube::Error::Auth(auth) => {
-                ProbeError::Credentials { message: credentials_message(&auth) }
-            }
+            // The credential (a token file, or a legacy auth provider) could not be refreshed;
+            // the library's words may quote the command or the file, so they are not shown.
+            kube::Error::Auth(_) => ProbeError::Credentials {
+                message: "the credentials in the kubeconfig could not be refreshed".to_owned(),
+            },
             other => ProbeError::Unreachable { message: error_chain(&other) },
         }
-    }
-}
-
-/// Words for a credential plugin failure, including what the plugin printed.
-pub(super) fn credentials_message(error: &kube::client::AuthError) -> String {
-    use kube::client::AuthError;
-    match error {
-        AuthError::AuthExecRun { cmd, out } => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let said = stderr
-                .lines()
-                .map(str::trim)
-                .rfind(|l| !l.is_empty())
-                .unwrap_or("it printed nothing");
-            format!(
-                "the credential plugin failed ({}): {said}",
-                cmd.split_whitespace().next().unwrap_or("exec").trim_matches('"')
-            )
-        }
-        AuthError::AuthExecStart(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            "the credential plugin named in the kubeconfig was not found on PATH".to_owned()
-        }
-        other => format!("credentials could not be obtained: {}", error_chain(other)),
     }
 }
 

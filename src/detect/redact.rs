@@ -1,0 +1,126 @@
+//! Words from other programs (client libraries, servers, proxies) pass through here before an
+//! operator sees them. Error chains can carry credentials: a proxy URL with a password, a
+//! bearer token echoed by a server, an access key in a message, a PEM block. [`error_chain`]
+//! and [`scrub`] keep the useful words and replace anything credential-shaped, drop control
+//! characters and bound the length. Greenlight's own classified messages are preferred; this
+//! is the last line for the parts that cannot be classified.
+
+/// Longest text kept from a foreign message.
+const MAX_CHARS: usize = 300;
+
+/// An error and all its sources, joined and scrubbed: SDK errors hide the useful part in the
+/// chain ("dispatch failure: ... connection refused").
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    scrub(&parts.join(": "))
+}
+
+/// `text` with credential-shaped words replaced by `[redacted]`, control characters removed
+/// and at most [`MAX_CHARS`] characters kept.
+pub fn scrub(text: &str) -> String {
+    if let Some(at) = text.find("-----BEGIN") {
+        let before = text.get(..at).unwrap_or_default();
+        return format!("{}[redacted]", scrub(before));
+    }
+    let mut out = Vec::new();
+    let mut redact_next = false;
+    for word in text.split(' ') {
+        if redact_next {
+            out.push("[redacted]".to_owned());
+            redact_next = false;
+            continue;
+        }
+        let lower = word.to_ascii_lowercase();
+        redact_next = matches!(lower.as_str(), "bearer" | "basic" | "token" | "token:");
+        out.push(scrub_word(word));
+    }
+    let joined: String = out.join(" ").chars().filter(|c| !c.is_control()).collect();
+    if joined.chars().count() > MAX_CHARS {
+        let mut cut: String = joined.chars().take(MAX_CHARS).collect();
+        cut.push('…');
+        cut
+    } else {
+        joined
+    }
+}
+
+fn scrub_word(word: &str) -> String {
+    // user:password@ in URLs.
+    if let Some(scheme) = word.find("://") {
+        let rest = word.get(scheme + 3..).unwrap_or_default();
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest.get(..host_end).and_then(|h| h.rfind('@')) {
+            let prefix = word.get(..scheme + 3).unwrap_or_default();
+            let after = rest.get(at + 1..).unwrap_or_default();
+            return format!("{prefix}[redacted]@{after}");
+        }
+        return word.to_owned();
+    }
+    // key=value pairs whose key names a credential.
+    if let Some((key, _)) = word.split_once('=') {
+        let key = key.trim_start_matches('-').to_ascii_lowercase();
+        if ["secret", "token", "password", "passwd", "key", "credential", "auth"]
+            .iter()
+            .any(|k| key.contains(k))
+        {
+            return format!("{}=[redacted]", word.split_once('=').map_or("", |(k, _)| k));
+        }
+    }
+    let core = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if looks_like_credential(core) { word.replace(core, "[redacted]") } else { word.to_owned() }
+}
+
+/// AWS access key IDs, JWTs, and long opaque tokens (32+ characters of base64/hex alphabet
+/// with both letters and digits).
+fn looks_like_credential(word: &str) -> bool {
+    let aws_key = word.len() == 20
+        && ["AKIA", "ASIA", "AROA", "AIDA"].iter().any(|p| word.starts_with(p))
+        && word.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let jwt = word.starts_with("eyJ") && word.matches('.').count() == 2;
+    let opaque = word.len() >= 32
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || "+/=_-.".contains(c))
+        && word.chars().any(|c| c.is_ascii_digit())
+        && word.chars().any(|c| c.is_ascii_alphabetic());
+    aws_key || jwt || opaque
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_replaced_and_words_kept() {
+        assert_eq!(
+            scrub("error trying to connect: tcp connect error: Connection refused (os error 111)"),
+            "error trying to connect: tcp connect error: Connection refused (os error 111)"
+        );
+        assert_eq!(
+            scrub("proxy http://alice:s3cret@proxy.local:3128/ refused"),
+            "proxy http://[redacted]@proxy.local:3128/ refused"
+        );
+        assert_eq!(
+            scrub("header Authorization: Bearer abc.def"),
+            "header Authorization: Bearer [redacted]"
+        );
+        assert_eq!(scrub("key AKIAIOSFODNN7EXAMPLE is bad"), "key [redacted] is bad");
+        assert_eq!(
+            scrub("--oidc-client-secret=hunter2 failed"),
+            "--oidc-client-secret=[redacted] failed"
+        );
+        assert_eq!(
+            scrub("got wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1 back"),
+            "got [redacted] back"
+        );
+        assert_eq!(scrub("cert -----BEGIN PRIVATE KEY----- MIIE"), "cert [redacted]");
+        assert_eq!(scrub("a\u{1b}]52;c;x\u{7}b"), "a]52;c;xb");
+        assert_eq!(scrub(&"x ".repeat(400)).chars().count(), MAX_CHARS + 1);
+    }
+}
