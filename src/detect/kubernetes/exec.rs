@@ -210,12 +210,13 @@ fn asks_for_login(said: &str) -> bool {
 
 /// The `KUBERNETES_EXEC_INFO` the plugin reads: never interactive.
 fn exec_info(exec: &ExecConfig, cluster: Option<ExecAuthCluster>) -> String {
-    let mut spec = serde_json::json!({ "interactive": false });
+    let mut spec = serde_json::Map::new();
+    spec.insert("interactive".to_owned(), false.into());
     if exec.provide_cluster_info
         && let Some(cluster) = cluster
         && let Ok(value) = serde_json::to_value(cluster)
     {
-        spec["cluster"] = value;
+        spec.insert("cluster".to_owned(), value);
     }
     serde_json::json!({
         "apiVersion": exec.api_version.as_deref().unwrap_or("client.authentication.k8s.io/v1beta1"),
