@@ -645,3 +645,54 @@ async fn the_platform_contract_example_against_the_test_server() {
     assert_eq!(code, Some(3), "turning a feature on makes its secret required");
     cluster.assert_value_free();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_gone_silent_is_noticed_and_what_it_missed_shows_up() {
+    use std::sync::Arc;
+
+    use greenlight::detect::{self, Monitor, MonitorEvent, Presence, Selection, kubernetes};
+
+    let (mut cluster, spec_path) = cluster().await;
+    let spec = Arc::new(spec::load(spec_path.as_ref()).unwrap());
+    let mut settings = kubernetes::Settings::new(Some("test".into()), detect::Mode::Live);
+    settings.kubeconfig = Some(cluster.kubeconfig());
+    // Real servers send a bookmark about once a minute; a watch silent for longer than this
+    // is treated as broken. Shortened here so the test takes seconds.
+    settings.watch_idle = Duration::from_secs(2);
+    settings.request_timeout = Duration::from_secs(2);
+    let probe = Arc::new(kubernetes::KubernetesProbe::new(settings, &spec));
+    let (events, mut inbox) = tokio::sync::mpsc::unbounded_channel();
+    let _monitor = Monitor::spawn(
+        &tokio::runtime::Handle::current(),
+        spec.clone(),
+        Selection::defaults(&spec),
+        probe,
+        events,
+        Arc::new(|| {}),
+    );
+    let github = spec.entries.iter().position(|e| e.name == "github-token").unwrap();
+    async fn wait_for(
+        inbox: &mut tokio::sync::mpsc::UnboundedReceiver<MonitorEvent>,
+        index: usize,
+        wanted: Presence,
+    ) {
+        loop {
+            match tokio::time::timeout(WAIT, inbox.recv()).await {
+                Ok(Some(MonitorEvent::Changed { index: i, outcome }))
+                    if i == index && outcome.presence == wanted && outcome.stale.is_none() =>
+                {
+                    return;
+                }
+                Ok(Some(_)) => {}
+                other => panic!("no {wanted:?} for row {index}: {other:?}"),
+            }
+        }
+    }
+    wait_for(&mut inbox, github, Presence::Missing).await;
+    cluster.server.set_fault(Fault::MuteWatches);
+    cluster.seed("acme", "github-token", &[("token", "while-silent-value-71")]);
+    // The watch renews only every few minutes: seeing the Secret within WAIT means the silence
+    // was noticed and the namespace listed again.
+    wait_for(&mut inbox, github, Presence::Present).await;
+    cluster.assert_value_free();
+}

@@ -132,10 +132,31 @@ fn copy_puts_only_the_command_on_the_clipboard() {
     assert!(harness.state().state.remembered.powershell);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rows_follow_the_engine_against_a_cluster() {
-    let mut cluster = crate::support::Cluster::start().await;
+/// A test API server on a runtime of its own, so the app's runtime is dropped the ordinary
+/// way (nothing hidden by a background shutdown).
+fn cluster_on(runtime: &tokio::runtime::Runtime) -> crate::support::Cluster {
+    let cluster = runtime.block_on(crate::support::Cluster::start());
     cluster.server.create_namespace("acme");
+    cluster
+}
+
+/// Waits (at most 10 s) until the server has `wanted` watches open.
+fn wait_for_watches(cluster: &crate::support::Cluster, wanted: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.server.open_watches() != wanted {
+        assert!(
+            Instant::now() < deadline,
+            "{} watches open, expected {wanted}",
+            cluster.server.open_watches()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn rows_follow_the_engine_against_a_cluster() {
+    let server_runtime = runtime();
+    let mut cluster = cluster_on(&server_runtime);
     let spec = crate::support::write_spec(
         cluster.dir.path(),
         "version: 1\ndeployment: ui-e2e\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nfeatures: { extra: { description: An extra feature } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n  - { name: webhook, description: Webhook, required: false, kubernetes: { keys: [secret] } }\n  - { name: extra-key, description: Only with the extra feature, when: extra, kubernetes: { keys: [k] } }\n",
@@ -165,9 +186,58 @@ async fn rows_follow_the_engine_against_a_cluster() {
     settle(&mut harness, |app| app.state.rows[1].state() == State::Skipped);
     harness.get_by_label(label::UNSKIP);
     cluster.assert_value_free();
+}
+
+#[test]
+fn reloads_and_context_switches_stop_the_old_watches() {
+    let server_runtime = runtime();
+    let cluster = cluster_on(&server_runtime);
+    cluster.server.create_namespace("billing");
+    let spec = crate::support::write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: reloads\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: a, description: A, kubernetes: { keys: [k] } }\n  - { name: b, description: B, kubernetes: { namespace: billing, keys: [k] } }\n",
+    );
+    let runtime = runtime();
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: Some(spec.clone()), kubeconfig: Some(cluster.kubeconfig()) },
+    );
+    let decided = |app: &GreenlightApp| {
+        !app.state.rows.is_empty() && app.state.rows.iter().all(|r| r.state() == State::Missing)
+    };
+    settle(&mut harness, decided);
+    wait_for_watches(&cluster, 2);
+    for n in 1..=5 {
+        harness
+            .state_mut()
+            .dispatch(vec![greenlight::ui::actions::UiAction::OpenPath(spec.clone())]);
+        settle(&mut harness, |app| {
+            app.state.log.iter().filter(|l| l.text.starts_with("Reloaded")).count() == n
+                && decided(app)
+        });
+    }
+    wait_for_watches(&cluster, 2);
+    harness
+        .state_mut()
+        .dispatch(vec![greenlight::ui::actions::UiAction::SetContext("admin".to_owned())]);
+    settle(&mut harness, |app| {
+        decided(app)
+            && app.state.connection.as_ref().is_some_and(|c| {
+                c.connection
+                    == greenlight::detect::Connection::Kubernetes(
+                        greenlight::detect::KubernetesConnection {
+                            context: Some("admin".into()),
+                            server: Some(cluster.server.url()),
+                            user: Some("admin".into()),
+                            credential_plugin: None,
+                        },
+                    )
+            })
+    });
+    wait_for_watches(&cluster, 2);
+    // Closing the window stops every watch, with the runtime still running.
     drop(harness);
-    // This test's own runtime hosts the cluster; the app's runtime must not block it on drop.
-    runtime.shutdown_background();
+    wait_for_watches(&cluster, 0);
 }
 
 #[test]

@@ -106,6 +106,9 @@ pub enum Fault {
     Hang,
     /// Answer every request with 500.
     Error500,
+    /// Keep open watches open but send nothing on them (no events, no bookmarks), as a
+    /// stalled proxy or a half-dead connection does.
+    MuteWatches,
 }
 
 #[derive(Debug, Clone)]
@@ -135,7 +138,25 @@ struct Shared {
     events: broadcast::Sender<Event>,
     /// Fired to end every open watch cleanly, as `timeoutSeconds` running out does.
     end_watches: broadcast::Sender<()>,
+    /// Watches being served now.
+    open_watches: std::sync::atomic::AtomicUsize,
     ca_pem: String,
+}
+
+/// Counts a watch as open while it lives.
+struct OpenWatch(Arc<Shared>);
+
+impl OpenWatch {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared.open_watches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for OpenWatch {
+    fn drop(&mut self) {
+        self.0.open_watches.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A running test API server. Dropping it stops it.
@@ -175,11 +196,13 @@ impl ApiServer {
                 }],
                 records: Vec::new(),
                 fault: Fault::None,
-                bookmark_every: Duration::from_millis(500),
+                // As real API servers do: about one bookmark a minute.
+                bookmark_every: Duration::from_secs(60),
                 watches_paused: false,
             }),
             events,
             end_watches,
+            open_watches: std::sync::atomic::AtomicUsize::new(0),
             ca_pem,
         });
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
@@ -289,6 +312,11 @@ impl ApiServer {
 
     pub fn set_fault(&self, fault: Fault) {
         self.shared.state.lock().unwrap().fault = fault;
+    }
+
+    /// Watches open now (a client that went away closes its watch within a few milliseconds).
+    pub fn open_watches(&self) -> usize {
+        self.shared.open_watches.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn set_bookmark_interval(&self, every: Duration) {
@@ -645,7 +673,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                 .body(full(body))
                 .unwrap();
         }
-        Fault::None => {}
+        Fault::None | Fault::MuteWatches => {}
     }
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
@@ -1372,6 +1400,7 @@ fn watch(
         watch_line(event.kind, object)
     };
     tokio::spawn(async move {
+        let _open = OpenWatch::new(shared.clone());
         while shared.state.lock().unwrap().watches_paused {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -1400,9 +1429,14 @@ fn watch(
             };
             (backlog, live, gone, state.bookmark_every, state.rv)
         };
+        let muted = || shared.state.lock().unwrap().fault == Fault::MuteWatches;
         let send = |bytes: Vec<u8>| {
-            sink.lock().unwrap().extend_from_slice(&bytes);
-            tx.send(bytes)
+            let muted = muted();
+            if !muted {
+                sink.lock().unwrap().extend_from_slice(&bytes);
+            }
+            let tx = tx.clone();
+            async move { if muted { Ok(()) } else { tx.send(bytes).await } }
         };
         if gone {
             let expired = status(
@@ -1443,6 +1477,7 @@ fn watch(
                 }
                 _ = tokio::time::sleep_until(deadline) => return,
                 _ = end.recv() => return,
+                _ = tx.closed() => return,
             }
         }
     });

@@ -96,11 +96,22 @@ struct Inner {
 }
 
 impl Inner {
-    fn nudge(&self) {
-        if let Ok(guard) = self.nudge.lock()
-            && let Some(nudge) = guard.as_ref()
-        {
-            nudge.notify_one();
+    /// What watchers signal when they see a change. They hold this, never `Inner`: the
+    /// probe owns the session, the session its views, and a view its watcher, so dropping the
+    /// probe (a spec reload, a context switch) stops every watch.
+    fn nudge(&self) -> Nudge {
+        Nudge(self.nudge.lock().ok().and_then(|n| n.clone()))
+    }
+}
+
+/// Starts a monitor round, when a monitor listens.
+#[derive(Clone)]
+struct Nudge(Option<Arc<Notify>>);
+
+impl Nudge {
+    fn notify(&self) {
+        if let Some(notify) = &self.0 {
+            notify.notify_one();
         }
     }
 }
@@ -295,13 +306,11 @@ async fn session(
     let scene =
         Scene { context: info.context.clone(), user: user.clone(), login: info.login.clone() };
     let renewal = expires.map(|at| {
-        let nudge = inner.nudge.lock().ok().and_then(|n| n.clone());
+        let nudge = inner.nudge();
         let wait = renew_at(at).duration_since(std::time::SystemTime::now()).unwrap_or_default();
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
-            if let Some(nudge) = nudge {
-                nudge.notify_one();
-            }
+            nudge.notify();
         })
     });
     let session = Arc::new(Session {
@@ -449,7 +458,7 @@ async fn view(
             namespace.to_owned(),
             shared.clone(),
             settings.clone(),
-            inner.clone(),
+            inner.nudge(),
         ))
     });
     let view = Arc::new(View {
@@ -498,7 +507,7 @@ async fn watch_namespace(
     namespace: String,
     shared: Arc<Shared>,
     settings: Settings,
-    inner: Arc<Inner>,
+    nudge: Nudge,
 ) {
     let mut backoff = Backoff::new(settings.backoff);
     loop {
@@ -507,7 +516,7 @@ async fn watch_namespace(
                 Ok(listed) => listed,
                 Err(error) => {
                     shared.update(|cache| cache.error = Some(error));
-                    inner.nudge();
+                    nudge.notify();
                     tokio::time::sleep(backoff.wait()).await;
                     continue;
                 }
@@ -516,7 +525,7 @@ async fn watch_namespace(
             cache.rows = Some(rows.into_iter().map(|r| (r.name.clone(), r)).collect());
             cache.error = None;
         });
-        inner.nudge();
+        nudge.notify();
         backoff.reset();
         // Watch until the history expires (relist at once) or something breaks (relist later).
         let failure = loop {
@@ -543,7 +552,7 @@ async fn watch_namespace(
                                 rows.insert(row.name.clone(), row);
                             }
                         });
-                        inner.nudge();
+                        nudge.notify();
                     }
                     Ok(Change::Delete(name, v)) => {
                         version = v;
@@ -552,7 +561,7 @@ async fn watch_namespace(
                                 rows.remove(&name);
                             }
                         });
-                        inner.nudge();
+                        nudge.notify();
                     }
                     Ok(Change::Bookmark(v)) => {
                         if !v.is_empty() {
@@ -574,7 +583,7 @@ async fn watch_namespace(
             Some(ProbeError::Gone) | None => {}
             Some(error) => {
                 shared.update(|cache| cache.error = Some(error));
-                inner.nudge();
+                nudge.notify();
                 tokio::time::sleep(backoff.wait()).await;
             }
         }
