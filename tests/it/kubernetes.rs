@@ -186,6 +186,20 @@ async fn get_only_users_are_checked_secret_by_secret() {
         .filter(|r| r.path.ends_with("/secrets") && r.user_agent.starts_with("greenlight/"))
         .count();
     assert_eq!(lists, 0, "list is forbidden, so Greenlight must not try it");
+
+    // A proxy's 404 page is not the API server saying "not found".
+    cluster.server.set_fault(Fault::NotFoundPages);
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(1), "{report:#}");
+    for name in ["github-token", "db-credentials", "webhook"] {
+        let secret = row(&report, name);
+        assert_eq!(secret["state"], "unreachable", "{secret:#}");
+        assert!(
+            secret["detail"].as_str().unwrap().contains("not from the Kubernetes API"),
+            "{secret:#}"
+        );
+        assert!(!secret.to_string().contains("nginx"), "the page is not shown: {secret:#}");
+    }
     cluster.assert_value_free();
 }
 

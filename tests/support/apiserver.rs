@@ -109,6 +109,9 @@ pub enum Fault {
     /// Keep open watches open but send nothing on them (no events, no bookmarks), as a
     /// stalled proxy or a half-dead connection does.
     MuteWatches,
+    /// A proxy in front that answers resource requests with its own HTML 404 page (access
+    /// reviews still reach the server).
+    NotFoundPages,
 }
 
 #[derive(Debug, Clone)]
@@ -673,7 +676,16 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                 .body(full(body))
                 .unwrap();
         }
-        Fault::None | Fault::MuteWatches => {}
+        Fault::NotFoundPages if !req.uri().path().contains("/selfsubject") => {
+            return Response::builder()
+                .status(404)
+                .header("content-type", "text/html")
+                .body(full(
+                    b"<html><body><h1>404 Not Found</h1><p>nginx</p></body></html>".to_vec(),
+                ))
+                .unwrap();
+        }
+        Fault::None | Fault::MuteWatches | Fault::NotFoundPages => {}
     }
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();

@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
-use futures::{AsyncBufReadExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 use http::Request;
 use serde::Deserialize;
 
-use crate::detect::redact::error_chain;
+use crate::detect::redact::{error_chain, scrub};
 
 /// Accept header for the server-side Table form.
 pub const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
@@ -27,7 +27,7 @@ pub struct SecretRow {
     pub keys: u32,
 }
 
-/// Why a request failed. Never "not found": that is an answer, not a failure.
+/// Why a request failed, or (`NotFound`) the clean answer that an object does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProbeError {
     /// 403: the server's own message names the missing permission.
@@ -77,6 +77,13 @@ pub enum ProbeError {
     /// An answer that is not what the API promises.
     #[error("unexpected answer from the API server: {0}")]
     Protocol(String),
+    /// 404 with a Kubernetes `Status` of reason NotFound: the object does not exist. An
+    /// answer, which the callers that ask for one object turn into "missing".
+    #[error("not found")]
+    NotFound {
+        /// The kind the server says it looked for (e.g. `secrets`), when it said.
+        kind: String,
+    },
 }
 
 fn detail(message: &str) -> String {
@@ -87,36 +94,127 @@ fn detail(message: &str) -> String {
     }
 }
 
+/// Largest answer read for a list or a single object (a Table of thousands of Secrets is a
+/// few MiB).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Largest error answer read; only its Status is used.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Largest single watch event.
+const MAX_WATCH_LINE: usize = 1024 * 1024;
+
 impl ProbeError {
-    fn from_kube(error: kube::Error) -> Self {
+    /// A failure before any answer: connection refused, TLS, DNS, a reset, or credentials
+    /// that could not be refreshed.
+    fn from_transport(error: kube::Error) -> Self {
         match error {
-            kube::Error::Api(status) => match status.code {
-                401 => ProbeError::Unauthorized { message: status.message },
-                403 => ProbeError::Forbidden { message: status.message },
-                410 => ProbeError::Gone,
-                429 => ProbeError::Throttled { message: status.message },
-                code => ProbeError::Status {
-                    code,
-                    message: if status.message.is_empty() { status.reason } else { status.message },
-                },
-            },
-            // The credential (a token file, or a legacy auth provider) could not be refreshed;
-            // the library's words may quote the command or the file, so they are not shown.
+            // A token file or a legacy auth provider could not be refreshed; the library's
+            // words may quote the command or the file, so they are not shown.
             kube::Error::Auth(_) => ProbeError::Credentials {
                 message: "the credentials in the kubeconfig could not be refreshed".to_owned(),
             },
             other => ProbeError::Unreachable { message: error_chain(&other) },
         }
     }
+
+    /// An error status. Only a Kubernetes `Status` object is taken at its word: a 404 from an
+    /// ingress or proxy is not "not found", and its page is not shown.
+    fn from_status(code: u16, status: Option<ApiStatus>) -> Self {
+        let Some(status) = status.filter(|s| s.kind == "Status") else {
+            return ProbeError::Status {
+                code,
+                message: "the answer is not from the Kubernetes API (no Status object); check the server address and any proxy in between".to_owned(),
+            };
+        };
+        let message = scrub(&status.message);
+        match code {
+            401 => ProbeError::Unauthorized { message },
+            403 => ProbeError::Forbidden { message },
+            404 if status.reason == "NotFound" => {
+                ProbeError::NotFound { kind: status.details.kind }
+            }
+            410 => ProbeError::Gone,
+            429 => ProbeError::Throttled { message },
+            code => ProbeError::Status {
+                code,
+                message: if message.is_empty() { scrub(&status.reason) } else { message },
+            },
+        }
+    }
+}
+
+/// The fields of a Kubernetes `Status` Greenlight reads.
+#[derive(Debug, Default, Deserialize)]
+struct ApiStatus {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    details: StatusDetails,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StatusDetails {
+    #[serde(default)]
+    kind: String,
+}
+
+fn is_json(response: &http::Response<kube::client::Body>) -> bool {
+    response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"))
+}
+
+/// At most `limit` bytes of a body, or an error saying it was larger.
+async fn read_limited(body: kube::client::Body, limit: usize) -> Result<bytes::Bytes, ProbeError> {
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(ProbeError::Protocol(format!("an answer larger than {} KiB", limit / 1024)))
+        }
+        Err(error) => Err(ProbeError::Unreachable { message: scrub(&error.to_string()) }),
+    }
+}
+
+/// Sends `request` and returns the successful answer's response, after checking its status
+/// and that it is JSON.
+async fn respond(
+    client: &kube::Client,
+    request: Request<Vec<u8>>,
+) -> Result<http::Response<kube::client::Body>, ProbeError> {
+    let response = client
+        .send(request.map(kube::client::Body::from))
+        .await
+        .map_err(ProbeError::from_transport)?;
+    let code = response.status().as_u16();
+    if !response.status().is_success() {
+        let json = is_json(&response);
+        let body = read_limited(response.into_body(), MAX_ERROR_BODY).await.unwrap_or_default();
+        let status = json.then(|| serde_json::from_slice::<ApiStatus>(&body).ok()).flatten();
+        return Err(ProbeError::from_status(code, status));
+    }
+    if !is_json(&response) {
+        return Err(ProbeError::Protocol(
+            "the answer is not JSON; check the server address and any proxy in between".to_owned(),
+        ));
+    }
+    Ok(response)
 }
 
 async fn send(
     client: &kube::Client,
     request: Request<Vec<u8>>,
     timeout: Duration,
-) -> Result<String, ProbeError> {
-    match tokio::time::timeout(timeout, client.request_text(request)).await {
-        Ok(result) => result.map_err(ProbeError::from_kube),
+) -> Result<bytes::Bytes, ProbeError> {
+    let exchange =
+        async { read_limited(respond(client, request).await?.into_body(), MAX_BODY).await };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
         Err(_) => Err(ProbeError::Timeout(timeout)),
     }
 }
@@ -234,11 +332,20 @@ fn rows(shape: &Shape, layout: Layout) -> Vec<SecretRow> {
         .collect()
 }
 
-fn parse_table(text: &str) -> Result<Shape, ProbeError> {
-    let shape: Shape = serde_json::from_str(text)
-        .map_err(|e| ProbeError::Protocol(format!("not a Table: {e}")))?;
+/// A Table, or an error: anything else (another kind, no column definitions) is not taken
+/// for an empty list.
+fn parse_table(body: &[u8]) -> Result<Shape, ProbeError> {
+    let shape: Shape = serde_json::from_slice(body)
+        .map_err(|_| ProbeError::Protocol("the answer is not a Table".to_owned()))?;
     if shape.kind != "Table" {
-        return Err(ProbeError::Protocol(format!("expected a Table, got `{}`", shape.kind)));
+        return Err(ProbeError::Protocol(format!(
+            "expected a Table, got `{}`",
+            scrub(&shape.kind)
+        )));
+    }
+    if shape.columns.as_ref().is_none_or(|c| !c.iter().any(|c| c.name.eq_ignore_ascii_case("Name")))
+    {
+        return Err(ProbeError::Protocol("the Table has no Name column".to_owned()));
     }
     Ok(shape)
 }
@@ -269,12 +376,12 @@ pub async fn get_secret(
         encode(name)
     );
     match send(client, get(&uri, TABLE)?, timeout).await {
-        Ok(text) => {
-            let shape = parse_table(&text)?;
+        Ok(body) => {
+            let shape = parse_table(&body)?;
             let layout = shape.columns.as_deref().map(Layout::from_columns).unwrap_or_default();
             Ok(rows(&shape, layout).into_iter().next())
         }
-        Err(ProbeError::Status { code: 404, .. }) => Ok(None),
+        Err(ProbeError::NotFound { kind }) if kind.is_empty() || kind == "secrets" => Ok(None),
         Err(other) => Err(other),
     }
 }
@@ -288,7 +395,7 @@ pub async fn namespace_exists(
     let uri = format!("/api/v1/namespaces/{}", encode(namespace));
     match send(client, get(&uri, TABLE)?, timeout).await {
         Ok(_) => Ok(true),
-        Err(ProbeError::Status { code: 404, .. }) => Ok(false),
+        Err(ProbeError::NotFound { kind }) if kind.is_empty() || kind == "namespaces" => Ok(false),
         Err(other) => Err(other),
     }
 }
@@ -347,8 +454,8 @@ pub async fn can(
         .header(http::header::ACCEPT, "application/json")
         .body(serde_json::to_vec(&body).unwrap_or_default())
         .map_err(|e| ProbeError::Protocol(e.to_string()))?;
-    let review: Review = serde_json::from_str(&send(client, request, timeout).await?)
-        .map_err(|e| ProbeError::Protocol(e.to_string()))?;
+    let review: Review = serde_json::from_slice(&send(client, request, timeout).await?)
+        .map_err(|_| ProbeError::Protocol("not a SelfSubjectAccessReview".to_owned()))?;
     Ok(review.status.allowed)
 }
 
@@ -361,9 +468,9 @@ pub async fn whoami(client: &kube::Client, timeout: Duration) -> Result<String, 
         .header(http::header::ACCEPT, "application/json")
         .body(serde_json::to_vec(&body).unwrap_or_default())
         .map_err(|e| ProbeError::Protocol(e.to_string()))?;
-    let review: Review = serde_json::from_str(&send(client, request, timeout).await?)
-        .map_err(|e| ProbeError::Protocol(e.to_string()))?;
-    Ok(review.status.user.map(|u| u.username).unwrap_or_default())
+    let review: Review = serde_json::from_slice(&send(client, request, timeout).await?)
+        .map_err(|_| ProbeError::Protocol("not a SelfSubjectReview".to_owned()))?;
+    Ok(review.status.user.map(|u| scrub(&u.username)).unwrap_or_default())
 }
 
 /// One thing a watch reported.
@@ -400,9 +507,9 @@ pub async fn watch_secrets(
         encode(version),
         server_timeout.as_secs()
     );
-    let lines = match tokio::time::timeout(idle, client.request_stream(get(&uri, TABLE)?)).await {
-        Ok(Ok(reader)) => reader.lines(),
-        Ok(Err(e)) => return Err(ProbeError::from_kube(e)),
+    let lines = match tokio::time::timeout(idle, respond(client, get(&uri, TABLE)?)).await {
+        Ok(Ok(response)) => lines(response.into_body()),
+        Ok(Err(e)) => return Err(e),
         Err(_) => return Err(ProbeError::Timeout(idle)),
     };
     let layout = Layout::default();
@@ -416,22 +523,17 @@ pub async fn watch_secrets(
                 let line = match tokio::time::timeout(idle, lines.next()).await {
                     Err(_) => return Some((Err(ProbeError::Timeout(idle)), (lines, layout, true))),
                     Ok(None) => return None,
-                    Ok(Some(Err(e))) => {
-                        return Some((
-                            Err(ProbeError::Unreachable { message: e.to_string() }),
-                            (lines, layout, true),
-                        ));
-                    }
+                    Ok(Some(Err(e))) => return Some((Err(e), (lines, layout, true))),
                     Ok(Some(Ok(line))) => line,
                 };
-                if line.trim().is_empty() {
+                if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let event: WatchLine = match serde_json::from_str(&line) {
+                let event: WatchLine = match serde_json::from_slice(&line) {
                     Ok(event) => event,
-                    Err(e) => {
+                    Err(_) => {
                         return Some((
-                            Err(ProbeError::Protocol(format!("bad watch event: {e}"))),
+                            Err(ProbeError::Protocol("a watch event that is not JSON".to_owned())),
                             (lines, layout, true),
                         ));
                     }
@@ -443,9 +545,10 @@ pub async fn watch_secrets(
                 let version = object.metadata.resource_version.clone().unwrap_or_default();
                 let item = match event.kind.as_str() {
                     "ERROR" if object.code == 410 => Err(ProbeError::Gone),
-                    "ERROR" => {
-                        Err(ProbeError::Status { code: object.code, message: object.message })
-                    }
+                    "ERROR" => Err(ProbeError::Status {
+                        code: object.code,
+                        message: scrub(&object.message),
+                    }),
                     "BOOKMARK" => Ok(Change::Bookmark(version)),
                     "ADDED" | "MODIFIED" => match rows(&object, layout).into_iter().next() {
                         Some(row) => Ok(Change::Upsert(row, version)),
@@ -464,6 +567,47 @@ pub async fn watch_secrets(
     ))
 }
 
+/// The lines of a streamed body, each at most [`MAX_WATCH_LINE`] bytes.
+fn lines(
+    body: kube::client::Body,
+) -> impl Stream<Item = Result<Vec<u8>, ProbeError>> + Send + use<> {
+    use http_body_util::BodyExt;
+    let chunks = Box::pin(body.into_data_stream());
+    futures::stream::unfold(
+        (chunks, Vec::new(), false),
+        |(mut chunks, mut buffer, done): (_, Vec<u8>, bool)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                if let Some(at) = buffer.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buffer.drain(..=at).collect();
+                    return Some((Ok(line), (chunks, buffer, false)));
+                }
+                if buffer.len() > MAX_WATCH_LINE {
+                    let error = ProbeError::Protocol(format!(
+                        "a watch event larger than {} KiB",
+                        MAX_WATCH_LINE / 1024
+                    ));
+                    return Some((Err(error), (chunks, buffer, true)));
+                }
+                match chunks.next().await {
+                    Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
+                    Some(Err(e)) => {
+                        let error = ProbeError::Unreachable { message: error_chain(&e) };
+                        return Some((Err(error), (chunks, buffer, true)));
+                    }
+                    None if buffer.is_empty() => return None,
+                    None => {
+                        let line = std::mem::take(&mut buffer);
+                        return Some((Ok(line), (chunks, buffer, true)));
+                    }
+                }
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,7 +617,7 @@ mod tests {
         let text = r#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"42"},
             "columnDefinitions":[{"name":"Name"},{"name":"Type"},{"name":"Data"},{"name":"Age"}],
             "rows":[{"cells":["github-token","Opaque",2,"5m"],"object":{"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"hunter2"}}}}]}"#;
-        let shape = parse_table(text).unwrap();
+        let shape = parse_table(text.as_bytes()).unwrap();
         let found = rows(&shape, Layout::from_columns(shape.columns.as_deref().unwrap()));
         assert_eq!(
             found,
@@ -485,15 +629,50 @@ mod tests {
     #[test]
     fn columns_may_come_in_another_order() {
         let text = r#"{"kind":"Table","columnDefinitions":[{"name":"Age"},{"name":"Data"},{"name":"Name"},{"name":"Type"}],"rows":[{"cells":["1m","3","x","Opaque"]}]}"#;
-        let shape = parse_table(text).unwrap();
+        let shape = parse_table(text.as_bytes()).unwrap();
         let found = rows(&shape, Layout::from_columns(shape.columns.as_deref().unwrap()));
         assert_eq!(found[0], SecretRow { name: "x".into(), secret_type: "Opaque".into(), keys: 3 });
     }
 
     #[test]
+    fn only_a_kubernetes_not_found_means_not_found() {
+        let status = |json: &str| serde_json::from_str::<ApiStatus>(json).ok();
+        let secret = status(
+            r#"{"kind":"Status","reason":"NotFound","message":"secrets \"x\" not found","details":{"kind":"secrets","name":"x"}}"#,
+        );
+        assert_eq!(
+            ProbeError::from_status(404, secret),
+            ProbeError::NotFound { kind: "secrets".into() }
+        );
+        // An ingress's 404 page, or a JSON 404 that is not a Status, is not an answer.
+        assert!(matches!(ProbeError::from_status(404, None), ProbeError::Status { code: 404, .. }));
+        let other = status(r#"{"kind":"Error","reason":"NotFound"}"#);
+        assert!(matches!(
+            ProbeError::from_status(404, other),
+            ProbeError::Status { code: 404, .. }
+        ));
+        let forbidden = status(
+            r#"{"kind":"Status","reason":"Forbidden","message":"secrets is forbidden\u001b]52;c;x\u0007"}"#,
+        );
+        assert_eq!(
+            ProbeError::from_status(403, forbidden),
+            ProbeError::Forbidden { message: "secrets is forbidden]52;c;x".into() }
+        );
+    }
+
+    #[test]
+    fn a_table_without_columns_is_not_an_empty_list() {
+        assert!(parse_table(br#"{"kind":"Table","rows":[]}"#).is_err());
+        assert!(
+            parse_table(br#"{"kind":"Table","columnDefinitions":[{"name":"Name"}],"rows":[]}"#)
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn a_full_object_is_not_a_table() {
         assert!(matches!(
-            parse_table(r#"{"kind":"Secret","data":{"k":"aHVudGVyMg=="}}"#),
+            parse_table(br#"{"kind":"Secret","data":{"k":"aHVudGVyMg=="}}"#),
             Err(ProbeError::Protocol(_))
         ));
     }
