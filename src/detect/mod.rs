@@ -3,6 +3,7 @@
 //! live. "Missing" is only ever reported when the backend cleanly said not found.
 
 pub mod aws;
+mod backoff;
 mod connection;
 pub mod kubernetes;
 mod monitor;

@@ -143,11 +143,7 @@ impl Probe for AwsProbe {
         let streak = self.inner.throttled.load(Ordering::Relaxed).min(5);
         let backed_off = (base * 2u32.pow(streak)).min(Duration::from_secs(120));
         // Jitter, so several Greenlights behind one account do not poll in step.
-        let noise = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_millis())
-            .unwrap_or(0);
-        backed_off + Duration::from_millis(u64::from(noise % 500))
+        crate::detect::backoff::jitter(backed_off, Duration::from_millis(500))
     }
 
     fn connection(&self) -> Option<ConnectionStatus> {

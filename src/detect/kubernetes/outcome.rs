@@ -1,0 +1,292 @@
+//! Each entry's outcome from what the view knows: present (or present but wrong), missing
+//! with a diagnosis of what was actually found (namespace missing, another namespace, a
+//! near-miss name), forbidden, or unreachable with the failure behind it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Settings;
+use super::session::Session;
+use super::view::{Access, View};
+use super::wire::{self, ProbeError, SecretRow};
+use crate::commands::{self, CommandKind, Target};
+use crate::detect::{CheckOutcome, Presence};
+use crate::diagnose::Hint;
+use crate::diagnose::kubernetes::{self as hints, Scene};
+use crate::spec::{KubernetesPlacement, Platform, SecretEntry};
+
+pub(super) fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {
+    commands::posix_text(entry, Platform::Kubernetes, target, kind)
+}
+
+/// The outcome for one entry, and the error behind it if it broke the session.
+pub(super) async fn decide(
+    settings: &Settings,
+    session: &Session,
+    view: &View,
+    views: &HashMap<String, Arc<View>>,
+    entry: &SecretEntry,
+    placement: &KubernetesPlacement,
+    target: &Target,
+) -> (CheckOutcome, Option<ProbeError>) {
+    let scene = &session.scene;
+    let namespace = &placement.namespace;
+    let found: Result<Option<SecretRow>, ProbeError>;
+    let mut stale = None;
+    match view.access {
+        Access::Denied => {
+            let outcome = CheckOutcome::now(Presence::Forbidden {
+                permission: format!("get secrets in namespace {namespace}"),
+            })
+            .with_hints(hints::rbac(scene, namespace, "get"));
+            return (outcome, None);
+        }
+        Access::Get => {
+            found = wire::get_secret(
+                &session.client,
+                namespace,
+                &placement.secret,
+                settings.request_timeout,
+            )
+            .await;
+        }
+        Access::Watch | Access::List => {
+            if view.access == Access::Watch {
+                // Wait for the first answer of a new watcher.
+                let mut generation = view.shared.generation.subscribe();
+                let first = generation.wait_for(|g| *g > 0);
+                tokio::time::timeout(settings.request_timeout + Duration::from_secs(1), first)
+                    .await
+                    .ok();
+            }
+            let (rows, error) = view.shared.snapshot();
+            found = match (rows, error) {
+                (Some(rows), error) => {
+                    stale = error.map(|e| format!("last known state; {e}"));
+                    Ok(rows.get(&placement.secret).cloned())
+                }
+                (None, Some(error)) => Err(error),
+                (None, None) => Err(ProbeError::Timeout(settings.request_timeout)),
+            };
+        }
+    }
+    let mut outcome = match found {
+        Ok(Some(row)) => present(scene, entry, placement, &row, target),
+        Ok(None) => missing(settings, session, view, views, entry, placement, target).await,
+        Err(error) => {
+            let outcome = failed(scene, namespace, &error);
+            return (outcome, Some(error));
+        }
+    };
+    outcome.stale = stale;
+    (outcome, None)
+}
+
+pub(super) fn failed(scene: &Scene, namespace: &str, error: &ProbeError) -> CheckOutcome {
+    match error {
+        ProbeError::Forbidden { message } => {
+            CheckOutcome::now(Presence::Forbidden { permission: message.clone() })
+                .with_hints(hints::rbac(scene, namespace, "get"))
+        }
+        ProbeError::Unauthorized { .. } | ProbeError::Credentials { .. } => {
+            CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
+                .with_hints(vec![hints::credentials(scene)])
+        }
+        _ => CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
+            .with_hints(vec![hints::unreachable(scene)]),
+    }
+}
+
+pub(super) fn present(
+    scene: &Scene,
+    entry: &SecretEntry,
+    placement: &KubernetesPlacement,
+    row: &SecretRow,
+    target: &Target,
+) -> CheckOutcome {
+    if let Some(wanted) = placement.secret_type.as_ref().filter(|w| **w != row.secret_type) {
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("type is {}, the spec expects {wanted}", row.secret_type),
+        })
+        .with_hints(vec![hints::wrong_type(
+            scene,
+            &placement.secret,
+            &placement.namespace,
+            &row.secret_type,
+            wanted,
+        )]);
+    }
+    let wanted = u32::try_from(placement.keys.len()).unwrap_or(u32::MAX);
+    if row.keys < wanted {
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("has {} of the {wanted} data keys the spec lists", row.keys),
+        })
+        .with_hints(vec![hints::too_few_keys(
+            command(entry, target, CommandKind::Rotate),
+            row.keys,
+            &placement.keys,
+        )]);
+    }
+    CheckOutcome::now(Presence::Present)
+}
+
+pub(super) async fn missing(
+    settings: &Settings,
+    session: &Session,
+    view: &View,
+    views: &HashMap<String, Arc<View>>,
+    entry: &SecretEntry,
+    placement: &KubernetesPlacement,
+    target: &Target,
+) -> CheckOutcome {
+    let scene = &session.scene;
+    let namespace = &placement.namespace;
+    if entry.provided_by == crate::spec::Provider::Vendor {
+        return CheckOutcome::now(Presence::Missing).with_hints(vec![Hint::says(format!(
+            "Not found in namespace {namespace}. The vendor's deployment creates it; there is nothing to do until it runs."
+        ))]);
+    }
+    let create = command(entry, target, CommandKind::Create);
+    let create_hint = |text: &str| match &create {
+        Some(c) => Hint::with_command(text, c.clone()),
+        None => Hint::says(text),
+    };
+    match namespace_exists(settings, session, view).await {
+        Some(false) => {
+            return CheckOutcome::now(Presence::Missing).with_hints(vec![
+                hints::namespace_missing(scene, namespace),
+                create_hint("Then create the Secret:"),
+            ]);
+        }
+        None => {
+            return CheckOutcome::now(Presence::Missing).with_hints(vec![
+                create_hint("Not found. Create it:"),
+                hints::namespace_unknown(scene, namespace),
+            ]);
+        }
+        Some(true) => {}
+    }
+    let (rows, _) = view.shared.snapshot();
+    if let Some(similar) = rows.as_ref().and_then(|rows| {
+        rows.keys().find(|name| hints::is_near_miss(&placement.secret, name)).cloned()
+    }) {
+        return CheckOutcome::now(Presence::FoundElsewhere {
+            location: format!("Secret {namespace}/{similar} (a similar name)"),
+        })
+        .with_hints(vec![
+            hints::near_miss(scene, &placement.secret, namespace, &similar),
+            create_hint("Create it under the right name:"),
+        ]);
+    }
+    let others = elsewhere(settings, session, views, &placement.secret, namespace).await;
+    if !others.is_empty() {
+        let location = others
+            .iter()
+            .map(|ns| format!("Secret {ns}/{}", placement.secret))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return CheckOutcome::now(Presence::FoundElsewhere { location }).with_hints(vec![
+            create_hint(&format!("Create it in namespace {namespace}:")),
+            hints::in_other_namespaces(scene, &placement.secret, namespace, &others),
+        ]);
+    }
+    CheckOutcome::now(Presence::Missing)
+        .with_hints(vec![create_hint(&format!("Not found in namespace {namespace}. Create it:"))])
+}
+
+/// Whether the view's namespace exists: `None` when the user may not tell. Cached briefly.
+pub(super) async fn namespace_exists(
+    settings: &Settings,
+    session: &Session,
+    view: &View,
+) -> Option<bool> {
+    let fresh = view
+        .exists
+        .lock()
+        .ok()
+        .and_then(|e| *e)
+        .filter(|(at, _)| at.elapsed() < Duration::from_secs(15));
+    if let Some((_, known)) = fresh {
+        return known;
+    }
+    let answer =
+        match wire::namespace_exists(&session.client, &view.namespace, settings.request_timeout)
+            .await
+        {
+            Ok(exists) => Some(exists),
+            Err(_) => {
+                // No permission to read the namespace: a non-empty list proves it exists.
+                let (rows, _) = view.shared.snapshot();
+                rows.filter(|r| !r.is_empty()).map(|_| true)
+            }
+        };
+    if let Ok(mut slot) = view.exists.lock() {
+        *slot = Some((Instant::now(), answer));
+    }
+    answer
+}
+
+/// Other namespaces holding a Secret named `name`: the namespaces already watched, and, when
+/// the user may list namespaces, up to 50 others. Those are listed (as Tables) at most once a
+/// minute for all missing Secrets together, so the cost grows with namespaces, not Secrets.
+pub(super) async fn elsewhere(
+    settings: &Settings,
+    session: &Session,
+    views: &HashMap<String, Arc<View>>,
+    name: &str,
+    namespace: &str,
+) -> Vec<String> {
+    let mut found: Vec<String> = views
+        .values()
+        .filter(|v| {
+            v.namespace != namespace
+                && v.shared.snapshot().0.is_some_and(|rows| rows.contains_key(name))
+        })
+        .map(|v| v.namespace.clone())
+        .collect();
+    let mut others = session.others.lock().await;
+    if others.as_ref().is_none_or(|(at, _)| at.elapsed() > Duration::from_secs(60)) {
+        let may_list = *session
+            .may_list_namespaces
+            .get_or_init(|| async {
+                wire::can(&session.client, "list", "namespaces", None, settings.request_timeout)
+                    .await
+                    .unwrap_or(false)
+            })
+            .await;
+        let mut listed = BTreeMap::new();
+        let all = if may_list {
+            wire::list_namespaces(&session.client, settings.request_timeout).await.ok()
+        } else {
+            None
+        };
+        if let Some(all) = all {
+            let candidates: Vec<String> =
+                all.into_iter().filter(|ns| !views.contains_key(ns)).take(50).collect();
+            let answers = futures::future::join_all(
+                candidates
+                    .iter()
+                    .map(|ns| wire::list_secrets(&session.client, ns, settings.request_timeout)),
+            )
+            .await;
+            for (ns, answer) in candidates.into_iter().zip(answers) {
+                // A namespace the user may not list is simply not searched.
+                if let Ok((rows, _)) = answer {
+                    listed.insert(ns, rows.into_iter().map(|r| r.name).collect());
+                }
+            }
+        }
+        *others = Some((Instant::now(), listed));
+    }
+    if let Some((_, listed)) = others.as_ref() {
+        found.extend(
+            listed
+                .iter()
+                .filter(|(ns, names)| ns.as_str() != namespace && names.iter().any(|n| n == name))
+                .map(|(ns, _)| ns.clone()),
+        );
+    }
+    found.sort();
+    found
+}

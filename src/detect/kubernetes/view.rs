@@ -1,0 +1,208 @@
+//! One view per namespace the spec uses: how it may be observed (chosen by access reviews),
+//! what is known about its Secrets, and, in live mode, the watcher that keeps that current:
+//! LIST, then WATCH from the list's resource version, relisting on 410 and reconnecting with
+//! backoff, keeping the last rows (stale) while it cannot.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::session::Session;
+use super::wire::{self, Change, ProbeError, SecretRow};
+use super::{Inner, Mode, Nudge, Settings};
+use crate::detect::backoff::Backoff;
+
+/// How a namespace is observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Access {
+    Watch,
+    List,
+    Get,
+    Denied,
+}
+
+/// What is known about one namespace's Secrets.
+#[derive(Debug, Default)]
+pub(super) struct Cache {
+    /// Every Secret in the namespace, once a list succeeded.
+    pub(super) rows: Option<BTreeMap<String, SecretRow>>,
+    /// The current failure, if any; with `rows` set, the rows are stale.
+    pub(super) error: Option<ProbeError>,
+}
+
+pub(super) struct Shared {
+    pub(super) cache: std::sync::Mutex<Cache>,
+    /// Bumped on every change, so waiters can tell the first answer arrived.
+    pub(super) generation: watch::Sender<u64>,
+}
+
+impl Shared {
+    pub(super) fn update(&self, change: impl FnOnce(&mut Cache)) {
+        if let Ok(mut cache) = self.cache.lock() {
+            change(&mut cache);
+        }
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    pub(super) fn snapshot(&self) -> (Option<BTreeMap<String, SecretRow>>, Option<ProbeError>) {
+        self.cache.lock().map(|c| (c.rows.clone(), c.error.clone())).unwrap_or((None, None))
+    }
+}
+
+pub(super) struct View {
+    pub(super) namespace: String,
+    pub(super) access: Access,
+    pub(super) shared: Arc<Shared>,
+    pub(super) task: Option<JoinHandle<()>>,
+    pub(super) exists: std::sync::Mutex<Option<(Instant, Option<bool>)>>,
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// The view of `namespace`, created on first use: access checked, watcher started.
+pub(super) async fn view(
+    settings: &Settings,
+    inner: &Arc<Inner>,
+    session: &Arc<Session>,
+    namespace: &str,
+) -> Arc<View> {
+    let mut views = session.views.lock().await;
+    if let Some(view) = views.get(namespace) {
+        return view.clone();
+    }
+    let timeout = settings.request_timeout;
+    let client = &session.client;
+    let (list, watch_ok, get) = tokio::join!(
+        wire::can(client, "list", "secrets", Some(namespace), timeout),
+        wire::can(client, "watch", "secrets", Some(namespace), timeout),
+        wire::can(client, "get", "secrets", Some(namespace), timeout),
+    );
+    // A review that fails (an old server, a webhook outage) is not a denial: try and see.
+    let allowed = |answer: &Result<bool, ProbeError>| answer.as_ref().map_or(true, |a| *a);
+    let access = match (allowed(&list), allowed(&watch_ok), allowed(&get)) {
+        (true, true, _) if settings.mode == Mode::Live => Access::Watch,
+        (true, _, _) => Access::List,
+        (false, _, true) => Access::Get,
+        (false, _, false) => Access::Denied,
+    };
+    let (generation, _) = watch::channel(0u64);
+    let shared = Arc::new(Shared { cache: std::sync::Mutex::new(Cache::default()), generation });
+    let task = (access == Access::Watch).then(|| {
+        tokio::spawn(watch_namespace(
+            session.client.clone(),
+            namespace.to_owned(),
+            shared.clone(),
+            settings.clone(),
+            inner.nudge(),
+        ))
+    });
+    let view = Arc::new(View {
+        namespace: namespace.to_owned(),
+        access,
+        shared,
+        task,
+        exists: std::sync::Mutex::new(None),
+    });
+    views.insert(namespace.to_owned(), view.clone());
+    view
+}
+
+/// Keeps one namespace's rows current: LIST, then WATCH from its resource version; relist on
+/// 410; on failure keep the rows (now stale) and retry with backoff.
+pub(super) async fn watch_namespace(
+    client: kube::Client,
+    namespace: String,
+    shared: Arc<Shared>,
+    settings: Settings,
+    nudge: Nudge,
+) {
+    let mut backoff = Backoff::new(settings.backoff);
+    loop {
+        let (rows, mut version) =
+            match wire::list_secrets(&client, &namespace, settings.request_timeout).await {
+                Ok(listed) => listed,
+                Err(error) => {
+                    shared.update(|cache| cache.error = Some(error));
+                    nudge.notify();
+                    tokio::time::sleep(backoff.wait()).await;
+                    continue;
+                }
+            };
+        shared.update(|cache| {
+            cache.rows = Some(rows.into_iter().map(|r| (r.name.clone(), r)).collect());
+            cache.error = None;
+        });
+        nudge.notify();
+        backoff.reset();
+        // Watch until the history expires (relist at once) or something breaks (relist later).
+        let failure = loop {
+            let stream = match wire::watch_secrets(
+                &client,
+                &namespace,
+                &version,
+                settings.watch_renew,
+                settings.watch_idle.max(settings.request_timeout),
+            )
+            .await
+            {
+                Ok(stream) => stream,
+                Err(error) => break Some(error),
+            };
+            let mut stream = std::pin::pin!(stream);
+            let mut ended = None;
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(Change::Upsert(row, v)) => {
+                        version = v;
+                        shared.update(|cache| {
+                            if let Some(rows) = cache.rows.as_mut() {
+                                rows.insert(row.name.clone(), row);
+                            }
+                        });
+                        nudge.notify();
+                    }
+                    Ok(Change::Delete(name, v)) => {
+                        version = v;
+                        shared.update(|cache| {
+                            if let Some(rows) = cache.rows.as_mut() {
+                                rows.remove(&name);
+                            }
+                        });
+                        nudge.notify();
+                    }
+                    Ok(Change::Bookmark(v)) => {
+                        if !v.is_empty() {
+                            version = v;
+                        }
+                    }
+                    Err(error) => {
+                        ended = Some(error);
+                        break;
+                    }
+                }
+            }
+            match ended {
+                None => continue,
+                Some(error) => break Some(error),
+            }
+        };
+        match failure {
+            Some(ProbeError::Gone) | None => {}
+            Some(error) => {
+                shared.update(|cache| cache.error = Some(error));
+                nudge.notify();
+                tokio::time::sleep(backoff.wait()).await;
+            }
+        }
+    }
+}
