@@ -230,6 +230,11 @@ pub trait Probe: Send + Sync {
     fn connection(&self) -> Option<ConnectionStatus> {
         None
     }
+
+    /// The operator asked to check everything again ("Check now"): the next round starts
+    /// from scratch (configuration re-read, credentials renewed, permissions and diagnoses
+    /// asked again), so a fixed login or a granted permission shows at once.
+    fn start_over(&self) {}
 }
 
 /// Checks every entry once: settled ones without asking, the rest through `probe`, within

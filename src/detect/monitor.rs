@@ -162,7 +162,7 @@ async fn run(
                 MonitorCommand::Hurry(period) => {
                     hurry_until = Some(tokio::time::Instant::now() + period)
                 }
-                MonitorCommand::Refresh => {}
+                MonitorCommand::Refresh => probe.start_over(),
             }
         }
     }

@@ -437,12 +437,16 @@ async fn throttling_keeps_the_last_state_and_backs_off() {
 async fn a_slow_endpoint_times_out_instead_of_hanging() {
     let moto = Moto::start().await;
     let spec = write(&moto, SPEC);
-    // Let the identity check through, then slow everything down.
-    moto.delay(Duration::from_secs(5));
+    // Let the identity check through; the lookups hang.
+    moto.delay_action("DescribeSecret", Duration::from_secs(5));
+    moto.delay_action("DescribeParameters", Duration::from_secs(5));
     let started = std::time::Instant::now();
     let (code, report) = check(&moto, &[&spec, "--request-timeout", "1"]).await;
     assert_eq!(code, Some(1), "{report:#}");
-    assert_eq!(row(&report, "github-token")["state"], "unreachable");
+    let github = row(&report, "github-token");
+    assert_eq!(github["state"], "unreachable");
+    assert_eq!(github["detail"], "AWS did not answer in time", "{github:#}");
+    assert_eq!(report["connection"]["account"], "123456789012", "the identity was checked");
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }
 

@@ -710,3 +710,80 @@ async fn a_watch_gone_silent_is_noticed_and_what_it_missed_shows_up() {
     wait_for(&mut inbox, github, Presence::Present).await;
     cluster.assert_value_free();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_only_role_is_polled_with_list_in_live_mode() {
+    // get and list, no watch: a very common Role.
+    let mut cluster = Cluster::start_with(vec![Rule::new(
+        &["get", "list"],
+        &["secrets", "namespaces"],
+        Some("acme"),
+    )])
+    .await;
+    cluster.server.create_namespace("acme");
+    let spec = write_spec(cluster.dir.path(), SPEC).display().to_string();
+    let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
+    watch.line_matching(WAIT, is("github-token", "missing")).await;
+    cluster.seed("acme", "github-token", &[("token", "list-only-value-93")]);
+    watch
+        .line_matching(WAIT, |l| {
+            l["name"] == "github-token" && l["state"] == "present" && l["stale"].is_null()
+        })
+        .await;
+    let greenlight =
+        |r: &crate::support::apiserver::Record| r.user_agent.starts_with("greenlight/");
+    let records = cluster.server.records();
+    assert!(
+        records.iter().filter(|r| greenlight(r)).all(|r| r.param("watch").is_none()),
+        "watch is not allowed, so Greenlight must not try it"
+    );
+    assert!(
+        records.iter().filter(|r| greenlight(r) && r.path.ends_with("/secrets")).count() >= 2,
+        "the namespace is listed every round"
+    );
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_role_is_noticed_without_a_restart() {
+    let mut cluster =
+        Cluster::start_with(vec![Rule::new(&["create"], &["selfsubjectaccessreviews"], None)])
+            .await;
+    cluster.server.create_namespace("acme");
+    cluster.seed("acme", "github-token", &[("token", "granted-value-94")]);
+    let spec = write_spec(cluster.dir.path(), SPEC).display().to_string();
+    let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
+    watch.line_matching(WAIT, is("github-token", "forbidden")).await;
+    // The admin applies the Role the hint suggests.
+    cluster.server.set_rules(
+        crate::support::OPERATOR_TOKEN,
+        vec![
+            Rule::new(&["create"], &["selfsubjectaccessreviews"], None),
+            Rule::new(&["get", "list", "watch"], &["secrets"], Some("acme")),
+        ],
+    );
+    // Access is reviewed again within about 15 s of a denial.
+    watch.line_matching(Duration::from_secs(40), is("github-token", "present")).await;
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_rebuilds_the_session_from_the_rewritten_kubeconfig() {
+    let (mut cluster, spec) = cluster().await;
+    cluster.seed("acme", "github-token", &[("token", "rotation-value-95")]);
+    let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
+    watch.line_matching(WAIT, is("github-token", "present")).await;
+    // The token is revoked and the watch ends: the relist is refused, the row goes stale.
+    cluster.server.expire_user(crate::support::OPERATOR_TOKEN);
+    cluster.server.end_watches();
+    watch.line_matching(WAIT, |l| l["name"] == "github-token" && !l["stale"].is_null()).await;
+    // The operator gets a new token into the kubeconfig; Greenlight picks it up by itself.
+    cluster.server.add_user("operator", "rotated-token", vec![Rule::admin()]);
+    cluster.write_kubeconfig(&[("test", "rotated-token")]);
+    watch
+        .line_matching(WAIT, |l| {
+            l["name"] == "github-token" && l["state"] == "present" && l["stale"].is_null()
+        })
+        .await;
+    cluster.assert_value_free();
+}

@@ -326,3 +326,38 @@ fn editing_the_spec_on_disk_reloads_it_and_a_broken_edit_keeps_the_checklist() {
     harness.get_by_label_contains("The spec file has problems");
     harness.get_by_label("second");
 }
+
+#[test]
+fn check_now_asks_again_at_once_after_a_role_is_granted() {
+    use crate::support::apiserver::Rule;
+    let server_runtime = runtime();
+    let mut cluster =
+        server_runtime.block_on(crate::support::Cluster::start_with(vec![Rule::new(
+            &["create"],
+            &["selfsubjectaccessreviews"],
+            None,
+        )]));
+    cluster.server.create_namespace("acme");
+    cluster.seed("acme", "github-token", &[("token", "check-now-value-202")]);
+    let spec = crate::support::write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: check-now\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n",
+    );
+    let runtime = runtime();
+    let mut harness =
+        app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()) });
+    settle(&mut harness, |app| app.state.rows[0].state() == State::Forbidden);
+    cluster.server.set_rules(
+        crate::support::OPERATOR_TOKEN,
+        vec![
+            Rule::new(&["create"], &["selfsubjectaccessreviews"], None),
+            Rule::new(&["get", "list", "watch"], &["secrets"], Some("acme")),
+        ],
+    );
+    let clicked = Instant::now();
+    harness.get_by_label(label::CHECK_NOW).click();
+    settle(&mut harness, |app| app.state.rows[0].state() == State::Present);
+    // Without "Check now" the denial would only be reviewed again 15 s after it was seen.
+    assert!(clicked.elapsed() < Duration::from_secs(10), "{:?}", clicked.elapsed());
+    cluster.assert_value_free();
+}

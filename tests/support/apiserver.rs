@@ -305,6 +305,15 @@ impl ApiServer {
         });
     }
 
+    /// Replaces what the user with `token` may do, as a cluster admin applying a Role would.
+    pub fn set_rules(&self, token: &str, rules: Vec<Rule>) {
+        for user in &mut self.shared.state.lock().unwrap().users {
+            if user.token == token {
+                user.rules = rules.clone();
+            }
+        }
+    }
+
     pub fn expire_user(&self, token: &str) {
         for user in &mut self.shared.state.lock().unwrap().users {
             if user.token == token {

@@ -50,6 +50,10 @@ struct Faults {
     throttle: usize,
     /// Wait this long before forwarding.
     delay: Duration,
+    /// Wait this long before forwarding requests whose action contains the text.
+    delay_actions: Vec<(String, Duration)>,
+    /// Wait this long before forwarding requests signed for the region.
+    delay_regions: Vec<(String, Duration)>,
 }
 
 struct ProxyState {
@@ -330,6 +334,17 @@ impl Moto {
         self.state.faults.lock().unwrap().delay = delay;
     }
 
+    /// Delays only requests whose action contains `action` (e.g. `DescribeSecret`).
+    pub fn delay_action(&self, action: &str, delay: Duration) {
+        self.state.faults.lock().unwrap().delay_actions.push((action.to_owned(), delay));
+    }
+
+    /// Delays only requests signed for `region`, as an endpoint behind an unreachable VPC
+    /// endpoint or a firewall does.
+    pub fn delay_region(&self, region: &str, delay: Duration) {
+        self.state.faults.lock().unwrap().delay_regions.push((region.to_owned(), delay));
+    }
+
     /// Kills moto (the proxy then answers 502, as a dead endpoint behind a load balancer would
     /// not; requests fail either way).
     pub async fn kill(&mut self) {
@@ -394,13 +409,28 @@ async fn forward(
             .to_owned(),
     };
     let greenlight = user_agent.contains("aws-sdk-rust");
+    // SigV4: Credential=KEY/DATE/REGION/SERVICE/aws4_request
+    let region = header("authorization")
+        .split("Credential=")
+        .nth(1)
+        .and_then(|scope| scope.split('/').nth(2))
+        .unwrap_or_default()
+        .to_owned();
     let (throttle, delay) = {
         let mut faults = state.faults.lock().unwrap();
         let throttle = greenlight && faults.throttle > 0;
         if throttle {
             faults.throttle -= 1;
         }
-        (throttle, faults.delay)
+        let targeted = faults
+            .delay_actions
+            .iter()
+            .filter(|(a, _)| action.contains(a.as_str()))
+            .chain(faults.delay_regions.iter().filter(|(r, _)| *r == region))
+            .map(|(_, d)| *d)
+            .max()
+            .unwrap_or_default();
+        (throttle, faults.delay.max(targeted))
     };
     let request_text = String::from_utf8_lossy(&body).into_owned();
     let record = |status: u16, body: &str| {

@@ -63,6 +63,8 @@ struct Inner {
     throttled: AtomicU32,
     last: std::sync::Mutex<HashMap<usize, CheckOutcome>>,
     diagnoses: std::sync::Mutex<HashMap<String, (Instant, CheckOutcome)>>,
+    /// Set by "Check now": the next round starts from a fresh session and fresh diagnoses.
+    start_over: std::sync::atomic::AtomicBool,
 }
 
 struct Session {
@@ -117,6 +119,7 @@ impl AwsProbe {
                 session: tokio::sync::Mutex::new(None),
                 connection: std::sync::Mutex::new(None),
                 throttled: AtomicU32::new(0),
+                start_over: std::sync::atomic::AtomicBool::new(false),
                 last: std::sync::Mutex::new(HashMap::new()),
                 diagnoses: std::sync::Mutex::new(HashMap::new()),
             }),
@@ -148,6 +151,10 @@ impl Probe for AwsProbe {
 
     fn connection(&self) -> Option<ConnectionStatus> {
         self.inner.connection.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn start_over(&self) {
+        self.inner.start_over.store(true, Ordering::Relaxed);
     }
 }
 
@@ -243,6 +250,13 @@ async fn check(
     spec: &SecretSpec,
     indices: Vec<usize>,
 ) -> Vec<(usize, CheckOutcome)> {
+    if inner.start_over.swap(false, Ordering::Relaxed) {
+        // "Check now": re-read the profile (a fresh SSO login) and diagnose again.
+        *inner.session.lock().await = None;
+        if let Ok(mut diagnoses) = inner.diagnoses.lock() {
+            diagnoses.clear();
+        }
+    }
     let session = match session(settings, expect, spec_regions, inner).await {
         Ok(session) => session,
         Err(error) => {

@@ -22,12 +22,13 @@ pub mod wire;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 pub use connection::{ConnectError, ContextInfo, contexts, current_context};
-use outcome::decide;
+use outcome::{Observation, judge, observe};
 use session::{Session, breaks_session, session};
 use view::{Access, View, view};
 
@@ -36,7 +37,7 @@ use super::{
     ProbeFuture, command_target,
 };
 use crate::commands::Target;
-use crate::spec::{Expect, Platform, SecretSpec};
+use crate::spec::{Expect, KubernetesPlacement, Platform, SecretEntry, SecretSpec};
 
 /// How the probe works.
 #[derive(Debug, Clone)]
@@ -93,7 +94,9 @@ pub(super) struct Inner {
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     nudge: std::sync::Mutex<Option<Arc<Notify>>>,
     connection: std::sync::Mutex<Option<ConnectionStatus>>,
-    polling: std::sync::atomic::AtomicBool,
+    polling: AtomicBool,
+    /// Set by "Check now": the next round starts from a fresh session.
+    start_over: AtomicBool,
 }
 
 impl Inner {
@@ -127,7 +130,8 @@ impl KubernetesProbe {
                 session: tokio::sync::Mutex::new(None),
                 nudge: std::sync::Mutex::new(None),
                 connection: std::sync::Mutex::new(None),
-                polling: std::sync::atomic::AtomicBool::new(false),
+                polling: AtomicBool::new(false),
+                start_over: AtomicBool::new(false),
             }),
         }
     }
@@ -148,7 +152,7 @@ impl Probe for KubernetesProbe {
 
     fn poll_interval(&self, all_present: bool) -> Duration {
         let connected = self.inner.session.try_lock().map(|s| s.is_some()).unwrap_or(true);
-        let polling = self.inner.polling.load(std::sync::atomic::Ordering::Relaxed);
+        let polling = self.inner.polling.load(Ordering::Relaxed);
         match (connected, polling, all_present) {
             (false, _, _) => Duration::from_secs(5),
             (true, true, false) => Duration::from_secs(3),
@@ -165,6 +169,10 @@ impl Probe for KubernetesProbe {
     fn connection(&self) -> Option<ConnectionStatus> {
         self.inner.connection.lock().ok().and_then(|c| c.clone())
     }
+
+    fn start_over(&self) {
+        self.inner.start_over.store(true, Ordering::Relaxed);
+    }
 }
 
 async fn check(
@@ -174,6 +182,10 @@ async fn check(
     spec: &SecretSpec,
     indices: Vec<usize>,
 ) -> Vec<(usize, CheckOutcome)> {
+    if inner.start_over.swap(false, Ordering::Relaxed) {
+        // "Check now": re-read the kubeconfig, re-run the credential plugin, review access.
+        *inner.session.lock().await = None;
+    }
     let session = match session(settings, expect, inner).await {
         Ok(session) => session,
         Err(error) => {
@@ -203,8 +215,14 @@ async fn check(
     .await;
     let views: HashMap<String, Arc<View>> =
         views.into_iter().map(|v| (v.namespace.clone(), v)).collect();
-    let polling = views.values().any(|v| v.access == Access::Get);
-    inner.polling.store(polling, std::sync::atomic::Ordering::Relaxed);
+    // Without a watch, rounds come every few seconds (and denials are reviewed when due).
+    let polling = views.values().any(|v| v.access != Access::Watch);
+    inner.polling.store(polling, Ordering::Relaxed);
+    // Namespaces that may be listed but not watched are listed every round.
+    futures::future::join_all(
+        views.values().filter(|v| v.access == Access::List).map(|v| refresh(settings, &session, v)),
+    )
+    .await;
 
     let target = command_target(
         &settings.choices(),
@@ -213,34 +231,51 @@ async fn check(
             ..KubernetesConnection::default()
         })),
     );
-    let mut outcomes = Vec::new();
-    let mut broken = None;
-    for (namespace, indices) in &by_namespace {
-        let Some(view) = views.get(namespace) else { continue };
-        if settings.mode == Mode::Once && view.access == Access::List {
-            let listed =
-                wire::list_secrets(&session.client, namespace, settings.request_timeout).await;
-            view.shared.update(|cache| match listed {
-                Ok((rows, _)) => {
-                    cache.rows = Some(rows.into_iter().map(|r| (r.name.clone(), r)).collect());
-                    cache.error = None;
-                }
-                Err(error) => cache.error = Some(error),
-            });
-        }
-        for &index in indices {
-            let Some(entry) = spec.entries.get(index) else { continue };
-            let Some(placement) = entry.kubernetes.as_ref() else { continue };
-            let outcome = decide(settings, &session, view, &views, entry, placement, &target).await;
-            if let Some(error) = outcome.1 {
-                broken.get_or_insert(error);
+    // Presence first; then each missing Secret's diagnosis, all at once, each within its own
+    // budget, so a slow search never costs a row its answer.
+    let planned: Vec<(usize, &SecretEntry, &KubernetesPlacement, &Arc<View>)> = by_namespace
+        .iter()
+        .flat_map(|(namespace, indices)| {
+            let view = views.get(namespace);
+            indices.iter().filter_map(move |&index| {
+                let entry = spec.entries.get(index)?;
+                Some((index, entry, entry.kubernetes.as_ref()?, view?))
+            })
+        })
+        .collect();
+    let observations = futures::future::join_all(
+        planned.iter().map(|(_, _, placement, view)| observe(settings, &session, view, placement)),
+    )
+    .await;
+    let broken = observations.iter().filter_map(Observation::failure).any(breaks_session);
+    let outcomes = futures::future::join_all(planned.iter().zip(observations).map(
+        |((index, entry, placement, view), observation)| {
+            let (views, target, session) = (&views, &target, &session);
+            async move {
+                let outcome =
+                    judge(settings, session, view, views, entry, placement, target, observation)
+                        .await;
+                (*index, outcome)
             }
-            outcomes.push((index, outcome.0));
-        }
-    }
-    if broken.as_ref().is_some_and(breaks_session) {
+        },
+    ))
+    .await;
+    if broken {
         // Next round re-reads the kubeconfig and re-runs the credential plugin.
         *inner.session.lock().await = None;
     }
     outcomes
+}
+
+/// Lists `view`'s namespace into its cache.
+async fn refresh(settings: &Settings, session: &Session, view: &View) {
+    let listed =
+        wire::list_secrets(&session.client, &view.namespace, settings.request_timeout).await;
+    view.shared.update(|cache| match listed {
+        Ok((rows, _)) => {
+            cache.rows = Some(rows.into_iter().map(|r| (r.name.clone(), r)).collect());
+            cache.error = None;
+        }
+        Err(error) => cache.error = Some(error),
+    });
 }

@@ -20,36 +20,54 @@ pub(super) fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -
     commands::posix_text(entry, Platform::Kubernetes, target, kind)
 }
 
-/// The outcome for one entry, and the error behind it if it broke the session.
-pub(super) async fn decide(
+/// Longest a diagnosis of a missing Secret may take (searching other namespaces); past it
+/// the row says "missing" with the create command, and the search goes on next round.
+const DIAGNOSIS_BUDGET: Duration = Duration::from_secs(8);
+
+/// What the view says about one placement, before any diagnosis.
+pub(super) enum Observation {
+    /// The user may not read Secrets in the namespace.
+    Denied,
+    /// The answer: the Secret's row, or none. `stale` is the failure behind rows that are
+    /// only the last known ones.
+    Answered { row: Option<SecretRow>, stale: Option<ProbeError> },
+    /// No answer.
+    Failed(ProbeError),
+}
+
+impl Observation {
+    /// The failure behind this observation, if any (for deciding whether the session broke).
+    pub(super) fn failure(&self) -> Option<&ProbeError> {
+        match self {
+            Observation::Answered { stale, .. } => stale.as_ref(),
+            Observation::Failed(error) => Some(error),
+            Observation::Denied => None,
+        }
+    }
+}
+
+/// Whether `placement` exists, as far as `view` can tell now. Lists and watches were brought
+/// up to date before; only get-only views ask here.
+pub(super) async fn observe(
     settings: &Settings,
     session: &Session,
     view: &View,
-    views: &HashMap<String, Arc<View>>,
-    entry: &SecretEntry,
     placement: &KubernetesPlacement,
-    target: &Target,
-) -> (CheckOutcome, Option<ProbeError>) {
-    let scene = &session.scene;
-    let namespace = &placement.namespace;
-    let found: Result<Option<SecretRow>, ProbeError>;
-    let mut stale = None;
+) -> Observation {
     match view.access {
-        Access::Denied => {
-            let outcome = CheckOutcome::now(Presence::Forbidden {
-                permission: format!("get secrets in namespace {namespace}"),
-            })
-            .with_hints(hints::rbac(scene, namespace, "get"));
-            return (outcome, None);
-        }
+        Access::Denied => Observation::Denied,
         Access::Get => {
-            found = wire::get_secret(
+            match wire::get_secret(
                 &session.client,
-                namespace,
+                &placement.namespace,
                 &placement.secret,
                 settings.request_timeout,
             )
-            .await;
+            .await
+            {
+                Ok(row) => Observation::Answered { row, stale: None },
+                Err(error) => Observation::Failed(error),
+            }
         }
         Access::Watch | Access::List => {
             if view.access == Access::Watch {
@@ -60,27 +78,71 @@ pub(super) async fn decide(
                     .await
                     .ok();
             }
-            let (rows, error) = view.shared.snapshot();
-            found = match (rows, error) {
-                (Some(rows), error) => {
-                    stale = error.map(|e| format!("last known state; {e}"));
-                    Ok(rows.get(&placement.secret).cloned())
+            match view.shared.snapshot() {
+                (Some(rows), stale) => {
+                    Observation::Answered { row: rows.get(&placement.secret).cloned(), stale }
                 }
-                (None, Some(error)) => Err(error),
-                (None, None) => Err(ProbeError::Timeout(settings.request_timeout)),
-            };
+                (None, Some(error)) => Observation::Failed(error),
+                (None, None) => Observation::Failed(ProbeError::Timeout(settings.request_timeout)),
+            }
         }
     }
-    let mut outcome = match found {
-        Ok(Some(row)) => present(scene, entry, placement, &row, target),
-        Ok(None) => missing(settings, session, view, views, entry, placement, target).await,
-        Err(error) => {
-            let outcome = failed(scene, namespace, &error);
-            return (outcome, Some(error));
+}
+
+/// The outcome for one placement from what was observed: present (or wrong), missing with a
+/// diagnosis made within [`DIAGNOSIS_BUDGET`], forbidden, or unreachable.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn judge(
+    settings: &Settings,
+    session: &Session,
+    view: &View,
+    views: &HashMap<String, Arc<View>>,
+    entry: &SecretEntry,
+    placement: &KubernetesPlacement,
+    target: &Target,
+    observation: Observation,
+) -> CheckOutcome {
+    let scene = &session.scene;
+    let namespace = &placement.namespace;
+    let (row, stale) = match observation {
+        Observation::Denied => {
+            return CheckOutcome::now(Presence::Forbidden {
+                permission: format!("get secrets in namespace {namespace}"),
+            })
+            .with_hints(hints::rbac(scene, namespace, "get"));
+        }
+        Observation::Failed(error) => return failed(scene, namespace, &error),
+        Observation::Answered { row, stale } => (row, stale),
+    };
+    let mut outcome = match row {
+        Some(row) => present(scene, entry, placement, &row, target),
+        None => {
+            let diagnosis = missing(settings, session, view, views, entry, placement, target);
+            match tokio::time::timeout(DIAGNOSIS_BUDGET, diagnosis).await {
+                Ok(outcome) => outcome,
+                Err(_) => plain_missing(entry, placement, target),
+            }
         }
     };
-    outcome.stale = stale;
-    (outcome, None)
+    outcome.stale = stale.map(|e| format!("last known state; {e}"));
+    outcome
+}
+
+/// Missing, with the create command and no diagnosis.
+fn plain_missing(
+    entry: &SecretEntry,
+    placement: &KubernetesPlacement,
+    target: &Target,
+) -> CheckOutcome {
+    let text = format!("Not found in namespace {}. Create it:", placement.namespace);
+    CheckOutcome::now(Presence::Missing).with_hints(vec![match command(
+        entry,
+        target,
+        CommandKind::Create,
+    ) {
+        Some(c) => Hint::with_command(text, c),
+        None => Hint::says(text),
+    }])
 }
 
 pub(super) fn failed(scene: &Scene, namespace: &str, error: &ProbeError) -> CheckOutcome {
@@ -201,13 +263,9 @@ pub(super) async fn namespace_exists(
     session: &Session,
     view: &View,
 ) -> Option<bool> {
-    let fresh = view
-        .exists
-        .lock()
-        .ok()
-        .and_then(|e| *e)
-        .filter(|(at, _)| at.elapsed() < Duration::from_secs(15));
-    if let Some((_, known)) = fresh {
+    // Held while asking, so the Secrets of one namespace share one request.
+    let mut cached = view.exists.lock().await;
+    if let Some((_, known)) = cached.filter(|(at, _)| at.elapsed() < Duration::from_secs(15)) {
         return known;
     }
     let answer =
@@ -221,9 +279,7 @@ pub(super) async fn namespace_exists(
                 rows.filter(|r| !r.is_empty()).map(|_| true)
             }
         };
-    if let Ok(mut slot) = view.exists.lock() {
-        *slot = Some((Instant::now(), answer));
-    }
+    *cached = Some((Instant::now(), answer));
     answer
 }
 

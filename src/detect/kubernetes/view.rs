@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio::sync::watch;
@@ -58,7 +58,9 @@ pub(super) struct View {
     pub(super) access: Access,
     pub(super) shared: Arc<Shared>,
     pub(super) task: Option<JoinHandle<()>>,
-    pub(super) exists: std::sync::Mutex<Option<(Instant, Option<bool>)>>,
+    pub(super) exists: tokio::sync::Mutex<Option<(Instant, Option<bool>)>>,
+    /// When the access was last reviewed.
+    reviewed_at: std::sync::Mutex<Instant>,
 }
 
 impl Drop for View {
@@ -69,7 +71,40 @@ impl Drop for View {
     }
 }
 
-/// The view of `namespace`, created on first use: access checked, watcher started.
+/// How often a namespace whose access is less than the best (denied, get only, list
+/// without watch) or that the server refused is reviewed again, so a granted Role is noticed.
+const REVIEW_INTERVAL: Duration = Duration::from_secs(15);
+
+/// What the user may do with Secrets in `namespace`, from access reviews. A review that fails
+/// (an old server, a webhook outage) is not a denial: try and see.
+async fn review(settings: &Settings, client: &kube::Client, namespace: &str) -> Access {
+    let timeout = settings.request_timeout;
+    let (list, watch_ok, get) = tokio::join!(
+        wire::can(client, "list", "secrets", Some(namespace), timeout),
+        wire::can(client, "watch", "secrets", Some(namespace), timeout),
+        wire::can(client, "get", "secrets", Some(namespace), timeout),
+    );
+    let allowed = |answer: &Result<bool, ProbeError>| answer.as_ref().map_or(true, |a| *a);
+    match (allowed(&list), allowed(&watch_ok), allowed(&get)) {
+        (true, true, _) if settings.mode == Mode::Live => Access::Watch,
+        (true, _, _) => Access::List,
+        (false, _, true) => Access::Get,
+        (false, _, false) => Access::Denied,
+    }
+}
+
+impl View {
+    /// Whether its access should be reviewed again now.
+    fn review_due(&self, mode: Mode) -> bool {
+        let best = if mode == Mode::Live { Access::Watch } else { Access::List };
+        let refused = matches!(self.shared.snapshot().1, Some(ProbeError::Forbidden { .. }));
+        let due = self.reviewed_at.lock().map_or(true, |at| at.elapsed() >= REVIEW_INTERVAL);
+        due && (self.access != best || refused)
+    }
+}
+
+/// The view of `namespace`: created on first use (access reviewed, watcher started), and
+/// replaced when a due review finds the access changed.
 pub(super) async fn view(
     settings: &Settings,
     inner: &Arc<Inner>,
@@ -77,24 +112,21 @@ pub(super) async fn view(
     namespace: &str,
 ) -> Arc<View> {
     let mut views = session.views.lock().await;
-    if let Some(view) = views.get(namespace) {
+    let existing = views.get(namespace).cloned();
+    if let Some(view) = &existing
+        && !view.review_due(settings.mode)
+    {
         return view.clone();
     }
-    let timeout = settings.request_timeout;
-    let client = &session.client;
-    let (list, watch_ok, get) = tokio::join!(
-        wire::can(client, "list", "secrets", Some(namespace), timeout),
-        wire::can(client, "watch", "secrets", Some(namespace), timeout),
-        wire::can(client, "get", "secrets", Some(namespace), timeout),
-    );
-    // A review that fails (an old server, a webhook outage) is not a denial: try and see.
-    let allowed = |answer: &Result<bool, ProbeError>| answer.as_ref().map_or(true, |a| *a);
-    let access = match (allowed(&list), allowed(&watch_ok), allowed(&get)) {
-        (true, true, _) if settings.mode == Mode::Live => Access::Watch,
-        (true, _, _) => Access::List,
-        (false, _, true) => Access::Get,
-        (false, _, false) => Access::Denied,
-    };
+    let access = review(settings, &session.client, namespace).await;
+    if let Some(view) = existing
+        && view.access == access
+    {
+        if let Ok(mut at) = view.reviewed_at.lock() {
+            *at = Instant::now();
+        }
+        return view;
+    }
     let (generation, _) = watch::channel(0u64);
     let shared = Arc::new(Shared { cache: std::sync::Mutex::new(Cache::default()), generation });
     let task = (access == Access::Watch).then(|| {
@@ -111,7 +143,8 @@ pub(super) async fn view(
         access,
         shared,
         task,
-        exists: std::sync::Mutex::new(None),
+        exists: tokio::sync::Mutex::new(None),
+        reviewed_at: std::sync::Mutex::new(Instant::now()),
     });
     views.insert(namespace.to_owned(), view.clone());
     view
