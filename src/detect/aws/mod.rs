@@ -7,6 +7,8 @@
 //! throttles. A failed call keeps the row's last known state, marked stale.
 
 mod connection;
+mod outcome;
+mod session;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -14,27 +16,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_config::Region;
 use futures::StreamExt;
 
 pub use connection::{ConnectError, profiles};
+use outcome::{create_hint, missing, parameter_outcome, secret_outcome};
+use session::{Session, session};
 use wire::{AwsError, ParameterMeta, SecretMeta};
 
 use super::{
     AwsConnection, CheckOutcome, Connection, ConnectionStatus, Mode, Presence, Probe, ProbeFuture,
     command_target,
 };
-use crate::commands::{self, CommandKind, Target};
-use crate::diagnose::{Hint, aws as hints, is_near_miss};
-use crate::spec::{AwsPlacement, AwsService, Expect, Platform, SecretEntry, SecretSpec};
+use crate::commands::Target;
+use crate::diagnose::aws as hints;
+use crate::spec::{AwsService, Expect, Platform, SecretSpec};
 
 /// From this many secrets known to exist, confirm them with ListSecrets pages instead of one
 /// DescribeSecret each.
 const LIST_THRESHOLD: usize = 10;
-
-/// Regions searched for a missing secret, besides the spec's own.
-const COMMON_REGIONS: [&str; 6] =
-    ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"];
 
 /// How the probe works.
 #[derive(Debug, Clone)]
@@ -57,7 +56,7 @@ pub struct AwsProbe {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     connection: std::sync::Mutex<Option<ConnectionStatus>>,
     throttled: AtomicU32,
@@ -65,42 +64,6 @@ struct Inner {
     diagnoses: std::sync::Mutex<HashMap<String, (Instant, CheckOutcome)>>,
     /// Set by "Check now": the next round starts from a fresh session and fresh diagnoses.
     start_over: std::sync::atomic::AtomicBool,
-}
-
-struct Session {
-    identity: connection::Identity,
-    secrets_manager: std::sync::Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
-    parameter_store: std::sync::Mutex<HashMap<String, aws_sdk_ssm::Client>>,
-}
-
-impl Session {
-    fn secrets_manager(&self, region: &str) -> aws_sdk_secretsmanager::Client {
-        let mut clients =
-            self.secrets_manager.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let config = aws_sdk_secretsmanager::config::Builder::from(&self.identity.config)
-                    .region(Region::new(region.to_owned()))
-                    .build();
-                aws_sdk_secretsmanager::Client::from_conf(config)
-            })
-            .clone()
-    }
-
-    fn parameter_store(&self, region: &str) -> aws_sdk_ssm::Client {
-        let mut clients =
-            self.parameter_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| {
-                let config = aws_sdk_ssm::config::Builder::from(&self.identity.config)
-                    .region(Region::new(region.to_owned()))
-                    .build();
-                aws_sdk_ssm::Client::from_conf(config)
-            })
-            .clone()
-    }
 }
 
 impl AwsProbe {
@@ -155,83 +118,6 @@ impl Probe for AwsProbe {
 
     fn start_over(&self) {
         self.inner.start_over.store(true, Ordering::Relaxed);
-    }
-}
-
-/// The typed connection of a connected session.
-fn connected(identity: &connection::Identity) -> Connection {
-    Connection::Aws(AwsConnection {
-        profile: identity.profile.clone(),
-        region: identity.region.clone(),
-        account: Some(identity.account.clone()),
-        identity: Some(identity.arn.clone()),
-        endpoint: identity.endpoint.clone(),
-    })
-}
-
-fn describe(
-    identity: &connection::Identity,
-    expect: &Expect,
-    spec_regions: &BTreeSet<String>,
-) -> ConnectionStatus {
-    let mut warnings = Vec::new();
-    if let Some(wanted) = expect.aws_account.as_ref().filter(|w| **w != identity.account) {
-        warnings.push(format!(
-            "The spec expects AWS account {wanted}, but this profile is in account {}.",
-            identity.account
-        ));
-    }
-    if let Some(region) = &identity.region
-        && !spec_regions.is_empty()
-        && !spec_regions.contains(region)
-    {
-        let listed: Vec<&str> = spec_regions.iter().map(String::as_str).collect();
-        warnings.push(format!("The spec places its secrets in {}; your profile's region is {region}. Greenlight checks where the spec says.", listed.join(", ")));
-    }
-    ConnectionStatus { connection: connected(identity), warnings }
-}
-
-async fn session(
-    settings: &Settings,
-    expect: &Expect,
-    spec_regions: &BTreeSet<String>,
-    inner: &Inner,
-) -> Result<Arc<Session>, ConnectError> {
-    let mut slot = inner.session.lock().await;
-    if let Some(session) = slot.as_ref() {
-        return Ok(session.clone());
-    }
-    match connection::connect(
-        settings.profile.as_deref(),
-        settings.region.as_deref(),
-        settings.request_timeout,
-    )
-    .await
-    {
-        Ok(identity) => {
-            if let Ok(mut c) = inner.connection.lock() {
-                *c = Some(describe(&identity, expect, spec_regions));
-            }
-            let session = Arc::new(Session {
-                identity,
-                secrets_manager: std::sync::Mutex::new(HashMap::new()),
-                parameter_store: std::sync::Mutex::new(HashMap::new()),
-            });
-            *slot = Some(session.clone());
-            Ok(session)
-        }
-        Err(error) => {
-            if let Ok(mut c) = inner.connection.lock() {
-                *c = Some(ConnectionStatus {
-                    connection: Connection::Aws(AwsConnection {
-                        profile: settings.profile.clone(),
-                        ..AwsConnection::default()
-                    }),
-                    warnings: vec![format!("Not connected: {error}")],
-                });
-            }
-            Err(error)
-        }
     }
 }
 
@@ -477,22 +363,6 @@ async fn check(
     outcomes
 }
 
-fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {
-    commands::posix_text(entry, Platform::Aws, target, kind)
-}
-
-fn create_hint(entry: &SecretEntry, target: &Target, text: &str) -> Vec<Hint> {
-    if entry.provided_by == crate::spec::Provider::Vendor {
-        return vec![Hint::says(
-            "The vendor's deployment creates it; there is nothing to do until it runs.",
-        )];
-    }
-    vec![match command(entry, target, CommandKind::Create) {
-        Some(c) => Hint::with_command(text, c),
-        None => Hint::says(text),
-    }]
-}
-
 /// Up to 10 name prefixes (ListSecrets' limit) covering `names`: the part up to the first '/',
 /// or the common start of everything when there are more.
 fn prefixes<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -509,174 +379,4 @@ fn prefixes<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
         set = BTreeSet::from([first.get(..common).unwrap_or_default().to_owned()]);
     }
     set.into_iter().collect()
-}
-
-/// Loose KMS key comparison: the same ID, ARN or alias, or one the suffix of the other.
-fn same_key(found: &str, wanted: &str) -> bool {
-    found == wanted
-        || found.ends_with(&format!("/{wanted}"))
-        || found.ends_with(&format!(":{wanted}"))
-        || wanted.ends_with(&format!("/{found}"))
-}
-
-fn secret_outcome(
-    entry: &SecretEntry,
-    placement: &AwsPlacement,
-    region: &str,
-    meta: &SecretMeta,
-    target: &Target,
-    profile: Option<&str>,
-) -> CheckOutcome {
-    if let Some(date) = &meta.deleted {
-        return CheckOutcome::now(Presence::Wrong {
-            reason: format!("scheduled for deletion ({date})"),
-        })
-        .with_hints(vec![hints::scheduled_for_deletion(&placement.name, region, profile)]);
-    }
-    if !meta.has_current {
-        return CheckOutcome::now(Presence::Wrong {
-            reason: "exists, but has no current value".to_owned(),
-        })
-        .with_hints(vec![hints::no_current_value(command(
-            entry,
-            target,
-            CommandKind::Rotate,
-        ))]);
-    }
-    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
-        && !same_key(found, wanted)
-    {
-        return CheckOutcome::now(Presence::Wrong {
-            reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
-        })
-        .with_hints(vec![hints::other_kms_key(found, wanted)]);
-    }
-    CheckOutcome::now(Presence::Present)
-}
-
-fn parameter_outcome(
-    entry: &SecretEntry,
-    placement: &AwsPlacement,
-    meta: &ParameterMeta,
-    target: &Target,
-) -> CheckOutcome {
-    if meta.kind != wire::secure_string() {
-        return CheckOutcome::now(Presence::Wrong {
-            reason: format!("type {}, the spec expects SecureString", meta.kind),
-        })
-        .with_hints(vec![hints::not_secure_string(
-            &meta.kind,
-            command(entry, target, CommandKind::Rotate),
-        )]);
-    }
-    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
-        && !same_key(found, wanted)
-    {
-        return CheckOutcome::now(Presence::Wrong {
-            reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
-        })
-        .with_hints(vec![hints::other_kms_key(found, wanted)]);
-    }
-    CheckOutcome::now(Presence::Present)
-}
-
-/// Whether `name` exists in `service` in `region`; errors count as "not seen".
-async fn exists(session: &Session, service: AwsService, region: &str, name: &str) -> bool {
-    match service {
-        AwsService::SecretsManager => matches!(
-            wire::describe_secret(&session.secrets_manager(region), name).await,
-            Ok(Some(_))
-        ),
-        AwsService::ParameterStore => {
-            if crate::spec::names::parameter_store_name(name).is_err() {
-                return false;
-            }
-            matches!(wire::describe_parameters(&session.parameter_store(region), &[name.to_owned()]).await, Ok(found) if found.contains_key(name))
-        }
-    }
-}
-
-/// Diagnosis of a missing secret: other regions, the other service, near-miss names.
-async fn missing(
-    session: &Session,
-    entry: &SecretEntry,
-    placement: &AwsPlacement,
-    region: &str,
-    spec_regions: &BTreeSet<String>,
-    target: &Target,
-) -> CheckOutcome {
-    let service = placement.service;
-    let name = &placement.name;
-    let profile = session.identity.profile.as_deref();
-    let mut candidates: Vec<String> = spec_regions
-        .iter()
-        .cloned()
-        .chain(COMMON_REGIONS.iter().map(|r| (*r).to_owned()))
-        .filter(|r| r != region)
-        .collect();
-    candidates.dedup();
-    candidates.truncate(8);
-    let found: Vec<bool> =
-        futures::future::join_all(candidates.iter().map(|r| exists(session, service, r, name)))
-            .await;
-    let others: Vec<String> =
-        candidates.into_iter().zip(found).filter(|(_, f)| *f).map(|(r, _)| r).collect();
-    if !others.is_empty() {
-        let location = others
-            .iter()
-            .map(|r| format!("{} {name} in {r}", service.title()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut hints_list = create_hint(entry, target, &format!("Create it in {region}:"));
-        hints_list.push(hints::in_other_regions(service.title(), name, region, &others, profile));
-        return CheckOutcome::now(Presence::FoundElsewhere { location }).with_hints(hints_list);
-    }
-    let (other_service, other_names) = match service {
-        AwsService::SecretsManager => (
-            AwsService::ParameterStore,
-            vec![format!("/{}", name.trim_start_matches('/')), name.clone()],
-        ),
-        AwsService::ParameterStore => (
-            AwsService::SecretsManager,
-            vec![name.trim_start_matches('/').to_owned(), name.clone()],
-        ),
-    };
-    for other in other_names.iter().collect::<BTreeSet<_>>() {
-        if exists(session, other_service, region, other).await {
-            let mut hints_list =
-                create_hint(entry, target, &format!("Create it in {}:", service.title()));
-            hints_list.push(hints::in_other_service(other_service.title(), other, service.title()));
-            return CheckOutcome::now(Presence::FoundElsewhere {
-                location: format!("{} {other} in {region}", other_service.title()),
-            })
-            .with_hints(hints_list);
-        }
-    }
-    let prefix: String = match name.rfind('/') {
-        Some(cut) if cut > 0 => name.get(..=cut).unwrap_or_default().to_owned(),
-        _ => name.chars().take(3).collect(),
-    };
-    let similar = match service {
-        AwsService::SecretsManager => {
-            wire::list_secret_names(&session.secrets_manager(region), &prefix).await
-        }
-        AwsService::ParameterStore => {
-            wire::parameter_names_beginning(&session.parameter_store(region), &prefix).await
-        }
-    };
-    if let Some(near) =
-        similar.ok().and_then(|names| names.into_iter().find(|n| is_near_miss(name, n)))
-    {
-        let mut hints_list = vec![hints::near_miss(&near, name)];
-        hints_list.extend(create_hint(entry, target, "Create it under the right name:"));
-        return CheckOutcome::now(Presence::FoundElsewhere {
-            location: format!("{} {near} in {region} (a similar name)", service.title()),
-        })
-        .with_hints(hints_list);
-    }
-    CheckOutcome::now(Presence::Missing).with_hints(create_hint(
-        entry,
-        target,
-        &format!("Not found in {} in {region}. Create it:", service.title()),
-    ))
 }

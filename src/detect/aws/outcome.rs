@@ -1,0 +1,207 @@
+//! Each entry's outcome from what AWS said: present, present but wrong (scheduled for
+//! deletion, no current value, not a SecureString, another KMS key), or missing with a
+//! diagnosis of what was actually found (another region, the other service, a near-miss).
+
+use std::collections::BTreeSet;
+
+use super::session::Session;
+use super::wire::{self, ParameterMeta, SecretMeta};
+use crate::commands::{self, CommandKind, Target};
+use crate::detect::{CheckOutcome, Presence};
+use crate::diagnose::{Hint, aws as hints, is_near_miss};
+use crate::spec::{AwsPlacement, AwsService, Platform, SecretEntry};
+
+/// Regions searched for a missing secret, besides the spec's own.
+const COMMON_REGIONS: [&str; 6] =
+    ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"];
+
+pub(super) fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {
+    commands::posix_text(entry, Platform::Aws, target, kind)
+}
+
+pub(super) fn create_hint(entry: &SecretEntry, target: &Target, text: &str) -> Vec<Hint> {
+    if entry.provided_by == crate::spec::Provider::Vendor {
+        return vec![Hint::says(
+            "The vendor's deployment creates it; there is nothing to do until it runs.",
+        )];
+    }
+    vec![match command(entry, target, CommandKind::Create) {
+        Some(c) => Hint::with_command(text, c),
+        None => Hint::says(text),
+    }]
+}
+
+/// Loose KMS key comparison: the same ID, ARN or alias, or one the suffix of the other.
+pub(super) fn same_key(found: &str, wanted: &str) -> bool {
+    found == wanted
+        || found.ends_with(&format!("/{wanted}"))
+        || found.ends_with(&format!(":{wanted}"))
+        || wanted.ends_with(&format!("/{found}"))
+}
+
+pub(super) fn secret_outcome(
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    region: &str,
+    meta: &SecretMeta,
+    target: &Target,
+    profile: Option<&str>,
+) -> CheckOutcome {
+    if let Some(date) = &meta.deleted {
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("scheduled for deletion ({date})"),
+        })
+        .with_hints(vec![hints::scheduled_for_deletion(&placement.name, region, profile)]);
+    }
+    if !meta.has_current {
+        return CheckOutcome::now(Presence::Wrong {
+            reason: "exists, but has no current value".to_owned(),
+        })
+        .with_hints(vec![hints::no_current_value(command(
+            entry,
+            target,
+            CommandKind::Rotate,
+        ))]);
+    }
+    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
+        && !same_key(found, wanted)
+    {
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
+        })
+        .with_hints(vec![hints::other_kms_key(found, wanted)]);
+    }
+    CheckOutcome::now(Presence::Present)
+}
+
+pub(super) fn parameter_outcome(
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    meta: &ParameterMeta,
+    target: &Target,
+) -> CheckOutcome {
+    if meta.kind != wire::secure_string() {
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("type {}, the spec expects SecureString", meta.kind),
+        })
+        .with_hints(vec![hints::not_secure_string(
+            &meta.kind,
+            command(entry, target, CommandKind::Rotate),
+        )]);
+    }
+    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
+        && !same_key(found, wanted)
+    {
+        return CheckOutcome::now(Presence::Wrong {
+            reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
+        })
+        .with_hints(vec![hints::other_kms_key(found, wanted)]);
+    }
+    CheckOutcome::now(Presence::Present)
+}
+
+/// Whether `name` exists in `service` in `region`; errors count as "not seen".
+pub(super) async fn exists(
+    session: &Session,
+    service: AwsService,
+    region: &str,
+    name: &str,
+) -> bool {
+    match service {
+        AwsService::SecretsManager => matches!(
+            wire::describe_secret(&session.secrets_manager(region), name).await,
+            Ok(Some(_))
+        ),
+        AwsService::ParameterStore => {
+            if crate::spec::names::parameter_store_name(name).is_err() {
+                return false;
+            }
+            matches!(wire::describe_parameters(&session.parameter_store(region), &[name.to_owned()]).await, Ok(found) if found.contains_key(name))
+        }
+    }
+}
+
+/// Diagnosis of a missing secret: other regions, the other service, near-miss names.
+pub(super) async fn missing(
+    session: &Session,
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    region: &str,
+    spec_regions: &BTreeSet<String>,
+    target: &Target,
+) -> CheckOutcome {
+    let service = placement.service;
+    let name = &placement.name;
+    let profile = session.identity.profile.as_deref();
+    let mut candidates: Vec<String> = spec_regions
+        .iter()
+        .cloned()
+        .chain(COMMON_REGIONS.iter().map(|r| (*r).to_owned()))
+        .filter(|r| r != region)
+        .collect();
+    candidates.dedup();
+    candidates.truncate(8);
+    let found: Vec<bool> =
+        futures::future::join_all(candidates.iter().map(|r| exists(session, service, r, name)))
+            .await;
+    let others: Vec<String> =
+        candidates.into_iter().zip(found).filter(|(_, f)| *f).map(|(r, _)| r).collect();
+    if !others.is_empty() {
+        let location = others
+            .iter()
+            .map(|r| format!("{} {name} in {r}", service.title()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut hints_list = create_hint(entry, target, &format!("Create it in {region}:"));
+        hints_list.push(hints::in_other_regions(service.title(), name, region, &others, profile));
+        return CheckOutcome::now(Presence::FoundElsewhere { location }).with_hints(hints_list);
+    }
+    let (other_service, other_names) = match service {
+        AwsService::SecretsManager => (
+            AwsService::ParameterStore,
+            vec![format!("/{}", name.trim_start_matches('/')), name.clone()],
+        ),
+        AwsService::ParameterStore => (
+            AwsService::SecretsManager,
+            vec![name.trim_start_matches('/').to_owned(), name.clone()],
+        ),
+    };
+    for other in other_names.iter().collect::<BTreeSet<_>>() {
+        if exists(session, other_service, region, other).await {
+            let mut hints_list =
+                create_hint(entry, target, &format!("Create it in {}:", service.title()));
+            hints_list.push(hints::in_other_service(other_service.title(), other, service.title()));
+            return CheckOutcome::now(Presence::FoundElsewhere {
+                location: format!("{} {other} in {region}", other_service.title()),
+            })
+            .with_hints(hints_list);
+        }
+    }
+    let prefix: String = match name.rfind('/') {
+        Some(cut) if cut > 0 => name.get(..=cut).unwrap_or_default().to_owned(),
+        _ => name.chars().take(3).collect(),
+    };
+    let similar = match service {
+        AwsService::SecretsManager => {
+            wire::list_secret_names(&session.secrets_manager(region), &prefix).await
+        }
+        AwsService::ParameterStore => {
+            wire::parameter_names_beginning(&session.parameter_store(region), &prefix).await
+        }
+    };
+    if let Some(near) =
+        similar.ok().and_then(|names| names.into_iter().find(|n| is_near_miss(name, n)))
+    {
+        let mut hints_list = vec![hints::near_miss(&near, name)];
+        hints_list.extend(create_hint(entry, target, "Create it under the right name:"));
+        return CheckOutcome::now(Presence::FoundElsewhere {
+            location: format!("{} {near} in {region} (a similar name)", service.title()),
+        })
+        .with_hints(hints_list);
+    }
+    CheckOutcome::now(Presence::Missing).with_hints(create_hint(
+        entry,
+        target,
+        &format!("Not found in {} in {region}. Create it:", service.title()),
+    ))
+}
