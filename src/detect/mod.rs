@@ -208,6 +208,11 @@ impl Selection {
     }
 }
 
+/// Longest a diagnosis of one missing secret may take (searching other namespaces, regions
+/// or services). Past it the row says "missing" with the create command: a slow search never
+/// costs a row its answer.
+pub const DIAGNOSIS_BUDGET: Duration = Duration::from_secs(5);
+
 /// Boxed future returned by probes, so probes can be used as trait objects.
 pub type ProbeFuture = Pin<Box<dyn Future<Output = Vec<(usize, CheckOutcome)>> + Send>>;
 

@@ -12,8 +12,9 @@ use tokio::task::JoinHandle;
 use super::{CheckOutcome, Presence, Probe, Selection, check_once};
 use crate::spec::SecretSpec;
 
-/// Longest a probe may take for one round before its rows are marked unreachable.
-pub const ROUND_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest a probe may take for one round (a request timeout for presence, then the
+/// diagnosis budget) before its unanswered rows keep their last known state, marked stale.
+pub const ROUND_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Requests to the monitor.
 #[derive(Debug, Clone, PartialEq, Eq)]

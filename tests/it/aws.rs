@@ -501,3 +501,67 @@ async fn an_expired_sso_session_says_to_log_in_again() {
     );
     assert!(hints(github).contains("aws sso login --profile sso-user"), "{}", hints(github));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diagnosis_stuck_on_other_regions_costs_no_row_its_answer() {
+    let mut moto = Moto::start().await;
+    let spec = write(
+        &moto,
+        "version: 1
+deployment: vpc-endpoints
+platforms: [aws]
+defaults: { aws: { region: us-east-1, service: secrets-manager, name_prefix: acme/ } }
+secrets:
+  - { name: present-one, description: Exists }
+  - { name: missing-one, description: Not created yet }
+  - { name: missing-two, description: Not created yet }
+  - { name: missing-three, description: Not created yet }
+",
+    );
+    moto.seed_secret("us-east-1", "acme/present-one", "present-value-111").await;
+    // Every other region hangs, as behind VPC endpoints or a firewall.
+    for region in ["us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"] {
+        moto.delay_region(region, Duration::from_secs(120));
+    }
+    let started = std::time::Instant::now();
+    let (code, report) = check(&moto, &[&spec]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    assert_eq!(row(&report, "present-one")["state"], "present", "{report:#}");
+    for name in ["missing-one", "missing-two", "missing-three"] {
+        let secret = row(&report, name);
+        assert_eq!(secret["state"], "missing", "{secret:#}");
+        assert!(hints(secret).contains("aws secretsmanager create-secret"), "{secret:#}");
+    }
+    // Presence took milliseconds; each diagnosis stopped at its own budget, together.
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    moto.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_on_the_default_key_is_wrong_when_the_spec_names_a_key() {
+    let mut moto = Moto::start().await;
+    let spec = write(
+        &moto,
+        "version: 1
+deployment: kms
+platforms: [aws]
+defaults: { aws: { region: us-east-1, service: secrets-manager } }
+secrets:
+  - { name: acme/customer-key, description: Must use the customer key, aws: { kms_key: alias/acme-secrets } }
+  - { name: acme/default-key, description: Any key will do }
+",
+    );
+    // Created without --kms-key-id: the AWS managed key, which DescribeSecret does not name.
+    moto.seed_secret("us-east-1", "acme/customer-key", "kms-value-112").await;
+    moto.seed_secret("us-east-1", "acme/default-key", "kms-value-113").await;
+    let (code, report) = check(&moto, &[&spec]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    let customer = row(&report, "acme/customer-key");
+    assert_eq!(customer["state"], "wrong", "{customer:#}");
+    assert_eq!(
+        customer["detail"],
+        "encrypted with KMS key alias/aws/secretsmanager, the spec expects alias/acme-secrets"
+    );
+    assert_eq!(row(&report, "acme/default-key")["state"], "present");
+    moto.assert_value_free();
+}

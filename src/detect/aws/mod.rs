@@ -24,8 +24,8 @@ use session::{Session, session};
 use wire::{AwsError, ParameterMeta, SecretMeta};
 
 use super::{
-    AwsConnection, CheckOutcome, Connection, ConnectionStatus, Mode, Presence, Probe, ProbeFuture,
-    command_target,
+    AwsConnection, CheckOutcome, Connection, ConnectionStatus, DIAGNOSIS_BUDGET, Mode, Presence,
+    Probe, ProbeFuture, command_target,
 };
 use crate::commands::Target;
 use crate::diagnose::aws as hints;
@@ -60,7 +60,8 @@ pub(super) struct Inner {
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     connection: std::sync::Mutex<Option<ConnectionStatus>>,
     throttled: AtomicU32,
-    last: std::sync::Mutex<HashMap<usize, CheckOutcome>>,
+    /// Entries the last lookup found, confirmed in bulk next time.
+    exists: std::sync::Mutex<BTreeSet<usize>>,
     diagnoses: std::sync::Mutex<HashMap<String, (Instant, CheckOutcome)>>,
     /// Set by "Check now": the next round starts from a fresh session and fresh diagnoses.
     start_over: std::sync::atomic::AtomicBool,
@@ -83,7 +84,7 @@ impl AwsProbe {
                 connection: std::sync::Mutex::new(None),
                 throttled: AtomicU32::new(0),
                 start_over: std::sync::atomic::AtomicBool::new(false),
-                last: std::sync::Mutex::new(HashMap::new()),
+                exists: std::sync::Mutex::new(BTreeSet::new()),
                 diagnoses: std::sync::Mutex::new(HashMap::new()),
             }),
         }
@@ -127,6 +128,15 @@ enum Found {
     Secret(Option<SecretMeta>),
     Parameter(Option<ParameterMeta>),
 }
+
+impl Found {
+    fn exists(&self) -> bool {
+        matches!(self, Found::Secret(Some(_)) | Found::Parameter(Some(_)))
+    }
+}
+
+/// Entries checked together: one service in one region.
+type Groups = BTreeMap<(AwsService, String), Vec<usize>>;
 
 async fn check(
     settings: &Settings,
@@ -174,193 +184,235 @@ async fn check(
             ..AwsConnection::default()
         })),
     );
+    let (groups, mut outcomes) = plan(spec, indices, default_region.as_deref(), profile.as_deref());
+    let results = look_up(&session, inner, spec, &groups).await;
+    remember(inner, &results);
+    let region_of: HashMap<usize, &str> = groups
+        .iter()
+        .flat_map(|((_, region), members)| members.iter().map(move |&i| (i, region.as_str())))
+        .collect();
+    let broken = results.values().any(|r| r.as_ref().is_err_and(AwsError::is_credentials));
+    let mut diagnosed = 0usize;
+    let judged = futures::future::join_all(results.into_iter().filter_map(|(index, result)| {
+        let entry = spec.entries.get(index)?;
+        let placement = entry.aws.as_ref()?;
+        let region = *region_of.get(&index)?;
+        // Diagnosis costs calls; a bounded number of missing rows get it each round.
+        let diagnose = matches!(&result, Ok(found) if !found.exists()) && {
+            diagnosed += 1;
+            diagnosed <= 10
+        };
+        let (session, target, profile) = (&session, &target, profile.as_deref());
+        Some(async move {
+            let outcome = match result {
+                Ok(Found::Secret(Some(meta))) => {
+                    secret_outcome(entry, placement, region, &meta, target, profile)
+                }
+                Ok(Found::Parameter(Some(meta))) => {
+                    parameter_outcome(entry, placement, &meta, target)
+                }
+                Ok(_) => {
+                    diagnosis(
+                        inner,
+                        session,
+                        entry,
+                        placement,
+                        region,
+                        spec_regions,
+                        target,
+                        diagnose,
+                    )
+                    .await
+                }
+                Err(AwsError::Denied { action, .. }) => {
+                    CheckOutcome::now(Presence::Forbidden { permission: action.clone() })
+                        .with_hints(hints::denied(&action, profile, Some(&session.identity.arn)))
+                }
+                Err(error) => {
+                    CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
+                        .with_hints(hints::for_connection(&error, profile))
+                }
+            };
+            (index, outcome)
+        })
+    }))
+    .await;
+    outcomes.extend(judged);
+    if broken {
+        *inner.session.lock().await = None;
+    }
+    outcomes
+}
 
-    // Group by service and region.
-    let mut groups: BTreeMap<(AwsService, String), Vec<usize>> = BTreeMap::new();
-    let mut outcomes = Vec::new();
+/// Groups the entries by service and region; entries without a region are answered at once.
+fn plan(
+    spec: &SecretSpec,
+    indices: Vec<usize>,
+    default_region: Option<&str>,
+    profile: Option<&str>,
+) -> (Groups, Vec<(usize, CheckOutcome)>) {
+    let mut groups = Groups::new();
+    let mut unplaced = Vec::new();
     for index in indices {
         let Some(placement) = spec.entries.get(index).and_then(|e| e.aws.as_ref()) else {
             continue;
         };
-        match placement.region.clone().or_else(|| default_region.clone()) {
-            Some(region) => groups.entry((placement.service, region)).or_default().push(index),
-            None => outcomes.push((
+        match placement.region.as_deref().or(default_region) {
+            Some(region) => {
+                groups.entry((placement.service, region.to_owned())).or_default().push(index)
+            }
+            None => unplaced.push((
                 index,
                 CheckOutcome::now(Presence::Unreachable { reason: AwsError::NoRegion.to_string() })
-                    .with_hints(hints::for_connection(&AwsError::NoRegion, profile.as_deref())),
+                    .with_hints(hints::for_connection(&AwsError::NoRegion, profile)),
             )),
         }
     }
+    (groups, unplaced)
+}
 
-    let mut results: HashMap<usize, Result<Found, AwsError>> = HashMap::new();
-    for ((service, region), members) in &groups {
-        match service {
-            AwsService::SecretsManager => {
-                let client = session.secrets_manager(region);
-                let names: Vec<(usize, String)> = members
-                    .iter()
-                    .filter_map(|&i| Some((i, spec.entries.get(i)?.aws.as_ref()?.name.clone())))
-                    .collect();
-                // Secrets known to exist are confirmed in bulk (ListSecrets pages); the rest,
-                // and any the (lagging) list does not show, get an exact DescribeSecret each.
-                let known: BTreeSet<usize> = inner
-                    .last
-                    .lock()
-                    .map(|l| {
-                        l.iter()
-                            .filter(|(_, o)| {
-                                matches!(o.presence, Presence::Present | Presence::Wrong { .. })
-                            })
-                            .map(|(i, _)| *i)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let mut exact: Vec<(usize, String)> =
-                    names.iter().filter(|(i, _)| !known.contains(i)).cloned().collect();
-                let confirm: Vec<(usize, String)> =
-                    names.iter().filter(|(i, _)| known.contains(i)).cloned().collect();
-                if confirm.len() >= LIST_THRESHOLD {
-                    match wire::list_secrets(
-                        &client,
-                        &prefixes(confirm.iter().map(|(_, n)| n.as_str())),
-                    )
-                    .await
-                    {
-                        Ok(listed) => {
-                            for (i, name) in confirm {
-                                match listed.get(&name) {
-                                    Some(meta) => {
-                                        results.insert(i, Ok(Found::Secret(Some(meta.clone()))));
-                                    }
-                                    None => exact.push((i, name)),
-                                }
-                            }
-                        }
-                        Err(_) => exact.extend(confirm),
-                    }
-                } else {
-                    exact.extend(confirm);
+/// Whether each entry exists: every group at once.
+async fn look_up(
+    session: &Session,
+    inner: &Inner,
+    spec: &SecretSpec,
+    groups: &Groups,
+) -> HashMap<usize, Result<Found, AwsError>> {
+    let known: BTreeSet<usize> = inner.exists.lock().map(|e| e.clone()).unwrap_or_default();
+    let answers = futures::future::join_all(groups.iter().map(|((service, region), members)| {
+        let names: Vec<(usize, String)> = members
+            .iter()
+            .filter_map(|&i| Some((i, spec.entries.get(i)?.aws.as_ref()?.name.clone())))
+            .collect();
+        let known = &known;
+        async move {
+            match service {
+                AwsService::SecretsManager => {
+                    look_up_secrets(&session.secrets_manager(region), names, known).await
                 }
-                let answers: Vec<(usize, Result<Option<SecretMeta>, AwsError>)> =
-                    futures::stream::iter(exact)
-                        .map(|(i, name)| {
-                            let client = client.clone();
-                            async move { (i, wire::describe_secret(&client, &name).await) }
-                        })
-                        .buffer_unordered(8)
-                        .collect()
-                        .await;
-                for (i, answer) in answers {
-                    results.insert(i, answer.map(Found::Secret));
-                }
-            }
-            AwsService::ParameterStore => {
-                let client = session.parameter_store(region);
-                let names: Vec<String> = members
-                    .iter()
-                    .filter_map(|&i| Some(spec.entries.get(i)?.aws.as_ref()?.name.clone()))
-                    .collect();
-                match wire::describe_parameters(&client, &names).await {
-                    Ok(found) => {
-                        for &i in members {
-                            if let Some(name) =
-                                spec.entries.get(i).and_then(|e| e.aws.as_ref()).map(|a| &a.name)
-                            {
-                                results.insert(i, Ok(Found::Parameter(found.get(name).cloned())));
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        for &i in members {
-                            results.insert(i, Err(error.clone()));
-                        }
-                    }
+                AwsService::ParameterStore => {
+                    look_up_parameters(&session.parameter_store(region), names).await
                 }
             }
         }
-    }
+    }))
+    .await;
+    answers.into_iter().flatten().collect()
+}
 
+/// Secrets known to exist are confirmed in bulk (ListSecrets pages); the rest, and any the
+/// (lagging) list does not show, get an exact DescribeSecret each, 8 at a time.
+async fn look_up_secrets(
+    client: &aws_sdk_secretsmanager::Client,
+    names: Vec<(usize, String)>,
+    known: &BTreeSet<usize>,
+) -> Vec<(usize, Result<Found, AwsError>)> {
+    let (confirm, mut exact): (Vec<_>, Vec<_>) =
+        names.into_iter().partition(|(i, _)| known.contains(i));
+    let mut results = Vec::new();
+    if confirm.len() >= LIST_THRESHOLD {
+        match wire::list_secrets(client, &prefixes(confirm.iter().map(|(_, n)| n.as_str()))).await {
+            Ok(listed) => {
+                for (i, name) in confirm {
+                    match listed.get(&name) {
+                        Some(meta) => results.push((i, Ok(Found::Secret(Some(meta.clone()))))),
+                        None => exact.push((i, name)),
+                    }
+                }
+            }
+            Err(_) => exact.extend(confirm),
+        }
+    } else {
+        exact.extend(confirm);
+    }
+    let described: Vec<(usize, Result<Found, AwsError>)> = futures::stream::iter(exact)
+        .map(|(i, name)| async move {
+            (i, wire::describe_secret(client, &name).await.map(Found::Secret))
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    results.extend(described);
+    results
+}
+
+/// Parameters by `DescribeParameters` batches of 50 names.
+async fn look_up_parameters(
+    client: &aws_sdk_ssm::Client,
+    names: Vec<(usize, String)>,
+) -> Vec<(usize, Result<Found, AwsError>)> {
+    let wanted: Vec<String> = names.iter().map(|(_, n)| n.clone()).collect();
+    match wire::describe_parameters(client, &wanted).await {
+        Ok(found) => names
+            .into_iter()
+            .map(|(i, name)| (i, Ok(Found::Parameter(found.get(&name).cloned()))))
+            .collect(),
+        Err(error) => names.into_iter().map(|(i, _)| (i, Err(error.clone()))).collect(),
+    }
+}
+
+/// What this round taught, kept at once (before any diagnosis): which entries exist, for
+/// bulk confirmation next round, and whether AWS throttled.
+fn remember(inner: &Inner, results: &HashMap<usize, Result<Found, AwsError>>) {
     let throttled = results.values().any(|r| matches!(r, Err(AwsError::Throttled { .. })));
     if throttled {
         inner.throttled.fetch_add(1, Ordering::Relaxed);
     } else {
         inner.throttled.store(0, Ordering::Relaxed);
     }
-    let mut broken = false;
-    let mut diagnosed = 0usize;
-    let groups_by_index: HashMap<usize, String> = groups
-        .iter()
-        .flat_map(|((_, region), members)| members.iter().map(move |&i| (i, region.clone())))
-        .collect();
-    for (index, result) in results {
-        let (Some(entry), Some(region)) = (spec.entries.get(index), groups_by_index.get(&index))
-        else {
-            continue;
-        };
-        let Some(placement) = entry.aws.as_ref() else { continue };
-        let outcome = match result {
-            Ok(Found::Secret(Some(meta))) => {
-                secret_outcome(entry, placement, region, &meta, &target, profile.as_deref())
-            }
-            Ok(Found::Parameter(Some(meta))) => parameter_outcome(entry, placement, &meta, &target),
-            Ok(_) => {
-                // Diagnosis costs calls; a bounded number of missing rows get it each round.
-                let key = format!("{}|{region}|{}", placement.service.as_str(), placement.name);
-                let cached = inner
-                    .diagnoses
-                    .lock()
-                    .ok()
-                    .and_then(|d| d.get(&key).cloned())
-                    .filter(|(at, _)| at.elapsed() < Duration::from_secs(60))
-                    .map(|(_, o)| o);
-                match cached {
-                    Some(outcome) => outcome,
-                    None if diagnosed < 10 => {
-                        diagnosed += 1;
-                        let outcome =
-                            missing(&session, entry, placement, region, spec_regions, &target)
-                                .await;
-                        if let Ok(mut d) = inner.diagnoses.lock() {
-                            d.insert(key, (Instant::now(), outcome.clone()));
-                        }
-                        outcome
-                    }
-                    None => CheckOutcome::now(Presence::Missing).with_hints(create_hint(
-                        entry,
-                        &target,
-                        &format!(
-                            "Not found in {} in {region}. Create it:",
-                            placement.service.title()
-                        ),
-                    )),
-                }
-            }
-            Err(AwsError::Denied { action, .. }) => {
-                CheckOutcome::now(Presence::Forbidden { permission: action.clone() }).with_hints(
-                    hints::denied(&action, profile.as_deref(), Some(&session.identity.arn)),
-                )
-            }
-            Err(error) => {
-                broken |= error.is_credentials();
-                let hints = hints::for_connection(&error, profile.as_deref());
-                CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
-                    .with_hints(hints)
-            }
-        };
-        outcomes.push((index, outcome));
-    }
-    if let Ok(mut last) = inner.last.lock() {
-        for (index, outcome) in &outcomes {
-            if outcome.stale.is_none() && !matches!(outcome.presence, Presence::Unreachable { .. })
-            {
-                last.insert(*index, outcome.clone());
-            }
+    if let Ok(mut exists) = inner.exists.lock() {
+        for (index, result) in results {
+            match result {
+                Ok(found) if found.exists() => exists.insert(*index),
+                Ok(_) => exists.remove(index),
+                Err(_) => false,
+            };
         }
     }
-    if broken {
-        *inner.session.lock().await = None;
+}
+
+/// A missing entry's outcome: the cached diagnosis if recent, else (when `diagnose`) a new
+/// one within [`DIAGNOSIS_BUDGET`], else "missing" with the create command.
+#[allow(clippy::too_many_arguments)]
+async fn diagnosis(
+    inner: &Inner,
+    session: &Session,
+    entry: &crate::spec::SecretEntry,
+    placement: &crate::spec::AwsPlacement,
+    region: &str,
+    spec_regions: &BTreeSet<String>,
+    target: &Target,
+    diagnose: bool,
+) -> CheckOutcome {
+    let key = format!("{}|{region}|{}", placement.service.as_str(), placement.name);
+    let cached = inner
+        .diagnoses
+        .lock()
+        .ok()
+        .and_then(|d| d.get(&key).cloned())
+        .filter(|(at, _)| at.elapsed() < Duration::from_secs(60))
+        .map(|(_, o)| o);
+    if let Some(outcome) = cached {
+        return outcome;
     }
-    outcomes
+    let plain = || {
+        CheckOutcome::now(Presence::Missing).with_hints(create_hint(
+            entry,
+            target,
+            &format!("Not found in {} in {region}. Create it:", placement.service.title()),
+        ))
+    };
+    if !diagnose {
+        return plain();
+    }
+    let search = missing(session, entry, placement, region, spec_regions, target);
+    // A search that does not finish in time (another region behind a firewall) leaves the
+    // plain answer for a minute, not a lost one.
+    let outcome = tokio::time::timeout(DIAGNOSIS_BUDGET, search).await.unwrap_or_else(|_| plain());
+    if let Ok(mut diagnoses) = inner.diagnoses.lock() {
+        diagnoses.insert(key, (Instant::now(), outcome.clone()));
+    }
+    outcome
 }
 
 /// Up to 10 name prefixes (ListSecrets' limit) covering `names`: the part up to the first '/',

@@ -39,6 +39,15 @@ pub(super) fn same_key(found: &str, wanted: &str) -> bool {
         || wanted.ends_with(&format!("/{found}"))
 }
 
+/// The key actually used, when it is not the one the spec requires. AWS leaves the key out
+/// of the metadata when the service's AWS managed key (`default_alias`) is used, so absent
+/// means that key, never "whatever the spec wants".
+fn other_key(wanted: Option<&str>, found: Option<&str>, default_alias: &str) -> Option<String> {
+    let wanted = wanted?;
+    let found = found.unwrap_or(default_alias);
+    (!same_key(found, wanted)).then(|| found.to_owned())
+}
+
 pub(super) fn secret_outcome(
     entry: &SecretEntry,
     placement: &AwsPlacement,
@@ -63,13 +72,14 @@ pub(super) fn secret_outcome(
             CommandKind::Rotate,
         ))]);
     }
-    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
-        && !same_key(found, wanted)
+    if let Some(found) =
+        other_key(placement.kms_key.as_deref(), meta.kms_key.as_deref(), "alias/aws/secretsmanager")
     {
+        let wanted = placement.kms_key.as_deref().unwrap_or_default();
         return CheckOutcome::now(Presence::Wrong {
             reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
         })
-        .with_hints(vec![hints::other_kms_key(found, wanted)]);
+        .with_hints(vec![hints::other_kms_key(&found, wanted)]);
     }
     CheckOutcome::now(Presence::Present)
 }
@@ -89,13 +99,14 @@ pub(super) fn parameter_outcome(
             command(entry, target, CommandKind::Rotate),
         )]);
     }
-    if let (Some(wanted), Some(found)) = (&placement.kms_key, &meta.kms_key)
-        && !same_key(found, wanted)
+    if let Some(found) =
+        other_key(placement.kms_key.as_deref(), meta.kms_key.as_deref(), "alias/aws/ssm")
     {
+        let wanted = placement.kms_key.as_deref().unwrap_or_default();
         return CheckOutcome::now(Presence::Wrong {
             reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
         })
-        .with_hints(vec![hints::other_kms_key(found, wanted)]);
+        .with_hints(vec![hints::other_kms_key(&found, wanted)]);
     }
     CheckOutcome::now(Presence::Present)
 }
@@ -204,4 +215,25 @@ pub(super) async fn missing(
         target,
         &format!("Not found in {} in {region}. Create it:", service.title()),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absent_key_is_the_aws_managed_one() {
+        let managed = "alias/aws/secretsmanager";
+        assert_eq!(other_key(None, None, managed), None, "no requirement, nothing to check");
+        assert_eq!(
+            other_key(Some("alias/acme"), None, managed).as_deref(),
+            Some(managed),
+            "the spec asks for a customer key and the secret uses the default one"
+        );
+        assert_eq!(other_key(Some(managed), None, managed), None);
+        assert_eq!(
+            other_key(Some("alias/acme"), Some("arn:aws:kms:us-east-1:1:alias/acme"), managed),
+            None
+        );
+    }
 }

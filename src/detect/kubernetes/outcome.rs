@@ -11,7 +11,7 @@ use super::session::Session;
 use super::view::{Access, View};
 use super::wire::{self, ProbeError, SecretRow};
 use crate::commands::{self, CommandKind, Target};
-use crate::detect::{CheckOutcome, Presence};
+use crate::detect::{CheckOutcome, DIAGNOSIS_BUDGET, Presence};
 use crate::diagnose::Hint;
 use crate::diagnose::kubernetes::{self as hints, Scene};
 use crate::spec::{KubernetesPlacement, Platform, SecretEntry};
@@ -19,10 +19,6 @@ use crate::spec::{KubernetesPlacement, Platform, SecretEntry};
 pub(super) fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {
     commands::posix_text(entry, Platform::Kubernetes, target, kind)
 }
-
-/// Longest a diagnosis of a missing Secret may take (searching other namespaces); past it
-/// the row says "missing" with the create command, and the search goes on next round.
-const DIAGNOSIS_BUDGET: Duration = Duration::from_secs(8);
 
 /// What the view says about one placement, before any diagnosis.
 pub(super) enum Observation {
