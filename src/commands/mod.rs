@@ -110,6 +110,16 @@ pub struct Target {
     pub aws_region: Option<String>,
 }
 
+/// The line that says what a command does. In POSIX shells it is the no-op `:` with the text
+/// quoted, not a `#` comment: interactive zsh runs `#` as a command unless the operator set
+/// `interactivecomments`.
+fn remark(text: &str, shell: Shell) -> Result<String, QuoteError> {
+    Ok(match shell {
+        Shell::Posix => format!(": {}", quote::posix(text)?),
+        Shell::PowerShell => format!("# {text}"),
+    })
+}
+
 /// Field manager used for server-side apply during rotation.
 pub const FIELD_MANAGER: &str = "greenlight";
 
@@ -311,7 +321,11 @@ fn kubernetes(
         words.extend(context);
         words.extend([lit("--namespace"), lit(placement.namespace.clone())]);
         return Ok(format!(
-            "# Shows {location}: name, type, number of keys and age, never values.\n{}",
+            "{}\n{}",
+            remark(
+                &format!("Shows {location}: name, type, number of keys and age, never values."),
+                shell
+            )?,
             render(&words, shell)?
         ));
     }
@@ -324,7 +338,7 @@ fn kubernetes(
     } else {
         "asking for each value without showing it or saving it in history"
     };
-    let comment = format!("# {action} {location}, {how}.");
+    let comment = remark(&format!("{action} {location}, {how}."), shell)?;
     match shell {
         Shell::Posix => kubernetes_posix(placement, context, kind, &values, &comment),
         Shell::PowerShell => kubernetes_powershell(placement, context, kind, &values, &comment),
@@ -365,13 +379,19 @@ fn apply_words(context: Vec<Word>, namespace: &str) -> Vec<Word> {
     words
 }
 
-/// Lines that read each prompted value into `GL_1`, `GL_2`, ... with echo off.
+/// Lines that read each prompted value into `GL_1`, `GL_2`, ... with echo off. Each value is
+/// read to the end of input (Enter, then Ctrl-D), so a pasted multi-line value (a PEM key, a
+/// JSON key file) arrives whole and none of its lines is left for the shell to run or to
+/// keep in its history. Trailing line breaks are dropped.
 fn posix_prompts(values: &[Value]) -> Result<Vec<String>, QuoteError> {
     let mut lines = vec!["stty -echo 2>/dev/null".to_owned()];
     for (n, value) in values.iter().enumerate() {
         lines.push(format!(
-            "printf '%s' {} >&2; IFS= read -r GL_{} || exit 1; echo >&2",
-            quote::posix(&format!("Value of {} (input hidden): ", value.label))?,
+            "printf '%s\\n' {} >&2; GL_{}=$(cat) || exit 1; echo 'Received.' >&2",
+            quote::posix(&format!(
+                "Paste or type the value of {} (hidden), then press Enter and Ctrl-D:",
+                value.label
+            ))?,
             n + 1
         ));
     }
@@ -384,12 +404,13 @@ fn posix_prompts(values: &[Value]) -> Result<Vec<String>, QuoteError> {
     Ok(lines)
 }
 
-/// Wraps prompt lines and the final command in a subshell that restores echo on any exit.
-fn posix_prompted(comment: &str, mut lines: Vec<String>, command: String) -> String {
+/// Wraps lines and the final command in a subshell that first turns tracing off (an inherited
+/// `set -x` would print values) and restores echo on any exit.
+fn posix_block(comment: &str, mut lines: Vec<String>, command: String) -> String {
     lines.push(command);
     let body: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
     format!(
-        "{comment}\n( trap 'stty echo 2>/dev/null' EXIT; trap 'exit 130' INT TERM\n{}\n)",
+        "{comment}\n( {{ set +x; }} 2>/dev/null; trap 'stty echo 2>/dev/null' EXIT; trap 'exit 130' INT TERM\n{}\n)",
         body.join("\n")
     )
 }
@@ -441,10 +462,8 @@ fn kubernetes_posix(
         };
         command = format!("{feed} | {command}");
     }
-    Ok(match generated {
-        Some(_) => format!("{comment}\n{command}"),
-        None => posix_prompted(comment, posix_prompts(values)?, command),
-    })
+    let prompts = if generated.is_some() { Vec::new() } else { posix_prompts(values)? };
+    Ok(posix_block(comment, prompts, command))
 }
 
 /// PowerShell lines that set `$v1`, `$v2`, ... from hidden prompts or random bytes.
@@ -463,9 +482,17 @@ fn powershell_values(values: &[Value]) -> Result<Vec<String>, QuoteError> {
                 });
             }
             None => {
+                // Read-Host reads one line: a pasted multi-line value is read line by line
+                // until an empty line, so none of it is left for the shell.
                 lines.push(format!(
-                    "{var} = [Net.NetworkCredential]::new('', (Read-Host -AsSecureString {})).Password",
-                    quote::powershell_literal(&format!("Value of {}", value.label))?
+                    "Write-Host {}",
+                    quote::powershell_literal(&format!(
+                        "Paste or type the value of {} (hidden), then press Enter on an empty line:",
+                        value.label
+                    ))?
+                ));
+                lines.push(format!(
+                    "$lines = @(); while ($true) {{ $line = [Net.NetworkCredential]::new('', (Read-Host -AsSecureString)).Password; if (-not $line) {{ break }}; $lines += $line }}; {var} = $lines -join \"`n\""
                 ));
                 lines.push(format!("if (-not {var}) {{ Write-Warning 'Nothing entered; nothing was changed.'; return }}"));
             }
@@ -474,8 +501,12 @@ fn powershell_values(values: &[Value]) -> Result<Vec<String>, QuoteError> {
     Ok(lines)
 }
 
+/// A script block; tracing is turned off first (`Set-PSDebug -Trace 2` would print values).
 fn powershell_block(comment: &str, lines: Vec<String>) -> String {
-    let body: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
+    let body: Vec<String> = std::iter::once("Set-PSDebug -Off".to_owned())
+        .chain(lines)
+        .map(|l| format!("  {l}"))
+        .collect();
     format!("{comment}\n& {{\n{}\n}}", body.join("\n"))
 }
 
@@ -548,7 +579,8 @@ fn aws(
             ]),
         }
         return Ok(format!(
-            "# Shows the metadata of {location} (never its value).\n{}",
+            "{}\n{}",
+            remark(&format!("Shows the metadata of {location} (never its value)."), shell)?,
             render(&words, shell)?
         ));
     }
@@ -599,14 +631,14 @@ fn aws(
     } else {
         "asking for the value without showing it or saving it in history"
     };
-    let comment = format!("# {action} {location}, {how}.");
+    let comment = remark(&format!("{action} {location}, {how}."), shell)?;
     match shell {
         Shell::Posix => {
             words.extend([lit(value_flag), lit("file:///dev/stdin")]);
             let command = render(&words, shell)?;
             Ok(match values.first().and_then(|v| v.generated) {
-                Some(g) => format!("{comment}\n{} | {command}", openssl(g)),
-                None => posix_prompted(
+                Some(g) => posix_block(&comment, Vec::new(), format!("{} | {command}", openssl(g))),
+                None => posix_block(
                     &comment,
                     posix_prompts(&values)?,
                     format!("printf '%s' \"$GL_1\" | {command}"),

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::support::apiserver::{Fault, Rule};
-use crate::support::{Cluster, hints, is, row, write_spec};
+use crate::support::{Cluster, hints, is, row, step, write_spec};
 use greenlight::commands::{self, CommandKind, Shell, Target};
 use greenlight::spec;
 
@@ -411,13 +411,27 @@ async fn watch_turns_green_when_the_generated_commands_run() {
     assert!(ok, "{stderr}");
     watch.line_matching(WAIT, is("github-token", "present")).await;
 
-    let (ok, _, stderr) = cluster
-        .shell(
+    // Two values, each ended with Ctrl-D at its hidden prompt, in an interactive zsh.
+    let session = cluster
+        .interactive(
             "zsh",
-            &create_command(&spec, "db-credentials", Shell::Posix),
-            "app-user\npass word\n",
+            vec![
+                step("expect", "READY> "),
+                step("paste", &create_command(&spec, "db-credentials", Shell::Posix)),
+                step("type", "\r"),
+                step("expect", "\u{1b}[?2004l"),
+                step("expect", "key username of db-credentials (hidden)"),
+                step("type", "app-user\r\u{4}"),
+                step("expect", "key password of db-credentials (hidden)"),
+                step("type", "pass word\r\u{4}"),
+                step("expect", "secret/db-credentials created"),
+                step("expect", "READY> "),
+                step("type", "exit\r"),
+            ],
         )
         .await;
+    let ok = !session.transcript.contains("app-user") && !session.history.contains("pass word");
+    let stderr = session.transcript;
     assert!(ok, "{stderr}");
     watch.line_matching(WAIT, is("db-credentials", "present")).await;
     let status = tokio::time::timeout(WAIT, watch.child.wait()).await.unwrap().unwrap();

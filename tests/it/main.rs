@@ -15,5 +15,6 @@ mod commands;
 mod gui_smoke;
 mod kubernetes;
 mod real_cluster;
+mod shell;
 mod spec_files;
 mod ui;

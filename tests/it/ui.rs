@@ -110,7 +110,7 @@ fn copy_puts_only_the_command_on_the_clipboard() {
     let clipboard = copied(&harness);
     assert_eq!(clipboard.len(), 1, "{clipboard:?}");
     assert!(
-        clipboard[0].starts_with("# Creates Secret database-password in namespace acme-prod"),
+        clipboard[0].starts_with(": 'Creates Secret database-password in namespace acme-prod"),
         "{}",
         clipboard[0]
     );

@@ -122,6 +122,52 @@ impl Cluster {
         )
     }
 
+    /// Runs `steps` in an interactive `shell` (bash or zsh) on a pseudo-terminal, with a
+    /// private home and history file, as a person at a terminal (see `pty_session.py`).
+    pub async fn interactive(&self, shell: &str, steps: Vec<serde_json::Value>) -> ShellSession {
+        let cluster = self;
+        let home = tempfile::tempdir().unwrap();
+        let history = home.path().join("history");
+        // zsh takes its history settings from its startup file only, as users have them.
+        std::fs::write(
+            home.path().join(".zshrc"),
+            format!(
+                "HISTFILE={}\nHISTSIZE=1000\nSAVEHIST=1000\nPROMPT='READY> '\n",
+                history.display()
+            ),
+        )
+        .unwrap();
+        let argv: Vec<&str> = match shell {
+            "bash" => vec!["bash", "--norc", "--noprofile", "-i"],
+            _ => vec!["zsh", "-i"],
+        };
+        let env = serde_json::json!({
+            "HOME": home.path(),
+            "PATH": std::env::var("PATH").unwrap_or_default(),
+            "TERM": "xterm-256color",
+            "KUBECONFIG": cluster.kubeconfig(),
+            "HISTFILE": history,
+            "HISTSIZE": "1000",
+            "HISTFILESIZE": "1000",
+            "SAVEHIST": "1000",
+            "PS1": "READY> ",
+            "ZDOTDIR": home.path(),
+        });
+        let script = serde_json::json!({ "argv": argv, "env": env, "steps": steps });
+        let mut child = tokio::process::Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pty_session.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(script.to_string().as_bytes()).await.unwrap();
+        let out = child.wait_with_output().await.unwrap();
+        let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let transcript = result["transcript"].as_str().unwrap_or_default().to_owned();
+        assert!(result["ok"] == true, "{}\n--- terminal ---\n{transcript}", result["error"]);
+        ShellSession { transcript, history: std::fs::read_to_string(&history).unwrap_or_default() }
+    }
+
     /// Runs `greenlight ARGS` to completion against this cluster.
     pub async fn greenlight(&self, args: &[&str]) -> (Option<i32>, String, String) {
         let out =
@@ -196,6 +242,20 @@ impl Cluster {
             }
         }
     }
+}
+
+/// What an interactive shell showed and left behind.
+pub struct ShellSession {
+    /// Everything the terminal showed.
+    pub transcript: String,
+    /// The shell's history file after it exited.
+    pub history: String,
+}
+
+/// One step of an interactive session: `expect`, `paste`, `type` or `wait` (see
+/// `pty_session.py`).
+pub fn step(kind: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({ kind: text })
 }
 
 /// A running `greenlight` process.
