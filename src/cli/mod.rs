@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::commands::{self, Shell, Target};
 use crate::detect::{self, CheckOutcome, Monitor, MonitorEvent, Presence, Selection, State};
-use crate::report::{CheckReport, Verdict};
+use crate::report::{CheckReport, Verdict, one_line, printable};
 use crate::spec::{self, Platform, SecretSpec};
 
 /// Exit codes, a stable contract for scripts.
@@ -174,7 +174,7 @@ pub fn main() -> std::process::ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(failure) => {
-            eprintln!("{}", failure.message);
+            eprintln!("{}", printable(&failure.message));
             failure.exit.into()
         }
     }
@@ -276,7 +276,7 @@ fn exit_of(report: &CheckReport) -> Exit {
 
 fn print_report(report: &CheckReport, format: Format) {
     match format {
-        Format::Text => print!("{}", report.to_text()),
+        Format::Text => print!("{}", printable(&report.to_text())),
         Format::Json => println!("{}", report.to_json()),
     }
 }
@@ -340,7 +340,7 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
                 }
                 MonitorEvent::Connection(status) => {
                     if format == Format::Text {
-                        eprintln!("{}", status.to_text().trim_end());
+                        eprintln!("{}", printable(status.to_text().trim_end()));
                     }
                 }
                 MonitorEvent::RoundFinished { ready: true } => return true,
@@ -358,7 +358,7 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
     let report = CheckReport::build(&spec, &selection, &outcomes);
     if finished {
         if format == Format::Text {
-            println!("{}: READY ({})", report.deployment, report.progress());
+            println!("{}: READY ({})", one_line(&report.deployment), report.progress());
         }
         return Ok(Exit::Ready);
     }
@@ -391,9 +391,13 @@ fn print_change(
         })
         .to_string(),
         Format::Text => {
-            let detail = outcome.presence.detail().map(|d| format!(": {d}")).unwrap_or_default();
-            let stale =
-                outcome.stale.as_deref().map(|s| format!(" [stale: {s}]")).unwrap_or_default();
+            let detail =
+                outcome.presence.detail().map(|d| format!(": {}", one_line(d))).unwrap_or_default();
+            let stale = outcome
+                .stale
+                .as_deref()
+                .map(|s| format!(" [stale: {}]", one_line(s)))
+                .unwrap_or_default();
             format!(
                 "{at} {} {} {} ({location}){detail}{stale}",
                 state.symbol(),
@@ -404,7 +408,7 @@ fn print_change(
     };
     let mut stdout = std::io::stdout().lock();
     // A closed stdout (e.g. `| head`) must not stop the watch from reaching its exit code.
-    writeln!(stdout, "{line}").and_then(|()| stdout.flush()).ok();
+    writeln!(stdout, "{}", printable(&line)).and_then(|()| stdout.flush()).ok();
 }
 
 fn run_commands(
@@ -434,7 +438,7 @@ fn run_commands(
             entry.group().title().to_lowercase(),
             location
         ));
-        out.push_str(&format!("# {}\n", entry.description));
+        out.push_str(&format!("# {}\n", one_line(&entry.description)));
         if !entry.when.is_empty() {
             out.push_str(&format!("# Needed when: {}\n", entry.when.join(" and ")));
         }
@@ -445,23 +449,24 @@ fn run_commands(
         }
         out.push('\n');
     }
-    print!("{out}");
+    print!("{}", printable(&out));
     Ok(Exit::Ready)
 }
 
 fn run_lint(path: &Path) -> Result<Exit, Failure> {
     let spec = load(path)?;
     for warning in &spec.warnings {
-        eprintln!("warning: {warning}\n");
+        eprintln!("warning: {}\n", printable(&warning.to_string()));
     }
     let platforms: Vec<&str> = spec.platforms.iter().map(|p| p.as_str()).collect();
-    println!(
+    let verdict = format!(
         "{}: OK. {} secret{} for {} on {}.",
         path.display(),
         spec.entries.len(),
         if spec.entries.len() == 1 { "" } else { "s" },
-        spec.deployment,
+        one_line(&spec.deployment),
         platforms.join(" and ")
     );
+    println!("{}", printable(&verdict));
     Ok(Exit::Ready)
 }

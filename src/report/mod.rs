@@ -1,6 +1,8 @@
 //! The status report: one row per secret with its state, location and hints, never a value.
 //! Rendered as text (the CLI), JSON (scripts and the vendor) and Markdown (the vendor).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::detect::{CheckOutcome, ConnectionStatus, Selection, State};
@@ -134,7 +136,13 @@ impl CheckReport {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let verdict = if self.ready { "READY" } else { "not ready" };
-        put!(out, "{} on {}: {verdict} ({})", self.deployment, self.platform, self.progress());
+        put!(
+            out,
+            "{} on {}: {verdict} ({})",
+            one_line(&self.deployment),
+            self.platform,
+            self.progress()
+        );
         if let Some(connection) = &self.connection {
             out.push_str(&connection.to_text());
         }
@@ -146,18 +154,18 @@ impl CheckReport {
                     "  {} {:<15} {}  ({})",
                     row.state.symbol(),
                     row.state.as_str(),
-                    row.name,
-                    row.location
+                    one_line(&row.name),
+                    one_line(&row.location)
                 );
-                put!(out, "      {}", row.description);
+                put!(out, "      {}", one_line(&row.description));
                 if let Some(detail) = &row.detail {
-                    put!(out, "      {detail}");
+                    put!(out, "      {}", one_line(detail));
                 }
                 if let Some(stale) = &row.stale {
-                    put!(out, "      (stale: {stale})");
+                    put!(out, "      (stale: {})", one_line(stale));
                 }
                 for hint in &row.hints {
-                    put!(out, "      → {}", hint.text);
+                    put!(out, "      → {}", one_line(&hint.text));
                     if let Some(command) = &hint.command {
                         for line in command.lines() {
                             put!(out, "          {line}");
@@ -212,13 +220,37 @@ impl CheckReport {
     }
 }
 
+/// `text` made safe for a terminal: control characters other than line breaks and tabs (an
+/// escape sequence can rewrite the clipboard or the screen) and bidirectional overrides are
+/// shown as `\u{..}` escapes. Everything the CLI prints goes through this.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    escape(text, |c| c != '\n' && c != '\t' && crate::spec::names::is_hidden_control(c))
+}
+
+/// One line of foreign text (a description, a server's message): like [`printable`], with line
+/// breaks escaped too, so it cannot start a line of its own.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    escape(text, crate::spec::names::is_hidden_control)
+}
+
+fn escape(text: &str, hidden: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&hidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if hidden(c) { c.escape_unicode().to_string() } else { c.to_string() })
+            .collect(),
+    )
+}
+
 /// "3 of 5 required secrets present", shared by reports and the app.
 pub fn progress_text(present: usize, total: usize) -> String {
     format!("{present} of {total} required secret{} present", if total == 1 { "" } else { "s" })
 }
 
 fn markdown_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    one_line(&text.replace('|', "\\|").replace('\n', " ")).into_owned()
 }
 
 #[cfg(test)]
@@ -256,6 +288,14 @@ mod tests {
             verdict(Presence::Wrong { reason: "x".into() }, Presence::Present).0,
             Verdict::Missing
         );
+    }
+
+    #[test]
+    fn terminal_text_shows_control_characters_as_escapes() {
+        assert_eq!(printable("plain\ttext\nnext line"), "plain\ttext\nnext line");
+        assert_eq!(printable("clip\u{1b}]52;c;eA==\u{7}"), "clip\\u{1b}]52;c;eA==\\u{7}");
+        assert_eq!(printable("abc\u{202e}def"), "abc\\u{202e}def");
+        assert_eq!(one_line("one\ntwo"), "one\\u{a}two");
     }
 
     #[test]

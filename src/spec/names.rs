@@ -22,6 +22,14 @@ fn broken(rule: &'static str, why: impl Into<String>) -> Broken {
     Broken { rule, why: why.into() }
 }
 
+/// A character that changes what a terminal shows or does instead of being shown: control
+/// characters (newline, escape, bell, the C1 set) and the bidirectional formatting
+/// characters that reorder text on screen.
+pub fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Kubernetes namespace: an RFC 1123 label.
 pub fn kubernetes_namespace(name: &str) -> Result<(), Broken> {
     dns1123_label(name).map_err(|why| {

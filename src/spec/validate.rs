@@ -59,6 +59,21 @@ impl<'a> Problems<'a> {
         self.found.push(problem);
     }
 
+    /// Free text from the vendor (descriptions, the deployment name, links, expected
+    /// context and server) is shown in terminals and pasted into shells: a control character
+    /// (a newline, an escape sequence that rewrites the clipboard) or a bidirectional override
+    /// is refused. Surrounding whitespace (a folded scalar's final newline) is fine.
+    fn free_text(&mut self, path: &str, what: &str, text: &str) {
+        if let Some(bad) = text.trim().chars().find(|c| names::is_hidden_control(*c)) {
+            self.value(
+                path,
+                "control-character",
+                format!("{what} contains the control character U+{:04X}", u32::from(bad)),
+                "remove it; this text is shown in terminals and next to commands, so it must be plain text on one line (a folded scalar `>-` joins lines)".to_owned(),
+            );
+        }
+    }
+
     fn warn(&mut self, path: &str, rule: &'static str, message: String, fix: String) {
         let pos = self.index.value(path);
         let problem = self.at(pos.line, pos.column, rule, message, fix);
@@ -280,11 +295,12 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
             "this Greenlight reads version 1; set `version: 1` or update Greenlight".to_owned(),
         );
     }
-    if raw.deployment.trim().is_empty() || raw.deployment.chars().any(char::is_control) {
+    p.free_text("deployment", "the deployment name", &raw.deployment);
+    if raw.deployment.trim().is_empty() {
         p.value(
             "deployment",
             "deployment-name",
-            "the deployment name is empty or contains control characters".to_owned(),
+            "the deployment name is empty".to_owned(),
             "give the deployment a short readable name, e.g. `acme-analytics`".to_owned(),
         );
     }
@@ -321,9 +337,14 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
                 format!("rename the feature, e.g. `identity` or `dns.automate`; {}", why.rule),
             );
         }
+        p.free_text(
+            &key_path(&key_path("features", name), "description"),
+            &format!("the description of feature `{name}`"),
+            &feature.description,
+        );
         features.push(Feature {
             name: name.clone(),
-            description: feature.description.clone(),
+            description: feature.description.trim().to_owned(),
             default: feature.default,
         });
     }
@@ -385,15 +406,21 @@ fn placement_keys(entry: &SecretEntry) -> Vec<(String, &'static str)> {
 
 fn resolve_expect(raw: &RawSpec, p: &mut Problems<'_>) -> Expect {
     let context = raw.expect.kubernetes.context.clone();
-    if context.as_deref().is_some_and(|c| c.is_empty() || c.chars().any(char::is_control)) {
+    if let Some(context) = &context {
+        p.free_text("expect.kubernetes.context", "the expected context", context);
+    }
+    if context.as_deref().is_some_and(str::is_empty) {
         p.value(
             "expect.kubernetes.context",
             "context-name",
-            "the expected context is empty or has control characters".to_owned(),
+            "the expected context is empty".to_owned(),
             "use the context name shown by `kubectl config get-contexts`".to_owned(),
         );
     }
     let server = raw.expect.kubernetes.server.clone();
+    if let Some(url) = &server {
+        p.free_text("expect.kubernetes.server", "the expected server", url);
+    }
     if let Some(url) = &server
         && (!(url.starts_with("https://") || url.starts_with("http://"))
             || url.contains(char::is_whitespace))
@@ -432,6 +459,11 @@ fn resolve_entry(
             format!("use a short identifier such as `github-token`; {}", why.rule),
         );
     }
+    p.free_text(
+        &key_path(path, "description"),
+        &format!("the description of secret `{}`", entry.name),
+        &entry.description,
+    );
     if entry.description.trim().is_empty() {
         p.value(
             &key_path(path, "description"),
@@ -473,6 +505,9 @@ fn resolve_entry(
                 fix,
             );
         }
+    }
+    if let Some(docs) = &entry.docs {
+        p.free_text(&key_path(path, "docs"), "the documentation link", docs);
     }
     if let Some(docs) = &entry.docs
         && (!(docs.starts_with("https://") || docs.starts_with("http://"))

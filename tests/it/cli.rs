@@ -3,11 +3,19 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Runs the binary with a hermetic environment: no kubeconfig, empty AWS files, no instance
+/// metadata, nothing inherited (see `support::hermetic_env`).
 fn greenlight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_greenlight"))
+    let home = tempfile::tempdir().unwrap();
+    let (set, remove) = crate::support::hermetic_env(home.path());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
+    for name in remove {
+        command.env_remove(name);
+    }
+    command
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("AWS_PROFILE")
+        .envs(set)
         .env("KUBECONFIG", "/nonexistent/greenlight-test/kubeconfig")
         .output()
         .unwrap()
@@ -229,4 +237,31 @@ fn commands_prints_every_kind_for_both_shells() {
     ]));
     assert!(powershell.contains("Read-Host -AsSecureString"), "{powershell}");
     assert!(powershell.contains("--profile $(if ($env:AWS_PROFILE)"), "{powershell}");
+}
+
+#[test]
+fn vendor_text_never_reaches_the_terminal_raw() {
+    let raw = ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'];
+    let out = greenlight(&["lint", "tests/fixtures/specs/bad/control-characters.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("control character U+001B [control-character]"), "{err}");
+    assert!(!err.contains(raw), "{err:?}");
+
+    // Names the parser echoes (an unknown field, an undeclared feature) are escaped too.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\ndeployment: d\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: a, description: A, when: \"x\\e]52;c;cm0=\\a\", kubernetes: { keys: [k] } }\n  - { name: b, description: B, \"\\e[2Jfield\\u202e\": 1, kubernetes: { keys: [k] } }\n",
+    )
+    .unwrap();
+    let spec = path.display().to_string();
+    for args in [vec!["lint", &spec], vec!["check", &spec], vec!["commands", &spec]] {
+        let out = greenlight(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let shown = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!shown.contains(raw), "{args:?} printed a raw control character: {shown:?}");
+        assert!(shown.contains("\\u{1b}"), "{args:?} shows it escaped: {shown}");
+    }
 }

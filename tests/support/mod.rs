@@ -22,6 +22,43 @@ use base64::Engine;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// Variables that could point a test at the machine's real credentials or cloud.
+const INHERITED_CREDENTIALS: [&str; 14] = [
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "DOPPLER_TOKEN",
+];
+
+/// An environment that touches loopback only and never the machine's real credentials: empty
+/// AWS config and credentials files in `home`, no instance metadata, nothing inherited.
+/// Returns (variables to set, variables to remove).
+pub fn hermetic_env(home: &Path) -> (Vec<(&'static str, PathBuf)>, &'static [&'static str]) {
+    let config = home.join(".aws-config-empty");
+    let credentials = home.join(".aws-credentials-empty");
+    std::fs::write(&config, "").unwrap();
+    std::fs::write(&credentials, "").unwrap();
+    (
+        vec![
+            ("HOME", home.to_owned()),
+            ("AWS_CONFIG_FILE", config),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials),
+            ("AWS_EC2_METADATA_DISABLED", PathBuf::from("true")),
+        ],
+        &INHERITED_CREDENTIALS,
+    )
+}
+
 /// Token of the operator Greenlight runs as (context `test`).
 pub const OPERATOR_TOKEN: &str = "operator-token";
 
@@ -197,11 +234,15 @@ impl Cluster {
 
     fn greenlight_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
+        let (set, remove) = hermetic_env(self.dir.path());
+        for name in remove {
+            command.env_remove(name);
+        }
         command
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("KUBECONFIG", self.kubeconfig())
-            .env_remove("AWS_PROFILE");
+            .envs(set)
+            .env("KUBECONFIG", self.kubeconfig());
         command
     }
 
