@@ -123,35 +123,40 @@ pub fn other_kms_key(found: &str, wanted: &str) -> Hint {
     ))
 }
 
-/// Found in other regions.
+/// Found in other regions. `stray` is a copy the spec does not place there, which may be a
+/// mistake; a copy the spec places is never offered for deletion.
 pub fn in_other_regions(
     service: &str,
     name: &str,
     region: &str,
     others: &[String],
+    stray: Option<&String>,
     profile: Option<&str>,
 ) -> Hint {
+    let text = format!(
+        "{name} exists in {}, not in {region} where the workload reads it. Create it in {region} with the create command",
+        others.join(", ")
+    );
+    let Some(stray) = stray else {
+        return Hint::says(format!(
+            "{text} (the spec needs the other copies too: keep them, and use the same value if they must match)."
+        ));
+    };
     let command = match service {
         "Parameter Store" => format!(
             "aws ssm delete-parameter{} --region {} --name {}",
             profile_flag(profile),
-            q(others.first().map_or("", String::as_str)),
+            q(stray),
             q(name)
         ),
         _ => format!(
             "aws secretsmanager delete-secret{} --region {} --secret-id {}",
             profile_flag(profile),
-            q(others.first().map_or("", String::as_str)),
+            q(stray),
             q(name)
         ),
     };
-    Hint::with_command(
-        format!(
-            "{name} exists in {}, not in {region} where the workload reads it. Create it in {region} with the create command; if the other copy was a mistake, remove it:",
-            others.join(", ")
-        ),
-        command,
-    )
+    Hint::with_command(format!("{text}; if the copy in {stray} was a mistake, remove it:"), command)
 }
 
 /// Found in the other service.

@@ -46,26 +46,33 @@ pub fn namespace_unknown(scene: &Scene, namespace: &str) -> Hint {
     )
 }
 
-/// Found under the same name in other namespaces.
+/// Found under the same name in other namespaces. `stray` is a copy the spec does not place
+/// there, which may be a mistake; a copy the spec places is never offered for deletion.
 pub fn in_other_namespaces(
     scene: &Scene,
     secret: &str,
     namespace: &str,
     others: &[String],
+    stray: Option<&String>,
 ) -> Hint {
     let list = others.join(", ");
-    let first = others.first().map(String::as_str).unwrap_or_default();
-    Hint::with_command(
-        format!(
-            "Secret {secret} exists in namespace {list}, not in {namespace} where the workload reads it. Create it in {namespace} with the create command; if the other copy was a mistake, delete it:"
+    let text = format!(
+        "Secret {secret} exists in namespace {list}, not in {namespace} where the workload reads it. Create it in {namespace} with the create command"
+    );
+    match stray {
+        Some(stray) => Hint::with_command(
+            format!("{text}; if the copy in {stray} was a mistake, delete it:"),
+            format!(
+                "kubectl delete secret {} --context {} --namespace {}",
+                q(secret),
+                q(&scene.context),
+                q(stray)
+            ),
         ),
-        format!(
-            "kubectl delete secret {} --context {} --namespace {}",
-            q(secret),
-            q(&scene.context),
-            q(first)
-        ),
-    )
+        None => Hint::says(format!(
+            "{text} (the spec needs the other copies too: keep them, and use the same value if they must match)."
+        )),
+    }
 }
 
 /// A similar name exists in the right namespace.

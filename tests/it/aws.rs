@@ -565,3 +565,27 @@ secrets:
     assert_eq!(row(&report, "acme/default-key")["state"], "present");
     moto.assert_value_free();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hints_never_offer_to_delete_a_copy_the_spec_places_in_another_region() {
+    let mut moto = Moto::start().await;
+    let spec = write(
+        &moto,
+        "version: 1
+deployment: two-regions
+platforms: [aws]
+defaults: { aws: { service: secrets-manager } }
+secrets:
+  - { name: token-east, description: In the east, aws: { name: acme/token, region: us-east-1 } }
+  - { name: token-west, description: In the west, aws: { name: acme/token, region: eu-west-1 } }
+",
+    );
+    moto.seed_secret("eu-west-1", "acme/token", "west-value-114").await;
+    let (code, report) = check(&moto, &[&spec]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    let east = row(&report, "token-east");
+    assert_eq!(east["state"], "found_elsewhere", "{east:#}");
+    assert!(!hints(east).contains("delete-secret"), "{}", hints(east));
+    assert_eq!(row(&report, "token-west")["state"], "present");
+    moto.assert_value_free();
+}

@@ -801,3 +801,51 @@ async fn a_rejected_token_rebuilds_the_session_from_the_rewritten_kubeconfig() {
         .await;
     cluster.assert_value_free();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hints_never_offer_to_delete_what_the_spec_places() {
+    let (mut cluster, _) = cluster().await;
+    cluster.server.create_namespace("external-dns");
+    cluster.server.create_namespace("cert-manager");
+    let spec = write_spec(
+        cluster.dir.path(),
+        "version: 1
+deployment: shared-token
+platforms: [kubernetes]
+secrets:
+  - { name: token-external-dns, description: For external-dns, kubernetes: { namespace: external-dns, secret: cloudflare-api-token, keys: [api-token] } }
+  - { name: token-cert-manager, description: For cert-manager, kubernetes: { namespace: cert-manager, secret: cloudflare-api-token, keys: [api-token] } }
+  - { name: github-token, description: One token, kubernetes: { namespace: acme, keys: [token] } }
+  - { name: github-tokens, description: Another entry with a similar name, kubernetes: { namespace: acme, keys: [token] } }
+",
+    )
+    .display()
+    .to_string();
+    cluster.seed("external-dns", "cloudflare-api-token", &[("api-token", "cloudflare-value-96")]);
+    cluster.seed("acme", "github-tokens", &[("token", "tokens-value-97")]);
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    let missing_copy = row(&report, "token-cert-manager");
+    assert_eq!(missing_copy["state"], "found_elsewhere", "{missing_copy:#}");
+    assert_eq!(missing_copy["detail"], "Secret external-dns/cloudflare-api-token");
+    // Another entry of the spec is no typo of this one.
+    let github = row(&report, "github-token");
+    assert_eq!(github["state"], "missing", "{github:#}");
+    for secret in report["secrets"].as_array().unwrap() {
+        assert!(!hints(secret).contains("kubectl delete"), "a destructive hint: {secret:#}");
+    }
+
+    // A stray copy the spec does not place may still be offered for deletion.
+    cluster.server.create_namespace("default");
+    cluster.seed("default", "github-token", &[("token", "stray-value-98")]);
+    let (_, report) = check_json(&cluster, &[&spec]).await;
+    let github = row(&report, "github-token");
+    assert_eq!(github["state"], "found_elsewhere", "{github:#}");
+    assert!(
+        hints(github)
+            .contains("kubectl delete secret github-token --context test --namespace default"),
+        "{}",
+        hints(github)
+    );
+    cluster.assert_value_free();
+}

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 pub use connection::{ConnectError, profiles};
-use outcome::{create_hint, missing, parameter_outcome, secret_outcome};
+use outcome::{Round, create_hint, missing, parameter_outcome, secret_outcome};
 use session::{Session, session};
 use wire::{AwsError, ParameterMeta, SecretMeta};
 
@@ -192,6 +192,16 @@ async fn check(
         .flat_map(|((_, region), members)| members.iter().map(move |&i| (i, region.as_str())))
         .collect();
     let broken = results.values().any(|r| r.as_ref().is_err_and(AwsError::is_credentials));
+    let placed: BTreeSet<(AwsService, String, String)> = spec
+        .entries
+        .iter()
+        .filter_map(|e| e.aws.as_ref())
+        .filter_map(|a| {
+            let region = a.region.as_deref().or(default_region.as_deref())?;
+            Some((a.service, region.to_owned(), a.name.clone()))
+        })
+        .collect();
+    let round = Round { inner, session: &session, target: &target, spec_regions, placed: &placed };
     let mut diagnosed = 0usize;
     let judged = futures::future::join_all(results.into_iter().filter_map(|(index, result)| {
         let entry = spec.entries.get(index)?;
@@ -202,7 +212,7 @@ async fn check(
             diagnosed += 1;
             diagnosed <= 10
         };
-        let (session, target, profile) = (&session, &target, profile.as_deref());
+        let (session, target, profile, round) = (&session, &target, profile.as_deref(), &round);
         Some(async move {
             let outcome = match result {
                 Ok(Found::Secret(Some(meta))) => {
@@ -211,19 +221,7 @@ async fn check(
                 Ok(Found::Parameter(Some(meta))) => {
                     parameter_outcome(entry, placement, &meta, target)
                 }
-                Ok(_) => {
-                    diagnosis(
-                        inner,
-                        session,
-                        entry,
-                        placement,
-                        region,
-                        spec_regions,
-                        target,
-                        diagnose,
-                    )
-                    .await
-                }
+                Ok(_) => diagnosis(round, entry, placement, region, diagnose).await,
                 Err(AwsError::Denied { action, .. }) => {
                     CheckOutcome::now(Presence::Forbidden { permission: action.clone() })
                         .with_hints(hints::denied(&action, profile, Some(&session.identity.arn)))
@@ -373,19 +371,16 @@ fn remember(inner: &Inner, results: &HashMap<usize, Result<Found, AwsError>>) {
 
 /// A missing entry's outcome: the cached diagnosis if recent, else (when `diagnose`) a new
 /// one within [`DIAGNOSIS_BUDGET`], else "missing" with the create command.
-#[allow(clippy::too_many_arguments)]
 async fn diagnosis(
-    inner: &Inner,
-    session: &Session,
+    round: &Round<'_>,
     entry: &crate::spec::SecretEntry,
     placement: &crate::spec::AwsPlacement,
     region: &str,
-    spec_regions: &BTreeSet<String>,
-    target: &Target,
     diagnose: bool,
 ) -> CheckOutcome {
     let key = format!("{}|{region}|{}", placement.service.as_str(), placement.name);
-    let cached = inner
+    let cached = round
+        .inner
         .diagnoses
         .lock()
         .ok()
@@ -398,18 +393,18 @@ async fn diagnosis(
     let plain = || {
         CheckOutcome::now(Presence::Missing).with_hints(create_hint(
             entry,
-            target,
+            round.target,
             &format!("Not found in {} in {region}. Create it:", placement.service.title()),
         ))
     };
     if !diagnose {
         return plain();
     }
-    let search = missing(session, entry, placement, region, spec_regions, target);
     // A search that does not finish in time (another region behind a firewall) leaves the
     // plain answer for a minute, not a lost one.
+    let search = missing(round, entry, placement, region);
     let outcome = tokio::time::timeout(DIAGNOSIS_BUDGET, search).await.unwrap_or_else(|_| plain());
-    if let Ok(mut diagnoses) = inner.diagnoses.lock() {
+    if let Ok(mut diagnoses) = round.inner.diagnoses.lock() {
         diagnoses.insert(key, (Instant::now(), outcome.clone()));
     }
     outcome

@@ -11,6 +11,24 @@ use crate::detect::{CheckOutcome, Presence};
 use crate::diagnose::{Hint, aws as hints, is_near_miss};
 use crate::spec::{AwsPlacement, AwsService, Platform, SecretEntry};
 
+/// What every diagnosis of one round shares.
+pub(super) struct Round<'a> {
+    pub(super) inner: &'a super::Inner,
+    pub(super) session: &'a Session,
+    pub(super) target: &'a Target,
+    /// The regions the spec names.
+    pub(super) spec_regions: &'a BTreeSet<String>,
+    /// Every (service, region, name) the spec places, needed now or not: a hint never offers
+    /// to delete one of them, and none of them is a near-miss of another.
+    pub(super) placed: &'a BTreeSet<(AwsService, String, String)>,
+}
+
+impl Round<'_> {
+    fn placed(&self, service: AwsService, region: &str, name: &str) -> bool {
+        self.placed.contains(&(service, region.to_owned(), name.to_owned()))
+    }
+}
+
 /// Regions searched for a missing secret, besides the spec's own.
 const COMMON_REGIONS: [&str; 6] =
     ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"];
@@ -134,13 +152,12 @@ pub(super) async fn exists(
 
 /// Diagnosis of a missing secret: other regions, the other service, near-miss names.
 pub(super) async fn missing(
-    session: &Session,
+    round: &Round<'_>,
     entry: &SecretEntry,
     placement: &AwsPlacement,
     region: &str,
-    spec_regions: &BTreeSet<String>,
-    target: &Target,
 ) -> CheckOutcome {
+    let (session, target, spec_regions) = (round.session, round.target, round.spec_regions);
     let service = placement.service;
     let name = &placement.name;
     let profile = session.identity.profile.as_deref();
@@ -164,7 +181,15 @@ pub(super) async fn missing(
             .collect::<Vec<_>>()
             .join(", ");
         let mut hints_list = create_hint(entry, target, &format!("Create it in {region}:"));
-        hints_list.push(hints::in_other_regions(service.title(), name, region, &others, profile));
+        let stray = others.iter().find(|r| !round.placed(service, r, name));
+        hints_list.push(hints::in_other_regions(
+            service.title(),
+            name,
+            region,
+            &others,
+            stray,
+            profile,
+        ));
         return CheckOutcome::now(Presence::FoundElsewhere { location }).with_hints(hints_list);
     }
     let (other_service, other_names) = match service {
@@ -200,9 +225,10 @@ pub(super) async fn missing(
             wire::parameter_names_beginning(&session.parameter_store(region), &prefix).await
         }
     };
-    if let Some(near) =
-        similar.ok().and_then(|names| names.into_iter().find(|n| is_near_miss(name, n)))
-    {
+    // A similar name that the spec itself places is another entry, not a typo.
+    if let Some(near) = similar.ok().and_then(|names| {
+        names.into_iter().find(|n| is_near_miss(name, n) && !round.placed(service, region, n))
+    }) {
         let mut hints_list = vec![hints::near_miss(&near, name)];
         hints_list.extend(create_hint(entry, target, "Create it under the right name:"));
         return CheckOutcome::now(Presence::FoundElsewhere {

@@ -20,7 +20,7 @@ mod session;
 mod view;
 pub mod wire;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 pub use connection::{ConnectError, ContextInfo, contexts, current_context};
-use outcome::{Observation, judge, observe};
+use outcome::{Observation, Round, judge, observe};
 use session::{Session, breaks_session, session};
 use view::{Access, View, view};
 
@@ -248,15 +248,18 @@ async fn check(
     )
     .await;
     let broken = observations.iter().filter_map(Observation::failure).any(breaks_session);
+    let placed: BTreeSet<(String, String)> = spec
+        .entries
+        .iter()
+        .filter_map(|e| e.kubernetes.as_ref())
+        .map(|k| (k.namespace.clone(), k.secret.clone()))
+        .collect();
+    let round =
+        Round { settings, session: &session, views: &views, target: &target, placed: &placed };
     let outcomes = futures::future::join_all(planned.iter().zip(observations).map(
         |((index, entry, placement, view), observation)| {
-            let (views, target, session) = (&views, &target, &session);
-            async move {
-                let outcome =
-                    judge(settings, session, view, views, entry, placement, target, observation)
-                        .await;
-                (*index, outcome)
-            }
+            let round = &round;
+            async move { (*index, judge(round, view, entry, placement, observation).await) }
         },
     ))
     .await;

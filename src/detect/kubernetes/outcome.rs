@@ -2,7 +2,7 @@
 //! with a diagnosis of what was actually found (namespace missing, another namespace, a
 //! near-miss name), forbidden, or unreachable with the failure behind it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,20 +85,33 @@ pub(super) async fn observe(
     }
 }
 
+/// What every judgment of one round shares.
+pub(super) struct Round<'a> {
+    pub(super) settings: &'a Settings,
+    pub(super) session: &'a Session,
+    pub(super) views: &'a HashMap<String, Arc<View>>,
+    pub(super) target: &'a Target,
+    /// Every (namespace, Secret) the spec places, needed now or not: a hint never offers to
+    /// delete one of them.
+    pub(super) placed: &'a BTreeSet<(String, String)>,
+}
+
+impl Round<'_> {
+    fn placed(&self, namespace: &str, secret: &str) -> bool {
+        self.placed.contains(&(namespace.to_owned(), secret.to_owned()))
+    }
+}
+
 /// The outcome for one placement from what was observed: present (or wrong), missing with a
 /// diagnosis made within [`DIAGNOSIS_BUDGET`], forbidden, or unreachable.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn judge(
-    settings: &Settings,
-    session: &Session,
+    round: &Round<'_>,
     view: &View,
-    views: &HashMap<String, Arc<View>>,
     entry: &SecretEntry,
     placement: &KubernetesPlacement,
-    target: &Target,
     observation: Observation,
 ) -> CheckOutcome {
-    let scene = &session.scene;
+    let scene = &round.session.scene;
     let namespace = &placement.namespace;
     let (row, stale) = match observation {
         Observation::Denied => {
@@ -111,12 +124,12 @@ pub(super) async fn judge(
         Observation::Answered { row, stale } => (row, stale),
     };
     let mut outcome = match row {
-        Some(row) => present(scene, entry, placement, &row, target),
+        Some(row) => present(scene, entry, placement, &row, round.target),
         None => {
-            let diagnosis = missing(settings, session, view, views, entry, placement, target);
+            let diagnosis = missing(round, view, entry, placement);
             match tokio::time::timeout(DIAGNOSIS_BUDGET, diagnosis).await {
                 Ok(outcome) => outcome,
-                Err(_) => plain_missing(entry, placement, target),
+                Err(_) => plain_missing(entry, placement, round.target),
             }
         }
     };
@@ -190,14 +203,12 @@ pub(super) fn present(
 }
 
 pub(super) async fn missing(
-    settings: &Settings,
-    session: &Session,
+    round: &Round<'_>,
     view: &View,
-    views: &HashMap<String, Arc<View>>,
     entry: &SecretEntry,
     placement: &KubernetesPlacement,
-    target: &Target,
 ) -> CheckOutcome {
+    let session = round.session;
     let scene = &session.scene;
     let namespace = &placement.namespace;
     if entry.provided_by == crate::spec::Provider::Vendor {
@@ -205,12 +216,12 @@ pub(super) async fn missing(
             "Not found in namespace {namespace}. The vendor's deployment creates it; there is nothing to do until it runs."
         ))]);
     }
-    let create = command(entry, target, CommandKind::Create);
+    let create = command(entry, round.target, CommandKind::Create);
     let create_hint = |text: &str| match &create {
         Some(c) => Hint::with_command(text, c.clone()),
         None => Hint::says(text),
     };
-    match namespace_exists(settings, session, view).await {
+    match namespace_exists(round.settings, session, view).await {
         Some(false) => {
             return CheckOutcome::now(Presence::Missing).with_hints(vec![
                 hints::namespace_missing(scene, namespace),
@@ -225,9 +236,14 @@ pub(super) async fn missing(
         }
         Some(true) => {}
     }
+    // A similar name that the spec itself places is another entry, not a typo.
     let (rows, _) = view.shared.snapshot();
     if let Some(similar) = rows.as_ref().and_then(|rows| {
-        rows.keys().find(|name| hints::is_near_miss(&placement.secret, name)).cloned()
+        rows.keys()
+            .find(|name| {
+                hints::is_near_miss(&placement.secret, name) && !round.placed(namespace, name)
+            })
+            .cloned()
     }) {
         return CheckOutcome::now(Presence::FoundElsewhere {
             location: format!("Secret {namespace}/{similar} (a similar name)"),
@@ -237,16 +253,18 @@ pub(super) async fn missing(
             create_hint("Create it under the right name:"),
         ]);
     }
-    let others = elsewhere(settings, session, views, &placement.secret, namespace).await;
+    let others =
+        elsewhere(round.settings, session, round.views, &placement.secret, namespace).await;
     if !others.is_empty() {
         let location = others
             .iter()
             .map(|ns| format!("Secret {ns}/{}", placement.secret))
             .collect::<Vec<_>>()
             .join(", ");
+        let stray = others.iter().find(|ns| !round.placed(ns, &placement.secret));
         return CheckOutcome::now(Presence::FoundElsewhere { location }).with_hints(vec![
             create_hint(&format!("Create it in namespace {namespace}:")),
-            hints::in_other_namespaces(scene, &placement.secret, namespace, &others),
+            hints::in_other_namespaces(scene, &placement.secret, namespace, &others, stray),
         ]);
     }
     CheckOutcome::now(Presence::Missing)
