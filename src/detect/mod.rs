@@ -169,6 +169,12 @@ impl CheckOutcome {
         self
     }
 
+    /// Whether it confirms the secret is there now: present, and not merely the last known
+    /// state of a backend that cannot be asked.
+    pub fn confirms_presence(&self) -> bool {
+        self.presence == Presence::Present && self.stale.is_none()
+    }
+
     /// Whether two outcomes would look the same to a person (ignores the check time).
     pub fn same_as(&self, other: &CheckOutcome) -> bool {
         self.presence == other.presence && self.hints == other.hints && self.stale == other.stale
@@ -196,6 +202,12 @@ impl Selection {
         }
     }
 
+    /// Whether readiness waits for `entry` with this selection: required, not the vendor's,
+    /// needed (its features on) and not skipped.
+    pub fn blocks_readiness(&self, entry: &SecretEntry) -> bool {
+        entry.blocks_readiness() && self.settled(entry).is_none()
+    }
+
     /// The presence of `entry` decided without asking a backend, if any.
     pub fn settled(&self, entry: &SecretEntry) -> Option<Presence> {
         if !entry.is_needed(&self.features) {
@@ -212,6 +224,58 @@ impl Selection {
 /// or services). Past it the row says "missing" with the create command: a slow search never
 /// costs a row its answer.
 pub const DIAGNOSIS_BUDGET: Duration = Duration::from_secs(5);
+
+/// How far a deployment is from ready: the one readiness rule, for the monitor, the reports
+/// and the app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Entries that block readiness and are confirmed present.
+    pub confirmed: usize,
+    /// Entries that block readiness.
+    pub total: usize,
+    /// Entries that block readiness whose state is only the last known one.
+    pub stale: usize,
+}
+
+impl Progress {
+    /// Counts the entries of `spec` that block readiness under `selection`, given each
+    /// entry's outcome (in spec order; `None` while unknown).
+    pub fn of<'a>(
+        spec: &SecretSpec,
+        selection: &Selection,
+        outcomes: impl IntoIterator<Item = Option<&'a CheckOutcome>>,
+    ) -> Self {
+        let mut progress = Progress::default();
+        for (entry, outcome) in spec.entries.iter().zip(outcomes) {
+            if !selection.blocks_readiness(entry) {
+                continue;
+            }
+            progress.total += 1;
+            progress.confirmed += usize::from(outcome.is_some_and(CheckOutcome::confirms_presence));
+            progress.stale += usize::from(outcome.is_some_and(|o| o.stale.is_some()));
+        }
+        progress
+    }
+
+    /// Every entry that blocks readiness is confirmed present.
+    pub fn ready(&self) -> bool {
+        self.confirmed == self.total
+    }
+
+    /// "3 of 5 required secrets present", and how many could not be re-checked.
+    pub fn text(&self) -> String {
+        let total = self.total;
+        let mut text = format!(
+            "{} of {total} required secret{} present",
+            self.confirmed,
+            if total == 1 { "" } else { "s" }
+        );
+        if self.stale > 0 {
+            text.push_str(&format!("; {} could not be re-checked", self.stale));
+        }
+        text
+    }
+}
 
 /// Boxed future returned by probes, so probes can be used as trait objects.
 pub type ProbeFuture = Pin<Box<dyn Future<Output = Vec<(usize, CheckOutcome)>> + Send>>;

@@ -47,7 +47,8 @@ pub enum MonitorEvent {
     Connection(super::ConnectionStatus),
     /// A round finished; every row has been checked.
     RoundFinished {
-        /// True when every entry that blocks readiness is present.
+        /// True when every entry that blocks readiness is confirmed present (a stale row
+        /// does not count).
         ready: bool,
     },
 }
@@ -106,13 +107,8 @@ async fn run(
         }
         wake();
         let outcomes = check_once(spec.clone(), &selection, probe.as_ref()).await;
-        let mut ready = true;
-        for (index, (fresh, entry)) in outcomes.into_iter().zip(&spec.entries).enumerate() {
+        for (index, fresh) in outcomes.into_iter().enumerate() {
             let outcome = keep_last_known(known.get(index).and_then(Option::as_ref), fresh);
-            let blocks = entry.blocks_readiness() && selection.settled(entry).is_none();
-            if blocks && outcome.presence != Presence::Present {
-                ready = false;
-            }
             let slot = known.get_mut(index);
             let changed = match &slot {
                 Some(Some(previous)) => !previous.same_as(&outcome),
@@ -125,6 +121,8 @@ async fn run(
                 return;
             }
         }
+        let ready =
+            super::Progress::of(&spec, &selection, known.iter().map(Option::as_ref)).ready();
         let now_connected = probe.connection();
         if now_connected != connection {
             connection.clone_from(&now_connected);
@@ -205,6 +203,7 @@ mod tests {
         present: Mutex<Vec<bool>>,
         calls: AtomicUsize,
         delay: Duration,
+        hang: std::sync::atomic::AtomicBool,
     }
 
     impl Probe for Arc<FakeProbe> {
@@ -218,6 +217,9 @@ mod tests {
             Box::pin(async move {
                 me.calls.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(me.delay).await;
+                if me.hang.load(Ordering::SeqCst) {
+                    std::future::pending::<()>().await;
+                }
                 let present = me.present.lock().map(|p| p.clone()).unwrap_or_default();
                 indices
                     .into_iter()
@@ -251,6 +253,7 @@ mod tests {
             present: Mutex::new(vec![false, false]),
             calls: AtomicUsize::new(0),
             delay,
+            hang: std::sync::atomic::AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let selection = Selection::defaults(&spec);
@@ -333,6 +336,20 @@ mod tests {
         let before = tokio::time::Instant::now();
         next_round(&mut rx).await;
         assert_eq!(before.elapsed(), Duration::from_secs(30), "back to the probe's pace");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_row_that_cannot_be_checked_keeps_its_state_marked_stale_and_is_not_ready() {
+        let (probe, _monitor, mut rx) = start(Duration::ZERO);
+        probe.present.lock().unwrap()[0] = true;
+        let (_, ready) = next_round(&mut rx).await;
+        assert!(ready);
+        // The backend stops answering: a round that hangs past the round timeout.
+        probe.hang.store(true, Ordering::SeqCst);
+        let (changes, ready) = next_round(&mut rx).await;
+        assert!(!ready, "a stale present row does not make the deployment ready");
+        let (_, row) = changes.into_iter().find(|(i, _)| *i == 0).unwrap();
+        assert_eq!(row, Presence::Present, "the last known state is kept");
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::detect::{CheckOutcome, ConnectionStatus, Selection, State};
+use crate::detect::{CheckOutcome, ConnectionStatus, Progress, Selection, State};
 use crate::diagnose::Hint;
 use crate::spec::{Group, SecretSpec};
 
@@ -31,6 +31,9 @@ pub struct CheckReport {
     /// Where the check ran (context, cluster, user; or account, profile, region) and warnings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<ConnectionStatus>,
+    /// Counts behind `ready`.
+    #[serde(skip)]
+    pub progress: Progress,
 }
 
 /// One secret in a report.
@@ -91,17 +94,17 @@ impl CheckReport {
                 description: entry.description.clone(),
                 detail: outcome.presence.detail().map(str::to_owned),
                 stale: outcome.stale.clone(),
-                blocks_readiness: entry.blocks_readiness() && selection.settled(entry).is_none(),
+                blocks_readiness: selection.blocks_readiness(entry),
             })
             .collect();
-        let ready =
-            secrets.iter().filter(|r| r.blocks_readiness).all(|r| r.state == State::Present);
+        let progress = Progress::of(spec, selection, outcomes.iter().map(Some));
         Self {
             deployment: spec.deployment.clone(),
             platform: selection.platform.as_str(),
-            ready,
+            ready: progress.ready(),
             secrets,
             connection: None,
+            progress,
         }
     }
 
@@ -119,12 +122,9 @@ impl CheckReport {
         }
     }
 
-    /// "3 of 5 required secrets present".
+    /// "3 of 5 required secrets present", and how many could not be re-checked.
     pub fn progress(&self) -> String {
-        let blocking: Vec<&ReportRow> =
-            self.secrets.iter().filter(|r| r.blocks_readiness).collect();
-        let present = blocking.iter().filter(|r| r.state == State::Present).count();
-        progress_text(present, blocking.len())
+        self.progress.text()
     }
 
     /// Pretty JSON.
@@ -187,20 +187,34 @@ impl CheckReport {
             "{verdict}: {}. No secret values are included in this report.\n",
             self.progress()
         );
+        let stale = self.secrets.iter().filter(|r| r.stale.is_some()).count();
+        if stale > 0 {
+            put!(
+                out,
+                "**{stale} secret{} could not be re-checked** when this report was made; {} shown in its last known state, marked *(stale)*.\n",
+                if stale == 1 { "" } else { "s" },
+                if stale == 1 { "it is" } else { "they are" }
+            );
+        }
         for (group, rows) in self.groups() {
             put!(out, "## {}\n", group.title());
             put!(out, "| State | Secret | Location | Detail |");
             put!(out, "|---|---|---|---|");
             for row in rows {
-                let detail = row.detail.as_deref().unwrap_or("");
+                let detail = [row.detail.as_deref(), row.stale.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let stale = if row.stale.is_some() { " *(stale)*" } else { "" };
                 put!(
                     out,
-                    "| {} {} | `{}` | {} | {} |",
+                    "| {} {}{stale} | `{}` | {} | {} |",
                     row.state.symbol(),
                     row.state.as_str(),
                     row.name,
                     markdown_cell(&row.location),
-                    markdown_cell(detail)
+                    markdown_cell(&detail)
                 );
             }
             out.push('\n');
@@ -244,11 +258,6 @@ fn escape(text: &str, hidden: impl Fn(char) -> bool) -> Cow<'_, str> {
     )
 }
 
-/// "3 of 5 required secrets present", shared by reports and the app.
-pub fn progress_text(present: usize, total: usize) -> String {
-    format!("{present} of {total} required secret{} present", if total == 1 { "" } else { "s" })
-}
-
 fn markdown_cell(text: &str) -> String {
     one_line(&text.replace('|', "\\|").replace('\n', " ")).into_owned()
 }
@@ -287,6 +296,27 @@ mod tests {
         assert_eq!(
             verdict(Presence::Wrong { reason: "x".into() }, Presence::Present).0,
             Verdict::Missing
+        );
+    }
+
+    #[test]
+    fn a_stale_row_is_never_counted_as_present() {
+        let spec = parse_bytes(SPEC.as_bytes(), "t.yaml".as_ref()).unwrap();
+        let selection = Selection::defaults(&spec);
+        let mut stale = CheckOutcome::now(Presence::Present);
+        stale.stale = Some("last known state; the API server did not answer within 10 s".into());
+        let outcomes =
+            [CheckOutcome::now(Presence::Present), stale, CheckOutcome::now(Presence::Missing)];
+        let report = CheckReport::build(&spec, &selection, &outcomes);
+        assert!(!report.ready);
+        assert_eq!(report.verdict(), Verdict::Unknown);
+        assert_eq!(report.progress(), "1 of 2 required secrets present; 1 could not be re-checked");
+        let markdown = report.to_markdown();
+        assert!(markdown.contains("**Not ready**"), "{markdown}");
+        assert!(markdown.contains("**1 secret could not be re-checked**"), "{markdown}");
+        assert!(
+            markdown.contains("| ✓ present *(stale)* | `b` | Secret ns/b | last known state; the API server did not answer within 10 s |"),
+            "{markdown}"
         );
     }
 

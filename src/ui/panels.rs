@@ -198,8 +198,8 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
 
 /// "5 of 7 required secrets present", or an unmistakable Ready.
 fn progress_ui(ui: &mut egui::Ui, state: &AppState) {
-    let (present, total) = state.progress();
-    let text = crate::report::progress_text(present, total);
+    let progress = state.progress();
+    let text = progress.text();
     ui.add_space(4.0);
     if state.ready {
         let color = state_color(State::Present, ui.visuals().dark_mode);
@@ -216,7 +216,11 @@ fn progress_ui(ui: &mut egui::Ui, state: &AppState) {
                 );
             });
     } else {
-        let fraction = if total == 0 { 1.0 } else { present as f32 / total as f32 };
+        let fraction = if progress.total == 0 {
+            1.0
+        } else {
+            progress.confirmed as f32 / progress.total as f32
+        };
         ui.add(egui::ProgressBar::new(fraction).text(text).desired_width(ui.available_width()));
     }
 }

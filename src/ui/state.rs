@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::{Shell, Target};
 use crate::detect::{
-    CheckOutcome, ConnectionStatus, MonitorEvent, Presence, Selection, State, command_target,
+    CheckOutcome, ConnectionStatus, MonitorEvent, Presence, Progress, Selection, State,
+    command_target,
 };
 use crate::report::CheckReport;
 use crate::spec::{Group, Platform, SecretSpec};
@@ -242,18 +243,13 @@ impl AppState {
         lines
     }
 
-    /// Required secrets present and required in all, with the current selection. Derived from
-    /// the rows each frame without building a report.
-    pub fn progress(&self) -> (usize, usize) {
-        let (Some(spec), Some(selection)) = (&self.spec, &self.selection) else { return (0, 0) };
-        let blocking = spec
-            .entries
-            .iter()
-            .zip(&self.rows)
-            .filter(|(e, _)| e.blocks_readiness() && selection.settled(e).is_none());
-        blocking.fold((0, 0), |(present, total), (_, row)| {
-            (present + usize::from(row.state() == State::Present), total + 1)
-        })
+    /// Required secrets confirmed present, required in all, and shown stale, with the current
+    /// selection. Derived from the rows each frame without building a report.
+    pub fn progress(&self) -> Progress {
+        let (Some(spec), Some(selection)) = (&self.spec, &self.selection) else {
+            return Progress::default();
+        };
+        Progress::of(spec, selection, self.rows.iter().map(|r| r.outcome.as_ref()))
     }
 
     /// The redacted report of what is shown now.

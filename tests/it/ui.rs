@@ -361,3 +361,29 @@ fn check_now_asks_again_at_once_after_a_role_is_granted() {
     assert!(clicked.elapsed() < Duration::from_secs(10), "{:?}", clicked.elapsed());
     cluster.assert_value_free();
 }
+
+#[test]
+fn the_ready_banner_never_rests_on_rows_that_could_not_be_rechecked() {
+    let server_runtime = runtime();
+    let mut cluster = cluster_on(&server_runtime);
+    cluster.seed("acme", "github-token", &[("token", "stale-ui-value-203")]);
+    let spec = crate::support::write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: stale\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n",
+    );
+    let runtime = runtime();
+    let mut harness =
+        app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()) });
+    settle(&mut harness, |app| app.state.ready);
+    harness.get_by_label_contains("Ready: 1 of 1 required secret present");
+    cluster.server.stop();
+    settle(&mut harness, |app| {
+        !app.state.ready && app.state.rows[0].outcome.as_ref().is_some_and(|o| o.stale.is_some())
+    });
+    assert!(harness.query_by_label_contains("Ready:").is_none(), "no Ready banner on stale rows");
+    harness.get_by_label_contains("0 of 1 required secret present; 1 could not be re-checked");
+    harness.get_by_label("✔ present (stale)");
+    let markdown = harness.state().state.report().unwrap().to_markdown();
+    assert!(markdown.contains("**Not ready**"), "{markdown}");
+    assert!(markdown.contains("*(stale)*"), "{markdown}");
+}
