@@ -58,8 +58,8 @@ enum Command {
     Watch {
         #[command(flatten)]
         check: CheckArgs,
-        /// Give up after this many seconds.
-        #[arg(long, value_name = "SECS")]
+        /// Give up after this many seconds (at most a week).
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
         timeout: Option<u64>,
     },
     /// Print the create, verify and rotate commands for each secret.
@@ -99,8 +99,9 @@ struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Longest wait for any one request to the cluster or AWS, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// Longest wait for any one request to the cluster or AWS, in seconds (1 to 3600).
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
 }
 
@@ -258,12 +259,7 @@ fn selection_of(spec: &SecretSpec, args: &CheckArgs) -> Result<Selection, Failur
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(
-        |e| Failure {
-            exit: Exit::CouldNotCheck,
-            message: format!("cannot start the async runtime: {e}"),
-        },
-    )
+    detect::runtime().map_err(|message| Failure { exit: Exit::CouldNotCheck, message })
 }
 
 fn exit_of(report: &CheckReport) -> Exit {
@@ -287,7 +283,7 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     let runtime = runtime()?;
     let options = detect::ProbeOptions {
         mode: detect::Mode::Once,
-        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        request_timeout: Duration::from_secs(args.request_timeout),
     };
     let probe = runtime.block_on(async {
         detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)
@@ -305,7 +301,7 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
     let runtime = runtime()?;
     let options = detect::ProbeOptions {
         mode: detect::Mode::Live,
-        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        request_timeout: Duration::from_secs(args.request_timeout),
     };
     let probe = runtime.block_on(async {
         detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)

@@ -341,6 +341,16 @@ pub async fn check_once(
         .collect()
 }
 
+/// The tokio runtime the engine's I/O runs on, for the CLI and the app alike: two workers
+/// are plenty for a few watches and batched calls.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
 /// How a probe should work: watch continuously (the app, `watch`) or answer once (`check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

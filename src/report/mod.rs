@@ -224,7 +224,7 @@ impl CheckReport {
 
     fn groups(&self) -> Vec<(Group, Vec<&ReportRow>)> {
         let mut groups: Vec<(Group, Vec<&ReportRow>)> = Vec::new();
-        for group in [Group::Required, Group::Optional, Group::Generated, Group::Vendor] {
+        for group in Group::ALL {
             let rows: Vec<&ReportRow> = self.secrets.iter().filter(|r| r.group == group).collect();
             if !rows.is_empty() {
                 groups.push((group, rows));

@@ -3,6 +3,7 @@
 //! defaults (`validate`) into a [`SecretSpec`]; every problem carries file, line and column.
 
 mod error;
+pub mod examples;
 pub mod names;
 mod positions;
 pub mod raw;
@@ -241,6 +242,9 @@ pub enum Group {
 }
 
 impl Group {
+    /// Every group, in display order.
+    pub const ALL: [Group; 4] = [Group::Required, Group::Optional, Group::Generated, Group::Vendor];
+
     /// Heading shown above the group.
     pub fn title(self) -> &'static str {
         match self {
@@ -321,13 +325,13 @@ impl SecretSpec {
 pub fn load(path: &Path) -> Result<SecretSpec, SpecError> {
     let read_error =
         |e: std::io::Error| SpecError::Read { path: path.to_owned(), reason: e.to_string() };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    if file.metadata().map_err(read_error)?.is_dir() {
-        return Err(SpecError::Read {
-            path: path.to_owned(),
-            reason: "it is a directory".to_owned(),
-        });
+    // Looked at before opening: opening a FIFO (or a device) would block until a writer came.
+    let kind = std::fs::metadata(path).map_err(read_error)?.file_type();
+    if !kind.is_file() {
+        let reason = if kind.is_dir() { "it is a directory" } else { "it is not a regular file" };
+        return Err(SpecError::Read { path: path.to_owned(), reason: reason.to_owned() });
     }
+    let file = std::fs::File::open(path).map_err(read_error)?;
     let mut bytes = Vec::new();
     file.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
     parse_bytes(&bytes, path)

@@ -12,10 +12,16 @@ use super::{
     Platform, Provider, SecretEntry, SecretSpec, SpecError, SpecProblem, names,
 };
 
+/// Most problems reported for one file; a file with more is reported as having more.
+const MAX_PROBLEMS: usize = 100;
+
 /// Collects problems against one file.
 struct Problems<'a> {
     file: &'a Path,
     text: &'a str,
+    /// Byte offset of each line's start, indexed once (looking lines up per problem was
+    /// quadratic in big files).
+    lines: Vec<usize>,
     index: PositionIndex,
     found: Vec<SpecProblem>,
     warnings: Vec<SpecProblem>,
@@ -37,12 +43,19 @@ impl<'a> Problems<'a> {
             rule,
             message,
             fix,
-            source_line: self.text.lines().nth(line.saturating_sub(1)).map(|l| {
+            source_line: self.line_text(line).map(|l| {
                 l.chars()
                     .map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c })
                     .collect()
             }),
         }
+    }
+
+    /// The text of 1-based `line`, without its line break.
+    fn line_text(&self, line: usize) -> Option<&str> {
+        let start = *self.lines.get(line.checked_sub(1)?)?;
+        let rest = self.text.get(start..)?;
+        Some(rest.split('\n').next().unwrap_or(rest).trim_end_matches('\r'))
     }
 
     /// A problem with the value at `path`.
@@ -93,6 +106,7 @@ fn single(
     let problems = Problems {
         file,
         text,
+        lines: line_starts(text),
         index: PositionIndex::default(),
         found: Vec::new(),
         warnings: Vec::new(),
@@ -162,17 +176,36 @@ pub(super) fn parse(bytes: &[u8], file: &Path) -> Result<SecretSpec, SpecError> 
     let mut problems = Problems {
         file,
         text,
+        lines: line_starts(text),
         index: PositionIndex::build(text),
         found: Vec::new(),
         warnings: Vec::new(),
     };
     let spec = resolve(raw, &mut problems);
     problems.found.sort_by_key(|p| (p.line, p.column));
+    if problems.found.len() > MAX_PROBLEMS {
+        let more = problems.found.len() - MAX_PROBLEMS;
+        problems.found.truncate(MAX_PROBLEMS);
+        let last = problems.found.last().map_or(1, |p| p.line);
+        let note = problems.at(
+            last,
+            1,
+            "too-many-problems",
+            format!("{more} more problem{} not shown", if more == 1 { "" } else { "s" }),
+            "fix the ones above and run `greenlight lint` again".to_owned(),
+        );
+        problems.found.push(note);
+    }
     if problems.found.is_empty() {
         Ok(SecretSpec { warnings: problems.warnings, ..spec })
     } else {
         Err(SpecError::Invalid { problems: problems.found })
     }
+}
+
+/// Byte offsets where each line starts.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0).chain(text.match_indices('\n').map(|(at, _)| at + 1)).collect()
 }
 
 /// 1-based line and column (in characters) of byte offset `at`.

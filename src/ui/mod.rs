@@ -16,11 +16,7 @@ pub use app::{AppOptions, GreenlightApp};
 
 /// Opens the window (blocking until it closes), with `spec` open if given.
 pub fn run(spec: Option<PathBuf>, kubeconfig: Option<PathBuf>) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime = crate::detect::runtime()?;
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Greenlight")
         .with_app_id("greenlight")

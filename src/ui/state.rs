@@ -222,7 +222,7 @@ impl AppState {
         let Some(spec) = &self.spec else { return Vec::new() };
         let needle = self.filter.trim().to_lowercase();
         let mut lines = Vec::new();
-        for group in [Group::Required, Group::Optional, Group::Generated, Group::Vendor] {
+        for group in Group::ALL {
             let members: Vec<usize> = spec
                 .entries
                 .iter()

@@ -90,3 +90,21 @@ pub fn command_ui(
         ui.add(egui::Label::new(RichText::new(text).monospace()).selectable(true).wrap());
     });
 }
+
+/// The spec's problems, with positions, in a red frame.
+pub fn spec_error_ui(ui: &mut egui::Ui, error: &str) {
+    let color = state_color(State::Missing, ui.visuals().dark_mode);
+    egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.0, color)).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.label(
+            RichText::new(
+                "The spec file has problems; fix them and save, and it reloads by itself.",
+            )
+            .color(color)
+            .strong(),
+        );
+        egui::ScrollArea::vertical().max_height(220.0).id_salt("spec-error").show(ui, |ui| {
+            ui.label(RichText::new(error).monospace());
+        });
+    });
+}

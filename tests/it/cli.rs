@@ -166,7 +166,9 @@ fn features_and_skips_change_the_rows() {
 
 #[test]
 fn usage_mistakes_exit_2_with_the_fix() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
+        (&["check", QUICKSTART, "--request-timeout", "18446744073709551615"], "not in 1..=3600"),
+        (&["check", QUICKSTART, "--request-timeout", "0"], "not in 1..=3600"),
         (
             &["check", QUICKSTART, "--feature", "notificatons"],
             "declares no such feature (declared: notifications)",
@@ -264,4 +266,40 @@ fn vendor_text_never_reaches_the_terminal_raw() {
         assert!(!shown.contains(raw), "{args:?} printed a raw control character: {shown:?}");
         assert!(shown.contains("\\u{1b}"), "{args:?} shows it escaped: {shown}");
     }
+}
+
+#[test]
+fn a_fifo_or_a_device_is_refused_without_waiting_for_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("spec.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let out = greenlight(&["lint", &fifo.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("it is not a regular file"), "{}", stderr(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "it waited for a writer");
+    let out = greenlight(&["lint", "/dev/zero"]);
+    assert!(stderr(&out).contains("it is not a regular file"), "{}", stderr(&out));
+}
+
+#[test]
+fn thousands_of_problems_are_reported_quickly_and_capped() {
+    let mut text = String::from(
+        "version: 1\ndeployment: many\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n",
+    );
+    for n in 0..20_000 {
+        text.push_str(&format!(
+            "  - {{ name: Bad_Name_{n}, description: d, kubernetes: {{ keys: [k] }} }}\n"
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.yaml");
+    std::fs::write(&path, text).unwrap();
+    let error = greenlight::spec::load(&path).unwrap_err();
+    let problems = error.problems();
+    assert_eq!(problems.len(), 101, "100 problems and a note");
+    let note = problems.last().unwrap();
+    assert_eq!(note.rule, "too-many-problems");
+    assert_eq!(note.message, "19900 more problems not shown");
 }

@@ -1,0 +1,48 @@
+//! The window's layout: which panel goes where. The panels themselves are in `ui::panels`.
+
+use eframe::egui;
+
+use super::GreenlightApp;
+use crate::ui::actions::UiAction;
+use crate::ui::panels;
+
+impl GreenlightApp {
+    /// Draws the window and returns what the user asked for.
+    pub fn draw(&mut self, ui: &mut egui::Ui) -> Vec<UiAction> {
+        let mut actions = Vec::new();
+        let state = &self.state;
+        if state.spec.is_none() {
+            egui::CentralPanel::default()
+                .show(ui, |ui| panels::welcome_ui(ui, state, &mut actions));
+            return actions;
+        }
+        egui::Panel::top("header").show(ui, |ui| {
+            ui.add_space(4.0);
+            panels::header_ui(ui, state, &mut actions);
+            ui.add_space(4.0);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            ui.add_space(2.0);
+            if state.show_log {
+                panels::log_ui(ui, state);
+                ui.separator();
+            }
+            panels::status_ui(ui, state, &mut actions);
+            ui.add_space(2.0);
+        });
+        if let Some(index) = state.selected {
+            egui::Panel::right("details").resizable(true).default_size(460.0).min_size(320.0).show(
+                ui,
+                |ui| {
+                    panels::details_ui(ui, state, index, &mut actions);
+                },
+            );
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            panels::filter_ui(ui, state, &mut actions, self.filter_id);
+            ui.add_space(4.0);
+            panels::checklist_ui(ui, state, &mut actions);
+        });
+        actions
+    }
+}

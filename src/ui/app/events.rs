@@ -1,0 +1,74 @@
+//! Folding what happened in the background into the state, once per frame: results of
+//! background work (`UiEvent`) and the engine's `MonitorEvent`s.
+
+use std::path::PathBuf;
+
+use super::{GreenlightApp, UiEvent};
+use crate::spec::SecretSpec;
+
+impl GreenlightApp {
+    /// Folds background and engine events into the state.
+    pub(super) fn drain(&mut self) {
+        while let Ok(event) = self.inbox.try_recv() {
+            match event {
+                UiEvent::SpecLoaded { path, result: Ok(spec) } => self.spec_loaded(path, *spec),
+                UiEvent::SpecLoaded { path, result: Err(error) } => self.spec_broken(path, error),
+                UiEvent::SpecChanged(path) => self.spec_changed(path),
+                UiEvent::Contexts(contexts) => self.state.contexts = contexts,
+                UiEvent::Profiles(profiles) => self.state.profiles = profiles,
+                UiEvent::Picked(Some(path)) => self.load(path),
+                UiEvent::Picked(None) => {}
+                UiEvent::Saved(Ok(path)) => self.saved(&path),
+                UiEvent::Saved(Err(error)) => {
+                    self.state.notify(format!("The report was not saved: {error}"))
+                }
+            }
+        }
+        let mut engine = Vec::new();
+        if let Some(rx) = self.monitor_events.as_mut() {
+            while let Ok(event) = rx.try_recv() {
+                engine.push(event);
+            }
+        }
+        for event in engine {
+            self.state.apply(event);
+        }
+    }
+
+    /// A spec was read: show it and check it.
+    fn spec_loaded(&mut self, path: PathBuf, spec: SecretSpec) {
+        let reloaded = self.state.spec_path.as_ref() == Some(&path) && self.state.spec.is_some();
+        self.state.set_spec(path.clone(), spec);
+        self.state.note(if reloaded {
+            format!("Reloaded {}", path.display())
+        } else {
+            format!("Opened {}", path.display())
+        });
+        self.watch_spec(&path);
+        self.restart_monitor();
+    }
+
+    /// A spec has problems; a broken edit of the open spec keeps the last good checklist.
+    fn spec_broken(&mut self, path: PathBuf, error: String) {
+        if self.state.spec_path.as_ref() != Some(&path) {
+            self.state.spec_path = None;
+            self.state.spec = None;
+            self.monitor = None;
+        }
+        self.watch_spec(&path);
+        self.state.note(format!("{} has problems", path.display()));
+        self.state.spec_error = Some(error);
+    }
+
+    /// The open spec (or the broken one being fixed) changed on disk: read it again.
+    fn spec_changed(&mut self, path: PathBuf) {
+        if self.state.spec_path.as_ref() == Some(&path) || self.state.spec.is_none() {
+            self.load(path);
+        }
+    }
+
+    fn saved(&mut self, path: &std::path::Path) {
+        self.state.notify(format!("Report saved to {}", path.display()));
+        self.state.note(format!("Saved the report to {}", path.display()));
+    }
+}

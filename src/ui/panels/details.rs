@@ -1,0 +1,166 @@
+//! The selected secret's details: what it is for, where it must live, what was found and
+//! how to fix it, and its create, verify and rotate commands with Copy buttons.
+
+use eframe::egui::{self, RichText};
+
+use crate::commands::{self, Shell};
+use crate::detect::{CheckOutcome, Selection, State};
+use crate::spec::{Placement, Platform, Provider, SecretEntry};
+use crate::ui::actions::{UiAction, label};
+use crate::ui::state::{AppState, RowState};
+use crate::ui::widgets::{badge, command_ui, state_color};
+
+/// Everything about the selected secret: where, commands with Copy, hints, docs, skip.
+pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &mut Vec<UiAction>) {
+    let (Some(spec), Some(selection)) = (&state.spec, &state.selection) else { return };
+    let (Some(entry), Some(row)) = (spec.entries.get(index), state.rows.get(index)) else { return };
+    egui::ScrollArea::vertical().id_salt("details").auto_shrink([false, false]).show(ui, |ui| {
+        about_ui(ui, entry, row, selection, actions);
+        ui.separator();
+        placement_ui(ui, entry, selection.platform);
+        if let Some(outcome) = &row.outcome {
+            ui.separator();
+            diagnosis_ui(ui, state, entry, selection.platform, outcome, index, actions);
+        }
+        ui.separator();
+        commands_ui(ui, state, entry, selection.platform, index, actions);
+    });
+}
+
+/// Name, state, purpose, who provides it, when it is needed, docs, skip.
+fn about_ui(
+    ui: &mut egui::Ui,
+    entry: &SecretEntry,
+    row: &RowState,
+    selection: &Selection,
+    actions: &mut Vec<UiAction>,
+) {
+    ui.horizontal(|ui| {
+        ui.heading(RichText::new(&entry.name).strong());
+        badge(ui, row.state(), row.outcome.as_ref().is_some_and(|o| o.stale.is_some()));
+    });
+    ui.label(&entry.description);
+    let who = match entry.provided_by {
+        Provider::Customer => "You provide the value.",
+        Provider::Vendor => "The vendor's deployment provides it; nothing to do.",
+        Provider::Generated => {
+            "A random value, made in your own shell by the command below; nobody sees it."
+        }
+    };
+    let required = if entry.required { "Required." } else { "Optional." };
+    ui.label(RichText::new(format!("{required} {who}")).weak());
+    if !entry.when.is_empty() {
+        ui.label(RichText::new(format!("Needed when: {}", entry.when.join(" and "))).weak());
+    }
+    if let Some(docs) = &entry.docs {
+        ui.hyperlink_to("How to get this value", docs);
+    }
+    if !entry.required {
+        let skipped = selection.skipped.contains(&entry.name);
+        let text = if skipped { label::UNSKIP } else { label::SKIP };
+        if ui.button(text).clicked() {
+            actions.push(UiAction::SetSkipped(entry.name.clone(), !skipped));
+        }
+    }
+}
+
+/// Where it must live on the chosen platform.
+fn placement_ui(ui: &mut egui::Ui, entry: &SecretEntry, platform: Platform) {
+    ui.label(RichText::new("Where it must live").strong());
+    let rows: Vec<(&str, String)> = match entry.placement(platform) {
+        Some(Placement::Kubernetes(k)) => {
+            let mut rows = vec![
+                ("Namespace", k.namespace.clone()),
+                ("Secret", k.secret.clone()),
+                ("Keys", k.keys.join(", ")),
+            ];
+            if let Some(kind) = &k.secret_type {
+                rows.push(("Type", kind.clone()));
+            }
+            rows
+        }
+        Some(Placement::Aws(a)) => vec![
+            ("Service", a.service.title().to_owned()),
+            ("Name", a.name.clone()),
+            ("Region", a.region.clone().unwrap_or_else(|| "(profile's)".to_owned())),
+        ],
+        None => Vec::new(),
+    };
+    egui::Grid::new("where").num_columns(2).show(ui, |ui| {
+        for (what, value) in rows {
+            ui.label(what);
+            ui.monospace(value);
+            ui.end_row();
+        }
+    });
+}
+
+/// What was found, whether it is stale, and the hints with their fix commands.
+fn diagnosis_ui(
+    ui: &mut egui::Ui,
+    state: &AppState,
+    entry: &SecretEntry,
+    platform: Platform,
+    outcome: &CheckOutcome,
+    index: usize,
+    actions: &mut Vec<UiAction>,
+) {
+    if let Some(detail) = outcome.presence.detail() {
+        ui.label(RichText::new(detail).strong());
+    }
+    if let Some(stale) = &outcome.stale {
+        ui.label(RichText::new(format!("Showing the last known state: {stale}")).italics());
+    }
+    // Hints carry POSIX commands; the entry's own commands are shown below for the chosen
+    // shell, so a hint that repeats one points there instead.
+    let own: Vec<String> =
+        commands::for_entry(entry, platform, &state.command_target(platform), Shell::Posix)
+            .map(|c| c.into_iter().map(|c| c.text).collect())
+            .unwrap_or_default();
+    for (n, hint) in outcome.hints.iter().enumerate() {
+        match &hint.command {
+            Some(command) if own.contains(command) => {
+                ui.label(format!("{} (the commands are below)", hint.text.trim_end_matches(':')));
+            }
+            Some(command) => {
+                ui.label(&hint.text);
+                command_ui(ui, &format!("Fix {}", n + 1), command, index, actions);
+            }
+            None => {
+                ui.label(&hint.text);
+            }
+        }
+    }
+}
+
+/// The create, verify and rotate commands for the chosen shell, each with a Copy button.
+fn commands_ui(
+    ui: &mut egui::Ui,
+    state: &AppState,
+    entry: &SecretEntry,
+    platform: Platform,
+    index: usize,
+    actions: &mut Vec<UiAction>,
+) {
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Commands for").strong());
+        for shell in [Shell::Posix, Shell::PowerShell] {
+            if ui.selectable_label(state.shell == shell, shell.title()).clicked() {
+                actions.push(UiAction::SetShell(shell));
+            }
+        }
+    });
+    match commands::for_entry(entry, platform, &state.command_target(platform), state.shell) {
+        Ok(fixes) => {
+            for fix in fixes {
+                command_ui(ui, fix.kind.title(), &fix.text, index, actions);
+            }
+        }
+        Err(error) => {
+            ui.label(
+                RichText::new(error.to_string())
+                    .color(state_color(State::Missing, ui.visuals().dark_mode)),
+            );
+        }
+    }
+}
