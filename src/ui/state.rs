@@ -128,8 +128,9 @@ impl AppState {
         self.notice = Some((text.into(), Instant::now()));
     }
 
-    /// A new spec: rows reset, selection from the spec's defaults.
-    pub fn set_spec(&mut self, path: PathBuf, spec: SecretSpec) {
+    /// A new spec: rows reset, selection from the spec's defaults. `remember` adds it to the
+    /// recent files (not for a bundled example).
+    pub fn set_spec(&mut self, path: PathBuf, spec: SecretSpec, remember: bool) {
         let keep_selection = self.spec_path.as_ref() == Some(&path);
         let previous = self.selection.take();
         let mut selection = Selection::defaults(&spec);
@@ -153,10 +154,12 @@ impl AppState {
         self.spec_error = None;
         self.ready = false;
         self.connection = None;
-        self.remembered.recent.retain(|p| p != &path);
-        self.remembered.recent.insert(0, path.clone());
-        self.remembered.recent.truncate(8);
-        self.remembered.last_spec = Some(path.clone());
+        if remember {
+            self.remembered.recent.retain(|p| p != &path);
+            self.remembered.recent.insert(0, path.clone());
+            self.remembered.recent.truncate(8);
+            self.remembered.last_spec = Some(path.clone());
+        }
         self.spec_path = Some(path);
     }
 

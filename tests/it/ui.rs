@@ -79,6 +79,14 @@ fn the_welcome_screen_opens_a_bundled_example() {
     harness.get_by_label("github-token");
     harness.get_by_label("Required");
     harness.get_by_label("Provided by the vendor");
+    // Read from memory: nothing written to a shared temporary folder, not a recent file.
+    let written = std::env::temp_dir().join(format!("greenlight-examples-{}", std::process::id()));
+    assert!(!written.exists(), "{} was written", written.display());
+    assert!(harness.state().state.remembered.recent.is_empty());
+    assert_eq!(
+        harness.state().state.spec_path.as_deref(),
+        Some(std::path::Path::new("specs/examples/quickstart.yaml"))
+    );
 }
 
 #[test]

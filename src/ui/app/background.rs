@@ -14,10 +14,12 @@ use crate::spec::{self, SecretSpec};
 pub enum UiEvent {
     /// A spec was read (or failed to be).
     SpecLoaded {
-        /// Its path.
+        /// Its path (for a bundled example, `specs/examples/NAME`, which is not read).
         path: PathBuf,
         /// The spec, or its problems as text.
         result: Result<Box<SecretSpec>, String>,
+        /// A bundled example, read from memory: not watched, not a recent file.
+        bundled: bool,
     },
     /// The open spec changed on disk.
     SpecChanged(PathBuf),
@@ -39,7 +41,7 @@ pub(super) async fn read_spec(path: PathBuf) -> UiEvent {
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
-    UiEvent::SpecLoaded { path, result }
+    UiEvent::SpecLoaded { path, result, bundled: false }
 }
 
 impl GreenlightApp {
@@ -74,9 +76,7 @@ impl GreenlightApp {
 
     /// Watches `path` for changes (its modification time, once a second).
     pub(super) fn watch_spec(&mut self, path: &Path) {
-        if let Some(task) = self.spec_watch.take() {
-            task.abort();
-        }
+        self.stop_watching_spec();
         let events = self.events.clone();
         let ctx = self.ctx.clone();
         let path = path.to_owned();
@@ -93,6 +93,13 @@ impl GreenlightApp {
                 }
             }
         }));
+    }
+
+    /// Stops watching the spec file, if one is watched.
+    pub(super) fn stop_watching_spec(&mut self) {
+        if let Some(task) = self.spec_watch.take() {
+            task.abort();
+        }
     }
 
     /// Shows the open dialog; the choice arrives as `UiEvent::Picked`.
@@ -137,33 +144,14 @@ impl GreenlightApp {
         });
     }
 
-    /// Opens a bundled example (written to a temporary folder first).
+    /// Opens a bundled example from memory (nothing is written to disk).
     pub(super) fn open_example(&self, file: &'static str) {
-        let Some(text) = spec::examples::example(file).map(|e| e.text) else { return };
-        let dir = self.examples_dir.clone();
-        let events = self.events.clone();
-        let ctx = self.ctx.clone();
-        self.runtime.spawn(async move {
-            let path = dir.join(file);
-            let written = tokio::task::spawn_blocking({
-                let path = path.clone();
-                move || std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text))
-            })
-            .await;
-            let result = match written {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            let event = match result {
-                Ok(()) => read_spec(path).await,
-                Err(error) => UiEvent::SpecLoaded {
-                    path,
-                    result: Err(format!("cannot write the example: {error}")),
-                },
-            };
-            events.send(event).ok();
-            ctx.request_repaint();
-        });
+        let Some(example) = spec::examples::example(file) else { return };
+        let path = std::path::Path::new("specs/examples").join(example.file);
+        let result = spec::parse_bytes(example.text.as_bytes(), &path)
+            .map(Box::new)
+            .map_err(|e| e.to_string());
+        self.events.send(UiEvent::SpecLoaded { path, result, bundled: true }).ok();
+        self.ctx.request_repaint();
     }
 }

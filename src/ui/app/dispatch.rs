@@ -90,9 +90,7 @@ impl GreenlightApp {
     fn close_spec(&mut self) {
         self.monitor = None;
         self.monitor_events = None;
-        if let Some(task) = self.spec_watch.take() {
-            task.abort();
-        }
+        self.stop_watching_spec();
         self.state.spec = None;
         self.state.spec_path = None;
         self.state.spec_error = None;

@@ -11,8 +11,12 @@ impl GreenlightApp {
     pub(super) fn drain(&mut self) {
         while let Ok(event) = self.inbox.try_recv() {
             match event {
-                UiEvent::SpecLoaded { path, result: Ok(spec) } => self.spec_loaded(path, *spec),
-                UiEvent::SpecLoaded { path, result: Err(error) } => self.spec_broken(path, error),
+                UiEvent::SpecLoaded { path, result: Ok(spec), bundled } => {
+                    self.spec_loaded(path, *spec, bundled)
+                }
+                UiEvent::SpecLoaded { path, result: Err(error), .. } => {
+                    self.spec_broken(path, error)
+                }
                 UiEvent::SpecChanged(path) => self.spec_changed(path),
                 UiEvent::Contexts(contexts) => self.state.contexts = contexts,
                 UiEvent::Profiles(profiles) => self.state.profiles = profiles,
@@ -35,16 +39,21 @@ impl GreenlightApp {
         }
     }
 
-    /// A spec was read: show it and check it.
-    fn spec_loaded(&mut self, path: PathBuf, spec: SecretSpec) {
+    /// A spec was read: show it and check it. A file is watched for edits and remembered; a
+    /// bundled example is neither.
+    fn spec_loaded(&mut self, path: PathBuf, spec: SecretSpec, bundled: bool) {
         let reloaded = self.state.spec_path.as_ref() == Some(&path) && self.state.spec.is_some();
-        self.state.set_spec(path.clone(), spec);
-        self.state.note(if reloaded {
-            format!("Reloaded {}", path.display())
-        } else {
-            format!("Opened {}", path.display())
+        self.state.set_spec(path.clone(), spec, !bundled);
+        self.state.note(match (reloaded, bundled) {
+            (_, true) => format!("Opened the bundled example {}", path.display()),
+            (true, false) => format!("Reloaded {}", path.display()),
+            (false, false) => format!("Opened {}", path.display()),
         });
-        self.watch_spec(&path);
+        if bundled {
+            self.stop_watching_spec();
+        } else {
+            self.watch_spec(&path);
+        }
         self.restart_monitor();
     }
 

@@ -47,7 +47,6 @@ pub struct GreenlightApp {
     inbox: mpsc::UnboundedReceiver<UiEvent>,
     spec_watch: Option<JoinHandle<()>>,
     filter_id: egui::Id,
-    examples_dir: PathBuf,
     title: String,
 }
 
@@ -70,8 +69,6 @@ impl GreenlightApp {
         };
         let opening = spec.or_else(|| remembered.last_spec.clone().filter(|p| p.exists()));
         state.remembered = remembered;
-        let examples_dir =
-            std::env::temp_dir().join(format!("greenlight-examples-{}", std::process::id()));
         let app = Self {
             state,
             runtime,
@@ -82,7 +79,6 @@ impl GreenlightApp {
             inbox,
             spec_watch: None,
             filter_id: egui::Id::unique("greenlight-filter"),
-            examples_dir,
             title: "Greenlight".to_owned(),
         };
         app.list_connections();
