@@ -395,3 +395,55 @@ fn the_ready_banner_never_rests_on_rows_that_could_not_be_rechecked() {
     assert!(markdown.contains("**Not ready**"), "{markdown}");
     assert!(markdown.contains("*(stale)*"), "{markdown}");
 }
+
+#[test]
+fn a_failing_credential_plugin_leaves_no_credential_in_the_app_or_its_exports() {
+    let server_runtime = runtime();
+    let cluster = cluster_on(&server_runtime);
+    let markers =
+        ["arg-marker-ui-secret-41aa", "env-marker-ui-secret-52bb", "stderr-marker-ui-63cc"];
+    let plugin = cluster.dir.path().join("aws");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho \"token refresh failed: $* $GL_SECRET {}\" >&2\necho {} \nexit 255\n",
+            markers[2], markers[2]
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kubeconfig = cluster.server.kubeconfig(&[("test", "unused")]).replace(
+        "  user:\n    token: unused\n",
+        &format!(
+            "  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      args: [eks, get-token, --profile, ops, --oidc-client-secret={}]\n      env:\n        - {{ name: GL_SECRET, value: {} }}\n",
+            plugin.display(),
+            markers[0],
+            markers[1]
+        ),
+    );
+    std::fs::write(cluster.kubeconfig(), kubeconfig).unwrap();
+    let spec = crate::support::write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: plugin\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n",
+    );
+    let runtime = runtime();
+    let mut harness =
+        app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()) });
+    settle(&mut harness, |app| {
+        app.state.rows[0].state() == State::Unreachable && app.state.connection.is_some()
+    });
+    harness.get_by_label_contains("the credential plugin `aws` failed");
+    let app = &harness.state().state;
+    let report = app.report().unwrap();
+    let everything = format!(
+        "{app:?}\n{}\n{}\n{}",
+        report.to_markdown(),
+        report.to_json(),
+        app.log.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n")
+    );
+    assert!(everything.contains("aws sso login --profile ops"), "the login command is shown");
+    for marker in markers {
+        assert!(!everything.contains(marker), "the app shows a credential ({marker})");
+    }
+}
