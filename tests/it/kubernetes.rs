@@ -849,3 +849,33 @@ secrets:
     );
     cluster.assert_value_free();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_credential_plugin_is_stopped_at_the_request_timeout() {
+    let (cluster, spec) = cluster().await;
+    let home = PluginHome::new(&cluster);
+    // A wrapper that starts the real (hung) program, as many plugins do.
+    home.plugin("gl-hung-plugin", "sleep 617 &\nwait");
+    std::fs::write(
+        cluster.kubeconfig(),
+        exec_kubeconfig(
+            &cluster,
+            "      apiVersion: client.authentication.k8s.io/v1\n      command: gl-hung-plugin\n",
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) =
+        home.run(&cluster, &["check", "--format", "json", "--request-timeout", "2", &spec]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        row(&report, "github-token")["detail"],
+        "not connected: the credential plugin `gl-hung-plugin` did not finish within 2 s and was stopped"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    for left in ["gl-hung-plugin", "sleep 617"] {
+        let still_running = std::process::Command::new("pgrep").args(["-f", left]).output();
+        assert!(still_running.is_ok_and(|o| o.stdout.is_empty()), "`{left}` was left running");
+    }
+}

@@ -168,17 +168,25 @@ pub async fn run(
     }
     command.envs(env);
     command.env("KUBERNETES_EXEC_INFO", exec_info(exec, cluster));
+    // A group of its own, so a timeout stops what it started too (`aws` runs Python, a
+    // wrapper script runs the real plugin).
+    #[cfg(unix)]
+    command.process_group(0);
     let child = command.spawn().map_err(|e| PluginError::Start {
         program: program.clone(),
         reason: e.kind().to_string(),
     })?;
-    // Dropping the child on timeout kills it (`kill_on_drop`).
+    let group = child.id();
     let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(e)) => {
             return Err(PluginError::Start { program, reason: e.kind().to_string() });
         }
-        Err(_) => return Err(PluginError::TimedOut { program, seconds: limit.as_secs() }),
+        Err(_) => {
+            // Dropping the child killed it (`kill_on_drop`); now the rest of its group.
+            stop_group(group);
+            return Err(PluginError::TimedOut { program, seconds: limit.as_secs() });
+        }
     };
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr).to_ascii_lowercase();
@@ -189,6 +197,19 @@ pub async fn run(
         });
     }
     parse(&output.stdout).ok_or(PluginError::BadOutput { program })
+}
+
+/// Kills every process left in the plugin's process group.
+fn stop_group(group: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) =
+        group.and_then(|g| i32::try_from(g).ok()).and_then(rustix::process::Pid::from_raw)
+    {
+        // The group may already be gone: nothing left to stop.
+        rustix::process::kill_process_group(pid, rustix::process::Signal::KILL).ok();
+    }
+    #[cfg(not(unix))]
+    let _ = group;
 }
 
 /// Whether a plugin's complaint means the operator must log in again.
