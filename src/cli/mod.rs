@@ -1,5 +1,6 @@
-//! Headless subcommands: `check`, `watch`, `commands`, `lint`, `schema`. Parse, validate,
-//! run, and map the result to an exit code scripts can rely on.
+//! The command line: `Cli` (parsed by `main`), and the headless verbs `check`, `watch`,
+//! `commands`, `lint`, `schema`. Parse, validate, run, and map the result to an exit code
+//! scripts can rely on. Opening the desktop app is `main`'s choice, not this module's.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -39,17 +40,19 @@ impl From<Exit> for std::process::ExitCode {
 #[derive(Debug, Parser)]
 #[command(name = "greenlight", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// A headless verb; without one, the desktop app opens.
     #[command(subcommand)]
-    command: Option<Command>,
+    pub verb: Option<Verb>,
     /// Spec to open in the desktop app.
-    spec: Option<PathBuf>,
+    pub spec: Option<PathBuf>,
     /// kubeconfig file for the desktop app (default: KUBECONFIG, else ~/.kube/config).
     #[arg(long, value_name = "PATH")]
-    kubeconfig: Option<PathBuf>,
+    pub kubeconfig: Option<PathBuf>,
 }
 
+/// The headless verbs.
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum Verb {
     /// Check every secret once and print the checklist. Exit 0 when every required secret is
     /// present, 3 when one is missing, 2 for a bad spec or usage, 1 when it could not check.
     Check(CheckArgs),
@@ -84,8 +87,9 @@ enum Command {
     Schema,
 }
 
+/// The flags `check` and `watch` share.
 #[derive(Debug, Args)]
-struct CheckArgs {
+pub struct CheckArgs {
     /// The spec file (YAML or JSON).
     spec: PathBuf,
     #[command(flatten)]
@@ -105,8 +109,9 @@ struct CheckArgs {
     request_timeout: u64,
 }
 
+/// Where to check or point commands: platform, kubeconfig and context, AWS profile and region.
 #[derive(Debug, Args)]
-struct TargetArgs {
+pub struct TargetArgs {
     /// Platform to check (default: the spec's first).
     #[arg(long, value_enum)]
     platform: Option<PlatformArg>,
@@ -124,21 +129,30 @@ struct TargetArgs {
     region: Option<String>,
 }
 
+/// `--platform`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum PlatformArg {
+pub enum PlatformArg {
+    /// Kubernetes Secrets.
     Kubernetes,
+    /// AWS Secrets Manager and Parameter Store.
     Aws,
 }
 
+/// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub enum Format {
+    /// Plain text for a terminal.
     Text,
+    /// JSON: one object (`check`), or one line per change (`watch`).
     Json,
 }
 
+/// `--shell`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum ShellArg {
+pub enum ShellArg {
+    /// bash and zsh.
     Posix,
+    /// PowerShell 5.1 and 7.
     Powershell,
 }
 
@@ -152,26 +166,35 @@ fn usage(message: impl Into<String>) -> Failure {
     Failure { exit: Exit::Usage, message: message.into() }
 }
 
-/// Entry point of the binary.
-pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        None => crate::ui::run(cli.spec.clone(), cli.kubeconfig.clone()).map(|()| Exit::Ready).map_err(|e| Failure {
-            exit: Exit::CouldNotCheck,
-            message: format!(
-                "Cannot open the Greenlight window: {e}\nWithout a display, use the headless commands, e.g. `greenlight check {}`; see `greenlight --help`.",
-                cli.spec.as_deref().map_or("SPEC".into(), |p| p.display().to_string())
-            ),
-        }),
-        Some(Command::Check(args)) => run_check(&args),
-        Some(Command::Watch { check, timeout }) => run_watch(&check, timeout.map(Duration::from_secs)),
-        Some(Command::Commands { spec, shell, secret, target }) => run_commands(&spec, shell, secret.as_deref(), &target),
-        Some(Command::Lint { spec }) => run_lint(&spec),
-        Some(Command::Schema) => {
+/// Runs a headless verb and returns its exit code.
+pub fn run(verb: Verb) -> std::process::ExitCode {
+    let result = match verb {
+        Verb::Check(args) => run_check(&args),
+        Verb::Watch { check, timeout } => run_watch(&check, timeout.map(Duration::from_secs)),
+        Verb::Commands { spec, shell, secret, target } => {
+            run_commands(&spec, shell, secret.as_deref(), &target)
+        }
+        Verb::Lint { spec } => run_lint(&spec),
+        Verb::Schema => {
             print!("{}", spec::json_schema());
             Ok(Exit::Ready)
         }
     };
+    finish(result)
+}
+
+/// The window could not open (no display, no OpenGL): say what to use instead.
+pub fn window_failed(error: &str, spec: Option<&Path>) -> std::process::ExitCode {
+    finish(Err(Failure {
+        exit: Exit::CouldNotCheck,
+        message: format!(
+            "Cannot open the Greenlight window: {error}\nWithout a display, use the headless commands, e.g. `greenlight check {}`; see `greenlight --help`.",
+            spec.map_or("SPEC".into(), |p| p.display().to_string())
+        ),
+    }))
+}
+
+fn finish(result: Result<Exit, Failure>) -> std::process::ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(failure) => {

@@ -6,7 +6,7 @@ use crate::commands::quote::posix;
 
 /// What the operator needs to know to act: the context and who they are.
 #[derive(Debug, Clone, Default)]
-pub struct Scene {
+pub struct KubeIdentity {
     /// kubeconfig context.
     pub context: String,
     /// User name as the server sees it, if known.
@@ -15,7 +15,7 @@ pub struct Scene {
     pub login: Option<String>,
 }
 
-impl Scene {
+impl KubeIdentity {
     fn at(&self, namespace: &str) -> String {
         format!("--context {} --namespace {}", q(&self.context), q(namespace))
     }
@@ -26,7 +26,7 @@ fn q(word: &str) -> String {
 }
 
 /// The namespace does not exist.
-pub fn namespace_missing(scene: &Scene, namespace: &str) -> Hint {
+pub fn namespace_missing(scene: &KubeIdentity, namespace: &str) -> Hint {
     Hint::with_command(
         format!(
             "Namespace {namespace} does not exist in context {}. Create it first (or ask whoever deploys the workload):",
@@ -37,7 +37,7 @@ pub fn namespace_missing(scene: &Scene, namespace: &str) -> Hint {
 }
 
 /// Whether the namespace exists could not be checked.
-pub fn namespace_unknown(scene: &Scene, namespace: &str) -> Hint {
+pub fn namespace_unknown(scene: &KubeIdentity, namespace: &str) -> Hint {
     Hint::with_command(
         format!(
             "Greenlight may not read namespace {namespace}, so it could not tell whether the namespace exists. Check:"
@@ -49,7 +49,7 @@ pub fn namespace_unknown(scene: &Scene, namespace: &str) -> Hint {
 /// Found under the same name in other namespaces. `stray` is a copy the spec does not place
 /// there, which may be a mistake; a copy the spec places is never offered for deletion.
 pub fn in_other_namespaces(
-    scene: &Scene,
+    scene: &KubeIdentity,
     secret: &str,
     namespace: &str,
     others: &[String],
@@ -76,7 +76,7 @@ pub fn in_other_namespaces(
 }
 
 /// A similar name exists in the right namespace.
-pub fn near_miss(scene: &Scene, wanted: &str, namespace: &str, found: &str) -> Hint {
+pub fn near_miss(scene: &KubeIdentity, wanted: &str, namespace: &str, found: &str) -> Hint {
     Hint::with_command(
         format!(
             "Namespace {namespace} has a Secret named `{found}`, but the workload reads `{wanted}`. Create `{wanted}` with the create command; then remove the misnamed one:"
@@ -100,7 +100,13 @@ pub fn too_few_keys(rotate: Option<String>, found: u32, keys: &[String]) -> Hint
 }
 
 /// The Secret type differs from the spec.
-pub fn wrong_type(scene: &Scene, secret: &str, namespace: &str, found: &str, wanted: &str) -> Hint {
+pub fn wrong_type(
+    scene: &KubeIdentity,
+    secret: &str,
+    namespace: &str,
+    found: &str,
+    wanted: &str,
+) -> Hint {
     Hint::with_command(
         format!(
             "Its type is `{found}` but the spec expects `{wanted}`. The type cannot be changed in place: delete it and create it again with the create command."
@@ -110,7 +116,7 @@ pub fn wrong_type(scene: &Scene, secret: &str, namespace: &str, found: &str, wan
 }
 
 /// The user may not read Secrets in the namespace: the Role that would allow it.
-pub fn rbac(scene: &Scene, namespace: &str, verb: &str) -> Vec<Hint> {
+pub fn rbac(scene: &KubeIdentity, namespace: &str, verb: &str) -> Vec<Hint> {
     let who = scene.user.as_deref().map_or("your identity".to_owned(), |u| format!("user {u}"));
     let subject =
         scene.user.as_deref().map_or("--user=YOUR-USER".to_owned(), |u| format!("--user={}", q(u)));
@@ -138,7 +144,7 @@ fn capitalize(text: &str) -> String {
 }
 
 /// Credentials were rejected or could not be made.
-pub fn credentials(scene: &Scene) -> Hint {
+pub fn credentials(scene: &KubeIdentity) -> Hint {
     match &scene.login {
         Some(login) => {
             Hint::with_command("Log in again, then Greenlight reconnects by itself:", login.clone())
@@ -151,7 +157,7 @@ pub fn credentials(scene: &Scene) -> Hint {
 }
 
 /// The API server could not be reached.
-pub fn unreachable(scene: &Scene) -> Hint {
+pub fn unreachable(scene: &KubeIdentity) -> Hint {
     Hint::with_command(
         "Check that the cluster is reachable from this machine (VPN, proxy, the server address in the kubeconfig):",
         format!("kubectl cluster-info --context {}", q(&scene.context)),
@@ -177,7 +183,8 @@ mod tests {
 
     #[test]
     fn rbac_hint_names_the_user_and_the_exact_rule() {
-        let scene = Scene { context: "prod".into(), user: Some("alice".into()), login: None };
+        let scene =
+            KubeIdentity { context: "prod".into(), user: Some("alice".into()), login: None };
         let hints = rbac(&scene, "acme", "get");
         insta::assert_snapshot!(
             hints

@@ -45,7 +45,7 @@ pub struct LogLine {
 
 /// What the operator chose, remembered between runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Remembered {
+pub struct Preferences {
     /// Recently opened specs, newest first.
     pub recent: Vec<PathBuf>,
     /// The last spec open.
@@ -97,8 +97,8 @@ pub struct AppState {
     pub contexts: Vec<String>,
     /// AWS profiles.
     pub profiles: Vec<String>,
-    /// Remembered choices.
-    pub remembered: Remembered,
+    /// Preferences choices.
+    pub remembered: Preferences,
     /// A short message, e.g. "Copied"; shown for a few seconds.
     pub notice: Option<(String, Instant)>,
     /// The region field being edited.

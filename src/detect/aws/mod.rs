@@ -53,10 +53,10 @@ pub struct AwsProbe {
     settings: Settings,
     expect: Expect,
     spec_regions: BTreeSet<String>,
-    inner: Arc<Inner>,
+    inner: Arc<ProbeState>,
 }
 
-pub(super) struct Inner {
+pub(super) struct ProbeState {
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     connection: std::sync::Mutex<Option<ConnectionStatus>>,
     throttled: AtomicU32,
@@ -79,7 +79,7 @@ impl AwsProbe {
             settings,
             expect: spec.expect.clone(),
             spec_regions,
-            inner: Arc::new(Inner {
+            inner: Arc::new(ProbeState {
                 session: tokio::sync::Mutex::new(None),
                 connection: std::sync::Mutex::new(None),
                 throttled: AtomicU32::new(0),
@@ -142,7 +142,7 @@ async fn check(
     settings: &Settings,
     expect: &Expect,
     spec_regions: &BTreeSet<String>,
-    inner: &Arc<Inner>,
+    inner: &Arc<ProbeState>,
     spec: &SecretSpec,
     indices: Vec<usize>,
 ) -> Vec<(usize, CheckOutcome)> {
@@ -272,7 +272,7 @@ fn plan(
 /// Whether each entry exists: every group at once.
 async fn look_up(
     session: &Session,
-    inner: &Inner,
+    inner: &ProbeState,
     spec: &SecretSpec,
     groups: &Groups,
 ) -> HashMap<usize, Result<Found, AwsError>> {
@@ -351,7 +351,7 @@ async fn look_up_parameters(
 
 /// What this round taught, kept at once (before any diagnosis): which entries exist, for
 /// bulk confirmation next round, and whether AWS throttled.
-fn remember(inner: &Inner, results: &HashMap<usize, Result<Found, AwsError>>) {
+fn remember(inner: &ProbeState, results: &HashMap<usize, Result<Found, AwsError>>) {
     let throttled = results.values().any(|r| matches!(r, Err(AwsError::Throttled { .. })));
     if throttled {
         inner.throttled.fetch_add(1, Ordering::Relaxed);

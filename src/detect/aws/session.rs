@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_config::Region;
 
 use super::connection::{self, ConnectError};
-use super::{Inner, Settings};
+use super::{ProbeState, Settings};
 use crate::detect::{AwsConnection, Connection, ConnectionStatus};
 use crate::spec::Expect;
 
@@ -84,7 +84,7 @@ pub(super) async fn session(
     settings: &Settings,
     expect: &Expect,
     spec_regions: &BTreeSet<String>,
-    inner: &Inner,
+    inner: &ProbeState,
 ) -> Result<Arc<Session>, ConnectError> {
     let mut slot = inner.session.lock().await;
     if let Some(session) = slot.as_ref() {

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 pub use connection::{ConnectError, ContextInfo, contexts, current_context};
 use outcome::{Observation, Round, judge, observe};
 use session::{Session, breaks_session, session};
-use view::{Access, View, view};
+use view::{Access, NamespaceView, view};
 
 use super::{
     CheckOutcome, Connection, ConnectionStatus, KubernetesConnection, Mode, Presence, Probe,
@@ -87,10 +87,10 @@ impl Settings {
 pub struct KubernetesProbe {
     settings: Settings,
     expect: Expect,
-    inner: Arc<Inner>,
+    inner: Arc<ProbeState>,
 }
 
-pub(super) struct Inner {
+pub(super) struct ProbeState {
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     nudge: std::sync::Mutex<Option<Arc<Notify>>>,
     connection: std::sync::Mutex<Option<ConnectionStatus>>,
@@ -99,8 +99,8 @@ pub(super) struct Inner {
     start_over: AtomicBool,
 }
 
-impl Inner {
-    /// What watchers signal when they see a change. They hold this, never `Inner`: the
+impl ProbeState {
+    /// What watchers signal when they see a change. They hold this, never `ProbeState`: the
     /// probe owns the session, the session its views, and a view its watcher, so dropping the
     /// probe (a spec reload, a context switch) stops every watch.
     pub(super) fn nudge(&self) -> Nudge {
@@ -126,7 +126,7 @@ impl KubernetesProbe {
         Self {
             settings,
             expect: spec.expect.clone(),
-            inner: Arc::new(Inner {
+            inner: Arc::new(ProbeState {
                 session: tokio::sync::Mutex::new(None),
                 nudge: std::sync::Mutex::new(None),
                 connection: std::sync::Mutex::new(None),
@@ -178,7 +178,7 @@ impl Probe for KubernetesProbe {
 async fn check(
     settings: &Settings,
     expect: &Expect,
-    inner: &Arc<Inner>,
+    inner: &Arc<ProbeState>,
     spec: &SecretSpec,
     indices: Vec<usize>,
 ) -> Vec<(usize, CheckOutcome)> {
@@ -213,7 +213,7 @@ async fn check(
         by_namespace.keys().map(|ns| view(settings, inner, &session, ns)),
     )
     .await;
-    let views: HashMap<String, Arc<View>> =
+    let views: HashMap<String, Arc<NamespaceView>> =
         views.into_iter().map(|v| (v.namespace.clone(), v)).collect();
     // Without a watch, rounds come every few seconds (and denials are reviewed when due).
     let polling = views.values().any(|v| v.access != Access::Watch);
@@ -233,16 +233,17 @@ async fn check(
     );
     // Presence first; then each missing Secret's diagnosis, all at once, each within its own
     // budget, so a slow search never costs a row its answer.
-    let planned: Vec<(usize, &SecretEntry, &KubernetesPlacement, &Arc<View>)> = by_namespace
-        .iter()
-        .flat_map(|(namespace, indices)| {
-            let view = views.get(namespace);
-            indices.iter().filter_map(move |&index| {
-                let entry = spec.entries.get(index)?;
-                Some((index, entry, entry.kubernetes.as_ref()?, view?))
+    let planned: Vec<(usize, &SecretEntry, &KubernetesPlacement, &Arc<NamespaceView>)> =
+        by_namespace
+            .iter()
+            .flat_map(|(namespace, indices)| {
+                let view = views.get(namespace);
+                indices.iter().filter_map(move |&index| {
+                    let entry = spec.entries.get(index)?;
+                    Some((index, entry, entry.kubernetes.as_ref()?, view?))
+                })
             })
-        })
-        .collect();
+            .collect();
     let observations = futures::future::join_all(
         planned.iter().map(|(_, _, placement, view)| observe(settings, &session, view, placement)),
     )
@@ -271,7 +272,7 @@ async fn check(
 }
 
 /// Lists `view`'s namespace into its cache.
-async fn refresh(settings: &Settings, session: &Session, view: &View) {
+async fn refresh(settings: &Settings, session: &Session, view: &NamespaceView) {
     let listed =
         wire::list_secrets(&session.client, &view.namespace, settings.request_timeout).await;
     view.shared.update(|cache| match listed {

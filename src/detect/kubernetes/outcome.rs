@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use super::Settings;
 use super::session::Session;
-use super::view::{Access, View};
+use super::view::{Access, NamespaceView};
 use super::wire::{self, ProbeError, SecretRow};
 use crate::commands::{self, CommandKind, Target};
 use crate::detect::{CheckOutcome, DIAGNOSIS_BUDGET, Presence};
 use crate::diagnose::Hint;
-use crate::diagnose::kubernetes::{self as hints, Scene};
+use crate::diagnose::kubernetes::{self as hints, KubeIdentity};
 use crate::spec::{KubernetesPlacement, Platform, SecretEntry};
 
 pub(super) fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {
@@ -47,7 +47,7 @@ impl Observation {
 pub(super) async fn observe(
     settings: &Settings,
     session: &Session,
-    view: &View,
+    view: &NamespaceView,
     placement: &KubernetesPlacement,
 ) -> Observation {
     match view.access {
@@ -89,7 +89,7 @@ pub(super) async fn observe(
 pub(super) struct Round<'a> {
     pub(super) settings: &'a Settings,
     pub(super) session: &'a Session,
-    pub(super) views: &'a HashMap<String, Arc<View>>,
+    pub(super) views: &'a HashMap<String, Arc<NamespaceView>>,
     pub(super) target: &'a Target,
     /// Every (namespace, Secret) the spec places, needed now or not: a hint never offers to
     /// delete one of them.
@@ -106,7 +106,7 @@ impl Round<'_> {
 /// diagnosis made within [`DIAGNOSIS_BUDGET`], forbidden, or unreachable.
 pub(super) async fn judge(
     round: &Round<'_>,
-    view: &View,
+    view: &NamespaceView,
     entry: &SecretEntry,
     placement: &KubernetesPlacement,
     observation: Observation,
@@ -154,7 +154,7 @@ fn plain_missing(
     }])
 }
 
-pub(super) fn failed(scene: &Scene, namespace: &str, error: &ProbeError) -> CheckOutcome {
+pub(super) fn failed(scene: &KubeIdentity, namespace: &str, error: &ProbeError) -> CheckOutcome {
     match error {
         ProbeError::Forbidden { message } => {
             CheckOutcome::now(Presence::Forbidden { permission: message.clone() })
@@ -170,7 +170,7 @@ pub(super) fn failed(scene: &Scene, namespace: &str, error: &ProbeError) -> Chec
 }
 
 pub(super) fn present(
-    scene: &Scene,
+    scene: &KubeIdentity,
     entry: &SecretEntry,
     placement: &KubernetesPlacement,
     row: &SecretRow,
@@ -204,7 +204,7 @@ pub(super) fn present(
 
 pub(super) async fn missing(
     round: &Round<'_>,
-    view: &View,
+    view: &NamespaceView,
     entry: &SecretEntry,
     placement: &KubernetesPlacement,
 ) -> CheckOutcome {
@@ -275,7 +275,7 @@ pub(super) async fn missing(
 pub(super) async fn namespace_exists(
     settings: &Settings,
     session: &Session,
-    view: &View,
+    view: &NamespaceView,
 ) -> Option<bool> {
     // Held while asking, so the Secrets of one namespace share one request.
     let mut cached = view.exists.lock().await;
@@ -303,7 +303,7 @@ pub(super) async fn namespace_exists(
 pub(super) async fn elsewhere(
     settings: &Settings,
     session: &Session,
-    views: &HashMap<String, Arc<View>>,
+    views: &HashMap<String, Arc<NamespaceView>>,
     name: &str,
     namespace: &str,
 ) -> Vec<String> {

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 use super::connection::{self, ConnectError, ContextInfo};
-use super::view::View;
+use super::view::NamespaceView;
 use super::wire::{self, ProbeError};
-use super::{Inner, Settings};
+use super::{ProbeState, Settings};
 use crate::detect::{Connection, ConnectionStatus, KubernetesConnection};
-use crate::diagnose::kubernetes::Scene;
+use crate::diagnose::kubernetes::KubeIdentity;
 use crate::spec::Expect;
 
 /// A connected client and what is known per namespace.
@@ -24,8 +24,8 @@ pub(super) struct Session {
     pub(super) expires: Option<std::time::SystemTime>,
     /// Starts a round when the credential is due for renewal.
     pub(super) renewal: Option<JoinHandle<()>>,
-    pub(super) scene: Scene,
-    pub(super) views: tokio::sync::Mutex<HashMap<String, Arc<View>>>,
+    pub(super) scene: KubeIdentity,
+    pub(super) views: tokio::sync::Mutex<HashMap<String, Arc<NamespaceView>>>,
     pub(super) may_list_namespaces: tokio::sync::OnceCell<bool>,
     /// Secret names in namespaces the spec does not use, listed at most once a minute.
     pub(super) others: tokio::sync::Mutex<Option<(Instant, Listing)>>,
@@ -68,7 +68,7 @@ pub(super) fn describe(
 pub(super) async fn session(
     settings: &Settings,
     expect: &Expect,
-    inner: &Inner,
+    inner: &ProbeState,
 ) -> Result<Arc<Session>, ConnectError> {
     let mut slot = inner.session.lock().await;
     if let Some(session) = slot.as_ref() {
@@ -104,8 +104,11 @@ pub(super) async fn session(
     if let Ok(mut c) = inner.connection.lock() {
         *c = Some(describe(&info, user.as_deref(), expect));
     }
-    let scene =
-        Scene { context: info.context.clone(), user: user.clone(), login: info.login.clone() };
+    let scene = KubeIdentity {
+        context: info.context.clone(),
+        user: user.clone(),
+        login: info.login.clone(),
+    };
     let renewal = expires.map(|at| {
         let nudge = inner.nudge();
         let wait = renew_at(at).duration_since(std::time::SystemTime::now()).unwrap_or_default();

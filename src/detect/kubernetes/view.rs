@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::session::Session;
 use super::wire::{self, Change, ProbeError, SecretRow};
-use super::{Inner, Mode, Nudge, Settings};
+use super::{Mode, Nudge, ProbeState, Settings};
 use crate::detect::backoff::Backoff;
 
 /// How a namespace is observed.
@@ -27,21 +27,21 @@ pub(super) enum Access {
 
 /// What is known about one namespace's Secrets.
 #[derive(Debug, Default)]
-pub(super) struct Cache {
+pub(super) struct RowsState {
     /// Every Secret in the namespace, once a list succeeded.
     pub(super) rows: Option<BTreeMap<String, SecretRow>>,
     /// The current failure, if any; with `rows` set, the rows are stale.
     pub(super) error: Option<ProbeError>,
 }
 
-pub(super) struct Shared {
-    pub(super) cache: std::sync::Mutex<Cache>,
+pub(super) struct SecretRows {
+    pub(super) cache: std::sync::Mutex<RowsState>,
     /// Bumped on every change, so waiters can tell the first answer arrived.
     pub(super) generation: watch::Sender<u64>,
 }
 
-impl Shared {
-    pub(super) fn update(&self, change: impl FnOnce(&mut Cache)) {
+impl SecretRows {
+    pub(super) fn update(&self, change: impl FnOnce(&mut RowsState)) {
         if let Ok(mut cache) = self.cache.lock() {
             change(&mut cache);
         }
@@ -53,17 +53,17 @@ impl Shared {
     }
 }
 
-pub(super) struct View {
+pub(super) struct NamespaceView {
     pub(super) namespace: String,
     pub(super) access: Access,
-    pub(super) shared: Arc<Shared>,
+    pub(super) shared: Arc<SecretRows>,
     pub(super) task: Option<JoinHandle<()>>,
     pub(super) exists: tokio::sync::Mutex<Option<(Instant, Option<bool>)>>,
     /// When the access was last reviewed.
     reviewed_at: std::sync::Mutex<Instant>,
 }
 
-impl Drop for View {
+impl Drop for NamespaceView {
     fn drop(&mut self) {
         if let Some(task) = &self.task {
             task.abort();
@@ -93,7 +93,7 @@ async fn review(settings: &Settings, client: &kube::Client, namespace: &str) -> 
     }
 }
 
-impl View {
+impl NamespaceView {
     /// Whether its access should be reviewed again now.
     fn review_due(&self, mode: Mode) -> bool {
         let best = if mode == Mode::Live { Access::Watch } else { Access::List };
@@ -107,10 +107,10 @@ impl View {
 /// replaced when a due review finds the access changed.
 pub(super) async fn view(
     settings: &Settings,
-    inner: &Arc<Inner>,
+    inner: &Arc<ProbeState>,
     session: &Arc<Session>,
     namespace: &str,
-) -> Arc<View> {
+) -> Arc<NamespaceView> {
     let mut views = session.views.lock().await;
     let existing = views.get(namespace).cloned();
     if let Some(view) = &existing
@@ -128,7 +128,8 @@ pub(super) async fn view(
         return view;
     }
     let (generation, _) = watch::channel(0u64);
-    let shared = Arc::new(Shared { cache: std::sync::Mutex::new(Cache::default()), generation });
+    let shared =
+        Arc::new(SecretRows { cache: std::sync::Mutex::new(RowsState::default()), generation });
     let task = (access == Access::Watch).then(|| {
         tokio::spawn(watch_namespace(
             session.client.clone(),
@@ -138,7 +139,7 @@ pub(super) async fn view(
             inner.nudge(),
         ))
     });
-    let view = Arc::new(View {
+    let view = Arc::new(NamespaceView {
         namespace: namespace.to_owned(),
         access,
         shared,
@@ -155,7 +156,7 @@ pub(super) async fn view(
 pub(super) async fn watch_namespace(
     client: kube::Client,
     namespace: String,
-    shared: Arc<Shared>,
+    shared: Arc<SecretRows>,
     settings: Settings,
     nudge: Nudge,
 ) {

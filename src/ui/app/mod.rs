@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 pub use background::UiEvent;
 
-use super::state::{AppState, Remembered};
+use super::state::{AppState, Preferences};
 use crate::commands::Shell;
 use crate::detect::{Monitor, MonitorEvent};
 
@@ -58,7 +58,7 @@ impl GreenlightApp {
         options: AppOptions,
     ) -> Self {
         let AppOptions { spec, kubeconfig } = options;
-        let remembered: Remembered =
+        let remembered: Preferences =
             cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
         let (events, inbox) = mpsc::unbounded_channel();
         let mut state = AppState {
