@@ -7,7 +7,7 @@ mod backoff;
 mod connection;
 pub mod kubernetes;
 mod monitor;
-pub mod redact;
+pub(crate) mod redact;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -179,6 +179,17 @@ impl CheckOutcome {
     pub fn same_as(&self, other: &CheckOutcome) -> bool {
         self.presence == other.presence && self.hints == other.hints && self.stale == other.stale
     }
+}
+
+/// Why a probe could not connect (the kubeconfig, the credentials, the profile), in words,
+/// with what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectError {
+    /// What went wrong, in words.
+    pub message: String,
+    /// What to do.
+    pub hints: Vec<Hint>,
 }
 
 /// What the operator chose: the platform, features on or off, optional secrets skipped.

@@ -10,7 +10,7 @@ const MAX_CHARS: usize = 300;
 
 /// An error and all its sources, joined and scrubbed: SDK errors hide the useful part in the
 /// chain ("dispatch failure: ... connection refused").
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![error.to_string()];
     let mut source = error.source();
     while let Some(cause) = source {
@@ -25,7 +25,7 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// `text` with credential-shaped words replaced by `[redacted]`, control characters removed
 /// and at most [`MAX_CHARS`] characters kept.
-pub fn scrub(text: &str) -> String {
+pub(crate) fn scrub(text: &str) -> String {
     if let Some(at) = text.find("-----BEGIN") {
         let before = text.get(..at).unwrap_or_default();
         return format!("{}[redacted]", scrub(before));

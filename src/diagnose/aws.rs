@@ -2,7 +2,6 @@
 
 use super::Hint;
 use crate::commands::quote::posix;
-use crate::detect::aws::wire::AwsError;
 
 fn q(word: &str) -> String {
     posix(word).unwrap_or_else(|_| "'?'".to_owned())
@@ -25,40 +24,57 @@ pub const GREENLIGHT_POLICY: &str = r#"{
   ]
 }"#;
 
+/// Why the AWS identity or configuration cannot be used, as far as the advice goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionProblem {
+    /// The SSO session expired or was never started.
+    SsoExpired,
+    /// Temporary credentials expired.
+    Expired,
+    /// AWS does not know the access key.
+    InvalidKeys,
+    /// No credentials at all.
+    NoCredentials,
+    /// No region.
+    NoRegion,
+    /// The endpoint cannot be reached, or did not answer in time.
+    Unreachable,
+    /// Anything else.
+    Other,
+}
+
 /// What to do when the identity or configuration cannot be used.
-pub fn for_connection(error: &AwsError, profile: Option<&str>) -> Vec<Hint> {
+pub fn for_connection(problem: ConnectionProblem, profile: Option<&str>) -> Vec<Hint> {
     let flag = profile_flag(profile);
-    let hint = match error {
-        AwsError::SsoExpired { .. } => Hint::with_command(
+    let hint = match problem {
+        ConnectionProblem::SsoExpired => Hint::with_command(
             "Log in again with SSO; Greenlight reconnects by itself:",
             format!("aws sso login{flag}"),
         ),
-        AwsError::Expired { .. } => Hint::with_command(
+        ConnectionProblem::Expired => Hint::with_command(
             "The temporary credentials expired. Refresh them (SSO login, your credential process, or new keys), then check:",
             format!("aws sts get-caller-identity{flag}"),
         ),
-        AwsError::InvalidKeys { .. } => Hint::with_command(
+        ConnectionProblem::InvalidKeys => Hint::with_command(
             "AWS does not recognise the access key. Enter a valid key pair:",
             format!("aws configure{flag}"),
         ),
-        AwsError::NoCredentials { .. } => Hint::with_command(
+        ConnectionProblem::NoCredentials => Hint::with_command(
             "Set up credentials for this profile (or log in with SSO):",
             format!("aws configure{flag}"),
         ),
-        AwsError::NoRegion => Hint::with_command(
+        ConnectionProblem::NoRegion => Hint::with_command(
             "Set a default region for the profile (or pass --region):",
             format!("aws configure set region us-east-1{flag}"),
         ),
-        AwsError::Unreachable { .. } | AwsError::Timeout => Hint::with_command(
+        ConnectionProblem::Unreachable => Hint::with_command(
             "Check the network path to AWS (VPN, proxy, endpoint settings):",
             format!("aws sts get-caller-identity{flag}"),
         ),
-        AwsError::Denied { .. } | AwsError::Throttled { .. } | AwsError::Other { .. } => {
-            Hint::with_command(
-                "Check that the AWS CLI works with this profile:",
-                format!("aws sts get-caller-identity{flag}"),
-            )
-        }
+        ConnectionProblem::Other => Hint::with_command(
+            "Check that the AWS CLI works with this profile:",
+            format!("aws sts get-caller-identity{flag}"),
+        ),
     };
     vec![hint]
 }

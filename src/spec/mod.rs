@@ -4,9 +4,9 @@
 
 mod error;
 pub mod examples;
-pub mod names;
+pub(crate) mod names;
 mod positions;
-pub mod raw;
+pub(crate) mod raw;
 mod validate;
 
 use std::collections::BTreeMap;

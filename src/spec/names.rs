@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A name that breaks a backend's rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidName {
+pub(crate) struct InvalidName {
     /// The rule, stated in full.
     pub rule: &'static str,
     /// What about this name breaks it.
@@ -25,27 +25,27 @@ fn broken(rule: &'static str, why: impl Into<String>) -> InvalidName {
 /// A character that changes what a terminal shows or does instead of being shown: control
 /// characters (newline, escape, bell, the C1 set) and the bidirectional formatting
 /// characters that reorder text on screen.
-pub fn is_hidden_control(c: char) -> bool {
+pub(crate) fn is_hidden_control(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Kubernetes namespace: an RFC 1123 label.
-pub fn kubernetes_namespace(name: &str) -> Result<(), InvalidName> {
+pub(crate) fn kubernetes_namespace(name: &str) -> Result<(), InvalidName> {
     dns1123_label(name).map_err(|why| {
         broken("a namespace is a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", why)
     })
 }
 
 /// Kubernetes Secret name: an RFC 1123 subdomain.
-pub fn kubernetes_secret(name: &str) -> Result<(), InvalidName> {
+pub(crate) fn kubernetes_secret(name: &str) -> Result<(), InvalidName> {
     dns1123_subdomain(name).map_err(|why| {
         broken("a Secret name is a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit, at most 253 characters", why)
     })
 }
 
 /// Kubernetes Secret data key.
-pub fn kubernetes_key(key: &str) -> Result<(), InvalidName> {
+pub(crate) fn kubernetes_key(key: &str) -> Result<(), InvalidName> {
     const RULE: &str = "a data key may contain only letters, digits, '-', '_' and '.', at most 253 characters, and may not be '.' or '..' or start with '..'";
     if key.is_empty() {
         return Err(broken(RULE, "it is empty"));
@@ -65,7 +65,7 @@ pub fn kubernetes_key(key: &str) -> Result<(), InvalidName> {
 }
 
 /// Kubernetes Secret type, e.g. `Opaque` or `kubernetes.io/tls`.
-pub fn kubernetes_secret_type(value: &str) -> Result<(), InvalidName> {
+pub(crate) fn kubernetes_secret_type(value: &str) -> Result<(), InvalidName> {
     let valid = !value.is_empty()
         && value.len() <= 253
         && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
@@ -81,7 +81,7 @@ pub fn kubernetes_secret_type(value: &str) -> Result<(), InvalidName> {
 }
 
 /// AWS Secrets Manager secret name.
-pub fn secrets_manager_name(name: &str) -> Result<(), InvalidName> {
+pub(crate) fn secrets_manager_name(name: &str) -> Result<(), InvalidName> {
     const RULE: &str =
         "a Secrets Manager name is 1 to 512 characters of letters, digits and /_+=.@-";
     if name.is_empty() || name.chars().count() > 512 {
@@ -96,7 +96,7 @@ pub fn secrets_manager_name(name: &str) -> Result<(), InvalidName> {
 
 /// True when a Secrets Manager name ends like an ARN suffix (`-` and six characters), which
 /// makes partial-ARN lookups ambiguous.
-pub fn secrets_manager_name_looks_suffixed(name: &str) -> bool {
+pub(crate) fn secrets_manager_name_looks_suffixed(name: &str) -> bool {
     let chars: Vec<char> = name.chars().collect();
     chars.len() > 7
         && chars.get(chars.len() - 7) == Some(&'-')
@@ -104,7 +104,7 @@ pub fn secrets_manager_name_looks_suffixed(name: &str) -> bool {
 }
 
 /// AWS Systems Manager Parameter Store parameter name.
-pub fn parameter_store_name(name: &str) -> Result<(), InvalidName> {
+pub(crate) fn parameter_store_name(name: &str) -> Result<(), InvalidName> {
     const RULE: &str = "a Parameter Store name is letters, digits and _.-/ (at most 1011 characters); a name with '/' is a hierarchy that must start with '/' and have at most 15 levels; it may not start with 'aws' or 'ssm'";
     if name.is_empty() || name.len() > 1011 {
         return Err(broken(RULE, format!("it has {} characters", name.len())));
@@ -129,7 +129,7 @@ pub fn parameter_store_name(name: &str) -> Result<(), InvalidName> {
 }
 
 /// AWS region code, e.g. `us-east-1`, `us-gov-west-1`, `ap-southeast-2`.
-pub fn aws_region(region: &str) -> Result<(), InvalidName> {
+pub(crate) fn aws_region(region: &str) -> Result<(), InvalidName> {
     let parts: Vec<&str> = region.split('-').collect();
     let valid = parts.len() >= 3
         && parts.iter().all(|p| !p.is_empty())
@@ -151,7 +151,7 @@ pub fn aws_region(region: &str) -> Result<(), InvalidName> {
 }
 
 /// AWS account ID: exactly 12 digits.
-pub fn aws_account(account: &str) -> Result<(), InvalidName> {
+pub(crate) fn aws_account(account: &str) -> Result<(), InvalidName> {
     if account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()) {
         Ok(())
     } else {
@@ -163,7 +163,7 @@ pub fn aws_account(account: &str) -> Result<(), InvalidName> {
 }
 
 /// KMS key reference: key ID, key ARN, alias name or alias ARN.
-pub fn kms_key(key: &str) -> Result<(), InvalidName> {
+pub(crate) fn kms_key(key: &str) -> Result<(), InvalidName> {
     let valid = !key.is_empty()
         && key.len() <= 2048
         && key.chars().all(|c| c.is_ascii_alphanumeric() || ":/_-.".contains(c));
@@ -178,7 +178,7 @@ pub fn kms_key(key: &str) -> Result<(), InvalidName> {
 }
 
 /// Identifier of an entry or feature inside the spec.
-pub fn identifier(name: &str) -> Result<(), InvalidName> {
+pub(crate) fn identifier(name: &str) -> Result<(), InvalidName> {
     const RULE: &str = "a name is 1 to 253 characters of ASCII letters, digits and ._/- starting with a letter, digit or '/'";
     if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "._/-".contains(*c))) {
         return Err(broken(RULE, format!("{bad:?} is not allowed")));
@@ -237,7 +237,7 @@ fn dns1123_subdomain(name: &str) -> Result<(), String> {
 }
 
 /// Suggests a valid Kubernetes name for `name`: lowercase, `_` and other characters to `-`.
-pub fn kubernetes_suggestion(name: &str) -> String {
+pub(crate) fn kubernetes_suggestion(name: &str) -> String {
     let mapped: String = name
         .chars()
         .map(|c| match c {

@@ -12,7 +12,7 @@ use super::{AwsService, Platform, Provider};
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "Greenlight secret spec", rename = "SecretSpec")]
-pub struct RawSpec {
+pub(crate) struct RawSpec {
     /// Optional link to this schema, for editors.
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
@@ -41,7 +41,7 @@ pub struct RawSpec {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Defaults")]
-pub struct RawDefaults {
+pub(crate) struct RawDefaults {
     /// Kubernetes defaults.
     #[serde(default)]
     pub kubernetes: RawKubernetesDefaults,
@@ -54,7 +54,7 @@ pub struct RawDefaults {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "KubernetesDefaults")]
-pub struct RawKubernetesDefaults {
+pub(crate) struct RawKubernetesDefaults {
     /// Namespace for secrets that do not name one (a DNS-1123 label).
     pub namespace: Option<String>,
     /// Prefix added to a secret's `name` when its Kubernetes `secret` name is not given.
@@ -65,7 +65,7 @@ pub struct RawKubernetesDefaults {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "AwsDefaults")]
-pub struct RawAwsDefaults {
+pub(crate) struct RawAwsDefaults {
     /// Region for secrets that do not name one, e.g. `us-east-1`. When neither is given the
     /// operator's profile region is used.
     pub region: Option<String>,
@@ -80,7 +80,7 @@ pub struct RawAwsDefaults {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Expect")]
-pub struct RawExpect {
+pub(crate) struct RawExpect {
     /// Expected Kubernetes cluster.
     #[serde(default)]
     pub kubernetes: RawKubernetesExpect,
@@ -93,7 +93,7 @@ pub struct RawExpect {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "KubernetesExpect")]
-pub struct RawKubernetesExpect {
+pub(crate) struct RawKubernetesExpect {
     /// Expected kubeconfig context name.
     pub context: Option<String>,
     /// Expected API server URL, e.g. `https://10.0.0.1:6443`.
@@ -104,7 +104,7 @@ pub struct RawKubernetesExpect {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "AwsExpect")]
-pub struct RawAwsExpect {
+pub(crate) struct RawAwsExpect {
     /// Expected 12-digit AWS account ID, as a string.
     pub account: Option<String>,
 }
@@ -113,7 +113,7 @@ pub struct RawAwsExpect {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Feature")]
-pub struct RawFeature {
+pub(crate) struct RawFeature {
     /// What the feature does, shown next to its switch.
     #[serde(default)]
     pub description: String,
@@ -126,7 +126,7 @@ pub struct RawFeature {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "SecretEntry")]
-pub struct RawEntry {
+pub(crate) struct RawEntry {
     /// Identifier of the secret in this spec; also the default Kubernetes secret name and AWS
     /// name (after the defaults' `name_prefix`).
     pub name: String,
@@ -159,7 +159,7 @@ fn default_required() -> bool {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "KubernetesPlacement")]
-pub struct RawKubernetesPlacement {
+pub(crate) struct RawKubernetesPlacement {
     /// Namespace (a DNS-1123 label). Falls back to `defaults.kubernetes.namespace`.
     pub namespace: Option<String>,
     /// Secret name (a DNS-1123 subdomain). Falls back to the entry's `name`.
@@ -176,7 +176,7 @@ pub struct RawKubernetesPlacement {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "AwsPlacement")]
-pub struct RawAwsPlacement {
+pub(crate) struct RawAwsPlacement {
     /// Secrets Manager or Parameter Store. Falls back to `defaults.aws.service`.
     pub service: Option<AwsService>,
     /// Secret or parameter name. Falls back to `defaults.aws.name_prefix` + the entry's `name`.
@@ -191,7 +191,7 @@ pub struct RawAwsPlacement {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Generate")]
-pub struct RawGenerate {
+pub(crate) struct RawGenerate {
     /// Random bytes before encoding (16 to 512). Default 32.
     #[serde(default = "default_bytes")]
     pub bytes: u16,
@@ -207,7 +207,7 @@ fn default_bytes() -> u16 {
 /// One feature name or a list of them (all must be on).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
-pub enum FeatureList {
+pub(crate) enum FeatureList {
     /// A single feature.
     One(String),
     /// Several features, all of which must be on.

@@ -10,18 +10,9 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::os_shim_internal::{Env, Fs};
 
 use super::wire::{AwsError, classify};
+use crate::detect::ConnectError;
 use crate::diagnose::Hint;
 use crate::diagnose::aws as hints;
-
-/// Why the AWS configuration cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ConnectError {
-    /// What went wrong, in words.
-    pub message: String,
-    /// What to do.
-    pub hints: Vec<Hint>,
-}
 
 /// Profiles in the shared config and credentials files, and the one selected by default
 /// (`AWS_PROFILE`, else `default`).
@@ -151,7 +142,7 @@ pub async fn connect(
             let profile = chosen.as_deref();
             return Err(ConnectError {
                 message: format!("cannot tell who you are in AWS: {error}"),
-                hints: hints::for_connection(&error, profile),
+                hints: hints::for_connection(error.problem(), profile),
             });
         }
     };

@@ -9,7 +9,7 @@
 mod connection;
 mod outcome;
 mod session;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-pub use connection::{ConnectError, profiles};
+pub use connection::profiles;
 use outcome::{Round, create_hint, missing, parameter_outcome, secret_outcome};
 use session::{Session, session};
 use wire::{AwsError, ParameterMeta, SecretMeta};
@@ -228,7 +228,7 @@ async fn check(
                 }
                 Err(error) => {
                     CheckOutcome::now(Presence::Unreachable { reason: error.to_string() })
-                        .with_hints(hints::for_connection(&error, profile))
+                        .with_hints(hints::for_connection(error.problem(), profile))
                 }
             };
             (index, outcome)
@@ -262,7 +262,7 @@ fn plan(
             None => unplaced.push((
                 index,
                 CheckOutcome::now(Presence::Unreachable { reason: AwsError::NoRegion.to_string() })
-                    .with_hints(hints::for_connection(&AwsError::NoRegion, profile)),
+                    .with_hints(hints::for_connection(AwsError::NoRegion.problem(), profile)),
             )),
         }
     }

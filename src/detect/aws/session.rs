@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use aws_config::Region;
 
-use super::connection::{self, ConnectError};
+use super::connection;
 use super::{ProbeState, Settings};
+use crate::detect::ConnectError;
 use crate::detect::{AwsConnection, Connection, ConnectionStatus};
 use crate::spec::Expect;
 

@@ -13,11 +13,11 @@ use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 /// Most names one `DescribeParameters` filter accepts.
-pub const SSM_BATCH: usize = 50;
+pub(crate) const SSM_BATCH: usize = 50;
 
 /// What a Secrets Manager secret's metadata says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretMeta {
+pub(crate) struct SecretMeta {
     /// When it is scheduled to be deleted, if it is.
     pub deleted: Option<String>,
     /// Whether a version carries the AWSCURRENT stage.
@@ -28,7 +28,7 @@ pub struct SecretMeta {
 
 /// What a parameter's metadata says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParameterMeta {
+pub(crate) struct ParameterMeta {
     /// `SecureString`, `String` or `StringList`.
     pub kind: String,
     /// KMS key, for SecureString.
@@ -37,7 +37,7 @@ pub struct ParameterMeta {
 
 /// Why a call failed. "Not found" is an answer, not an error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AwsError {
+pub(crate) enum AwsError {
     /// AccessDenied: the IAM action the identity lacks.
     #[error("access denied: the identity may not call {action}{}", detail(.message))]
     Denied {
@@ -101,6 +101,22 @@ fn detail(message: &str) -> String {
 }
 
 impl AwsError {
+    /// What the advice for this failure is about.
+    pub(crate) fn problem(&self) -> crate::diagnose::aws::ConnectionProblem {
+        use crate::diagnose::aws::ConnectionProblem as P;
+        match self {
+            AwsError::SsoExpired { .. } => P::SsoExpired,
+            AwsError::Expired { .. } => P::Expired,
+            AwsError::InvalidKeys { .. } => P::InvalidKeys,
+            AwsError::NoCredentials { .. } => P::NoCredentials,
+            AwsError::NoRegion => P::NoRegion,
+            AwsError::Unreachable { .. } | AwsError::Timeout => P::Unreachable,
+            AwsError::Denied { .. } | AwsError::Throttled { .. } | AwsError::Other { .. } => {
+                P::Other
+            }
+        }
+    }
+
     /// True when the identity (not the request) is the problem: re-read the profile.
     pub fn is_credentials(&self) -> bool {
         matches!(
@@ -114,7 +130,7 @@ impl AwsError {
 }
 
 /// Classifies any SDK error for a call to `action`.
-pub fn classify<E>(error: &SdkError<E, HttpResponse>, action: &str) -> AwsError
+pub(crate) fn classify<E>(error: &SdkError<E, HttpResponse>, action: &str) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -150,7 +166,7 @@ fn xml_field(body: &str, name: &str) -> Option<String> {
 }
 
 /// The classification itself, from code, message, status and the whole chain.
-pub fn classify_parts(
+pub(crate) fn classify_parts(
     code: &str,
     message: &str,
     status: Option<u16>,
@@ -236,7 +252,7 @@ fn denied_action(chain: &str) -> Option<String> {
 }
 
 /// `DescribeSecret` for one name: `Ok(None)` only on ResourceNotFoundException.
-pub async fn describe_secret(
+pub(crate) async fn describe_secret(
     client: &aws_sdk_secretsmanager::Client,
     name: &str,
 ) -> Result<Option<SecretMeta>, AwsError> {
@@ -261,7 +277,7 @@ pub async fn describe_secret(
 /// deletions included, following every page. Used to confirm many known secrets in a few
 /// calls; it lags behind creations, so new and missing names still go through
 /// [`describe_secret`].
-pub async fn list_secrets(
+pub(crate) async fn list_secrets(
     client: &aws_sdk_secretsmanager::Client,
     prefixes: &[String],
 ) -> Result<BTreeMap<String, SecretMeta>, AwsError> {
@@ -304,7 +320,7 @@ pub async fn list_secrets(
 }
 
 /// Secret names starting with `prefix` (at most one page of 100), for near-miss hints.
-pub async fn list_secret_names(
+pub(crate) async fn list_secret_names(
     client: &aws_sdk_secretsmanager::Client,
     prefix: &str,
 ) -> Result<Vec<String>, AwsError> {
@@ -319,7 +335,7 @@ pub async fn list_secret_names(
 
 /// `DescribeParameters` with `Name Equals` filters, 50 names per call, following every
 /// `NextToken` (even pages with no results can carry one). Returns what exists.
-pub async fn describe_parameters(
+pub(crate) async fn describe_parameters(
     client: &aws_sdk_ssm::Client,
     names: &[String],
 ) -> Result<BTreeMap<String, ParameterMeta>, AwsError> {
@@ -361,7 +377,7 @@ pub async fn describe_parameters(
 }
 
 /// Parameter names beginning with `prefix` (one page), for near-miss hints.
-pub async fn parameter_names_beginning(
+pub(crate) async fn parameter_names_beginning(
     client: &aws_sdk_ssm::Client,
     prefix: &str,
 ) -> Result<Vec<String>, AwsError> {
@@ -380,7 +396,7 @@ pub async fn parameter_names_beginning(
 }
 
 /// The type Greenlight expects for parameters.
-pub fn secure_string() -> &'static str {
+pub(crate) fn secure_string() -> &'static str {
     ParameterType::SecureString.as_str()
 }
 

@@ -11,6 +11,7 @@ use kube::config::{ExecAuthCluster, KubeConfigOptions, Kubeconfig, KubeconfigErr
 
 use super::exec;
 use crate::commands::quote;
+use crate::detect::ConnectError;
 use crate::diagnose::Hint;
 
 /// Where the chosen context points.
@@ -28,16 +29,6 @@ pub struct ContextInfo {
     pub plugin: Option<String>,
     /// What to run to log in again, when it can be told from the kubeconfig.
     pub login: Option<String>,
-}
-
-/// Why no client could be made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ConnectError {
-    /// What went wrong, in words.
-    pub message: String,
-    /// What to do.
-    pub hints: Vec<Hint>,
 }
 
 fn connect_error(message: impl Into<String>, hint: Hint) -> ConnectError {

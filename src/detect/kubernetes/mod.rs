@@ -18,7 +18,7 @@ mod exec;
 mod outcome;
 mod session;
 mod view;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-pub use connection::{ConnectError, ContextInfo, contexts, current_context};
+pub use connection::{ContextInfo, contexts, current_context};
 use outcome::{Observation, Round, judge, observe};
 use session::{Session, breaks_session, session};
 use view::{Access, NamespaceView, view};

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use super::connection::{self, ConnectError, ContextInfo};
+use super::connection::{self, ContextInfo};
 use super::view::NamespaceView;
 use super::wire::{self, ProbeError};
 use super::{ProbeState, Settings};
+use crate::detect::ConnectError;
 use crate::detect::{Connection, ConnectionStatus, KubernetesConnection};
 use crate::diagnose::kubernetes::KubeIdentity;
 use crate::spec::Expect;

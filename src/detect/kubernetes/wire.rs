@@ -14,11 +14,11 @@ use serde::Deserialize;
 use crate::detect::redact::{error_chain, scrub};
 
 /// Accept header for the server-side Table form.
-pub const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+pub(crate) const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
 /// One Secret as a Table row: no value, no annotations, no managed fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretRow {
+pub(crate) struct SecretRow {
     /// Secret name.
     pub name: String,
     /// Secret type, e.g. `Opaque`.
@@ -29,7 +29,7 @@ pub struct SecretRow {
 
 /// Why a request failed, or (`NotFound`) the clean answer that an object does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProbeError {
+pub(crate) enum ProbeError {
     /// 403: the server's own message names the missing permission.
     #[error("{message}")]
     Forbidden {
@@ -295,7 +295,7 @@ impl Cell {
 
 /// Column positions, from the definitions when present.
 #[derive(Debug, Clone, Copy)]
-pub struct Layout {
+pub(crate) struct Layout {
     name: usize,
     kind: usize,
     data: usize,
@@ -351,7 +351,7 @@ fn parse_table(body: &[u8]) -> Result<Shape, ProbeError> {
 }
 
 /// Every Secret in `namespace`, and the list's resource version.
-pub async fn list_secrets(
+pub(crate) async fn list_secrets(
     client: &kube::Client,
     namespace: &str,
     timeout: Duration,
@@ -364,7 +364,7 @@ pub async fn list_secrets(
 }
 
 /// One Secret, or `None` when the server says it does not exist.
-pub async fn get_secret(
+pub(crate) async fn get_secret(
     client: &kube::Client,
     namespace: &str,
     name: &str,
@@ -387,7 +387,7 @@ pub async fn get_secret(
 }
 
 /// Whether `namespace` exists. Namespaces carry no secret values.
-pub async fn namespace_exists(
+pub(crate) async fn namespace_exists(
     client: &kube::Client,
     namespace: &str,
     timeout: Duration,
@@ -401,7 +401,7 @@ pub async fn namespace_exists(
 }
 
 /// Names of all namespaces, when the user may list them.
-pub async fn list_namespaces(
+pub(crate) async fn list_namespaces(
     client: &kube::Client,
     timeout: Duration,
 ) -> Result<Vec<String>, ProbeError> {
@@ -437,7 +437,7 @@ struct UserInfo {
 }
 
 /// SelfSubjectAccessReview: may the current user `verb` Secrets in `namespace`?
-pub async fn can(
+pub(crate) async fn can(
     client: &kube::Client,
     verb: &str,
     resource: &str,
@@ -460,7 +460,7 @@ pub async fn can(
 }
 
 /// SelfSubjectReview: the user name the server sees, when the server offers it.
-pub async fn whoami(client: &kube::Client, timeout: Duration) -> Result<String, ProbeError> {
+pub(crate) async fn whoami(client: &kube::Client, timeout: Duration) -> Result<String, ProbeError> {
     let body =
         serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"});
     let request = Request::post("/apis/authentication.k8s.io/v1/selfsubjectreviews")
@@ -475,7 +475,7 @@ pub async fn whoami(client: &kube::Client, timeout: Duration) -> Result<String, 
 
 /// One thing a watch reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Added or modified.
     Upsert(SecretRow, String),
     /// Deleted.
@@ -494,7 +494,7 @@ struct WatchLine {
 
 /// Watches Secrets in `namespace` from `version`, as a stream of changes. The stream ends when
 /// the server closes the watch; `Err(Gone)` means relist.
-pub async fn watch_secrets(
+pub(crate) async fn watch_secrets(
     client: &kube::Client,
     namespace: &str,
     version: &str,
