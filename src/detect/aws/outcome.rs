@@ -90,16 +90,7 @@ pub(super) fn secret_outcome(
             CommandKind::Rotate,
         ))]);
     }
-    if let Some(found) =
-        other_key(placement.kms_key.as_deref(), meta.kms_key.as_deref(), "alias/aws/secretsmanager")
-    {
-        let wanted = placement.kms_key.as_deref().unwrap_or_default();
-        return CheckOutcome::now(Presence::Wrong {
-            reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
-        })
-        .with_hints(vec![hints::other_kms_key(&found, wanted)]);
-    }
-    CheckOutcome::now(Presence::Present)
+    key_outcome(placement, meta.kms_key.as_deref(), "alias/aws/secretsmanager")
 }
 
 pub(super) fn parameter_outcome(
@@ -117,16 +108,22 @@ pub(super) fn parameter_outcome(
             command(entry, target, CommandKind::Rotate),
         )]);
     }
-    if let Some(found) =
-        other_key(placement.kms_key.as_deref(), meta.kms_key.as_deref(), "alias/aws/ssm")
-    {
-        let wanted = placement.kms_key.as_deref().unwrap_or_default();
-        return CheckOutcome::now(Presence::Wrong {
-            reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
-        })
-        .with_hints(vec![hints::other_kms_key(&found, wanted)]);
+    key_outcome(placement, meta.kms_key.as_deref(), "alias/aws/ssm")
+}
+
+/// Present, or wrong when it is encrypted with another key than the spec names.
+fn key_outcome(placement: &AwsPlacement, found: Option<&str>, default_alias: &str) -> CheckOutcome {
+    let wanted = placement.kms_key.as_deref();
+    match other_key(wanted, found, default_alias) {
+        Some(found) => {
+            let wanted = wanted.unwrap_or_default();
+            CheckOutcome::now(Presence::Wrong {
+                reason: format!("encrypted with KMS key {found}, the spec expects {wanted}"),
+            })
+            .with_hints(vec![hints::other_kms_key(&found, wanted)])
+        }
+        None => CheckOutcome::now(Presence::Present),
     }
-    CheckOutcome::now(Presence::Present)
 }
 
 /// Whether `name` exists in `service` in `region`; errors count as "not seen".
