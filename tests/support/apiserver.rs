@@ -747,6 +747,16 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     };
 
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if method == "GET" && segments == ["openapi", "v2"] {
+        // kubectl 1.20 validates against this; it only reads protobuf, and a Content-Type
+        // with '@' in it (the real one) trips its media type parser, so octet-stream it is.
+        set_status(200);
+        return Response::builder()
+            .status(200)
+            .header("content-type", "application/octet-stream")
+            .body(full(openapi_v2()))
+            .unwrap();
+    }
     let is_watch = matches!(query_param(&query, "watch").as_deref(), Some("1" | "true"));
     if method == "GET" && is_watch {
         let namespace = match segments.as_slice() {
@@ -791,6 +801,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             Some(object) => (serde_json::to_vec(&object).unwrap(), "application/json".to_owned()),
             None => (body, content_type_in),
         }
+    } else if content_type_in.is_empty() {
+        // kubectl 1.20's `create secret`/`create namespace` send JSON with no Content-Type; the
+        // real API server takes that as JSON.
+        (body, "application/json".to_owned())
     } else {
         (body, content_type_in)
     };
@@ -872,6 +886,174 @@ fn discovery_core() -> Value {
             resource("secrets", "Secret", true, &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"], &[]),
         ]
     })
+}
+
+/// The OpenAPI v2 document kubectl 1.20 validates `apply` and `create -f` against, as the
+/// protobuf (gnostic `openapi_v2.Document`) it insists on: ObjectMeta, Secret and Namespace,
+/// with their group-version-kind extensions. Hand-encoded: every field used is
+/// length-delimited.
+fn openapi_v2() -> Vec<u8> {
+    fn ld(field: u64, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut varint = |mut v: u64| loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        };
+        varint(field << 3 | 2);
+        varint(bytes.len() as u64);
+        out.extend_from_slice(bytes);
+        out
+    }
+    #[derive(Default)]
+    struct Schema<'a> {
+        kind: Option<&'a str>,
+        reference: Option<String>,
+        format: Option<&'a str>,
+        properties: Option<Vec<(&'a str, Vec<u8>)>>,
+        items: Option<Vec<u8>>,
+        values: Option<Vec<u8>>,
+        gvk: Option<&'a str>,
+    }
+    fn schema(s: Schema<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(r) = &s.reference {
+            out.extend(ld(1, r.as_bytes()));
+        }
+        if let Some(f) = s.format {
+            out.extend(ld(2, f.as_bytes()));
+        }
+        if let Some(v) = &s.values {
+            out.extend(ld(21, &ld(1, v)));
+        }
+        if let Some(k) = s.kind {
+            out.extend(ld(22, &ld(1, k.as_bytes())));
+        }
+        if let Some(i) = &s.items {
+            out.extend(ld(23, &ld(1, i)));
+        }
+        if let Some(props) = &s.properties {
+            let named: Vec<u8> = props
+                .iter()
+                .flat_map(|(name, value)| ld(1, &[ld(1, name.as_bytes()), ld(2, value)].concat()))
+                .collect();
+            out.extend(ld(25, &named));
+        }
+        if let Some(kind) = s.gvk {
+            let yaml = format!("- group: \"\"\n  kind: {kind}\n  version: v1\n");
+            let any = ld(2, yaml.as_bytes());
+            out.extend(ld(31, &[ld(1, b"x-kubernetes-group-version-kind"), ld(2, &any)].concat()));
+        }
+        out
+    }
+    let string = || schema(Schema { kind: Some("string"), ..Schema::default() });
+    let map = |values: Vec<u8>| {
+        schema(Schema { kind: Some("object"), values: Some(values), ..Schema::default() })
+    };
+    let meta_name = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+    let meta_ref = || {
+        schema(Schema {
+            reference: Some(format!("#/definitions/{meta_name}")),
+            ..Schema::default()
+        })
+    };
+    let meta = schema(Schema {
+        kind: Some("object"),
+        properties: Some(vec![
+            ("name", string()),
+            ("namespace", string()),
+            ("generateName", string()),
+            ("uid", string()),
+            ("resourceVersion", string()),
+            (
+                "creationTimestamp",
+                schema(Schema {
+                    kind: Some("string"),
+                    format: Some("date-time"),
+                    ..Schema::default()
+                }),
+            ),
+            ("labels", map(string())),
+            ("annotations", map(string())),
+            (
+                "managedFields",
+                schema(Schema {
+                    kind: Some("array"),
+                    items: Some(map(Vec::new())),
+                    ..Schema::default()
+                }),
+            ),
+        ]),
+        ..Schema::default()
+    });
+    let secret = schema(Schema {
+        kind: Some("object"),
+        properties: Some(vec![
+            ("apiVersion", string()),
+            ("kind", string()),
+            ("metadata", meta_ref()),
+            (
+                "data",
+                map(schema(Schema {
+                    kind: Some("string"),
+                    format: Some("byte"),
+                    ..Schema::default()
+                })),
+            ),
+            ("stringData", map(string())),
+            ("type", string()),
+            ("immutable", schema(Schema { kind: Some("boolean"), ..Schema::default() })),
+        ]),
+        gvk: Some("Secret"),
+        ..Schema::default()
+    });
+    let namespace = schema(Schema {
+        kind: Some("object"),
+        properties: Some(vec![
+            ("apiVersion", string()),
+            ("kind", string()),
+            ("metadata", meta_ref()),
+            (
+                "spec",
+                schema(Schema {
+                    kind: Some("object"),
+                    properties: Some(vec![(
+                        "finalizers",
+                        schema(Schema {
+                            kind: Some("array"),
+                            items: Some(string()),
+                            ..Schema::default()
+                        }),
+                    )]),
+                    ..Schema::default()
+                }),
+            ),
+            (
+                "status",
+                schema(Schema {
+                    kind: Some("object"),
+                    properties: Some(vec![("phase", string())]),
+                    ..Schema::default()
+                }),
+            ),
+        ]),
+        gvk: Some("Namespace"),
+        ..Schema::default()
+    });
+    let definitions: Vec<u8> = [
+        (meta_name, meta),
+        ("io.k8s.api.core.v1.Secret", secret),
+        ("io.k8s.api.core.v1.Namespace", namespace),
+    ]
+    .iter()
+    .flat_map(|(name, value)| ld(1, &[ld(1, name.as_bytes()), ld(2, value)].concat()))
+    .collect();
+    [ld(1, b"2.0"), ld(2, &[ld(1, b"Kubernetes"), ld(2, b"v1.32.0")].concat()), ld(9, &definitions)]
+        .concat()
 }
 
 fn openapi_core() -> Value {
