@@ -227,10 +227,34 @@ fn deserialize_problem(file: &Path, text: &str, error: &serde_saphyr::Error) -> 
         })
         .unwrap_or((1, 1));
     let message = strip_location(&error.without_snippet().to_string());
+    let (line, column) =
+        if message.contains("tab") { the_tab(text, line, column) } else { (line, column) };
     let index = PositionIndex::build(text);
     let field = index.path_at(super::Position { line, column }).filter(|p| !p.is_empty());
     let (rule, message, fix) = classify(&message, field, PositionIndex::well_formed(text));
     single(file, text, line, column, rule, message, fix)
+}
+
+/// Where the tab a parser complains about really is: the parser may place the complaint just
+/// after it, or at the end of the line before (a tab that starts the next line). The first
+/// tab on the complaint's line, else the first one after it within two lines.
+fn the_tab(text: &str, line: usize, column: usize) -> (usize, usize) {
+    let start = line_starts(text).get(line.saturating_sub(1)).copied().unwrap_or(0);
+    let this_line = text.get(start..).and_then(|rest| rest.split('\n').next()).unwrap_or("");
+    let from = if this_line.contains('\t') {
+        start
+    } else {
+        text.get(start..)
+            .and_then(|rest| rest.char_indices().nth(column.saturating_sub(1)))
+            .map_or(start, |(at, _)| start + at)
+    };
+    match text.get(from..).and_then(|rest| rest.find('\t')) {
+        Some(at) => {
+            let (tab_line, tab_column) = line_column(text, from + at);
+            if tab_line <= line + 2 { (tab_line, tab_column) } else { (line, column) }
+        }
+        None => (line, column),
+    }
 }
 
 /// Drops the trailing "at line X column Y" the parser appends; the position is shown anyway.
@@ -301,12 +325,12 @@ fn classify(
         };
         return ("wrong-type", format!("{subject}{message}"), fix);
     }
-    (
-        "yaml-syntax",
-        message.to_owned(),
+    let fix = if message.contains("tab") {
+        "replace the tab with spaces: YAML indents with spaces only"
+    } else {
         "fix the YAML syntax here: indentation, a missing ':', or an unclosed quote or bracket"
-            .to_owned(),
-    )
+    };
+    ("yaml-syntax", message.to_owned(), fix.to_owned())
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
