@@ -33,6 +33,10 @@ pub mod label {
     pub const REGION: &str = "Region";
     /// Closes the spec.
     pub const CLOSE: &str = "Close spec";
+    /// The field for a spec's path, when no file chooser is available.
+    pub const PATH: &str = "Spec path";
+    /// Opens the typed path.
+    pub const OPEN_PATH: &str = "Open this file";
 }
 
 /// Something the user asked for.
@@ -42,6 +46,10 @@ pub enum UiAction {
     OpenDialog,
     /// Open this spec.
     OpenPath(PathBuf),
+    /// The path field changed.
+    SetPathDraft(String),
+    /// Open the path typed in the path field.
+    OpenTypedPath,
     /// Open a bundled example.
     OpenExample(&'static str),
     /// Close the spec and go back to the welcome screen.

@@ -103,6 +103,8 @@ pub struct AppState {
     pub notice: Option<(String, Instant)>,
     /// The region field being edited.
     pub region_draft: String,
+    /// The path field, shown (with what is typed) when no file chooser could open.
+    pub path_entry: Option<String>,
 }
 
 /// What the checklist shows, in order: group headings and entries.

@@ -108,3 +108,36 @@ pub fn spec_error_ui(ui: &mut egui::Ui, error: &str) {
         });
     });
 }
+
+/// The path field offered when no file chooser can open: why, and where to type the path.
+pub fn path_entry_ui(
+    ui: &mut egui::Ui,
+    state: &crate::ui::state::AppState,
+    actions: &mut Vec<UiAction>,
+) {
+    let Some(draft) = &state.path_entry else { return };
+    let color = state_color(State::Wrong, ui.visuals().dark_mode);
+    ui.label(RichText::new(crate::ui::app::NO_CHOOSER).color(color));
+    ui.horizontal(|ui| {
+        let name = ui.label(label::PATH);
+        let mut text = draft.clone();
+        let edit = ui
+            .add(
+                egui::TextEdit::singleline(&mut text)
+                    .id_salt("greenlight-path-entry")
+                    .hint_text("/path/to/spec.yaml")
+                    .desired_width(360.0),
+            )
+            .labelled_by(name.id);
+        if draft.is_empty() && !edit.has_focus() && ui.memory(|m| m.focused().is_none()) {
+            edit.request_focus();
+        }
+        if edit.changed() {
+            actions.push(UiAction::SetPathDraft(text));
+        }
+        let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button(label::OPEN_PATH).clicked() || entered {
+            actions.push(UiAction::OpenTypedPath);
+        }
+    });
+}

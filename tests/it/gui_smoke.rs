@@ -141,3 +141,56 @@ async fn the_window_opens_a_spec_and_copies_a_command_a_person_can_run() {
     app.kill().ok();
     app.wait().ok();
 }
+
+/// Waits (at most 30 s) for a window whose title matches `name` and returns its id.
+fn window_named(display: &Display, app: &mut std::process::Child, name: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = display.run("xdotool", &["search", "--name", name]);
+        if let Some(id) = found.lines().next() {
+            return id.to_owned();
+        }
+        if let Ok(Some(status)) = app.try_wait() {
+            panic!("greenlight exited ({status})");
+        }
+        assert!(Instant::now() < deadline, "no window named {name}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn without_a_file_chooser_the_window_says_so_and_takes_a_typed_path() {
+    for program in ["xdotool", "import"] {
+        need(program);
+    }
+    let display = Display::start();
+    let home = tempfile::tempdir().unwrap();
+    // No session bus (so no portal) and nothing on PATH (so no zenity): a plain X11 session.
+    let mut app = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .env_clear()
+        .env("DISPLAY", display.name())
+        .env("HOME", home.path())
+        .env("PATH", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let window = window_named(&display, &mut app, "^Greenlight$");
+    std::thread::sleep(Duration::from_millis(500));
+    display.run("xdotool", &["windowfocus", "--sync", &window]);
+    display.run("xdotool", &["key", "--window", &window, "ctrl+o"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui-no-file-chooser.png");
+    display.run("import", &["-window", "root", shot.to_str().unwrap()]);
+    println!("screenshot: {}", shot.display());
+    // The path field has the focus: type the path as a person would, then Enter.
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/examples/quickstart.yaml");
+    display.run(
+        "xdotool",
+        &["type", "--window", &window, "--delay", "5", &spec.display().to_string()],
+    );
+    display.run("xdotool", &["key", "--window", &window, "Return"]);
+    window_named(&display, &mut app, "^acme-analytics - Greenlight$");
+    app.kill().ok();
+    app.wait().ok();
+}

@@ -44,6 +44,22 @@ pub(super) async fn read_spec(path: PathBuf) -> UiEvent {
     UiEvent::SpecLoaded { path, result, bundled: false }
 }
 
+/// Why the path field is shown.
+pub const NO_CHOOSER: &str = "No file chooser is available on this desktop (no file-chooser portal, no zenity). Install one (`sudo apt install xdg-desktop-portal-gtk`, or `zenity`), or type the spec's path.";
+
+/// Whether a file chooser can open: a desktop portal on the session bus, or zenity.
+fn file_chooser_available() -> bool {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+    };
+    let portal = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+        && ["/usr/libexec/xdg-desktop-portal", "/usr/lib/xdg-desktop-portal"]
+            .iter()
+            .any(|p| Path::new(p).exists());
+    portal || on_path("zenity")
+}
+
 impl GreenlightApp {
     /// Lists kubeconfig contexts and AWS profiles in the background.
     pub(super) fn list_connections(&self) {
@@ -102,8 +118,15 @@ impl GreenlightApp {
         }
     }
 
-    /// Shows the open dialog; the choice arrives as `UiEvent::Picked`.
-    pub(super) fn open_dialog(&self) {
+    /// Shows the open dialog; the choice arrives as `UiEvent::Picked`. Without a file
+    /// chooser on this desktop (no portal, no zenity) rfd shows nothing at all, so the window
+    /// says so and offers a path field instead.
+    pub(super) fn open_dialog(&mut self) {
+        if !file_chooser_available() {
+            self.state.path_entry.get_or_insert_with(String::new);
+            self.state.notify(NO_CHOOSER);
+            return;
+        }
         let events = self.events.clone();
         let ctx = self.ctx.clone();
         self.runtime.spawn(async move {

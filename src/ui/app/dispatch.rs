@@ -23,6 +23,8 @@ impl GreenlightApp {
             match action {
                 UiAction::OpenDialog => self.open_dialog(),
                 UiAction::OpenPath(path) => self.load(path),
+                UiAction::SetPathDraft(text) => self.state.path_entry = Some(text),
+                UiAction::OpenTypedPath => self.open_typed_path(),
                 UiAction::OpenExample(file) => self.open_example(file),
                 UiAction::CloseSpec => self.close_spec(),
                 UiAction::CheckNow => self.check_now(),
@@ -85,6 +87,19 @@ impl GreenlightApp {
         if let Some(selection) = &self.state.selection {
             self.send(MonitorCommand::Select(selection.clone()));
         }
+    }
+
+    /// Opens what was typed in the path field (`~` is the home folder).
+    fn open_typed_path(&mut self) {
+        let Some(typed) = self.state.path_entry.as_deref().map(str::trim) else { return };
+        if typed.is_empty() {
+            return;
+        }
+        let path = match (typed.strip_prefix("~/"), std::env::var_os("HOME")) {
+            (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+            _ => std::path::PathBuf::from(typed),
+        };
+        self.load(path);
     }
 
     fn close_spec(&mut self) {

@@ -17,7 +17,7 @@ use eframe::egui;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use background::UiEvent;
+pub use background::{NO_CHOOSER, UiEvent};
 
 use super::state::{AppState, Preferences};
 use crate::commands::Shell;

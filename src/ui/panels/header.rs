@@ -7,12 +7,13 @@ use crate::detect::State;
 use crate::spec::{Platform, SecretSpec};
 use crate::ui::actions::{UiAction, label};
 use crate::ui::state::AppState;
-use crate::ui::widgets::{spec_error_ui, state_color};
+use crate::ui::widgets::{path_entry_ui, spec_error_ui, state_color};
 
 /// Deployment, platform, where you are connected, pickers, warnings, features, progress.
 pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) {
     let (Some(spec), Some(selection)) = (&state.spec, &state.selection) else { return };
     title_ui(ui, state, spec, actions);
+    path_entry_ui(ui, state, actions);
     ui.horizontal_wrapped(|ui| {
         if spec.platforms.len() > 1 {
             platforms_ui(ui, spec, selection.platform, actions);

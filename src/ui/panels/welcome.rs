@@ -4,7 +4,7 @@ use eframe::egui::{self, RichText};
 
 use crate::ui::actions::{UiAction, label};
 use crate::ui::state::AppState;
-use crate::ui::widgets::spec_error_ui;
+use crate::ui::widgets::{path_entry_ui, spec_error_ui};
 
 /// Shown when no spec is open.
 pub fn welcome_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) {
@@ -18,6 +18,10 @@ pub fn welcome_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiActio
         }
         ui.label(RichText::new("…or drop a spec file (YAML or JSON) onto this window.").weak());
     });
+    if state.path_entry.is_some() {
+        ui.add_space(12.0);
+        path_entry_ui(ui, state, actions);
+    }
     if let Some(error) = &state.spec_error {
         ui.add_space(12.0);
         spec_error_ui(ui, error);
