@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +80,7 @@ pub struct AppState {
     /// A round is in flight.
     pub checking: bool,
     /// When the last round finished.
-    pub last_round: Option<Instant>,
+    pub last_round_at: Option<SystemTime>,
     /// Every required secret is present.
     pub ready: bool,
     /// The entry whose details are shown.
@@ -213,7 +213,7 @@ impl AppState {
             }
             MonitorEvent::RoundFinished { ready } => {
                 self.checking = false;
-                self.last_round = Some(Instant::now());
+                self.last_round_at = Some(SystemTime::now());
                 if ready && !self.ready {
                     self.note("Ready: every required secret is present.");
                 }
@@ -298,26 +298,15 @@ impl AppState {
         target
     }
 
-    /// "checked 3 s ago", or "checking…".
+    /// "checked at 20:58:12 UTC", or "checking…". A clock time rather than "3 s ago", so
+    /// nothing has to repaint while nothing changes.
     pub fn freshness(&self) -> String {
-        match (self.checking, self.last_round) {
+        match (self.checking, self.last_round_at) {
             (true, _) | (false, None) => "checking…".to_owned(),
             (false, Some(at)) => {
-                let secs = at.elapsed().as_secs();
-                if secs < 60 {
-                    format!("checked {secs} s ago")
-                } else {
-                    format!("checked {} min ago", secs / 60)
-                }
+                let stamp = humantime::format_rfc3339_seconds(at).to_string();
+                format!("checked at {} UTC", stamp.get(11..19).unwrap_or(&stamp))
             }
-        }
-    }
-
-    /// How soon the freshness text changes (the only timed repaint).
-    pub fn freshness_tick(&self) -> Duration {
-        match self.last_round {
-            Some(at) if at.elapsed() >= Duration::from_secs(60) => Duration::from_secs(30),
-            _ => Duration::from_secs(1),
         }
     }
 }

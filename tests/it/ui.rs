@@ -447,3 +447,24 @@ fn a_failing_credential_plugin_leaves_no_credential_in_the_app_or_its_exports() 
         assert!(!everything.contains(marker), "the app shows a credential ({marker})");
     }
 }
+
+#[test]
+fn nothing_repaints_while_nothing_changes() {
+    let runtime = runtime();
+    let mut harness =
+        app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
+    settle(&mut harness, |app| {
+        app.state.spec.is_some()
+            && !app.state.checking
+            && app.state.rows.iter().all(|r| r.outcome.is_some())
+    });
+    harness.get_by_label_contains("checked at ");
+    let delay = |harness: &Harness<'_, GreenlightApp>| {
+        harness.output().viewport_output.get(&egui::ViewportId::ROOT).unwrap().repaint_delay
+    };
+    assert_eq!(delay(&harness), Duration::MAX, "an idle window asks for no repaint");
+    // A notice asks for one repaint, to go away.
+    harness.get_by_label(label::COPY_REPORT).click();
+    harness.step();
+    assert!(delay(&harness) <= Duration::from_secs(8), "{:?}", delay(&harness));
+}

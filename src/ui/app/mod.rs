@@ -23,6 +23,9 @@ use super::state::{AppState, Preferences};
 use crate::commands::Shell;
 use crate::detect::{Monitor, MonitorEvent};
 
+/// How long a notice ("Copied …") stays.
+const NOTICE_FOR: Duration = Duration::from_secs(8);
+
 /// Storage key for remembered choices.
 const STORAGE_KEY: &str = "greenlight";
 
@@ -106,12 +109,13 @@ impl eframe::App for GreenlightApp {
         self.drain();
         let actions = self.shortcuts(ctx);
         self.dispatch(actions);
-        if self.state.notice.as_ref().is_some_and(|(_, at)| at.elapsed() > Duration::from_secs(8)) {
-            self.state.notice = None;
-        }
-        if self.state.spec.is_some() {
-            // The only timed repaint: the visible "checked N s ago".
-            ctx.request_repaint_after(self.state.freshness_tick());
+        // The only timed repaint: taking a notice away after a few seconds. Nothing else
+        // repaints while nothing changes.
+        if let Some((_, at)) = &self.state.notice {
+            match NOTICE_FOR.checked_sub(at.elapsed()) {
+                Some(left) => ctx.request_repaint_after(left),
+                None => self.state.notice = None,
+            }
         }
         self.update_title(ctx);
     }
