@@ -29,7 +29,7 @@ pub enum MonitorCommand {
 }
 
 /// The pace while hurrying.
-pub const HURRY_INTERVAL: Duration = Duration::from_secs(2);
+pub const HURRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the monitor reports.
 #[derive(Debug, Clone, PartialEq, Eq)]

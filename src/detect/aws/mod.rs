@@ -35,6 +35,12 @@ use crate::spec::{AwsService, Expect, Platform, SecretSpec};
 /// DescribeSecret each.
 const LIST_THRESHOLD: usize = 10;
 
+/// How often something found is confirmed while the rounds look for what is missing.
+const CONFIRM_EVERY: Duration = Duration::from_secs(60);
+
+/// After this long without a change, rounds for missing secrets ease off from 1 s to 5 s.
+const QUIET_AFTER: Duration = Duration::from_secs(180);
+
 /// How the probe works.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -62,6 +68,11 @@ pub(super) struct ProbeState {
     throttled: AtomicU32,
     /// Entries the last lookup found, confirmed in bulk next time.
     exists: std::sync::Mutex<BTreeSet<usize>>,
+    /// What was last found for entries that exist, and when: confirmed once a minute, not
+    /// every round.
+    confirmed: std::sync::Mutex<HashMap<usize, (Instant, Found)>>,
+    /// When what exists last changed (polling eases off after quiet minutes).
+    last_change: std::sync::Mutex<Instant>,
     diagnoses: std::sync::Mutex<HashMap<String, (Instant, CheckOutcome)>>,
     /// Set by "Check now": the next round starts from a fresh session and fresh diagnoses.
     start_over: std::sync::atomic::AtomicBool,
@@ -85,6 +96,8 @@ impl AwsProbe {
                 throttled: AtomicU32::new(0),
                 start_over: std::sync::atomic::AtomicBool::new(false),
                 exists: std::sync::Mutex::new(BTreeSet::new()),
+                confirmed: std::sync::Mutex::new(HashMap::new()),
+                last_change: std::sync::Mutex::new(Instant::now()),
                 diagnoses: std::sync::Mutex::new(HashMap::new()),
             }),
         }
@@ -106,7 +119,14 @@ impl Probe for AwsProbe {
     }
 
     fn poll_interval(&self, all_present: bool) -> Duration {
-        let base = if all_present { Duration::from_secs(60) } else { Duration::from_secs(3) };
+        // While something is missing the missing names are looked up every second (secrets
+        // already found are confirmed once a minute), easing off after a few quiet minutes.
+        let quiet = self.inner.last_change.lock().map_or(true, |at| at.elapsed() > QUIET_AFTER);
+        let base = match (all_present, quiet) {
+            (true, _) => Duration::from_secs(60),
+            (false, false) => Duration::from_secs(1),
+            (false, true) => Duration::from_secs(5),
+        };
         let streak = self.inner.throttled.load(Ordering::Relaxed).min(5);
         let backed_off = (base * 2u32.pow(streak)).min(Duration::from_secs(120));
         // Jitter, so several Greenlights behind one account do not poll in step.
@@ -277,9 +297,20 @@ async fn look_up(
     groups: &Groups,
 ) -> HashMap<usize, Result<Found, AwsError>> {
     let known: BTreeSet<usize> = inner.exists.lock().map(|e| e.clone()).unwrap_or_default();
+    let recent: HashMap<usize, Found> = inner
+        .confirmed
+        .lock()
+        .map(|c| {
+            c.iter()
+                .filter(|(_, (at, _))| at.elapsed() < CONFIRM_EVERY)
+                .map(|(i, (_, found))| (*i, found.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     let answers = futures::future::join_all(groups.iter().map(|((service, region), members)| {
         let names: Vec<(usize, String)> = members
             .iter()
+            .filter(|i| !recent.contains_key(i))
             .filter_map(|&i| Some((i, spec.entries.get(i)?.aws.as_ref()?.name.clone())))
             .collect();
         let known = &known;
@@ -295,7 +326,20 @@ async fn look_up(
         }
     }))
     .await;
-    answers.into_iter().flatten().collect()
+    let mut results: HashMap<usize, Result<Found, AwsError>> =
+        answers.into_iter().flatten().collect();
+    // A recent confirmation stands in for a lookup, unless its service and region just
+    // failed: then it is no more certain than the rest, and goes stale with them.
+    for members in groups.values() {
+        let failure = members.iter().find_map(|i| results.get(i).and_then(|r| r.clone().err()));
+        for index in members {
+            if let Some(found) = recent.get(index) {
+                let answer = failure.clone().map_or_else(|| Ok(found.clone()), Err);
+                results.insert(*index, answer);
+            }
+        }
+    }
+    results
 }
 
 /// Secrets known to exist are confirmed in bulk (ListSecrets pages); the rest, and any the
@@ -358,14 +402,32 @@ fn remember(inner: &ProbeState, results: &HashMap<usize, Result<Found, AwsError>
     } else {
         inner.throttled.store(0, Ordering::Relaxed);
     }
+    let mut changed = false;
     if let Ok(mut exists) = inner.exists.lock() {
         for (index, result) in results {
-            match result {
+            changed |= match result {
                 Ok(found) if found.exists() => exists.insert(*index),
                 Ok(_) => exists.remove(index),
                 Err(_) => false,
             };
         }
+    }
+    if let Ok(mut confirmed) = inner.confirmed.lock() {
+        confirmed.retain(|_, (at, _)| at.elapsed() < CONFIRM_EVERY);
+        for (index, result) in results {
+            match result {
+                // A fresh answer restarts the minute; a reused one keeps its time.
+                Ok(found @ Found::Secret(Some(_)) | found @ Found::Parameter(Some(_))) => {
+                    confirmed.entry(*index).or_insert_with(|| (Instant::now(), found.clone()));
+                }
+                _ => {
+                    confirmed.remove(index);
+                }
+            }
+        }
+    }
+    if changed && let Ok(mut at) = inner.last_change.lock() {
+        *at = Instant::now();
     }
 }
 
