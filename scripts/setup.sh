@@ -121,7 +121,7 @@ setup_tests() {
     setup_build
     # kubectl runs the generated commands; bash and zsh run them as users do; Xvfb, xdotool,
     # xclip and ImageMagick's `import` drive and photograph the desktop app's window.
-    ensure_packages kubectl:kubernetes-client zsh:zsh Xvfb:xvfb xdotool:xdotool xclip:xclip import:imagemagick
+    ensure_packages kubectl:kubernetes-client zsh:zsh Xvfb:xvfb xdotool:xdotool xclip:xclip import:imagemagick pgrep:procps
     ensure_venv
     ensure_kubectls
 }

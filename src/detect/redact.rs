@@ -38,8 +38,12 @@ pub(crate) fn scrub(text: &str) -> String {
             redact_next = false;
             continue;
         }
+        // "Bearer X", "Basic X", "token: X", "password: X": the next word is the credential.
         let lower = word.to_ascii_lowercase();
-        redact_next = matches!(lower.as_str(), "bearer" | "basic" | "token" | "token:");
+        redact_next = matches!(lower.as_str(), "bearer" | "basic")
+            || lower.strip_suffix(':').is_some_and(|key| {
+                ["token", "password", "secret", "key"].iter().any(|k| key.ends_with(k))
+            });
         out.push(scrub_word(word));
     }
     let joined: String = out.join(" ").chars().filter(|c| !c.is_control()).collect();
@@ -109,6 +113,12 @@ mod tests {
         assert_eq!(
             scrub("header Authorization: Bearer abc.def"),
             "header Authorization: Bearer [redacted]"
+        );
+        assert_eq!(scrub("id_token: abc.def was refused"), "id_token: [redacted] was refused");
+        assert_eq!(
+            scrub("unexpected token < in the answer"),
+            "unexpected token < in the answer",
+            "an ordinary word after `token` stays"
         );
         assert_eq!(scrub("key AKIAIOSFODNN7EXAMPLE is bad"), "key [redacted] is bad");
         assert_eq!(

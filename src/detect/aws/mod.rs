@@ -59,7 +59,7 @@ pub struct AwsProbe {
     settings: Settings,
     expect: Expect,
     spec_regions: BTreeSet<String>,
-    inner: Arc<ProbeState>,
+    state: Arc<ProbeState>,
 }
 
 pub(super) struct ProbeState {
@@ -90,7 +90,7 @@ impl AwsProbe {
             settings,
             expect: spec.expect.clone(),
             spec_regions,
-            inner: Arc::new(ProbeState {
+            state: Arc::new(ProbeState {
                 session: tokio::sync::Mutex::new(None),
                 connection: std::sync::Mutex::new(None),
                 throttled: AtomicU32::new(0),
@@ -114,31 +114,31 @@ impl Probe for AwsProbe {
         let settings = self.settings.clone();
         let expect = self.expect.clone();
         let regions = self.spec_regions.clone();
-        let inner = self.inner.clone();
-        Box::pin(async move { check(&settings, &expect, &regions, &inner, &spec, indices).await })
+        let state = self.state.clone();
+        Box::pin(async move { check(&settings, &expect, &regions, &state, &spec, indices).await })
     }
 
     fn poll_interval(&self, all_present: bool) -> Duration {
         // While something is missing the missing names are looked up every second (secrets
         // already found are confirmed once a minute), easing off after a few quiet minutes.
-        let quiet = self.inner.last_change.lock().map_or(true, |at| at.elapsed() > QUIET_AFTER);
+        let quiet = self.state.last_change.lock().map_or(true, |at| at.elapsed() > QUIET_AFTER);
         let base = match (all_present, quiet) {
             (true, _) => Duration::from_secs(60),
             (false, false) => Duration::from_secs(1),
             (false, true) => Duration::from_secs(5),
         };
-        let streak = self.inner.throttled.load(Ordering::Relaxed).min(5);
+        let streak = self.state.throttled.load(Ordering::Relaxed).min(5);
         let backed_off = (base * 2u32.pow(streak)).min(Duration::from_secs(120));
         // Jitter, so several Greenlights behind one account do not poll in step.
         crate::detect::backoff::jitter(backed_off, Duration::from_millis(500))
     }
 
     fn connection(&self) -> Option<ConnectionStatus> {
-        self.inner.connection.lock().ok().and_then(|c| c.clone())
+        self.state.connection.lock().ok().and_then(|c| c.clone())
     }
 
     fn start_over(&self) {
-        self.inner.start_over.store(true, Ordering::Relaxed);
+        self.state.start_over.store(true, Ordering::Relaxed);
     }
 }
 
@@ -162,18 +162,18 @@ async fn check(
     settings: &Settings,
     expect: &Expect,
     spec_regions: &BTreeSet<String>,
-    inner: &Arc<ProbeState>,
+    state: &Arc<ProbeState>,
     spec: &SecretSpec,
     indices: Vec<usize>,
 ) -> Vec<(usize, CheckOutcome)> {
-    if inner.start_over.swap(false, Ordering::Relaxed) {
+    if state.start_over.swap(false, Ordering::Relaxed) {
         // "Check now": re-read the profile (a fresh SSO login) and diagnose again.
-        *inner.session.lock().await = None;
-        if let Ok(mut diagnoses) = inner.diagnoses.lock() {
+        *state.session.lock().await = None;
+        if let Ok(mut diagnoses) = state.diagnoses.lock() {
             diagnoses.clear();
         }
     }
-    let session = match session(settings, expect, spec_regions, inner).await {
+    let session = match session(settings, expect, spec_regions, state).await {
         Ok(session) => session,
         Err(error) => {
             return indices
@@ -205,8 +205,8 @@ async fn check(
         })),
     );
     let (groups, mut outcomes) = plan(spec, indices, default_region.as_deref(), profile.as_deref());
-    let results = look_up(&session, inner, spec, &groups).await;
-    remember(inner, &results);
+    let results = look_up(&session, state, spec, &groups).await;
+    remember(state, &results);
     let region_of: HashMap<usize, &str> = groups
         .iter()
         .flat_map(|((_, region), members)| members.iter().map(move |&i| (i, region.as_str())))
@@ -221,7 +221,7 @@ async fn check(
             Some((a.service, region.to_owned(), a.name.clone()))
         })
         .collect();
-    let round = Round { inner, session: &session, target: &target, spec_regions, placed: &placed };
+    let round = Round { state, session: &session, target: &target, spec_regions, placed: &placed };
     let mut diagnosed = 0usize;
     let judged = futures::future::join_all(results.into_iter().filter_map(|(index, result)| {
         let entry = spec.entries.get(index)?;
@@ -257,7 +257,7 @@ async fn check(
     .await;
     outcomes.extend(judged);
     if broken {
-        *inner.session.lock().await = None;
+        *state.session.lock().await = None;
     }
     outcomes
 }
@@ -292,12 +292,12 @@ fn plan(
 /// Whether each entry exists: every group at once.
 async fn look_up(
     session: &Session,
-    inner: &ProbeState,
+    state: &ProbeState,
     spec: &SecretSpec,
     groups: &Groups,
 ) -> HashMap<usize, Result<Found, AwsError>> {
-    let known: BTreeSet<usize> = inner.exists.lock().map(|e| e.clone()).unwrap_or_default();
-    let recent: HashMap<usize, Found> = inner
+    let known: BTreeSet<usize> = state.exists.lock().map(|e| e.clone()).unwrap_or_default();
+    let recent: HashMap<usize, Found> = state
         .confirmed
         .lock()
         .map(|c| {
@@ -395,15 +395,15 @@ async fn look_up_parameters(
 
 /// What this round taught, kept at once (before any diagnosis): which entries exist, for
 /// bulk confirmation next round, and whether AWS throttled.
-fn remember(inner: &ProbeState, results: &HashMap<usize, Result<Found, AwsError>>) {
+fn remember(state: &ProbeState, results: &HashMap<usize, Result<Found, AwsError>>) {
     let throttled = results.values().any(|r| matches!(r, Err(AwsError::Throttled { .. })));
     if throttled {
-        inner.throttled.fetch_add(1, Ordering::Relaxed);
+        state.throttled.fetch_add(1, Ordering::Relaxed);
     } else {
-        inner.throttled.store(0, Ordering::Relaxed);
+        state.throttled.store(0, Ordering::Relaxed);
     }
     let mut changed = false;
-    if let Ok(mut exists) = inner.exists.lock() {
+    if let Ok(mut exists) = state.exists.lock() {
         for (index, result) in results {
             changed |= match result {
                 Ok(found) if found.exists() => exists.insert(*index),
@@ -412,7 +412,7 @@ fn remember(inner: &ProbeState, results: &HashMap<usize, Result<Found, AwsError>
             };
         }
     }
-    if let Ok(mut confirmed) = inner.confirmed.lock() {
+    if let Ok(mut confirmed) = state.confirmed.lock() {
         confirmed.retain(|_, (at, _)| at.elapsed() < CONFIRM_EVERY);
         for (index, result) in results {
             match result {
@@ -426,7 +426,7 @@ fn remember(inner: &ProbeState, results: &HashMap<usize, Result<Found, AwsError>
             }
         }
     }
-    if changed && let Ok(mut at) = inner.last_change.lock() {
+    if changed && let Ok(mut at) = state.last_change.lock() {
         *at = Instant::now();
     }
 }
@@ -442,7 +442,7 @@ async fn diagnosis(
 ) -> CheckOutcome {
     let key = format!("{}|{region}|{}", placement.service.as_str(), placement.name);
     let cached = round
-        .inner
+        .state
         .diagnoses
         .lock()
         .ok()
@@ -466,7 +466,7 @@ async fn diagnosis(
     // plain answer for a minute, not a lost one.
     let search = missing(round, entry, placement, region);
     let outcome = tokio::time::timeout(DIAGNOSIS_BUDGET, search).await.unwrap_or_else(|_| plain());
-    if let Ok(mut diagnoses) = round.inner.diagnoses.lock() {
+    if let Ok(mut diagnoses) = round.state.diagnoses.lock() {
         diagnoses.insert(key, (Instant::now(), outcome.clone()));
     }
     outcome

@@ -13,7 +13,7 @@ use crate::spec::{AwsPlacement, AwsService, Platform, SecretEntry};
 
 /// What every diagnosis of one round shares.
 pub(super) struct Round<'a> {
-    pub(super) inner: &'a super::ProbeState,
+    pub(super) state: &'a super::ProbeState,
     pub(super) session: &'a Session,
     pub(super) target: &'a Target,
     /// The regions the spec names.

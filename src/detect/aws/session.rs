@@ -85,9 +85,9 @@ pub(super) async fn session(
     settings: &Settings,
     expect: &Expect,
     spec_regions: &BTreeSet<String>,
-    inner: &ProbeState,
+    state: &ProbeState,
 ) -> Result<Arc<Session>, ConnectError> {
-    let mut slot = inner.session.lock().await;
+    let mut slot = state.session.lock().await;
     if let Some(session) = slot.as_ref() {
         return Ok(session.clone());
     }
@@ -99,7 +99,7 @@ pub(super) async fn session(
     .await
     {
         Ok(identity) => {
-            if let Ok(mut c) = inner.connection.lock() {
+            if let Ok(mut c) = state.connection.lock() {
                 *c = Some(describe(&identity, expect, spec_regions));
             }
             let session = Arc::new(Session {
@@ -111,7 +111,7 @@ pub(super) async fn session(
             Ok(session)
         }
         Err(error) => {
-            if let Ok(mut c) = inner.connection.lock() {
+            if let Ok(mut c) = state.connection.lock() {
                 *c = Some(ConnectionStatus {
                     connection: Connection::Aws(AwsConnection {
                         profile: settings.profile.clone(),

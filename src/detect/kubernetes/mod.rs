@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::sync::Notify;
 
 pub use connection::{ContextInfo, contexts, current_context};
@@ -87,7 +88,7 @@ impl Settings {
 pub struct KubernetesProbe {
     settings: Settings,
     expect: Expect,
-    inner: Arc<ProbeState>,
+    state: Arc<ProbeState>,
 }
 
 pub(super) struct ProbeState {
@@ -126,7 +127,7 @@ impl KubernetesProbe {
         Self {
             settings,
             expect: spec.expect.clone(),
-            inner: Arc::new(ProbeState {
+            state: Arc::new(ProbeState {
                 session: tokio::sync::Mutex::new(None),
                 nudge: std::sync::Mutex::new(None),
                 connection: std::sync::Mutex::new(None),
@@ -146,13 +147,13 @@ impl Probe for KubernetesProbe {
     ) -> ProbeFuture {
         let settings = self.settings.clone();
         let expect = self.expect.clone();
-        let inner = self.inner.clone();
-        Box::pin(async move { check(&settings, &expect, &inner, &spec, indices).await })
+        let state = self.state.clone();
+        Box::pin(async move { check(&settings, &expect, &state, &spec, indices).await })
     }
 
     fn poll_interval(&self, all_present: bool) -> Duration {
-        let connected = self.inner.session.try_lock().map(|s| s.is_some()).unwrap_or(true);
-        let polling = self.inner.polling.load(Ordering::Relaxed);
+        let connected = self.state.session.try_lock().map(|s| s.is_some()).unwrap_or(true);
+        let polling = self.state.polling.load(Ordering::Relaxed);
         match (connected, polling, all_present) {
             (false, _, _) => Duration::from_secs(5),
             (true, true, false) => Duration::from_secs(3),
@@ -161,32 +162,32 @@ impl Probe for KubernetesProbe {
     }
 
     fn subscribe(&self, nudge: Arc<Notify>) {
-        if let Ok(mut slot) = self.inner.nudge.lock() {
+        if let Ok(mut slot) = self.state.nudge.lock() {
             *slot = Some(nudge);
         }
     }
 
     fn connection(&self) -> Option<ConnectionStatus> {
-        self.inner.connection.lock().ok().and_then(|c| c.clone())
+        self.state.connection.lock().ok().and_then(|c| c.clone())
     }
 
     fn start_over(&self) {
-        self.inner.start_over.store(true, Ordering::Relaxed);
+        self.state.start_over.store(true, Ordering::Relaxed);
     }
 }
 
 async fn check(
     settings: &Settings,
     expect: &Expect,
-    inner: &Arc<ProbeState>,
+    state: &Arc<ProbeState>,
     spec: &SecretSpec,
     indices: Vec<usize>,
 ) -> Vec<(usize, CheckOutcome)> {
-    if inner.start_over.swap(false, Ordering::Relaxed) {
+    if state.start_over.swap(false, Ordering::Relaxed) {
         // "Check now": re-read the kubeconfig, re-run the credential plugin, review access.
-        *inner.session.lock().await = None;
+        *state.session.lock().await = None;
     }
-    let session = match session(settings, expect, inner).await {
+    let session = match session(settings, expect, state).await {
         Ok(session) => session,
         Err(error) => {
             return indices
@@ -210,14 +211,14 @@ async fn check(
         }
     }
     let views = futures::future::join_all(
-        by_namespace.keys().map(|ns| view(settings, inner, &session, ns)),
+        by_namespace.keys().map(|ns| view(settings, state, &session, ns)),
     )
     .await;
     let views: HashMap<String, Arc<NamespaceView>> =
         views.into_iter().map(|v| (v.namespace.clone(), v)).collect();
     // Without a watch, rounds come every few seconds (and denials are reviewed when due).
     let polling = views.values().any(|v| v.access != Access::Watch);
-    inner.polling.store(polling, Ordering::Relaxed);
+    state.polling.store(polling, Ordering::Relaxed);
     // Namespaces that may be listed but not watched are listed every round.
     futures::future::join_all(
         views.values().filter(|v| v.access == Access::List).map(|v| refresh(settings, &session, v)),
@@ -244,10 +245,12 @@ async fn check(
                 })
             })
             .collect();
-    let observations = futures::future::join_all(
-        planned.iter().map(|(_, _, placement, view)| observe(settings, &session, view, placement)),
-    )
-    .await;
+    // Get-only namespaces ask per Secret: at most 16 requests at a time, in plan order.
+    let asks: Vec<_> = planned
+        .iter()
+        .map(|(_, _, placement, view)| observe(settings, &session, view, placement))
+        .collect();
+    let observations: Vec<Observation> = futures::stream::iter(asks).buffered(16).collect().await;
     let broken = observations.iter().filter_map(Observation::failure).any(breaks_session);
     let placed: BTreeSet<(String, String)> = spec
         .entries
@@ -266,7 +269,7 @@ async fn check(
     .await;
     if broken {
         // Next round re-reads the kubeconfig and re-runs the credential plugin.
-        *inner.session.lock().await = None;
+        *state.session.lock().await = None;
     }
     outcomes
 }
@@ -275,7 +278,7 @@ async fn check(
 async fn refresh(settings: &Settings, session: &Session, view: &NamespaceView) {
     let listed =
         wire::list_secrets(&session.client, &view.namespace, settings.request_timeout).await;
-    view.shared.update(|cache| match listed {
+    view.secrets.update(|cache| match listed {
         Ok((rows, _)) => {
             cache.rows = Some(rows.into_iter().map(|r| (r.name.clone(), r)).collect());
             cache.error = None;

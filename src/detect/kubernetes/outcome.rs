@@ -68,13 +68,13 @@ pub(super) async fn observe(
         Access::Watch | Access::List => {
             if view.access == Access::Watch {
                 // Wait for the first answer of a new watcher.
-                let mut generation = view.shared.generation.subscribe();
+                let mut generation = view.secrets.generation.subscribe();
                 let first = generation.wait_for(|g| *g > 0);
                 tokio::time::timeout(settings.request_timeout + Duration::from_secs(1), first)
                     .await
                     .ok();
             }
-            match view.shared.snapshot() {
+            match view.secrets.snapshot() {
                 (Some(rows), stale) => {
                     Observation::Answered { row: rows.get(&placement.secret).cloned(), stale }
                 }
@@ -237,7 +237,7 @@ pub(super) async fn missing(
         Some(true) => {}
     }
     // A similar name that the spec itself places is another entry, not a typo.
-    let (rows, _) = view.shared.snapshot();
+    let (rows, _) = view.secrets.snapshot();
     if let Some(similar) = rows.as_ref().and_then(|rows| {
         rows.keys()
             .find(|name| {
@@ -289,7 +289,7 @@ pub(super) async fn namespace_exists(
             Ok(exists) => Some(exists),
             Err(_) => {
                 // No permission to read the namespace: a non-empty list proves it exists.
-                let (rows, _) = view.shared.snapshot();
+                let (rows, _) = view.secrets.snapshot();
                 rows.filter(|r| !r.is_empty()).map(|_| true)
             }
         };
@@ -311,7 +311,7 @@ pub(super) async fn elsewhere(
         .values()
         .filter(|v| {
             v.namespace != namespace
-                && v.shared.snapshot().0.is_some_and(|rows| rows.contains_key(name))
+                && v.secrets.snapshot().0.is_some_and(|rows| rows.contains_key(name))
         })
         .map(|v| v.namespace.clone())
         .collect();

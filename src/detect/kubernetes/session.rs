@@ -69,9 +69,9 @@ pub(super) fn describe(
 pub(super) async fn session(
     settings: &Settings,
     expect: &Expect,
-    inner: &ProbeState,
+    state: &ProbeState,
 ) -> Result<Arc<Session>, ConnectError> {
-    let mut slot = inner.session.lock().await;
+    let mut slot = state.session.lock().await;
     if let Some(session) = slot.as_ref() {
         // A plugin's credential is renewed shortly before it expires, as kubectl does.
         if session.expires.is_none_or(|at| std::time::SystemTime::now() < renew_at(at)) {
@@ -94,7 +94,7 @@ pub(super) async fn session(
                 }),
                 warnings: vec![format!("Not connected: {error}")],
             };
-            if let Ok(mut c) = inner.connection.lock() {
+            if let Ok(mut c) = state.connection.lock() {
                 *c = Some(status);
             }
             return Err(error);
@@ -102,7 +102,7 @@ pub(super) async fn session(
     };
     // The user name as the server sees it; servers before 1.28 may not offer this.
     let user = wire::whoami(&client, settings.request_timeout).await.ok().filter(|u| !u.is_empty());
-    if let Ok(mut c) = inner.connection.lock() {
+    if let Ok(mut c) = state.connection.lock() {
         *c = Some(describe(&info, user.as_deref(), expect));
     }
     let scene = KubeIdentity {
@@ -111,7 +111,7 @@ pub(super) async fn session(
         login: info.login.clone(),
     };
     let renewal = expires.map(|at| {
-        let nudge = inner.nudge();
+        let nudge = state.nudge();
         let wait = renew_at(at).duration_since(std::time::SystemTime::now()).unwrap_or_default();
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;

@@ -34,29 +34,34 @@ pub(super) struct RowsState {
     pub(super) error: Option<ProbeError>,
 }
 
+/// A namespace's Secret rows, shared by its watcher (or the round that lists it) and the
+/// rounds that read them.
 pub(super) struct SecretRows {
-    pub(super) cache: std::sync::Mutex<RowsState>,
+    pub(super) state: std::sync::Mutex<RowsState>,
     /// Bumped on every change, so waiters can tell the first answer arrived.
     pub(super) generation: watch::Sender<u64>,
 }
 
 impl SecretRows {
+    /// Changes the rows and tells waiters.
     pub(super) fn update(&self, change: impl FnOnce(&mut RowsState)) {
-        if let Ok(mut cache) = self.cache.lock() {
+        if let Ok(mut cache) = self.state.lock() {
             change(&mut cache);
         }
         self.generation.send_modify(|g| *g += 1);
     }
 
+    /// The rows and the current failure, copied out.
     pub(super) fn snapshot(&self) -> (Option<BTreeMap<String, SecretRow>>, Option<ProbeError>) {
-        self.cache.lock().map(|c| (c.rows.clone(), c.error.clone())).unwrap_or((None, None))
+        self.state.lock().map(|c| (c.rows.clone(), c.error.clone())).unwrap_or((None, None))
     }
 }
 
+/// One namespace as the probe sees it: the access chosen, the rows, the watcher.
 pub(super) struct NamespaceView {
     pub(super) namespace: String,
     pub(super) access: Access,
-    pub(super) shared: Arc<SecretRows>,
+    pub(super) secrets: Arc<SecretRows>,
     pub(super) task: Option<JoinHandle<()>>,
     pub(super) exists: tokio::sync::Mutex<Option<(Instant, Option<bool>)>>,
     /// When the access was last reviewed.
@@ -97,7 +102,7 @@ impl NamespaceView {
     /// Whether its access should be reviewed again now.
     fn review_due(&self, mode: Mode) -> bool {
         let best = if mode == Mode::Live { Access::Watch } else { Access::List };
-        let refused = matches!(self.shared.snapshot().1, Some(ProbeError::Forbidden { .. }));
+        let refused = matches!(self.secrets.snapshot().1, Some(ProbeError::Forbidden { .. }));
         let due = self.reviewed_at.lock().map_or(true, |at| at.elapsed() >= REVIEW_INTERVAL);
         due && (self.access != best || refused)
     }
@@ -107,7 +112,7 @@ impl NamespaceView {
 /// replaced when a due review finds the access changed.
 pub(super) async fn view(
     settings: &Settings,
-    inner: &Arc<ProbeState>,
+    state: &Arc<ProbeState>,
     session: &Arc<Session>,
     namespace: &str,
 ) -> Arc<NamespaceView> {
@@ -128,21 +133,21 @@ pub(super) async fn view(
         return view;
     }
     let (generation, _) = watch::channel(0u64);
-    let shared =
-        Arc::new(SecretRows { cache: std::sync::Mutex::new(RowsState::default()), generation });
+    let secrets =
+        Arc::new(SecretRows { state: std::sync::Mutex::new(RowsState::default()), generation });
     let task = (access == Access::Watch).then(|| {
         tokio::spawn(watch_namespace(
             session.client.clone(),
             namespace.to_owned(),
-            shared.clone(),
+            secrets.clone(),
             settings.clone(),
-            inner.nudge(),
+            state.nudge(),
         ))
     });
     let view = Arc::new(NamespaceView {
         namespace: namespace.to_owned(),
         access,
-        shared,
+        secrets,
         task,
         exists: tokio::sync::Mutex::new(None),
         reviewed_at: std::sync::Mutex::new(Instant::now()),
@@ -156,7 +161,7 @@ pub(super) async fn view(
 pub(super) async fn watch_namespace(
     client: kube::Client,
     namespace: String,
-    shared: Arc<SecretRows>,
+    secrets: Arc<SecretRows>,
     settings: Settings,
     nudge: Nudge,
 ) {
@@ -166,13 +171,13 @@ pub(super) async fn watch_namespace(
             match wire::list_secrets(&client, &namespace, settings.request_timeout).await {
                 Ok(listed) => listed,
                 Err(error) => {
-                    shared.update(|cache| cache.error = Some(error));
+                    secrets.update(|cache| cache.error = Some(error));
                     nudge.notify();
                     tokio::time::sleep(backoff.wait()).await;
                     continue;
                 }
             };
-        shared.update(|cache| {
+        secrets.update(|cache| {
             cache.rows = Some(rows.into_iter().map(|r| (r.name.clone(), r)).collect());
             cache.error = None;
         });
@@ -198,7 +203,7 @@ pub(super) async fn watch_namespace(
                 match item {
                     Ok(Change::Upsert(row, v)) => {
                         version = v;
-                        shared.update(|cache| {
+                        secrets.update(|cache| {
                             if let Some(rows) = cache.rows.as_mut() {
                                 rows.insert(row.name.clone(), row);
                             }
@@ -207,7 +212,7 @@ pub(super) async fn watch_namespace(
                     }
                     Ok(Change::Delete(name, v)) => {
                         version = v;
-                        shared.update(|cache| {
+                        secrets.update(|cache| {
                             if let Some(rows) = cache.rows.as_mut() {
                                 rows.remove(&name);
                             }
@@ -233,7 +238,7 @@ pub(super) async fn watch_namespace(
         match failure {
             Some(ProbeError::Gone) | None => {}
             Some(error) => {
-                shared.update(|cache| cache.error = Some(error));
+                secrets.update(|cache| cache.error = Some(error));
                 nudge.notify();
                 tokio::time::sleep(backoff.wait()).await;
             }
