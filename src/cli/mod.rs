@@ -407,6 +407,7 @@ fn print_change(
             "location": location,
             "detail": outcome.presence.detail(),
             "stale": outcome.stale,
+            "can_create": outcome.write.as_ref().map(|w| w.can_create),
         })
         .to_string(),
         Format::Text => {

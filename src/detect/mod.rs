@@ -155,12 +155,53 @@ pub struct CheckOutcome {
     pub checked_at: SystemTime,
     /// Set when `presence` is the last known state and the backend cannot be asked now: why.
     pub stale: Option<String>,
+    /// For a secret the operator still has to create or fix: whether they may.
+    pub write: Option<WriteAccess>,
+}
+
+/// Whether the operator may create (and replace) a secret where it must live, asked without
+/// touching anything (an access review), before they paste a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriteAccess {
+    /// Yes, no, or could not tell.
+    pub can_create: Permission,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// An access review's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Allowed.
+    Yes,
+    /// Denied.
+    No,
+    /// The review could not be asked or answered.
+    Unknown,
+}
+
+impl Permission {
+    /// `yes`, `no` or `unknown`, as the JSON says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Yes => "yes",
+            Permission::No => "no",
+            Permission::Unknown => "unknown",
+        }
+    }
 }
 
 impl CheckOutcome {
     /// An outcome without hints, checked now.
     pub fn now(presence: Presence) -> Self {
-        Self { presence, hints: Vec::new(), checked_at: SystemTime::now(), stale: None }
+        Self {
+            presence,
+            hints: Vec::new(),
+            checked_at: SystemTime::now(),
+            stale: None,
+            write: None,
+        }
     }
 
     /// With these hints.
@@ -177,7 +218,18 @@ impl CheckOutcome {
 
     /// Whether two outcomes would look the same to a person (ignores the check time).
     pub fn same_as(&self, other: &CheckOutcome) -> bool {
-        self.presence == other.presence && self.hints == other.hints && self.stale == other.stale
+        self.presence == other.presence
+            && self.hints == other.hints
+            && self.stale == other.stale
+            && self.write == other.write
+    }
+
+    /// Whether the operator still has to create or fix the secret.
+    pub fn needs_action(&self) -> bool {
+        matches!(
+            self.presence,
+            Presence::Missing | Presence::Wrong { .. } | Presence::FoundElsewhere { .. }
+        )
     }
 }
 
@@ -310,6 +362,10 @@ pub trait Probe: Send + Sync {
     fn connection(&self) -> Option<ConnectionStatus> {
         None
     }
+
+    /// The operator copied a command and is about to run it: permissions are asked again, so a
+    /// permission granted meanwhile shows within a round.
+    fn copied(&self) {}
 
     /// The operator asked to check everything again ("Check now"): the next round starts
     /// from scratch (configuration re-read, credentials renewed, permissions and diagnoses

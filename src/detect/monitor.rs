@@ -159,7 +159,8 @@ async fn run(
             match command {
                 MonitorCommand::Select(next) => selection = next,
                 MonitorCommand::Hurry(period) => {
-                    hurry_until = Some(tokio::time::Instant::now() + period)
+                    hurry_until = Some(tokio::time::Instant::now() + period);
+                    probe.copied();
                 }
                 MonitorCommand::Refresh => probe.start_over(),
             }
@@ -181,6 +182,7 @@ fn keep_last_known(previous: Option<&CheckOutcome>, fresh: CheckOutcome) -> Chec
                 hints: fresh.hints,
                 checked_at: last.checked_at,
                 stale: Some(format!("last known state; {reason}")),
+                write: last.write.clone(),
             }
         }
         _ => fresh,
@@ -236,6 +238,7 @@ mod tests {
                                 hints: Vec::new(),
                                 checked_at: std::time::UNIX_EPOCH,
                                 stale: None,
+                                write: None,
                             },
                         )
                     })

@@ -138,6 +138,29 @@ pub fn rbac(scene: &KubeIdentity, namespace: &str, verb: &str) -> Vec<Hint> {
     ]
 }
 
+/// The operator may not create the Secret (or its namespace): the minimal Role that would
+/// allow it, and how to verify, before anything is pasted.
+pub fn may_not_create(scene: &KubeIdentity, namespace: &str, reason: &str) -> Vec<Hint> {
+    let subject =
+        scene.user.as_deref().map_or("--user=YOUR-USER".to_owned(), |u| format!("--user={}", q(u)));
+    vec![
+        Hint::with_command(
+            format!(
+                "{} The create command would fail. A cluster admin can allow creating and replacing Secrets in namespace {namespace}:",
+                capitalize(reason).trim_end_matches('.').to_owned() + "."
+            ),
+            format!(
+                "kubectl create role greenlight-writer --verb=create,patch,update --resource=secrets {at}\nkubectl create rolebinding greenlight-writer --role=greenlight-writer {subject} {at}",
+                at = scene.at(namespace)
+            ),
+        ),
+        Hint::with_command(
+            "Verify the permission:",
+            format!("kubectl auth can-i create secrets {}", scene.at(namespace)),
+        ),
+    ]
+}
+
 fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::detect::{CheckOutcome, ConnectionStatus, Progress, Selection, State};
+use crate::detect::{CheckOutcome, ConnectionStatus, Permission, Progress, Selection, State};
 use crate::diagnose::Hint;
 use crate::spec::{Group, SecretSpec};
 
@@ -61,6 +61,12 @@ pub struct ReportRow {
     pub stale: Option<String>,
     /// Whether readiness waits for it with the current selection.
     pub blocks_readiness: bool,
+    /// For a secret still to create or fix: whether the operator may create it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub can_create: Option<Permission>,
+    /// Why `can_create` says what it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub can_create_reason: Option<String>,
 }
 
 /// How a check ended, for exit codes.
@@ -95,6 +101,8 @@ impl CheckReport {
                 detail: outcome.presence.detail().map(str::to_owned),
                 stale: outcome.stale.clone(),
                 blocks_readiness: selection.blocks_readiness(entry),
+                can_create: outcome.write.as_ref().map(|w| w.can_create),
+                can_create_reason: outcome.write.as_ref().map(|w| w.reason.clone()),
             })
             .collect();
         let progress = Progress::of(spec, selection, outcomes.iter().map(Some));
@@ -164,6 +172,9 @@ impl CheckReport {
                 if let Some(stale) = &row.stale {
                     put!(out, "      (stale: {})", one_line(stale));
                 }
+                if let (Some(can), Some(reason)) = (row.can_create, &row.can_create_reason) {
+                    put!(out, "      can create: {}: {}", can.as_str(), one_line(reason));
+                }
                 for hint in &row.hints {
                     put!(out, "      → {}", one_line(&hint.text));
                     if let Some(command) = &hint.command {
@@ -201,7 +212,11 @@ impl CheckReport {
             put!(out, "| State | Secret | Location | Detail |");
             put!(out, "|---|---|---|---|");
             for row in rows {
-                let detail = [row.detail.as_deref(), row.stale.as_deref()]
+                let can_create = row
+                    .can_create
+                    .zip(row.can_create_reason.as_deref())
+                    .map(|(can, why)| format!("can create: {} ({why})", can.as_str()));
+                let detail = [row.detail.as_deref(), row.stale.as_deref(), can_create.as_deref()]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()

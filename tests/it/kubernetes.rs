@@ -874,9 +874,19 @@ async fn a_hung_credential_plugin_is_stopped_at_the_request_timeout() {
         "not connected: the credential plugin `gl-hung-plugin` did not finish within 2 s and was stopped"
     );
     assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    // Killed processes take a moment to go; give them two seconds.
     for left in ["gl-hung-plugin", "sleep 617"] {
-        let still_running = std::process::Command::new("pgrep").args(["-f", left]).output();
-        assert!(still_running.is_ok_and(|o| o.stdout.is_empty()), "`{left}` was left running");
+        let running = || {
+            std::process::Command::new("pgrep")
+                .args(["-f", left])
+                .output()
+                .is_ok_and(|o| !o.stdout.is_empty())
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while running() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!running(), "`{left}` was left running");
     }
 }
 
@@ -953,4 +963,44 @@ async fn the_generated_commands_work_with_debian_12_kubectl_1_20() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_generated_commands_work_with_a_current_kubectl() {
     the_generated_commands_work_with("GREENLIGHT_KUBECTL_CURRENT").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_operator_is_told_before_pasting_and_a_granted_role_shows() {
+    let read_only = vec![
+        Rule::new(&["create"], &["selfsubjectaccessreviews"], None),
+        Rule::new(&["get", "list", "watch"], &["secrets", "namespaces"], Some("acme")),
+    ];
+    let mut cluster = Cluster::start_with(read_only.clone()).await;
+    cluster.server.create_namespace("acme");
+    cluster.seed("acme", "github-token", &[("token", "present-value-99")]);
+    let spec = write_spec(cluster.dir.path(), SPEC).display().to_string();
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    let db = row(&report, "db-credentials");
+    assert_eq!(db["state"], "missing");
+    assert_eq!(db["can_create"], "no", "{db:#}");
+    assert_eq!(db["can_create_reason"], "you may read but not create Secrets in namespace acme");
+    let text = hints(db);
+    assert!(
+        text.contains("kubectl create role greenlight-writer --verb=create,patch,update --resource=secrets --context test --namespace acme"),
+        "{text}"
+    );
+    assert!(text.contains("kubectl auth can-i create secrets --context test --namespace acme"));
+    assert!(row(&report, "github-token")["can_create"].is_null(), "present rows need nothing");
+    let (_, text_report, _) = cluster.greenlight(&["check", &spec]).await;
+    assert!(text_report.contains("can create: no: you may read but not create"), "{text_report}");
+
+    // The admin applies the suggested Role; the next check says so (the app re-asks after a
+    // Copy: ui::a_granted_write_permission_shows_after_a_copy).
+    let mut granted = read_only;
+    granted.push(Rule::new(&["create", "patch", "update"], &["secrets"], Some("acme")));
+    cluster.server.set_rules(crate::support::OPERATOR_TOKEN, granted);
+    let (code, report) = check_json(&cluster, &[&spec]).await;
+    assert_eq!(code, Some(3));
+    let db = row(&report, "db-credentials");
+    assert_eq!(db["can_create"], "yes", "{db:#}");
+    assert_eq!(db["can_create_reason"], "you may create and replace Secrets in namespace acme");
+    assert!(!hints(db).contains("greenlight-writer"), "{}", hints(db));
+    cluster.assert_value_free();
 }

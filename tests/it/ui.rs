@@ -468,3 +468,39 @@ fn nothing_repaints_while_nothing_changes() {
     harness.step();
     assert!(delay(&harness) <= Duration::from_secs(8), "{:?}", delay(&harness));
 }
+
+#[test]
+fn a_granted_write_permission_shows_after_a_copy() {
+    use crate::support::apiserver::Rule;
+    use greenlight::detect::Permission;
+    let read_only = vec![
+        Rule::new(&["create"], &["selfsubjectaccessreviews"], None),
+        Rule::new(&["get", "list", "watch"], &["secrets", "namespaces"], Some("acme")),
+    ];
+    let server_runtime = runtime();
+    let cluster = server_runtime.block_on(crate::support::Cluster::start_with(read_only.clone()));
+    cluster.server.create_namespace("acme");
+    let spec = crate::support::write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: write\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n",
+    );
+    let runtime = runtime();
+    let mut harness =
+        app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()) });
+    let can_create = |app: &GreenlightApp| {
+        app.state.rows[0].outcome.as_ref().and_then(|o| o.write.as_ref()).map(|w| w.can_create)
+    };
+    settle(&mut harness, |app| can_create(app) == Some(Permission::No));
+    harness.get_by_label("github-token").click();
+    frames(&mut harness, 3);
+    harness.get_by_label_contains("Can create: you may read but not create Secrets");
+    let mut granted = read_only;
+    granted.push(Rule::new(&["create", "patch", "update"], &["secrets"], Some("acme")));
+    cluster.server.set_rules(crate::support::OPERATOR_TOKEN, granted);
+    let copied = Instant::now();
+    harness.get_by_label("Copy create").click();
+    settle(&mut harness, |app| can_create(app) == Some(Permission::Yes));
+    // Without the Copy the answer would be kept for 15 s.
+    assert!(copied.elapsed() < Duration::from_secs(10), "{:?}", copied.elapsed());
+    harness.get_by_label_contains("Can create: you may create and replace Secrets");
+}

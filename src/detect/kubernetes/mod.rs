@@ -98,6 +98,8 @@ pub(super) struct ProbeState {
     polling: AtomicBool,
     /// Set by "Check now": the next round starts from a fresh session.
     start_over: AtomicBool,
+    /// Bumped after a Copy: write permissions are asked again.
+    permissions_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl ProbeState {
@@ -133,6 +135,7 @@ impl KubernetesProbe {
                 connection: std::sync::Mutex::new(None),
                 polling: AtomicBool::new(false),
                 start_over: AtomicBool::new(false),
+                permissions_epoch: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -173,6 +176,10 @@ impl Probe for KubernetesProbe {
 
     fn start_over(&self) {
         self.state.start_over.store(true, Ordering::Relaxed);
+    }
+
+    fn copied(&self) {
+        self.state.permissions_epoch.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -258,8 +265,14 @@ async fn check(
         .filter_map(|e| e.kubernetes.as_ref())
         .map(|k| (k.namespace.clone(), k.secret.clone()))
         .collect();
-    let round =
-        Round { settings, session: &session, views: &views, target: &target, placed: &placed };
+    let round = Round {
+        settings,
+        session: &session,
+        views: &views,
+        target: &target,
+        placed: &placed,
+        permissions_epoch: state.permissions_epoch.load(Ordering::Relaxed),
+    };
     let outcomes = futures::future::join_all(planned.iter().zip(observations).map(
         |((index, entry, placement, view), observation)| {
             let round = &round;

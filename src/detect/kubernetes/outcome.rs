@@ -11,7 +11,7 @@ use super::session::Session;
 use super::view::{Access, NamespaceView};
 use super::wire::{self, ProbeError, SecretRow};
 use crate::commands::{self, CommandKind, Target};
-use crate::detect::{CheckOutcome, DIAGNOSIS_BUDGET, Presence};
+use crate::detect::{CheckOutcome, DIAGNOSIS_BUDGET, Permission, Presence, WriteAccess};
 use crate::diagnose::Hint;
 use crate::diagnose::kubernetes::{self as hints, KubeIdentity};
 use crate::spec::{KubernetesPlacement, Platform, SecretEntry};
@@ -94,6 +94,8 @@ pub(super) struct Round<'a> {
     /// Every (namespace, Secret) the spec places, needed now or not: a hint never offers to
     /// delete one of them.
     pub(super) placed: &'a BTreeSet<(String, String)>,
+    /// Write permissions asked in an earlier epoch are asked again.
+    pub(super) permissions_epoch: u64,
 }
 
 impl Round<'_> {
@@ -134,7 +136,69 @@ pub(super) async fn judge(
         }
     };
     outcome.stale = stale.map(|e| format!("last known state; {e}"));
+    if outcome.needs_action() && entry.provided_by != crate::spec::Provider::Vendor {
+        let write = write_access(round, view).await;
+        if write.can_create == Permission::No {
+            outcome.hints.extend(hints::may_not_create(scene, namespace, &write.reason));
+        }
+        outcome.write = Some(write);
+    }
     outcome
+}
+
+/// How long an answer about write permission is kept (a Copy or "Check now" asks again).
+const WRITE_ANSWER_FOR: Duration = Duration::from_secs(15);
+
+/// Whether the operator may create and replace Secrets in the view's namespace (and create
+/// the namespace, when it does not exist), from access reviews: nothing is written.
+async fn write_access(round: &Round<'_>, view: &NamespaceView) -> WriteAccess {
+    let mut cached = view.write.lock().await;
+    if let Some((at, epoch, answer)) = cached.as_ref()
+        && *epoch == round.permissions_epoch
+        && at.elapsed() < WRITE_ANSWER_FOR
+    {
+        return answer.clone();
+    }
+    let (client, timeout, namespace) =
+        (&round.session.client, round.settings.request_timeout, view.namespace.as_str());
+    let namespace_missing = view.exists.lock().await.is_some_and(|(_, e)| e == Some(false));
+    let (create, patch, create_namespace) = tokio::join!(
+        wire::can(client, "create", "secrets", Some(namespace), timeout),
+        wire::can(client, "patch", "secrets", Some(namespace), timeout),
+        async {
+            if namespace_missing {
+                Some(wire::can(client, "create", "namespaces", None, timeout).await)
+            } else {
+                None
+            }
+        },
+    );
+    let answer = match (create, patch, create_namespace) {
+        (Err(e), _, _) | (_, _, Some(Err(e))) => WriteAccess {
+            can_create: Permission::Unknown,
+            reason: format!("the permission could not be checked: {e}"),
+        },
+        (Ok(_), _, Some(Ok(false))) => WriteAccess {
+            can_create: Permission::No,
+            reason: format!("namespace {namespace} does not exist, and you may not create it"),
+        },
+        (Ok(false), _, _) => WriteAccess {
+            can_create: Permission::No,
+            reason: format!("you may read but not create Secrets in namespace {namespace}"),
+        },
+        (Ok(true), Ok(true), _) => WriteAccess {
+            can_create: Permission::Yes,
+            reason: format!("you may create and replace Secrets in namespace {namespace}"),
+        },
+        (Ok(true), _, _) => WriteAccess {
+            can_create: Permission::Yes,
+            reason: format!(
+                "you may create Secrets in namespace {namespace}, but not replace them (rotation needs patch)"
+            ),
+        },
+    };
+    *cached = Some((Instant::now(), round.permissions_epoch, answer.clone()));
+    answer
 }
 
 /// Missing, with the create command and no diagnosis.

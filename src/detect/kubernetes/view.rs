@@ -64,6 +64,9 @@ pub(super) struct NamespaceView {
     pub(super) secrets: Arc<SecretRows>,
     pub(super) task: Option<JoinHandle<()>>,
     pub(super) exists: tokio::sync::Mutex<Option<(Instant, Option<bool>)>>,
+    /// Whether the operator may create Secrets here: when asked, in which permissions epoch,
+    /// and the answer.
+    pub(super) write: tokio::sync::Mutex<Option<(Instant, u64, crate::detect::WriteAccess)>>,
     /// When the access was last reviewed.
     reviewed_at: std::sync::Mutex<Instant>,
 }
@@ -150,6 +153,7 @@ pub(super) async fn view(
         secrets,
         task,
         exists: tokio::sync::Mutex::new(None),
+        write: tokio::sync::Mutex::new(None),
         reviewed_at: std::sync::Mutex::new(Instant::now()),
     });
     views.insert(namespace.to_owned(), view.clone());

@@ -4,7 +4,7 @@
 use eframe::egui::{self, RichText};
 
 use crate::commands::{self, Shell};
-use crate::detect::{CheckOutcome, Selection, State};
+use crate::detect::{CheckOutcome, Permission, Selection, State};
 use crate::spec::{Placement, Platform, Provider, SecretEntry};
 use crate::ui::actions::{UiAction, label};
 use crate::ui::state::{AppState, RowState};
@@ -110,6 +110,15 @@ fn diagnosis_ui(
     }
     if let Some(stale) = &outcome.stale {
         ui.label(RichText::new(format!("Showing the last known state: {stale}")).italics());
+    }
+    if let Some(write) = &outcome.write {
+        let (symbol, state) = match write.can_create {
+            Permission::Yes => ("✔", State::Present),
+            Permission::No => ("✖", State::Missing),
+            Permission::Unknown => ("？", State::Unreachable),
+        };
+        let color = state_color(state, ui.visuals().dark_mode);
+        ui.label(RichText::new(format!("{symbol} Can create: {}", write.reason)).color(color));
     }
     // Hints carry POSIX commands; the entry's own commands are shown below for the chosen
     // shell, so a hint that repeats one points there instead.
