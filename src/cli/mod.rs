@@ -362,8 +362,8 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
                         eprintln!("{}", printable(status.to_text().trim_end()));
                     }
                 }
-                MonitorEvent::RoundFinished { ready: true } => return true,
-                MonitorEvent::RoundFinished { ready: false } | MonitorEvent::RoundStarted => {}
+                MonitorEvent::RoundFinished { ready: true, .. } => return true,
+                MonitorEvent::RoundFinished { ready: false, .. } | MonitorEvent::RoundStarted => {}
             }
         }
         false

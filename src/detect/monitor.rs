@@ -50,6 +50,8 @@ pub enum MonitorEvent {
         /// True when every entry that blocks readiness is confirmed present (a stale row
         /// does not count).
         ready: bool,
+        /// When it finished.
+        at: std::time::SystemTime,
     },
 }
 
@@ -101,11 +103,19 @@ async fn run(
     probe.subscribe(nudge.clone());
     let mut connection = None;
     let mut hurry_until: Option<tokio::time::Instant> = None;
+    // The UI is woken only when there is something new to show (or once a minute, for the
+    // time of the last check), so an idle window draws nothing.
+    let mut last_wake: Option<tokio::time::Instant> = None;
+    let mut last_ready = None;
+    let mut asked = true;
     loop {
         if events.send(MonitorEvent::RoundStarted).is_err() {
             return;
         }
-        wake();
+        if asked {
+            wake();
+        }
+        let mut news = false;
         let outcomes = check_once(spec.clone(), &selection, probe.as_ref()).await;
         for (index, fresh) in outcomes.into_iter().enumerate() {
             let outcome = keep_last_known(known.get(index).and_then(Option::as_ref), fresh);
@@ -117,6 +127,7 @@ async fn run(
             if let Some(slot) = slot {
                 *slot = Some(outcome.clone());
             }
+            news |= changed;
             if changed && events.send(MonitorEvent::Changed { index, outcome }).is_err() {
                 return;
             }
@@ -125,6 +136,7 @@ async fn run(
             super::Progress::of(&spec, &selection, known.iter().map(Option::as_ref)).ready();
         let now_connected = probe.connection();
         if now_connected != connection {
+            news = true;
             connection.clone_from(&now_connected);
             if let Some(status) = now_connected
                 && events.send(MonitorEvent::Connection(status)).is_err()
@@ -132,10 +144,16 @@ async fn run(
                 return;
             }
         }
-        if events.send(MonitorEvent::RoundFinished { ready }).is_err() {
+        let at = std::time::SystemTime::now();
+        if events.send(MonitorEvent::RoundFinished { ready, at }).is_err() {
             return;
         }
-        wake();
+        let minute = last_wake.is_none_or(|w| w.elapsed() >= Duration::from_secs(60));
+        if news || asked || minute || last_ready != Some(ready) {
+            wake();
+            last_wake = Some(tokio::time::Instant::now());
+        }
+        last_ready = Some(ready);
 
         // Wait for the next round: a command, or the probe's interval.
         let mut interval = probe.poll_interval(ready);
@@ -155,6 +173,7 @@ async fn run(
         while let Ok(command) = inbox.try_recv() {
             pending.push(command);
         }
+        asked = !pending.is_empty();
         for command in pending {
             match command {
                 MonitorCommand::Select(next) => selection = next,
@@ -278,7 +297,7 @@ mod tests {
         loop {
             match rx.recv().await.unwrap() {
                 MonitorEvent::Changed { index, outcome } => changes.push((index, outcome.presence)),
-                MonitorEvent::RoundFinished { ready } => return (changes, ready),
+                MonitorEvent::RoundFinished { ready, .. } => return (changes, ready),
                 MonitorEvent::RoundStarted | MonitorEvent::Connection(_) => {}
             }
         }
@@ -339,6 +358,48 @@ mod tests {
         let before = tokio::time::Instant::now();
         next_round(&mut rx).await;
         assert_eq!(before.elapsed(), Duration::from_secs(30), "back to the probe's pace");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_ui_is_woken_for_news_only_and_once_a_minute() {
+        let spec = Arc::new(parse_bytes(SPEC.as_bytes(), "t.yaml".as_ref()).unwrap());
+        let probe = Arc::new(FakeProbe {
+            present: Mutex::new(vec![false, false]),
+            calls: AtomicUsize::new(0),
+            delay: Duration::ZERO,
+            hang: std::sync::atomic::AtomicBool::new(false),
+        });
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let selection = Selection::defaults(&spec);
+        let _monitor = Monitor::spawn(
+            &tokio::runtime::Handle::current(),
+            spec,
+            selection,
+            Arc::new(probe.clone()),
+            tx,
+            Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        next_round(&mut rx).await;
+        let after_first = wakes.load(Ordering::SeqCst);
+        assert!(after_first >= 1, "the first answers are shown");
+        // Ten quiet rounds (2 s apart): nothing new, nothing to draw.
+        for _ in 0..10 {
+            next_round(&mut rx).await;
+        }
+        assert_eq!(wakes.load(Ordering::SeqCst), after_first, "quiet rounds wake nobody");
+        // A change is news.
+        probe.present.lock().unwrap()[1] = true;
+        next_round(&mut rx).await;
+        assert_eq!(wakes.load(Ordering::SeqCst), after_first + 1);
+        // And the time of the last check is refreshed once a minute.
+        for _ in 0..30 {
+            next_round(&mut rx).await;
+        }
+        assert_eq!(wakes.load(Ordering::SeqCst), after_first + 2);
     }
 
     #[tokio::test(start_paused = true)]

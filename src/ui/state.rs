@@ -211,9 +211,9 @@ impl AppState {
                     _ => {}
                 }
             }
-            MonitorEvent::RoundFinished { ready } => {
+            MonitorEvent::RoundFinished { ready, at } => {
                 self.checking = false;
-                self.last_round_at = Some(SystemTime::now());
+                self.last_round_at = Some(at);
                 if ready && !self.ready {
                     self.note("Ready: every required secret is present.");
                 }
@@ -298,14 +298,15 @@ impl AppState {
         target
     }
 
-    /// "checked at 20:58:12 UTC", or "checking…". A clock time rather than "3 s ago", so
-    /// nothing has to repaint while nothing changes.
+    /// "checked at 20:58 UTC", or "checking…" before the first answer and while a check the
+    /// operator asked for runs. A clock time to the minute rather than "3 s ago", so nothing
+    /// has to repaint while nothing changes.
     pub fn freshness(&self) -> String {
         match (self.checking, self.last_round_at) {
             (true, _) | (false, None) => "checking…".to_owned(),
             (false, Some(at)) => {
                 let stamp = humantime::format_rfc3339_seconds(at).to_string();
-                format!("checked at {} UTC", stamp.get(11..19).unwrap_or(&stamp))
+                format!("checked at {} UTC", stamp.get(11..16).unwrap_or(&stamp))
             }
         }
     }
