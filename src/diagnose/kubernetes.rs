@@ -118,45 +118,55 @@ pub fn wrong_type(
 /// The user may not read Secrets in the namespace: the Role that would allow it.
 pub fn rbac(scene: &KubeIdentity, namespace: &str, verb: &str) -> Vec<Hint> {
     let who = scene.user.as_deref().map_or("your identity".to_owned(), |u| format!("user {u}"));
-    let subject =
-        scene.user.as_deref().map_or("--user=YOUR-USER".to_owned(), |u| format!("--user={}", q(u)));
-    vec![
-        Hint::with_command(
-            format!(
-                "{} may not {verb} Secrets in namespace {namespace}. A cluster admin can grant the minimal Role Greenlight needs (get, list and watch on Secrets in this namespace; list and watch make detection instant):",
-                capitalize(&who)
-            ),
-            format!(
-                "kubectl create role greenlight-reader --verb=get,list,watch --resource=secrets {at}\nkubectl create rolebinding greenlight-reader --role=greenlight-reader {subject} {at}",
-                at = scene.at(namespace)
-            ),
+    role_hints(
+        scene,
+        namespace,
+        format!(
+            "{} may not {verb} Secrets in namespace {namespace}. A cluster admin can grant the minimal Role Greenlight needs (get, list and watch on Secrets in this namespace; list and watch make detection instant):",
+            capitalize(&who)
         ),
-        Hint::with_command(
-            "Verify the permission:",
-            format!("kubectl auth can-i {verb} secrets {}", scene.at(namespace)),
-        ),
-    ]
+        ("greenlight-reader", "get,list,watch"),
+        verb,
+    )
 }
 
 /// The operator may not create the Secret (or its namespace): the minimal Role that would
 /// allow it, and how to verify, before anything is pasted.
 pub fn may_not_create(scene: &KubeIdentity, namespace: &str, reason: &str) -> Vec<Hint> {
+    role_hints(
+        scene,
+        namespace,
+        format!(
+            "{} The create command would fail. A cluster admin can allow creating and replacing Secrets in namespace {namespace}:",
+            capitalize(reason).trim_end_matches('.').to_owned() + "."
+        ),
+        ("greenlight-writer", "create,patch,update"),
+        "create",
+    )
+}
+
+/// A Role on Secrets in `namespace` bound to the current user, then the `can-i` check
+/// that verifies `verify_verb` once it is granted.
+fn role_hints(
+    scene: &KubeIdentity,
+    namespace: &str,
+    intro: String,
+    (role, verbs): (&str, &str),
+    verify_verb: &str,
+) -> Vec<Hint> {
     let subject =
         scene.user.as_deref().map_or("--user=YOUR-USER".to_owned(), |u| format!("--user={}", q(u)));
+    let at = scene.at(namespace);
     vec![
         Hint::with_command(
+            intro,
             format!(
-                "{} The create command would fail. A cluster admin can allow creating and replacing Secrets in namespace {namespace}:",
-                capitalize(reason).trim_end_matches('.').to_owned() + "."
-            ),
-            format!(
-                "kubectl create role greenlight-writer --verb=create,patch,update --resource=secrets {at}\nkubectl create rolebinding greenlight-writer --role=greenlight-writer {subject} {at}",
-                at = scene.at(namespace)
+                "kubectl create role {role} --verb={verbs} --resource=secrets {at}\nkubectl create rolebinding {role} --role={role} {subject} {at}"
             ),
         ),
         Hint::with_command(
             "Verify the permission:",
-            format!("kubectl auth can-i create secrets {}", scene.at(namespace)),
+            format!("kubectl auth can-i {verify_verb} secrets {at}"),
         ),
     ]
 }
