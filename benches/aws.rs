@@ -47,16 +47,7 @@ async fn latency(runs: usize) {
     let moto = Moto::start().await;
     let path = moto.dir.path().join("latency.yaml");
     std::fs::write(&path, spec("secrets-manager", runs)).unwrap();
-    let mut watch = moto.spawn_greenlight(&[
-        "watch",
-        "--platform",
-        "aws",
-        "--profile",
-        "moto",
-        "--format",
-        "json",
-        path.to_str().unwrap(),
-    ]);
+    let mut watch = moto.watch_json(path.to_str().unwrap());
     watch.line_matching(Duration::from_secs(30), support::is("e-0", "missing")).await;
     let mut samples = Vec::new();
     for i in 0..runs {
@@ -109,16 +100,7 @@ async fn calls(service: &str, count: usize) {
     assert!(ok, "{err}");
     let path = moto.dir.path().join("calls.yaml");
     std::fs::write(&path, spec(service, count)).unwrap();
-    let mut watch = moto.spawn_greenlight(&[
-        "watch",
-        "--platform",
-        "aws",
-        "--profile",
-        "moto",
-        "--format",
-        "json",
-        path.to_str().unwrap(),
-    ]);
+    let mut watch = moto.watch_json(path.to_str().unwrap());
     watch
         .line_matching(
             Duration::from_secs(120),

@@ -298,16 +298,7 @@ async fn a_misspelled_profile_never_falls_back_to_another_identity() {
 async fn watch_turns_green_when_the_generated_aws_commands_run() {
     let mut moto = Moto::start().await;
     let spec = write(&moto, SPEC);
-    let mut watch = moto.spawn_greenlight(&[
-        "watch",
-        "--platform",
-        "aws",
-        "--profile",
-        "moto",
-        "--format",
-        "json",
-        &spec,
-    ]);
+    let mut watch = moto.watch_json(&spec);
     watch.line_matching(WAIT, is("github-token", "missing")).await;
     watch.line_matching(WAIT, is("webhook-secret", "missing")).await;
 
@@ -366,16 +357,7 @@ async fn moto_dying_mid_watch_leaves_stale_state_then_recovers() {
     let mut moto = Moto::start().await;
     let spec = write(&moto, SPEC);
     moto.seed_secret("us-east-1", "acme/github-token", "before-restart-141").await;
-    let mut watch = moto.spawn_greenlight(&[
-        "watch",
-        "--platform",
-        "aws",
-        "--profile",
-        "moto",
-        "--format",
-        "json",
-        &spec,
-    ]);
+    let mut watch = moto.watch_json(&spec);
     watch.line_matching(WAIT, is("github-token", "present")).await;
     moto.kill().await;
     let stale =
@@ -398,16 +380,7 @@ async fn throttling_keeps_the_last_state_and_backs_off() {
     let mut moto = Moto::start().await;
     let spec = write(&moto, SPEC);
     moto.seed_secret("us-east-1", "acme/github-token", "throttled-value-151").await;
-    let mut watch = moto.spawn_greenlight(&[
-        "watch",
-        "--platform",
-        "aws",
-        "--profile",
-        "moto",
-        "--format",
-        "json",
-        &spec,
-    ]);
+    let mut watch = moto.watch_json(&spec);
     watch.line_matching(WAIT, is("github-token", "present")).await;
     moto.throttle(1000);
     let stale =

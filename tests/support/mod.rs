@@ -136,27 +136,9 @@ impl Cluster {
     /// Runs `script` with `shell` as the user would, with `input` typed on stdin. Returns
     /// (success, stdout, stderr).
     pub async fn shell(&self, shell: &str, script: &str, input: &str) -> (bool, String, String) {
-        let mut child = Command::new(shell)
-            .arg("-c")
-            .arg(script)
-            .env("KUBECONFIG", self.kubeconfig())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).await.unwrap();
-        drop(stdin);
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .expect("shell command hung")
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let mut command = Command::new(shell);
+        command.arg("-c").arg(script).env("KUBECONFIG", self.kubeconfig());
+        run_with_stdin(&mut command, input).await
     }
 
     /// Runs `steps` in an interactive `shell` (bash or zsh) on a pseudo-terminal, with a
@@ -377,4 +359,27 @@ pub fn hints(row: &serde_json::Value) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Spawns `command`, types `input` on its stdin and waits (at most a minute) for it to
+/// finish. Returns (success, stdout, stderr).
+pub async fn run_with_stdin(command: &mut Command, input: &str) -> (bool, String, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("shell command hung")
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -210,34 +210,29 @@ impl Moto {
 
     /// Runs `script` with `shell`, the venv's `aws` first on PATH, `input` on stdin.
     pub async fn shell(&self, shell: &str, script: &str, input: &str) -> (bool, String, String) {
-        use tokio::io::AsyncWriteExt;
         let path = format!(
             "{}:{}",
             venv_bin("aws").parent().unwrap().display(),
             std::env::var("PATH").unwrap_or_default()
         );
         let mut command = Command::new(shell);
-        command
-            .arg("-c")
-            .arg(script)
-            .env("PATH", path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.arg("-c").arg(script).env("PATH", path);
         self.environment(&mut command);
-        let mut child = command.spawn().unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).await.unwrap();
-        drop(stdin);
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .expect("aws CLI hung")
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        super::run_with_stdin(&mut command, input).await
+    }
+
+    /// `greenlight watch --format json` on `spec` against this moto.
+    pub fn watch_json(&self, spec: &str) -> super::Running {
+        self.spawn_greenlight(&[
+            "watch",
+            "--platform",
+            "aws",
+            "--profile",
+            "moto",
+            "--format",
+            "json",
+            spec,
+        ])
     }
 
     /// Creates a secret with the real CLI (value on stdin) and remembers the value.
