@@ -1,11 +1,6 @@
 //! AWS hints: what was found, in words, with the AWS CLI command that fixes or checks it.
 
-use super::Hint;
-use crate::commands::quote::posix;
-
-fn q(word: &str) -> String {
-    posix(word).unwrap_or_else(|_| "'?'".to_owned())
-}
+use super::{Hint, q};
 
 fn profile_flag(profile: Option<&str>) -> String {
     profile.map(|p| format!(" --profile {}", q(p))).unwrap_or_default()

@@ -1,8 +1,7 @@
 //! Kubernetes hints: what was found, in words, with the kubectl command that fixes or checks
 //! it. Pure functions of what the probe saw.
 
-use super::Hint;
-use crate::commands::quote::posix;
+use super::{Hint, q};
 
 /// What the operator needs to know to act: the context and who they are.
 #[derive(Debug, Clone, Default)]
@@ -19,10 +18,6 @@ impl KubeIdentity {
     fn at(&self, namespace: &str) -> String {
         format!("--context {} --namespace {}", q(&self.context), q(namespace))
     }
-}
-
-fn q(word: &str) -> String {
-    posix(word).unwrap_or_else(|_| "'?'".to_owned())
 }
 
 /// The namespace does not exist.

@@ -6,6 +6,13 @@ pub mod kubernetes;
 
 use serde::Serialize;
 
+use crate::commands::quote::posix;
+
+/// A word quoted for a POSIX shell, for the commands hints carry.
+fn q(word: &str) -> String {
+    posix(word).unwrap_or_else(|_| "'?'".to_owned())
+}
+
 /// One piece of advice attached to a row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hint {
