@@ -462,6 +462,28 @@ fn run_commands(
         if !entry.when.is_empty() {
             out.push_str(&format!("# Needed when: {}\n", entry.when.join(" and ")));
         }
+        if let Some(delivered) = &entry.delivered {
+            for t in &delivered.targets {
+                let when = if t.when.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (when {})", t.when.join(" and "))
+                };
+                out.push_str(&format!(
+                    "# Delivered by ExternalSecret {}/{} into key {} of Secret {}{when}; never create that Secret by hand\n",
+                    t.namespace,
+                    t.external_secret,
+                    t.fed.join(", "),
+                    t.secret
+                ));
+            }
+            if let Some(command) = &delivered.create_with {
+                out.push_str(&format!(
+                    "# The vendor's tool creates it: run `{}` (or create it with the command below)\n",
+                    one_line(command)
+                ));
+            }
+        }
         let fixes = commands::for_entry(entry, platform, &target, shell)
             .map_err(|e| usage(format!("cannot write commands for {}: {e}", entry.name)))?;
         for fix in fixes {

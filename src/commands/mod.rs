@@ -7,6 +7,7 @@
 //! `--profile`/`--region`); rotation overwrites in place, never delete-then-create; verify
 //! commands print names and metadata only; generated values are made inside the pipeline.
 
+mod delivery;
 pub mod quote;
 
 use std::fmt;
@@ -66,6 +67,8 @@ pub enum CommandKind {
     Verify,
     /// Replaces the value in place.
     Rotate,
+    /// Asks External Secrets to copy a delivered value into its Secrets now.
+    Sync,
 }
 
 impl CommandKind {
@@ -75,6 +78,7 @@ impl CommandKind {
             CommandKind::Create => "Create",
             CommandKind::Verify => "Verify",
             CommandKind::Rotate => "Rotate",
+            CommandKind::Sync => "Sync now",
         }
     }
 }
@@ -123,25 +127,32 @@ fn remark(text: &str, shell: Shell) -> Result<String, QuoteError> {
 /// Field manager used for server-side apply during rotation.
 pub const FIELD_MANAGER: &str = "greenlight";
 
-/// The create, verify and rotate commands for `entry` on `platform`. Vendor-provided entries
-/// get only a verify command. An entry without a placement on `platform` gets none.
+/// The create, verify and rotate commands for `entry` on `platform`, and for a delivered value
+/// the sync command. Vendor-provided entries get only a verify command. An entry without a
+/// placement on `platform` gets none.
 pub fn for_entry(
     entry: &SecretEntry,
     platform: Platform,
     target: &Target,
     shell: Shell,
 ) -> Result<Vec<FixCommand>, QuoteError> {
-    let kinds: &[CommandKind] = if entry.provided_by == Provider::Vendor {
-        &[CommandKind::Verify]
+    let mut kinds: Vec<CommandKind> = if entry.provided_by == Provider::Vendor {
+        vec![CommandKind::Verify]
     } else {
-        &[CommandKind::Create, CommandKind::Verify, CommandKind::Rotate]
+        vec![CommandKind::Create, CommandKind::Verify, CommandKind::Rotate]
     };
+    if entry.delivered.as_ref().is_some_and(|d| !d.targets.is_empty()) {
+        kinds.push(CommandKind::Sync);
+    }
     let mut out = Vec::new();
-    for &kind in kinds {
+    for kind in kinds {
         let text = match platform {
-            Platform::Kubernetes => match &entry.kubernetes {
-                Some(placement) => kubernetes(entry, placement, target, shell, kind)?,
-                None => continue,
+            Platform::Kubernetes => match (&entry.delivered, &entry.kubernetes) {
+                (Some(delivered), _) => {
+                    delivery::command(entry, delivered, target, shell, kind)?
+                }
+                (None, Some(placement)) => kubernetes(entry, placement, target, shell, kind)?,
+                (None, None) => continue,
             },
             Platform::Aws => match &entry.aws {
                 Some(placement) => aws(entry, placement, target, shell, kind)?,

@@ -88,6 +88,65 @@ impl AwsService {
     }
 }
 
+/// The service a backend is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// AWS Secrets Manager.
+    AwsSecretsManager,
+    /// AWS Systems Manager Parameter Store.
+    AwsParameterStore,
+    /// Secrets in a source namespace, read by the External Secrets Kubernetes provider.
+    Kubernetes,
+    /// Google Cloud Secret Manager.
+    GcpSecretManager,
+    /// Doppler.
+    Doppler,
+    /// HashiCorp Vault, KV version 2.
+    VaultKv,
+}
+
+impl BackendKind {
+    /// The name used in spec files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::AwsSecretsManager => "aws-secrets-manager",
+            BackendKind::AwsParameterStore => "aws-parameter-store",
+            BackendKind::Kubernetes => "kubernetes",
+            BackendKind::GcpSecretManager => "gcp-secret-manager",
+            BackendKind::Doppler => "doppler",
+            BackendKind::VaultKv => "vault-kv",
+        }
+    }
+}
+
+/// The kind of External Secrets store the ExternalSecrets refer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+pub enum StoreKind {
+    /// One store for the whole cluster.
+    ClusterSecretStore,
+    /// One store per namespace, in each target's namespace.
+    SecretStore,
+}
+
+impl StoreKind {
+    /// The kind's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::ClusterSecretStore => "ClusterSecretStore",
+            StoreKind::SecretStore => "SecretStore",
+        }
+    }
+
+    /// Its resource (plural) name.
+    pub fn plural(self) -> &'static str {
+        match self {
+            StoreKind::ClusterSecretStore => "clustersecretstores",
+            StoreKind::SecretStore => "secretstores",
+        }
+    }
+}
+
 /// Text encoding of a generated value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -112,8 +171,10 @@ pub struct SecretSpec {
     pub expect: Expect,
     /// Feature switches, in the spec's order.
     pub features: Vec<Feature>,
-    /// The secrets, in the spec's order.
+    /// The rows: delivered values first, then plain secrets, each in the spec's order.
     pub entries: Vec<SecretEntry>,
+    /// How delivered values reach the cluster, when the spec has any.
+    pub delivery: Option<Delivery>,
     /// Things that are allowed but probably wrong.
     pub warnings: Vec<SpecProblem>,
 }
@@ -161,6 +222,139 @@ pub struct SecretEntry {
     pub aws: Option<AwsPlacement>,
     /// How a generated value is made.
     pub generate: Generate,
+    /// For a value delivered by External Secrets: where it lives and where it goes.
+    pub delivered: Option<Delivered>,
+}
+
+/// How delivered values reach the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The store every ExternalSecret refers to.
+    pub store: StoreRef,
+    /// The External Secrets API version the deployment's manifests use, e.g. `v1`.
+    pub api_version: String,
+}
+
+/// A SecretStore or ClusterSecretStore by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoreRef {
+    /// Cluster-wide or per namespace.
+    pub kind: StoreKind,
+    /// Its name.
+    pub name: String,
+}
+
+/// A value kept in a backend and delivered into Kubernetes Secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The id of its backend in the spec.
+    pub backend: String,
+    /// Where it lives.
+    pub source: Source,
+    /// The vendor's command that creates it instead of the operator.
+    pub create_with: Option<String>,
+    /// The Secrets made from it (one per namespace), in the spec's order.
+    pub targets: Vec<DeliveryTarget>,
+}
+
+/// Where a delivered value lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// AWS Secrets Manager or Parameter Store.
+    Aws(AwsPlacement),
+    /// A Secret in a source namespace (the External Secrets Kubernetes provider); `keys`
+    /// holds the one data key the value is in.
+    Kubernetes(KubernetesPlacement),
+    /// Google Cloud Secret Manager.
+    Gcp {
+        /// Project ID; `None` means the operator's gcloud project.
+        project: Option<String>,
+        /// Secret ID.
+        secret: String,
+    },
+    /// Doppler.
+    Doppler {
+        /// Project.
+        project: String,
+        /// Config.
+        config: String,
+        /// Secret name.
+        name: String,
+    },
+    /// Vault KV version 2.
+    Vault {
+        /// KV mount.
+        mount: String,
+        /// Path under the mount.
+        path: String,
+        /// The key in the secret's data holding the value.
+        property: String,
+    },
+}
+
+impl Source {
+    /// Human-readable location, e.g. `Doppler bookmarked/prd DATABASE_URL`.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Aws(a) => Placement::Aws(a).describe(),
+            Source::Kubernetes(k) => Placement::Kubernetes(k).describe(),
+            Source::Gcp { project: Some(project), secret } => {
+                format!("Secret Manager projects/{project}/secrets/{secret}")
+            }
+            Source::Gcp { project: None, secret } => format!("Secret Manager secret {secret}"),
+            Source::Doppler { project, config, name } => {
+                format!("Doppler {project}/{config} {name}")
+            }
+            Source::Vault { mount, path, property } => {
+                format!("Vault {mount}/{path} (key {property})")
+            }
+        }
+    }
+
+    /// The name of the backend, as operators know it.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Source::Aws(a) => a.service.title(),
+            Source::Kubernetes(_) => "source namespace",
+            Source::Gcp { .. } => "Google Secret Manager",
+            Source::Doppler { .. } => "Doppler",
+            Source::Vault { .. } => "Vault",
+        }
+    }
+}
+
+/// One Kubernetes Secret External Secrets makes, in one namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeliveryTarget {
+    /// Namespace.
+    pub namespace: String,
+    /// Secret name.
+    pub secret: String,
+    /// The ExternalSecret that makes it.
+    pub external_secret: String,
+    /// Every data key the Secret gets.
+    pub keys: Vec<String>,
+    /// The data keys the value this target is listed under fills.
+    pub fed: Vec<String>,
+    /// Features that must all be on for it to be needed.
+    pub when: Vec<String>,
+}
+
+impl DeliveryTarget {
+    /// Whether it is needed with these features on.
+    pub fn is_needed(&self, features: &FeatureSet) -> bool {
+        self.when.iter().all(|name| features.is_on(name))
+    }
+
+    /// The target Secret as a placement.
+    pub fn placement(&self) -> KubernetesPlacement {
+        KubernetesPlacement {
+            namespace: self.namespace.clone(),
+            secret: self.secret.clone(),
+            keys: self.keys.clone(),
+            secret_type: None,
+        }
+    }
 }
 
 /// Where a Kubernetes Secret must exist.
@@ -196,6 +390,8 @@ pub enum Placement<'a> {
     Kubernetes(&'a KubernetesPlacement),
     /// An AWS secret or parameter.
     Aws(&'a AwsPlacement),
+    /// A value in a backend, delivered into Kubernetes Secrets.
+    Delivered(&'a Delivered),
 }
 
 impl Placement<'_> {
@@ -208,6 +404,15 @@ impl Placement<'_> {
                 Some(region) => format!("{} {} in {}", a.service.title(), a.name, region),
                 None => format!("{} {}", a.service.title(), a.name),
             },
+            Placement::Delivered(d) => {
+                let targets: Vec<String> =
+                    d.targets.iter().map(|t| format!("{}/{}", t.namespace, t.secret)).collect();
+                if targets.is_empty() {
+                    d.source.describe()
+                } else {
+                    format!("{} → Secret {}", d.source.describe(), targets.join(", "))
+                }
+            }
         }
     }
 }
@@ -260,7 +465,10 @@ impl SecretEntry {
     /// Its placement on `platform`.
     pub fn placement(&self, platform: Platform) -> Option<Placement<'_>> {
         match platform {
-            Platform::Kubernetes => self.kubernetes.as_ref().map(Placement::Kubernetes),
+            Platform::Kubernetes => match &self.delivered {
+                Some(delivered) => Some(Placement::Delivered(delivered)),
+                None => self.kubernetes.as_ref().map(Placement::Kubernetes),
+            },
             Platform::Aws => self.aws.as_ref().map(Placement::Aws),
         }
     }
@@ -280,9 +488,13 @@ impl SecretEntry {
         self.required && self.provided_by != Provider::Vendor
     }
 
-    /// Whether it is needed with these features on.
+    /// Whether it is needed with these features on: its own features on and, for a delivered
+    /// value that fills Secrets, at least one of those Secrets needed.
     pub fn is_needed(&self, features: &FeatureSet) -> bool {
         self.when.iter().all(|name| features.is_on(name))
+            && self.delivered.as_ref().is_none_or(|d| {
+                d.targets.is_empty() || d.targets.iter().any(|t| t.is_needed(features))
+            })
     }
 }
 

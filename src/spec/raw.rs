@@ -33,7 +33,22 @@ pub(crate) struct RawSpec {
     /// Switches for secrets that are only needed when a feature is enabled.
     #[serde(default)]
     pub features: IndexMap<String, RawFeature>,
-    /// The secrets, in the order the checklist shows them within each group.
+    /// Where delivered values live, by an id `values` refer to.
+    #[serde(default)]
+    pub backends: IndexMap<String, RawBackend>,
+    /// How delivered values reach the cluster.
+    pub delivery: Option<RawDelivery>,
+    /// Values kept in a backend and delivered into Kubernetes Secrets by External Secrets:
+    /// what the operator (or a vendor tool) creates, once each.
+    #[serde(default)]
+    pub values: Vec<RawValue>,
+    /// The Kubernetes Secrets External Secrets makes from the values: one ExternalSecret
+    /// each, per namespace.
+    #[serde(default)]
+    pub targets: Vec<RawTarget>,
+    /// The secrets the operator creates where they are used, in the order the checklist shows
+    /// them within each group.
+    #[serde(default)]
     pub secrets: Vec<RawEntry>,
 }
 
@@ -149,6 +164,112 @@ pub(crate) struct RawEntry {
     pub aws: Option<RawAwsPlacement>,
     /// How the create command makes a random value, for `provided_by: generated`.
     pub generate: Option<RawGenerate>,
+}
+
+/// A backend holding delivered values. Which fields apply depends on `kind`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Backend")]
+pub(crate) struct RawBackend {
+    /// The service.
+    pub kind: crate::spec::BackendKind,
+    /// AWS region (aws-secrets-manager, aws-parameter-store). Default: the operator's profile
+    /// region.
+    pub region: Option<String>,
+    /// Prefix added to each value's name to make its key in the backend, e.g. `platform/`.
+    pub name_prefix: Option<String>,
+    /// Source namespace (kubernetes): one Secret per value, named after it.
+    pub namespace: Option<String>,
+    /// Data key holding the value in each source Secret (kubernetes) or Vault secret
+    /// (vault-kv). Default `value`.
+    pub property: Option<String>,
+    /// Google Cloud project ID (gcp-secret-manager; default: the operator's gcloud project)
+    /// or Doppler project (doppler).
+    pub project: Option<String>,
+    /// Doppler config, e.g. `prd`.
+    pub config: Option<String>,
+    /// KV version 2 mount (vault-kv). Default `secret`. The address comes from `VAULT_ADDR`.
+    pub mount: Option<String>,
+}
+
+/// How delivered values reach the cluster.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Delivery")]
+pub(crate) struct RawDelivery {
+    /// The External Secrets Operator.
+    pub external_secrets: RawExternalSecrets,
+}
+
+/// External Secrets Operator settings.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ExternalSecrets")]
+pub(crate) struct RawExternalSecrets {
+    /// The store every ExternalSecret refers to.
+    pub store: RawStore,
+    /// The `apiVersion` the deployment's ExternalSecret manifests use. Default
+    /// `external-secrets.io/v1`; ESO 0.17 and later no longer serve `v1beta1`.
+    pub api_version: Option<String>,
+}
+
+/// A SecretStore or ClusterSecretStore.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Store")]
+pub(crate) struct RawStore {
+    /// `ClusterSecretStore` (one for the cluster) or `SecretStore` (one per target namespace).
+    pub kind: crate::spec::StoreKind,
+    /// Its name.
+    pub name: String,
+}
+
+/// A value kept in a backend.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Value")]
+pub(crate) struct RawValue {
+    /// Its key in the backend (after the backend's `name_prefix`); `targets` refer to it.
+    pub name: String,
+    /// What the value is, in the operator's words.
+    pub description: String,
+    /// The id of the backend holding it. Default: the first backend.
+    pub backend: Option<String>,
+    /// Whether the deployment cannot proceed without it. Default `true`.
+    #[serde(default = "default_required")]
+    pub required: bool,
+    /// Who creates the value. Default `customer`.
+    #[serde(default)]
+    pub provided_by: Provider,
+    /// Feature(s) that must all be on for this value to be needed.
+    #[serde(default)]
+    pub when: Option<FeatureList>,
+    /// Link to documentation on obtaining the value.
+    pub docs: Option<String>,
+    /// How the create command makes a random value, for `provided_by: generated`.
+    pub generate: Option<RawGenerate>,
+    /// The vendor's command that creates this value instead (e.g. `make seed-secrets`).
+    pub create_with: Option<String>,
+}
+
+/// A Kubernetes Secret External Secrets makes from values.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Target")]
+pub(crate) struct RawTarget {
+    /// Its namespace.
+    pub namespace: Option<String>,
+    /// Its namespaces, when the same Secret is made in several.
+    pub namespaces: Option<Vec<String>>,
+    /// The Secret's name.
+    pub secret: String,
+    /// The ExternalSecret's name. Default: the Secret's name.
+    pub external_secret: Option<String>,
+    /// Data key in the Secret -> the name of the value it holds.
+    pub keys: IndexMap<String, String>,
+    /// Feature(s) that must all be on for this Secret to be needed.
+    #[serde(default)]
+    pub when: Option<FeatureList>,
 }
 
 fn default_required() -> bool {

@@ -2,6 +2,8 @@
 //! resolving defaults. Problems are collected (not stopped at the first) and positioned with
 //! the [`PositionIndex`].
 
+mod delivery;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -85,6 +87,48 @@ impl<'a> Problems<'a> {
                 "remove it; this text is shown in terminals and next to commands, so it must be plain text on one line (a folded scalar `>-` joins lines)".to_owned(),
             );
         }
+    }
+
+    /// Checks a `when:` at `path` against the declared features; `subject` says whose it is.
+    fn features(
+        &mut self,
+        when: &Option<super::raw::FeatureList>,
+        path: &str,
+        subject: &str,
+        known_features: &[&str],
+    ) -> Vec<String> {
+        let names: Vec<String> = when
+            .as_ref()
+            .map(|w| w.names().into_iter().map(str::to_owned).collect())
+            .unwrap_or_default();
+        for (n, feature) in names.iter().enumerate() {
+            if known_features.contains(&feature.as_str()) {
+                continue;
+            }
+            let at = match when {
+                Some(super::raw::FeatureList::All(_)) => index_path(path, n),
+                _ => path.to_owned(),
+            };
+            let fix = match closest(feature, known_features) {
+                Some(best) => {
+                    format!("did you mean `{best}`? Otherwise declare it under `features:`")
+                }
+                None if known_features.is_empty() => format!(
+                    "declare it under `features:`, e.g. `features: {{ {feature}: {{ description: ..., default: false }} }}`"
+                ),
+                None => format!(
+                    "declare it under `features:` (declared: {})",
+                    known_features.join(", ")
+                ),
+            };
+            self.value(
+                &at,
+                "unknown-feature",
+                format!("{subject} depends on feature `{feature}`, which is not declared"),
+                fix,
+            );
+        }
+        names
     }
 
     fn warn(&mut self, path: &str, rule: &'static str, message: String, fix: String) {
@@ -407,32 +451,46 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
     }
     let known: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
 
-    if raw.secrets.is_empty() {
-        p.value(
+    let delivered = delivery::resolve(&raw, &platforms, &known, p);
+    if raw.secrets.is_empty() && raw.values.is_empty() {
+        p.key(
             "secrets",
             "no-secrets",
             "the spec lists no secrets".to_owned(),
-            "add at least one entry under `secrets:`".to_owned(),
+            "add at least one entry under `secrets:` (or `values:` delivered by External Secrets)".to_owned(),
         );
     }
-    let mut entries = Vec::new();
-    let mut first_seen: HashMap<String, usize> = HashMap::new();
-    let mut placements_seen: HashMap<String, (usize, String)> = HashMap::new();
+    let mut first_seen: HashMap<String, String> = HashMap::new();
+    for (i, value) in raw.values.iter().enumerate() {
+        let path = index_path("values", i);
+        if let Some(first) = first_seen.get(&value.name) {
+            let line = p.index.value(&key_path(first, "name")).line;
+            p.value(&key_path(&path, "name"), "duplicate-secret", format!("value `{}` is listed twice (first on line {line})", value.name), "give each value a unique `name`".to_owned());
+        } else {
+            first_seen.insert(value.name.clone(), path);
+        }
+    }
+    let mut entries = delivered.values;
+    let mut placements_seen: HashMap<String, (String, String)> = delivered
+        .target_labels
+        .into_iter()
+        .map(|(label, at)| (label, (at, "a target".to_owned())))
+        .collect();
     for (i, entry) in raw.secrets.iter().enumerate() {
         let path = index_path("secrets", i);
         if let Some(first) = first_seen.get(&entry.name) {
-            let line = p.index.value(&key_path(&index_path("secrets", *first), "name")).line;
+            let line = p.index.value(&key_path(first, "name")).line;
             p.value(&key_path(&path, "name"), "duplicate-secret", format!("secret `{}` is listed twice (first on line {line})", entry.name), "give each entry a unique `name`; to place the same secret name in two namespaces, use two names and set `kubernetes.secret`".to_owned());
         } else {
-            first_seen.insert(entry.name.clone(), i);
+            first_seen.insert(entry.name.clone(), path.clone());
         }
         let resolved = resolve_entry(&raw, entry, &path, &platforms, &known, p);
         for (label, field) in placement_keys(&resolved) {
             if let Some((other, other_name)) = placements_seen.get(&label) {
-                let line = p.index.value(&index_path("secrets", *other)).line;
-                p.key(&key_path(&path, field), "duplicate-placement", format!("`{}` and `{other_name}` (line {line}) both point at {label}", entry.name), "each entry needs its own place; change the name, namespace or region of one of them".to_owned());
+                let line = p.index.value(other).line;
+                p.key(&key_path(&path, field), "duplicate-placement", format!("`{}` and {other_name} (line {line}) both point at {label}", entry.name), "each entry needs its own place; change the name, namespace or region of one of them".to_owned());
             } else {
-                placements_seen.insert(label, (i, entry.name.clone()));
+                placements_seen.insert(label, (path.clone(), format!("`{}`", entry.name)));
             }
         }
         entries.push(resolved);
@@ -445,6 +503,7 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
         expect,
         features,
         entries,
+        delivery: delivered.delivery,
         warnings: Vec::new(),
     }
 }
@@ -498,17 +557,40 @@ fn resolve_expect(raw: &RawSpec, p: &mut Problems<'_>) -> Expect {
     Expect { kubernetes_context: context, kubernetes_server: server, aws_account: account }
 }
 
-fn resolve_entry(
-    raw: &RawSpec,
-    entry: &RawEntry,
+/// The fields a plain secret and a delivered value share.
+pub(super) struct Common<'r> {
+    pub name: &'r str,
+    pub description: &'r str,
+    pub required: bool,
+    pub provided_by: Provider,
+    pub when: &'r Option<super::raw::FeatureList>,
+    pub docs: &'r Option<String>,
+    pub generate: &'r Option<super::raw::RawGenerate>,
+}
+
+impl<'r> Common<'r> {
+    fn of_entry(entry: &'r RawEntry) -> Self {
+        Self {
+            name: &entry.name,
+            description: &entry.description,
+            required: entry.required,
+            provided_by: entry.provided_by,
+            when: &entry.when,
+            docs: &entry.docs,
+            generate: &entry.generate,
+        }
+    }
+}
+
+/// Checks the shared fields of the entry at `path` into an entry without placements.
+fn resolve_common(
+    entry: &Common<'_>,
     path: &str,
-    platforms: &[Platform],
     known_features: &[&str],
     p: &mut Problems<'_>,
 ) -> SecretEntry {
     let name_path = key_path(path, "name");
-    let name_ok = names::identifier(&entry.name).is_ok();
-    if let Err(why) = names::identifier(&entry.name) {
+    if let Err(why) = names::identifier(entry.name) {
         p.value(
             &name_path,
             "secret-name",
@@ -519,7 +601,7 @@ fn resolve_entry(
     p.free_text(
         &key_path(path, "description"),
         &format!("the description of secret `{}`", entry.name),
-        &entry.description,
+        entry.description,
     );
     if entry.description.trim().is_empty() {
         p.value(
@@ -529,44 +611,11 @@ fn resolve_entry(
             "say what the secret is for, e.g. \"GitHub Personal Access Token for CI\"".to_owned(),
         );
     }
-    let when: Vec<String> = entry
-        .when
-        .as_ref()
-        .map(|w| w.names().into_iter().map(str::to_owned).collect())
-        .unwrap_or_default();
-    for (n, feature) in when.iter().enumerate() {
-        if !known_features.contains(&feature.as_str()) {
-            let at = match &entry.when {
-                Some(super::raw::FeatureList::All(_)) => index_path(&key_path(path, "when"), n),
-                _ => key_path(path, "when"),
-            };
-            let fix = match closest(feature, known_features) {
-                Some(best) => {
-                    format!("did you mean `{best}`? Otherwise declare it under `features:`")
-                }
-                None if known_features.is_empty() => format!(
-                    "declare it under `features:`, e.g. `features: {{ {feature}: {{ description: ..., default: false }} }}`"
-                ),
-                None => format!(
-                    "declare it under `features:` (declared: {})",
-                    known_features.join(", ")
-                ),
-            };
-            p.value(
-                &at,
-                "unknown-feature",
-                format!(
-                    "secret `{}` depends on feature `{feature}`, which is not declared",
-                    entry.name
-                ),
-                fix,
-            );
-        }
-    }
-    if let Some(docs) = &entry.docs {
+    let when = p.features(entry.when, &key_path(path, "when"), &format!("secret `{}`", entry.name), known_features);
+    if let Some(docs) = entry.docs {
         p.free_text(&key_path(path, "docs"), "the documentation link", docs);
     }
-    if let Some(docs) = &entry.docs
+    if let Some(docs) = entry.docs
         && (!(docs.starts_with("https://") || docs.starts_with("http://"))
             || docs.contains(char::is_whitespace)
             || docs.len() < 10)
@@ -578,7 +627,30 @@ fn resolve_entry(
             "use a full https:// address".to_owned(),
         );
     }
-    let generate = resolve_generate(entry, path, p);
+    SecretEntry {
+        name: entry.name.to_owned(),
+        description: entry.description.trim().to_owned(),
+        required: entry.required,
+        provided_by: entry.provided_by,
+        when,
+        docs: entry.docs.clone(),
+        kubernetes: None,
+        aws: None,
+        generate: resolve_generate(entry, path, p),
+        delivered: None,
+    }
+}
+
+fn resolve_entry(
+    raw: &RawSpec,
+    entry: &RawEntry,
+    path: &str,
+    platforms: &[Platform],
+    known_features: &[&str],
+    p: &mut Problems<'_>,
+) -> SecretEntry {
+    let name_ok = names::identifier(&entry.name).is_ok();
+    let common = resolve_common(&Common::of_entry(entry), path, known_features, p);
     let kubernetes = if platforms.contains(&Platform::Kubernetes) {
         resolve_kubernetes(raw, entry, path, name_ok, p)
     } else {
@@ -603,21 +675,11 @@ fn resolve_entry(
         }
         None
     };
-    SecretEntry {
-        name: entry.name.clone(),
-        description: entry.description.trim().to_owned(),
-        required: entry.required,
-        provided_by: entry.provided_by,
-        when,
-        docs: entry.docs.clone(),
-        kubernetes,
-        aws,
-        generate,
-    }
+    SecretEntry { kubernetes, aws, ..common }
 }
 
-fn resolve_generate(entry: &RawEntry, path: &str, p: &mut Problems<'_>) -> Generate {
-    let Some(generate) = &entry.generate else { return Generate::default() };
+fn resolve_generate(entry: &Common<'_>, path: &str, p: &mut Problems<'_>) -> Generate {
+    let Some(generate) = entry.generate else { return Generate::default() };
     let at = key_path(path, "generate");
     if entry.provided_by != Provider::Generated {
         p.key(

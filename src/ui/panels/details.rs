@@ -84,6 +84,18 @@ fn placement_ui(ui: &mut egui::Ui, entry: &SecretEntry, platform: Platform) {
             ("Name", a.name.clone()),
             ("Region", a.region.clone().unwrap_or_else(|| "(profile's)".to_owned())),
         ],
+        Some(Placement::Delivered(d)) => {
+            let mut rows = vec![("Backend", d.source.describe())];
+            for t in &d.targets {
+                let keys = t.fed.join(", ");
+                let via = format!("{}/{} (key {keys}, by ExternalSecret {})", t.namespace, t.secret, t.external_secret);
+                rows.push(("Delivered to", via));
+            }
+            if let Some(command) = &d.create_with {
+                rows.push(("Created by", command.clone()));
+            }
+            rows
+        }
         None => Vec::new(),
     };
     egui::Grid::new("where").num_columns(2).show(ui, |ui| {

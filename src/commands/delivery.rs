@@ -1,0 +1,204 @@
+//! Commands for a delivered value: create, verify and rotate it in its backend (the value from
+//! a hidden prompt or made in the pipeline, on stdin, never in argv), then ask External
+//! Secrets to sync every ExternalSecret it fills at once. Never a `kubectl create secret` for
+//! a target Secret: ESO owns those.
+
+use super::{
+    CommandKind, QuoteError, Shell, Target, Word, aws, context_words, kubernetes, lit,
+    openssl, posix_block, posix_prompts, powershell_block, powershell_values, raw,
+    remark, render, values,
+};
+use crate::spec::{Delivered, Provider, SecretEntry, Source};
+
+/// The command of `kind` for the delivered value `entry`.
+pub(super) fn command(
+    entry: &SecretEntry,
+    delivered: &Delivered,
+    target: &Target,
+    shell: Shell,
+    kind: CommandKind,
+) -> Result<String, QuoteError> {
+    match (&delivered.source, kind) {
+        (_, CommandKind::Sync) => sync(delivered, target, shell),
+        (Source::Aws(placement), _) => aws(entry, placement, target, shell, kind),
+        (Source::Kubernetes(placement), _) => kubernetes(entry, placement, target, shell, kind),
+        (source, CommandKind::Verify) => verify(source, shell),
+        (source, _) => write(entry, source, shell, kind),
+    }
+}
+
+/// Names and metadata of the backend key, never its value.
+fn verify(source: &Source, shell: Shell) -> Result<String, QuoteError> {
+    let words = match source {
+        Source::Gcp { project, secret } => {
+            let mut words = vec![
+                lit("gcloud"),
+                lit("secrets"),
+                lit("versions"),
+                lit("describe"),
+                lit("latest"),
+                lit(format!("--secret={secret}")),
+            ];
+            words.extend(project.iter().map(|p| lit(format!("--project={p}"))));
+            words.push(lit("--format=value(name,state,createTime)"));
+            words
+        }
+        Source::Doppler { project, config, .. } => vec![
+            lit("doppler"),
+            lit("secrets"),
+            lit("--only-names"),
+            lit("--project"),
+            lit(project.clone()),
+            lit("--config"),
+            lit(config.clone()),
+        ],
+        Source::Vault { mount, path, .. } => vec![
+            lit("vault"),
+            lit("kv"),
+            lit("metadata"),
+            lit("get"),
+            lit(format!("-mount={mount}")),
+            lit(path.clone()),
+        ],
+        Source::Aws(_) | Source::Kubernetes(_) => Vec::new(),
+    };
+    Ok(format!(
+        "{}\n{}",
+        remark(&format!("Shows {} by name and metadata, never its value.", source.describe()), shell)?,
+        render(&words, shell)?
+    ))
+}
+
+/// The argv that writes the value arriving on stdin (`-`), or at `file` under PowerShell.
+fn writer(source: &Source, kind: CommandKind, file: Option<Word>) -> Vec<Word> {
+    let data = |prefix: &str| match &file {
+        Some(file) => {
+            let mut pieces = vec![super::Piece::Lit(prefix.to_owned())];
+            pieces.extend(file.0.iter().cloned());
+            Word(pieces)
+        }
+        None => lit(format!("{prefix}-")),
+    };
+    match source {
+        Source::Gcp { project, secret } => {
+            let mut words = vec![lit("gcloud"), lit("secrets")];
+            if kind == CommandKind::Create {
+                words.extend([lit("create"), lit(secret.clone())]);
+                words.push(lit("--replication-policy=automatic"));
+            } else {
+                words.extend([lit("versions"), lit("add"), lit(secret.clone())]);
+            }
+            words.extend(project.iter().map(|p| lit(format!("--project={p}"))));
+            words.push(data("--data-file="));
+            words
+        }
+        Source::Doppler { project, config, name } => vec![
+            lit("doppler"),
+            lit("secrets"),
+            lit("set"),
+            lit(name.clone()),
+            lit("--project"),
+            lit(project.clone()),
+            lit("--config"),
+            lit(config.clone()),
+            lit("--silent"),
+        ],
+        Source::Vault { mount, path, property } => {
+            let verb = if kind == CommandKind::Create { "put" } else { "patch" };
+            let value = match &file {
+                Some(_) => data(&format!("{property}=@")),
+                None => lit(format!("{property}=-")),
+            };
+            vec![
+                lit("vault"),
+                lit("kv"),
+                lit(verb),
+                lit(format!("-mount={mount}")),
+                lit(path.clone()),
+                value,
+            ]
+        }
+        Source::Aws(_) | Source::Kubernetes(_) => Vec::new(),
+    }
+}
+
+/// Creates or replaces the value in Secret Manager, Doppler or Vault.
+fn write(
+    entry: &SecretEntry,
+    source: &Source,
+    shell: Shell,
+    kind: CommandKind,
+) -> Result<String, QuoteError> {
+    let location = source.describe();
+    let values = values(entry, std::slice::from_ref(&location));
+    let action = if kind == CommandKind::Create { "Creates" } else { "Replaces the value of" };
+    let how = if entry.provided_by == Provider::Generated {
+        "with a random value made here and never shown"
+    } else {
+        "asking for the value without showing it or saving it in history"
+    };
+    let comment = remark(&format!("{action} {location}, {how}."), shell)?;
+    // Doppler prints the secrets it set; its output is dropped so no value reaches the screen.
+    let quiet = matches!(source, Source::Doppler { .. });
+    match shell {
+        Shell::Posix => {
+            let mut command = render(&writer(source, kind, None), shell)?;
+            if quiet {
+                command.push_str(" >/dev/null");
+            }
+            Ok(match values.first().and_then(|v| v.generated) {
+                Some(g) => posix_block(&comment, Vec::new(), format!("{} | {command}", openssl(g))),
+                None => posix_block(
+                    &comment,
+                    posix_prompts(&values)?,
+                    format!("printf '%s' \"$GL_1\" | {command}"),
+                ),
+            })
+        }
+        Shell::PowerShell => {
+            // Piping a string to a native command adds a line break, so the value goes to a
+            // temp file only this user can read, removed as soon as the command returns.
+            let mut lines = powershell_values(&values)?;
+            lines.push("$file = New-TemporaryFile".to_owned());
+            let send = if quiet {
+                let argv = writer(source, kind, None);
+                let (program, args) = argv.split_first().map_or((None, &[][..]), |(p, a)| (Some(p), a));
+                format!(
+                    "Start-Process -NoNewWindow -Wait -RedirectStandardInput $file.FullName -RedirectStandardOutput ([IO.Path]::GetTempFileName()) -FilePath {} -ArgumentList {}",
+                    render(program.map(std::slice::from_ref).unwrap_or_default(), shell)?,
+                    args.iter()
+                        .map(|a| render(std::slice::from_ref(a), shell))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .join(",")
+                )
+            } else {
+                render(&writer(source, kind, Some(raw("$($file.FullName)"))), shell)?
+            };
+            lines.push(format!(
+                "try {{ [IO.File]::WriteAllText($file.FullName, $v1); {send} }} finally {{ Remove-Item -LiteralPath $file.FullName -Force }}"
+            ));
+            Ok(powershell_block(&comment, lines))
+        }
+    }
+}
+
+/// Asks External Secrets to sync each ExternalSecret the value fills now, instead of at its
+/// next refresh.
+fn sync(delivered: &Delivered, target: &Target, shell: Shell) -> Result<String, QuoteError> {
+    let now = match shell {
+        Shell::Posix => "force-sync=$(date +%s)",
+        Shell::PowerShell => "force-sync=$([DateTimeOffset]::UtcNow.ToUnixTimeSeconds())",
+    };
+    let mut lines = vec![remark(
+        "Asks External Secrets to sync now instead of at the next refresh (reads nothing).",
+        shell,
+    )?];
+    for t in &delivered.targets {
+        let mut words = vec![lit("kubectl"), lit("annotate"), lit("externalsecret")];
+        words.push(lit(t.external_secret.clone()));
+        words.extend(context_words(target, shell));
+        words.extend([lit("--namespace"), lit(t.namespace.clone()), raw(now), lit("--overwrite")]);
+        lines.push(render(&words, shell)?);
+    }
+    Ok(lines.join("\n"))
+}

@@ -1,0 +1,397 @@
+//! The delivery part of a spec: backends, the External Secrets store, values and targets.
+//! Values become rows (entries with `delivered`); targets are attached to the values they
+//! hold, per namespace.
+
+use std::collections::HashMap;
+
+use super::super::positions::{index_path, key_path};
+use super::super::raw::{RawBackend, RawSpec, RawTarget, RawValue};
+use super::super::{
+    AwsPlacement, AwsService, BackendKind, Delivered, Delivery, DeliveryTarget,
+    KubernetesPlacement, Platform, SecretEntry, Source, StoreRef, names,
+};
+use super::{Common, Problems, closest, resolve_common};
+
+/// What the delivery part resolves to: the store (when there is anything to deliver), the
+/// value rows, and the target Secrets by label (`Kubernetes Secret ns/name`) with where each
+/// is written, so plain secrets that collide with one can be reported.
+pub(super) struct Resolved {
+    pub delivery: Option<Delivery>,
+    pub values: Vec<SecretEntry>,
+    pub target_labels: Vec<(String, String)>,
+}
+
+pub(super) fn resolve(
+    raw: &RawSpec,
+    platforms: &[Platform],
+    known_features: &[&str],
+    p: &mut Problems<'_>,
+) -> Resolved {
+    let mut out = Resolved { delivery: None, values: Vec::new(), target_labels: Vec::new() };
+    let anything = !raw.values.is_empty() || !raw.targets.is_empty();
+    if !anything && raw.backends.is_empty() && raw.delivery.is_none() {
+        return out;
+    }
+    for (id, backend) in &raw.backends {
+        check_backend(id, backend, p);
+    }
+    if anything && raw.backends.is_empty() {
+        p.key(
+            if raw.values.is_empty() { "targets" } else { "values" },
+            "missing-backend",
+            "values are delivered from a backend, but `backends:` declares none".to_owned(),
+            "add e.g. `backends: { aws: { kind: aws-secrets-manager, region: us-east-1 } }`"
+                .to_owned(),
+        );
+    }
+    let store = match &raw.delivery {
+        Some(delivery) => {
+            let store = &delivery.external_secrets.store;
+            if let Err(why) = names::kubernetes_secret(&store.name) {
+                p.value(
+                    "delivery.external_secrets.store.name",
+                    "store-name",
+                    format!("`{}` is not a valid {} name: {}", store.name, store.kind.as_str(), why.why),
+                    format!("use the name in the store's manifest; {}", why.rule),
+                );
+            }
+            let api_version = match delivery.external_secrets.api_version.as_deref() {
+                None => "v1".to_owned(),
+                Some(given) => {
+                    let version = given.strip_prefix("external-secrets.io/").unwrap_or(given);
+                    if !["v1", "v1beta1", "v1alpha1"].contains(&version) {
+                        p.value(
+                            "delivery.external_secrets.api_version",
+                            "api-version",
+                            format!("`{given}` is not an External Secrets API version"),
+                            "use the apiVersion of the deployment's ExternalSecret manifests, e.g. `external-secrets.io/v1`".to_owned(),
+                        );
+                    }
+                    version.to_owned()
+                }
+            };
+            Some((StoreRef { kind: store.kind, name: store.name.clone() }, api_version))
+        }
+        None => {
+            if anything {
+                p.key(
+                    if raw.values.is_empty() { "targets" } else { "values" },
+                    "missing-delivery",
+                    "values are delivered by External Secrets, but `delivery:` names no store"
+                        .to_owned(),
+                    "add `delivery: { external_secrets: { store: { kind: ClusterSecretStore, name: ... } } }` with the store the ExternalSecrets refer to".to_owned(),
+                );
+            }
+            None
+        }
+    };
+    if anything && !platforms.contains(&Platform::Kubernetes) {
+        p.value(
+            "platforms",
+            "delivery-platform",
+            "values are delivered into Kubernetes Secrets, but `platforms` does not list kubernetes".to_owned(),
+            "add `kubernetes` to `platforms`".to_owned(),
+        );
+    }
+    if !raw.values.is_empty() && platforms.contains(&Platform::Aws) {
+        p.value(
+            "platforms",
+            "delivery-platform",
+            "values are delivered into Kubernetes Secrets by External Secrets, so they have no place on the aws platform".to_owned(),
+            "list only `kubernetes` in `platforms`; an AWS backend is declared under `backends:`".to_owned(),
+        );
+    }
+
+    let value_names: Vec<&str> = raw.values.iter().map(|v| v.name.as_str()).collect();
+    let mut per_value: HashMap<&str, Vec<DeliveryTarget>> = HashMap::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for (i, target) in raw.targets.iter().enumerate() {
+        let path = index_path("targets", i);
+        for (resolved, fed_by) in resolve_target(target, &path, &value_names, known_features, p) {
+            let label = format!("Kubernetes Secret {}/{}", resolved.namespace, resolved.secret);
+            if let Some(first) = seen.get(&label) {
+                let line = p.index.value(first).line;
+                p.value(
+                    &key_path(&path, "secret"),
+                    "duplicate-placement",
+                    format!("two targets make {label} (the first on line {line})"),
+                    "list each Secret once; give one Secret every key it needs".to_owned(),
+                );
+                continue;
+            }
+            seen.insert(label.clone(), path.clone());
+            out.target_labels.push((label, key_path(&path, "secret")));
+            for (value, fed) in fed_by {
+                let mut for_value = resolved.clone();
+                for_value.fed = fed;
+                per_value.entry(value).or_default().push(for_value);
+            }
+        }
+    }
+
+    let first_backend = raw.backends.keys().next();
+    for (i, value) in raw.values.iter().enumerate() {
+        let path = index_path("values", i);
+        let mut entry = resolve_common(&common(value), &path, known_features, p);
+        let backend_id = match (&value.backend, first_backend) {
+            (Some(id), _) => Some((id, key_path(&path, "backend"))),
+            (None, Some(id)) => Some((id, path.clone())),
+            (None, None) => None,
+        };
+        let backend = backend_id.and_then(|(id, at)| match raw.backends.get(id) {
+            Some(backend) => Some((id, backend)),
+            None => {
+                let declared: Vec<&str> = raw.backends.keys().map(String::as_str).collect();
+                let fix = match closest(id, &declared) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("declare it under `backends:` (declared: {})", declared.join(", ")),
+                };
+                p.value(&at, "unknown-backend", format!("value `{}` names backend `{id}`, which is not declared", value.name), fix);
+                None
+            }
+        });
+        if let Some(command) = &value.create_with {
+            p.free_text(&key_path(&path, "create_with"), "the create_with command", command);
+        }
+        if let Some((id, backend)) = backend {
+            let source = source(value, backend, &path, p);
+            let targets = per_value.remove(value.name.as_str()).unwrap_or_default();
+            entry.delivered = source.map(|source| Delivered {
+                backend: id.clone(),
+                source,
+                create_with: value.create_with.as_ref().map(|c| c.trim().to_owned()),
+                targets,
+            });
+        }
+        out.values.push(entry);
+    }
+    out.delivery = store.map(|(store, api_version)| Delivery { store, api_version });
+    out
+}
+
+fn common(value: &RawValue) -> Common<'_> {
+    Common {
+        name: &value.name,
+        description: &value.description,
+        required: value.required,
+        provided_by: value.provided_by,
+        when: &value.when,
+        docs: &value.docs,
+        generate: &value.generate,
+    }
+}
+
+/// The fields each backend kind takes, and those it needs.
+fn fields(kind: BackendKind) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        BackendKind::AwsSecretsManager | BackendKind::AwsParameterStore => {
+            (&["region", "name_prefix"], &[])
+        }
+        BackendKind::Kubernetes => (&["namespace", "property", "name_prefix"], &["namespace"]),
+        BackendKind::GcpSecretManager => (&["project", "name_prefix"], &[]),
+        BackendKind::Doppler => (&["project", "config", "name_prefix"], &["project", "config"]),
+        BackendKind::VaultKv => (&["mount", "property", "name_prefix"], &[]),
+    }
+}
+
+fn check_backend(id: &str, backend: &RawBackend, p: &mut Problems<'_>) {
+    let at = key_path("backends", id);
+    if let Err(why) = names::identifier(id) {
+        p.key(&at, "backend-id", format!("backend id `{id}` is invalid: {}", why.why), why.rule.to_owned());
+    }
+    let given: [(&str, &Option<String>); 7] = [
+        ("region", &backend.region),
+        ("name_prefix", &backend.name_prefix),
+        ("namespace", &backend.namespace),
+        ("property", &backend.property),
+        ("project", &backend.project),
+        ("config", &backend.config),
+        ("mount", &backend.mount),
+    ];
+    let (allowed, needed) = fields(backend.kind);
+    let kind = backend.kind.as_str();
+    for (field, value) in given {
+        if value.is_some() && !allowed.contains(&field) {
+            p.key(
+                &key_path(&at, field),
+                "backend-field",
+                format!("a {kind} backend has no `{field}`"),
+                format!("remove it; a {kind} backend takes {}", allowed.join(", ")),
+            );
+        }
+        if value.is_none() && needed.contains(&field) {
+            p.key(&at, "backend-field", format!("backend `{id}` ({kind}) needs `{field}`"), format!("add `{field}: ...`"));
+        }
+    }
+    let mut check = |field: &str, value: &Option<String>, rule: fn(&str) -> Result<(), names::InvalidName>, what: &str| {
+        if let Some(value) = value
+            && let Err(why) = rule(value)
+        {
+            p.value(&key_path(&at, field), "backend-field", format!("`{value}` is not a valid {what}: {}", why.why), why.rule.to_owned());
+        }
+    };
+    check("region", &backend.region, names::aws_region, "AWS region");
+    check("namespace", &backend.namespace, names::kubernetes_namespace, "namespace");
+    check("property", &backend.property, names::kubernetes_key, "data key");
+    check("mount", &backend.mount, names::vault_path, "Vault mount");
+    match backend.kind {
+        BackendKind::GcpSecretManager => {
+            check("project", &backend.project, names::gcp_project, "Google Cloud project ID");
+        }
+        BackendKind::Doppler => {
+            check("project", &backend.project, names::doppler_slug, "Doppler project");
+            check("config", &backend.config, names::doppler_slug, "Doppler config");
+        }
+        _ => {}
+    }
+}
+
+/// Where `value` lives in `backend`, with its key checked by the backend's rules.
+fn source(value: &RawValue, backend: &RawBackend, path: &str, p: &mut Problems<'_>) -> Option<Source> {
+    let key = format!("{}{}", backend.name_prefix.as_deref().unwrap_or_default(), value.name);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let (checked, source) = match backend.kind {
+        BackendKind::AwsSecretsManager | BackendKind::AwsParameterStore => {
+            let service = if backend.kind == BackendKind::AwsSecretsManager {
+                AwsService::SecretsManager
+            } else {
+                AwsService::ParameterStore
+            };
+            let checked = match service {
+                AwsService::SecretsManager => names::secrets_manager_name(&key),
+                AwsService::ParameterStore => names::parameter_store_name(&key),
+            };
+            let placement =
+                AwsPlacement { service, name: key.clone(), region: backend.region.clone(), kms_key: None };
+            (checked, Source::Aws(placement))
+        }
+        BackendKind::Kubernetes => {
+            let placement = KubernetesPlacement {
+                namespace: text(&backend.namespace),
+                secret: key.clone(),
+                keys: vec![backend.property.clone().unwrap_or_else(|| "value".to_owned())],
+                secret_type: None,
+            };
+            (names::kubernetes_secret(&key), Source::Kubernetes(placement))
+        }
+        BackendKind::GcpSecretManager => (
+            names::gcp_secret_id(&key),
+            Source::Gcp { project: backend.project.clone(), secret: key.clone() },
+        ),
+        BackendKind::Doppler => (
+            names::doppler_name(&key),
+            Source::Doppler {
+                project: text(&backend.project),
+                config: text(&backend.config),
+                name: key.clone(),
+            },
+        ),
+        BackendKind::VaultKv => (
+            names::vault_path(&key),
+            Source::Vault {
+                mount: backend.mount.clone().unwrap_or_else(|| "secret".to_owned()),
+                path: key.clone(),
+                property: backend.property.clone().unwrap_or_else(|| "value".to_owned()),
+            },
+        ),
+    };
+    match checked {
+        Ok(()) => Some(source),
+        Err(why) => {
+            p.value(
+                &key_path(path, "name"),
+                "backend-key",
+                format!("`{key}` is not a valid key in a {} backend: {}", backend.kind.as_str(), why.why),
+                format!("rename the value (or the backend's name_prefix); {}", why.rule),
+            );
+            None
+        }
+    }
+}
+
+/// One target, per namespace, with the values it holds and the keys each fills.
+fn resolve_target<'v>(
+    target: &RawTarget,
+    path: &str,
+    value_names: &[&'v str],
+    known_features: &[&str],
+    p: &mut Problems<'_>,
+) -> Vec<(DeliveryTarget, Vec<(&'v str, Vec<String>)>)> {
+    let namespaces: Vec<(String, String)> = match (&target.namespace, &target.namespaces) {
+        (Some(ns), None) => vec![(ns.clone(), key_path(path, "namespace"))],
+        (None, Some(list)) if !list.is_empty() => list
+            .iter()
+            .enumerate()
+            .map(|(n, ns)| (ns.clone(), index_path(&key_path(path, "namespaces"), n)))
+            .collect(),
+        (Some(_), Some(_)) => {
+            p.key(&key_path(path, "namespaces"), "target-namespace", "a target has both `namespace` and `namespaces`".to_owned(), "keep one: `namespace: ns` or `namespaces: [a, b]`".to_owned());
+            return Vec::new();
+        }
+        _ => {
+            p.key(path, "target-namespace", format!("target `{}` names no namespace", target.secret), "add `namespace: ...` (or `namespaces: [...]`)".to_owned());
+            return Vec::new();
+        }
+    };
+    let mut ok = true;
+    for (ns, at) in &namespaces {
+        if let Err(why) = names::kubernetes_namespace(ns) {
+            ok = false;
+            p.value(at, "kubernetes-namespace", format!("`{ns}` is not a valid Kubernetes namespace: {}", why.why), format!("use `{}`; {}", names::kubernetes_suggestion(ns), why.rule));
+        }
+    }
+    if let Err(why) = names::kubernetes_secret(&target.secret) {
+        ok = false;
+        p.value(&key_path(path, "secret"), "kubernetes-secret-name", format!("`{}` is not a valid Kubernetes Secret name: {}", target.secret, why.why), format!("use `{}`; {}", names::kubernetes_suggestion(&target.secret), why.rule));
+    }
+    let external_secret = target.external_secret.clone().unwrap_or_else(|| target.secret.clone());
+    if let Err(why) = names::kubernetes_secret(&external_secret) {
+        ok = false;
+        p.value(&key_path(path, "external_secret"), "external-secret-name", format!("`{external_secret}` is not a valid ExternalSecret name: {}", why.why), why.rule.to_owned());
+    }
+    if target.keys.is_empty() {
+        ok = false;
+        p.key(path, "missing-keys", format!("target `{}` lists no keys", target.secret), "add `keys: { data-key: value-name }` for each key the workload reads".to_owned());
+    }
+    let mut fed: Vec<(&'v str, Vec<String>)> = Vec::new();
+    for (key, value) in &target.keys {
+        let at = key_path(&key_path(path, "keys"), key);
+        if let Err(why) = names::kubernetes_key(key) {
+            ok = false;
+            p.key(&at, "kubernetes-key", format!("`{key}` is not a valid data key: {}", why.why), format!("rename the key; {}", why.rule));
+        }
+        match value_names.iter().find(|v| **v == value.as_str()) {
+            Some(name) => match fed.iter_mut().find(|(v, _)| v == name) {
+                Some((_, keys)) => keys.push(key.clone()),
+                None => fed.push((name, vec![key.clone()])),
+            },
+            None => {
+                ok = false;
+                let fix = match closest(value, value_names) {
+                    Some(best) => format!("did you mean `{best}`? Otherwise declare it under `values:`"),
+                    None => "declare it under `values:`".to_owned(),
+                };
+                p.value(&at, "unknown-value", format!("key `{key}` of `{}` is filled from value `{value}`, which is not declared", target.secret), fix);
+            }
+        }
+    }
+    let when = p.features(&target.when, &key_path(path, "when"), &format!("target `{}`", target.secret), known_features);
+    if !ok {
+        return Vec::new();
+    }
+    let keys: Vec<String> = target.keys.keys().cloned().collect();
+    namespaces
+        .into_iter()
+        .map(|(namespace, _)| {
+            let resolved = DeliveryTarget {
+                namespace,
+                secret: target.secret.clone(),
+                external_secret: external_secret.clone(),
+                keys: keys.clone(),
+                fed: Vec::new(),
+                when: when.clone(),
+            };
+            (resolved, fed.clone())
+        })
+        .collect()
+}
