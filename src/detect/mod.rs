@@ -5,6 +5,7 @@
 pub mod aws;
 mod backoff;
 mod connection;
+pub mod delivery;
 pub mod kubernetes;
 mod monitor;
 pub(crate) mod redact;
@@ -157,6 +158,9 @@ pub struct CheckOutcome {
     pub stale: Option<String>,
     /// For a secret the operator still has to create or fix: whether they may.
     pub write: Option<WriteAccess>,
+    /// For a delivered value: each hop of its chain (backend, operator, store, and per target
+    /// the ExternalSecret and the Secret), in order.
+    pub hops: Vec<delivery::Hop>,
 }
 
 /// Whether the operator may create (and replace) a secret where it must live, asked without
@@ -201,6 +205,7 @@ impl CheckOutcome {
             checked_at: SystemTime::now(),
             stale: None,
             write: None,
+            hops: Vec::new(),
         }
     }
 
@@ -222,6 +227,7 @@ impl CheckOutcome {
             && self.hints == other.hints
             && self.stale == other.stale
             && self.write == other.write
+            && self.hops == other.hops
     }
 
     /// Whether the operator still has to create or fix the secret.
@@ -367,6 +373,10 @@ pub trait Probe: Send + Sync {
     /// permission granted meanwhile shows within a round.
     fn copied(&self) {}
 
+    /// The operator's choices for the coming rounds (features on or off), for probes whose
+    /// work depends on them. Called before every round.
+    fn select(&self, _selection: &Selection) {}
+
     /// The operator asked to check everything again ("Check now"): the next round starts
     /// from scratch (configuration re-read, credentials renewed, permissions and diagnoses
     /// asked again), so a fixed login or a granted permission shows at once.
@@ -385,6 +395,7 @@ pub async fn check_once(
     let asked: Vec<usize> =
         outcomes.iter().enumerate().filter(|(_, o)| o.is_none()).map(|(i, _)| i).collect();
     if !asked.is_empty() {
+        probe.select(selection);
         let answers = tokio::time::timeout(
             ROUND_TIMEOUT,
             probe.check(spec.clone(), selection.platform, asked),
@@ -448,16 +459,37 @@ pub fn probe_for(
             let mut settings = kubernetes::Settings::new(target.kube_context.clone(), options.mode);
             settings.kubeconfig = target.kubeconfig.as_ref().map(std::path::PathBuf::from);
             settings.request_timeout = options.request_timeout;
-            Arc::new(kubernetes::KubernetesProbe::new(settings, spec))
+            let kube = Arc::new(kubernetes::KubernetesProbe::new(settings, spec));
+            if spec.entries.iter().any(|e| e.delivered.is_some()) {
+                let aws = spec
+                    .entries
+                    .iter()
+                    .any(|e| {
+                        matches!(
+                            e.delivered.as_ref().map(|d| &d.source),
+                            Some(crate::spec::Source::Aws(_))
+                        )
+                    })
+                    .then(|| {
+                        Arc::new(aws_probe(target, &delivery::DeliveryProbe::lowered(spec), options))
+                    });
+                Arc::new(delivery::DeliveryProbe::new(kube, aws, spec))
+            } else {
+                kube
+            }
         }
-        Platform::Aws => Arc::new(aws::AwsProbe::new(
-            aws::Settings {
-                profile: target.aws_profile.clone(),
-                region: target.aws_region.clone(),
-                mode: options.mode,
-                request_timeout: options.request_timeout,
-            },
-            spec,
-        )),
+        Platform::Aws => Arc::new(aws_probe(target, spec, options)),
     }
+}
+
+fn aws_probe(target: &Target, spec: &SecretSpec, options: ProbeOptions) -> aws::AwsProbe {
+    aws::AwsProbe::new(
+        aws::Settings {
+            profile: target.aws_profile.clone(),
+            region: target.aws_region.clone(),
+            mode: options.mode,
+            request_timeout: options.request_timeout,
+        },
+        spec,
+    )
 }

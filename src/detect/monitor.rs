@@ -202,6 +202,7 @@ fn keep_last_known(previous: Option<&CheckOutcome>, fresh: CheckOutcome) -> Chec
                 checked_at: last.checked_at,
                 stale: Some(format!("last known state; {reason}")),
                 write: last.write.clone(),
+                hops: last.hops.clone(),
             }
         }
         _ => fresh,

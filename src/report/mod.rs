@@ -67,6 +67,9 @@ pub struct ReportRow {
     /// Why `can_create` says what it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_create_reason: Option<String>,
+    /// For a value delivered by External Secrets: each hop of its chain with its own state.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<crate::detect::delivery::Hop>,
 }
 
 /// How a check ended, for exit codes.
@@ -103,6 +106,7 @@ impl CheckReport {
                 blocks_readiness: selection.blocks_readiness(entry),
                 can_create: outcome.write.as_ref().map(|w| w.can_create),
                 can_create_reason: outcome.write.as_ref().map(|w| w.reason.clone()),
+                hops: outcome.hops.clone(),
             })
             .collect();
         let progress = Progress::of(spec, selection, outcomes.iter().map(Some));
@@ -174,6 +178,17 @@ impl CheckReport {
                 }
                 if let (Some(can), Some(reason)) = (row.can_create, &row.can_create_reason) {
                     put!(out, "      can create: {}: {}", can.as_str(), one_line(reason));
+                }
+                for hop in &row.hops {
+                    let detail =
+                        hop.detail.as_deref().map(|d| format!(": {}", one_line(d))).unwrap_or_default();
+                    put!(
+                        out,
+                        "      {} {:<18} {}{detail}",
+                        if hop.state.passes() { "✓" } else { "·" },
+                        hop.state.as_str(),
+                        one_line(&hop.location)
+                    );
                 }
                 for hint in &row.hints {
                     put!(out, "      → {}", one_line(&hint.text));

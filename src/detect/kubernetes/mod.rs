@@ -14,6 +14,7 @@
 //! marked stale, until it recovers by itself.
 
 mod connection;
+pub(crate) mod eso;
 mod exec;
 mod outcome;
 mod session;

@@ -5,6 +5,7 @@
 //! `last-applied-configuration` annotation that client-side `kubectl apply` writes), and the
 //! types below keep nothing else even if a server sent more.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -384,6 +385,149 @@ pub(crate) async fn get_secret(
         Err(ProbeError::NotFound { kind }) if kind.is_empty() || kind == "secrets" => Ok(None),
         Err(other) => Err(other),
     }
+}
+
+/// One Table row as column name (lower case) -> cell text. Only printer columns: no object.
+pub(crate) type TableRow = BTreeMap<String, String>;
+
+fn named_rows(shape: &Shape) -> Vec<TableRow> {
+    let names: Vec<String> = shape
+        .columns
+        .iter()
+        .flatten()
+        .map(|c| c.name.to_ascii_lowercase())
+        .collect();
+    shape
+        .rows
+        .iter()
+        .map(|row| {
+            names.iter().cloned().zip(row.cells.iter().map(Cell::text)).collect::<TableRow>()
+        })
+        .filter(|row| row.get("name").is_some_and(|n| !n.is_empty()))
+        .collect()
+}
+
+/// The rows of the Table at `path` (a list), `includeObject=None`.
+pub(crate) async fn table(
+    client: &kube::Client,
+    path: &str,
+    query: &str,
+    timeout: Duration,
+) -> Result<Vec<TableRow>, ProbeError> {
+    let separator = if query.is_empty() { "" } else { "&" };
+    let uri = format!("{path}?includeObject=None{separator}{query}");
+    Ok(named_rows(&parse_table(&send(client, get(&uri, TABLE)?, timeout).await?)?))
+}
+
+/// The Table row of the one object at `path`, or `None` when the server says there is no
+/// such `resource`.
+pub(crate) async fn table_row(
+    client: &kube::Client,
+    path: &str,
+    resource: &str,
+    timeout: Duration,
+) -> Result<Option<TableRow>, ProbeError> {
+    match table(client, path, "", timeout).await {
+        Ok(rows) => Ok(rows.into_iter().next()),
+        Err(ProbeError::NotFound { kind }) if kind.is_empty() || kind == resource => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+/// `path` segments, escaped.
+pub(crate) fn path_of(segments: &[&str]) -> String {
+    segments.iter().map(|s| format!("/{}", encode(s))).collect()
+}
+
+/// The versions the server serves of API `group`, or `None` when it serves none (the group
+/// is not installed). Discovery carries no values.
+pub(crate) async fn group_versions(
+    client: &kube::Client,
+    group: &str,
+    timeout: Duration,
+) -> Result<Option<Vec<String>>, ProbeError> {
+    #[derive(Deserialize)]
+    struct Groups {
+        #[serde(default)]
+        groups: Vec<Group>,
+    }
+    #[derive(Deserialize)]
+    struct Group {
+        name: String,
+        #[serde(default)]
+        versions: Vec<Version>,
+    }
+    #[derive(Deserialize)]
+    struct Version {
+        version: String,
+    }
+    let body = send(client, get("/apis", "application/json")?, timeout).await?;
+    let groups: Groups = serde_json::from_slice(&body)
+        .map_err(|_| ProbeError::Protocol("the API group list is not JSON".to_owned()))?;
+    Ok(groups
+        .groups
+        .into_iter()
+        .find(|g| g.name == group)
+        .map(|g| g.versions.into_iter().map(|v| v.version).collect()))
+}
+
+/// A Warning Event's reason and message, and when it was last seen. The message is a
+/// controller's words (for External Secrets, a provider's error): callers classify it and
+/// drop it; it is never shown, stored or logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Warning {
+    pub reason: String,
+    pub message: String,
+    pub last_seen: String,
+}
+
+/// The Warning Events about the `kind` object `name` in `namespace`, newest first.
+pub(crate) async fn warnings(
+    client: &kube::Client,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<Vec<Warning>, ProbeError> {
+    #[derive(Deserialize)]
+    struct List {
+        #[serde(default)]
+        items: Vec<Item>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        #[serde(default, rename = "type")]
+        kind: String,
+        #[serde(default)]
+        reason: String,
+        #[serde(default)]
+        message: String,
+        #[serde(default, rename = "lastTimestamp")]
+        last: Option<String>,
+        #[serde(default, rename = "eventTime")]
+        event_time: Option<String>,
+    }
+    let selector = format!("involvedObject.kind={kind},involvedObject.name={name},type=Warning");
+    let uri = format!(
+        "/api/v1/namespaces/{}/events?fieldSelector={}",
+        encode(namespace),
+        encode(&selector)
+    );
+    let body = send(client, get(&uri, "application/json")?, timeout).await?;
+    let list: List = serde_json::from_slice(&body)
+        .map_err(|_| ProbeError::Protocol("the event list is not JSON".to_owned()))?;
+    let mut found: Vec<Warning> = list
+        .items
+        .into_iter()
+        .filter(|i| i.kind == "Warning")
+        .map(|i| Warning {
+            reason: i.reason,
+            message: i.message,
+            last_seen: i.last.or(i.event_time).unwrap_or_default(),
+        })
+        .collect();
+    found.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    Ok(found)
 }
 
 /// Whether `namespace` exists. Namespaces carry no secret values.

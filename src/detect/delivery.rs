@@ -1,0 +1,601 @@
+//! Delivery chains: a value in a backend, the External Secrets Operator, its store, and per
+//! target namespace the ExternalSecret and the Secret it makes. Each hop gets its own state;
+//! a value's row is green only when every needed target is synced.
+//!
+//! The probe lowers the spec: each value becomes a plain entry placed in its backend (AWS or
+//! a source namespace, checked by the existing probes with their diagnoses and commands),
+//! and each target Secret a vendor-provided Kubernetes entry (presence only: its create
+//! commands are never shown, ESO owns it). External Secrets is asked through
+//! [`KubernetesProbe::eso`]. Backends Greenlight does not ask directly (Secret Manager,
+//! Doppler, Vault) are judged from what External Secrets reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use super::aws::AwsProbe;
+use super::kubernetes::KubernetesProbe;
+use super::kubernetes::eso::{Answer, Api, Ask, Cause, External};
+use super::kubernetes::wire::ProbeError;
+use super::{CheckOutcome, ConnectionStatus, Presence, Probe, ProbeFuture, Selection};
+use crate::commands::{self, CommandKind};
+use crate::diagnose::Hint;
+use crate::spec::{
+    Delivered, DeliveryTarget, FeatureSet, Platform, Provider, SecretEntry, SecretSpec, Source,
+    StoreKind,
+};
+
+/// One hop of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    /// What it is.
+    pub kind: HopKind,
+    /// Where, e.g. `ExternalSecret litellm/litellm-secrets`.
+    pub location: String,
+    /// Its state.
+    pub state: HopState,
+    /// What was found, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The hops of a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HopKind {
+    /// The value in its backend.
+    Backend,
+    /// The External Secrets Operator's API.
+    Operator,
+    /// The SecretStore or ClusterSecretStore.
+    Store,
+    /// The ExternalSecret.
+    ExternalSecret,
+    /// The Kubernetes Secret it makes.
+    Secret,
+}
+
+/// A hop's state, as the JSON report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HopState {
+    /// Exists and works (a value present, a store valid, an ExternalSecret synced).
+    Ok,
+    /// The backend (or the cluster) cleanly said it does not exist.
+    Missing,
+    /// Not there or not synced yet, and nothing says why.
+    Waiting,
+    /// Reports an error.
+    Failing,
+    /// External Secrets is not installed.
+    NotInstalled,
+    /// The API version the manifests use is not served.
+    VersionNotServed,
+    /// A store whose validation is unknown: usable, not proven.
+    NotProven,
+    /// A Secret External Secrets did not make: it will be taken over and overwritten.
+    NotManaged,
+    /// A Secret that exists while its ExternalSecret fails: it holds old (or hand-made) data.
+    Stale,
+    /// Greenlight may not look.
+    Forbidden,
+    /// Could not be asked.
+    Unreachable,
+    /// Greenlight does not ask this backend itself; see the ExternalSecrets.
+    NotChecked,
+}
+
+impl HopState {
+    /// The word shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HopState::Ok => "ok",
+            HopState::Missing => "missing",
+            HopState::Waiting => "waiting",
+            HopState::Failing => "failing",
+            HopState::NotInstalled => "not_installed",
+            HopState::VersionNotServed => "version_not_served",
+            HopState::NotProven => "not_proven",
+            HopState::NotManaged => "not_managed",
+            HopState::Stale => "stale",
+            HopState::Forbidden => "forbidden",
+            HopState::Unreachable => "unreachable",
+            HopState::NotChecked => "not_checked",
+        }
+    }
+
+    /// Whether the hop lets the value through.
+    pub fn passes(self) -> bool {
+        self == HopState::Ok
+    }
+}
+
+impl Hop {
+    fn new(kind: HopKind, location: String, state: HopState, detail: Option<String>) -> Self {
+        Self { kind, location, state, detail }
+    }
+}
+
+/// The probe for specs with delivered values: plain entries and backends through the
+/// Kubernetes and AWS probes, External Secrets through the Kubernetes session.
+pub struct DeliveryProbe {
+    kube: Arc<KubernetesProbe>,
+    aws: Option<Arc<AwsProbe>>,
+    features: std::sync::Mutex<FeatureSet>,
+    /// False while some delivered value is not green: ExternalSecret statuses change without
+    /// a Secret event (an error), so they are polled every few seconds until then.
+    settled: Arc<AtomicBool>,
+}
+
+impl DeliveryProbe {
+    /// A probe over `kube` (and `aws`, for values in AWS backends).
+    pub fn new(kube: Arc<KubernetesProbe>, aws: Option<Arc<AwsProbe>>, spec: &SecretSpec) -> Self {
+        Self {
+            kube,
+            aws,
+            features: std::sync::Mutex::new(FeatureSet::defaults(spec)),
+            settled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The spec an AWS probe for `spec`'s backends must be made from.
+    pub fn lowered(spec: &SecretSpec) -> SecretSpec {
+        lower(spec).0
+    }
+}
+
+/// `spec` with every value placed in its backend and every target appended as a
+/// vendor-provided Kubernetes entry; the targets' indices by (namespace, secret).
+fn lower(spec: &SecretSpec) -> (SecretSpec, BTreeMap<(String, String), usize>) {
+    let mut lowered = spec.clone();
+    let mut targets = BTreeMap::new();
+    for entry in &mut lowered.entries {
+        let Some(delivered) = entry.delivered.take() else { continue };
+        match &delivered.source {
+            Source::Aws(placement) => entry.aws = Some(placement.clone()),
+            Source::Kubernetes(placement) => entry.kubernetes = Some(placement.clone()),
+            Source::Gcp { .. } | Source::Doppler { .. } | Source::Vault { .. } => {}
+        }
+        for t in &delivered.targets {
+            let key = (t.namespace.clone(), t.secret.clone());
+            if targets.contains_key(&key) {
+                continue;
+            }
+            targets.insert(key, spec.entries.len() + targets.len());
+        }
+    }
+    let mut appended: Vec<(usize, SecretEntry)> = Vec::new();
+    for entry in &spec.entries {
+        for t in entry.delivered.iter().flat_map(|d| &d.targets) {
+            let Some(&index) = targets.get(&(t.namespace.clone(), t.secret.clone())) else {
+                continue;
+            };
+            if appended.iter().any(|(i, _)| *i == index) {
+                continue;
+            }
+            appended.push((index, target_entry(t)));
+        }
+    }
+    appended.sort_by_key(|(i, _)| *i);
+    lowered.entries.extend(appended.into_iter().map(|(_, e)| e));
+    (lowered, targets)
+}
+
+fn target_entry(t: &DeliveryTarget) -> SecretEntry {
+    SecretEntry {
+        name: format!("{}/{}", t.namespace, t.secret),
+        description: format!("made by ExternalSecret {}", t.external_secret),
+        required: true,
+        provided_by: Provider::Vendor,
+        when: Vec::new(),
+        docs: None,
+        kubernetes: Some(t.placement()),
+        aws: None,
+        generate: crate::spec::Generate::default(),
+        delivered: None,
+    }
+}
+
+impl Probe for DeliveryProbe {
+    fn check(&self, spec: Arc<SecretSpec>, _platform: Platform, indices: Vec<usize>) -> ProbeFuture {
+        let kube = self.kube.clone();
+        let aws = self.aws.clone();
+        let features = self.features.lock().map(|f| f.clone()).unwrap_or_default();
+        let (lowered, targets) = lower(&spec);
+        let lowered = Arc::new(lowered);
+        let done = self.settled.clone();
+        Box::pin(async move {
+            let mut kube_indices = Vec::new();
+            let mut aws_indices = Vec::new();
+            let mut ask = Ask {
+                store: spec.delivery.as_ref().map(|d| d.store.clone()),
+                manifests: spec.delivery.as_ref().map_or_else(|| "v1".to_owned(), |d| d.api_version.clone()),
+                externals: BTreeSet::new(),
+            };
+            let mut needed_targets: BTreeSet<usize> = BTreeSet::new();
+            for &index in &indices {
+                let Some(entry) = spec.entries.get(index) else { continue };
+                match &entry.delivered {
+                    None => kube_indices.push(index),
+                    Some(delivered) => {
+                        match delivered.source {
+                            Source::Aws(_) => aws_indices.push(index),
+                            Source::Kubernetes(_) => kube_indices.push(index),
+                            _ => {}
+                        }
+                        for t in delivered.targets.iter().filter(|t| t.is_needed(&features)) {
+                            ask.externals.insert((t.namespace.clone(), t.external_secret.clone()));
+                            if let Some(&i) = targets.get(&(t.namespace.clone(), t.secret.clone())) {
+                                needed_targets.insert(i);
+                            }
+                        }
+                    }
+                }
+            }
+            kube_indices.extend(needed_targets.iter().copied());
+            let kube_round = kube.check(lowered.clone(), Platform::Kubernetes, kube_indices);
+            let aws_round = async {
+                match (&aws, aws_indices.is_empty()) {
+                    (Some(aws), false) => aws.check(lowered.clone(), Platform::Aws, aws_indices).await,
+                    _ => Vec::new(),
+                }
+            };
+            let eso_round = async {
+                if ask.externals.is_empty() && ask.store.is_none() {
+                    None
+                } else {
+                    Some(kube.eso(&ask).await)
+                }
+            };
+            let (kube_answers, aws_answers, eso) = tokio::join!(kube_round, aws_round, eso_round);
+            let mut answers: BTreeMap<usize, CheckOutcome> =
+                kube_answers.into_iter().chain(aws_answers).collect();
+            let mut out = Vec::new();
+            let mut settled = true;
+            for index in indices {
+                let Some(entry) = spec.entries.get(index) else { continue };
+                let Some(delivered) = &entry.delivered else {
+                    if let Some(outcome) = answers.remove(&index) {
+                        out.push((index, outcome));
+                    }
+                    continue;
+                };
+                let chain = Chain {
+                    spec: &spec,
+                    entry,
+                    delivered,
+                    features: &features,
+                    backend: answers.get(&index),
+                    targets: &targets,
+                    answers: &answers,
+                    eso: eso.as_ref(),
+                };
+                let outcome = chain.judge();
+                settled &= outcome.confirms_presence();
+                out.push((index, outcome));
+            }
+            done.store(settled, Ordering::Relaxed);
+            out
+        })
+    }
+
+    fn poll_interval(&self, all_present: bool) -> Duration {
+        let kube = self.kube.poll_interval(all_present);
+        let aws = self.aws.as_ref().map_or(kube, |a| a.poll_interval(all_present));
+        let chains = if self.settled.load(Ordering::Relaxed) {
+            Duration::from_secs(30)
+        } else {
+            Duration::from_secs(2)
+        };
+        kube.min(aws).min(chains)
+    }
+
+    fn subscribe(&self, nudge: Arc<Notify>) {
+        self.kube.subscribe(nudge);
+    }
+
+    fn connection(&self) -> Option<ConnectionStatus> {
+        self.kube.connection()
+    }
+
+    fn copied(&self) {
+        self.kube.copied();
+        if let Some(aws) = &self.aws {
+            aws.copied();
+        }
+    }
+
+    fn select(&self, selection: &Selection) {
+        if let Ok(mut features) = self.features.lock() {
+            features.clone_from(&selection.features);
+        }
+    }
+
+    fn start_over(&self) {
+        self.kube.start_over();
+        if let Some(aws) = &self.aws {
+            aws.start_over();
+        }
+    }
+}
+
+/// Everything known about one value's chain in this round.
+struct Chain<'a> {
+    spec: &'a SecretSpec,
+    entry: &'a SecretEntry,
+    delivered: &'a Delivered,
+    features: &'a FeatureSet,
+    /// The backend's outcome, for backends Greenlight asks itself.
+    backend: Option<&'a CheckOutcome>,
+    targets: &'a BTreeMap<(String, String), usize>,
+    answers: &'a BTreeMap<usize, CheckOutcome>,
+    eso: Option<&'a Answer>,
+}
+
+/// A failed request as a hop state and words.
+fn failed(error: &ProbeError) -> (HopState, String) {
+    match error {
+        ProbeError::Forbidden { message } => (HopState::Forbidden, message.clone()),
+        other => (HopState::Unreachable, other.to_string()),
+    }
+}
+
+impl Chain<'_> {
+    fn judge(&self) -> CheckOutcome {
+        let needed: Vec<&DeliveryTarget> =
+            self.delivered.targets.iter().filter(|t| t.is_needed(self.features)).collect();
+        let mut hops = Vec::new();
+        let (mut backend_hop, backend_outcome) = self.backend_hop();
+        let operator = self.operator_hop();
+        let stores = self.store_hops(&needed);
+        let mut pairs = Vec::new();
+        for t in &needed {
+            pairs.push(self.target_hops(t));
+        }
+        // A backend Greenlight does not ask is proven by any ExternalSecret synced from it.
+        if backend_hop.state == HopState::NotChecked
+            && let Some((es, _)) = pairs.iter().find(|(es, _)| es.state.passes())
+        {
+            backend_hop.state = HopState::Ok;
+            backend_hop.detail = Some(format!("proven by the sync of {}", es.location));
+        }
+        hops.push(backend_hop.clone());
+        if !needed.is_empty() {
+            hops.push(operator);
+            hops.extend(stores);
+            for (es, secret) in pairs {
+                hops.push(es);
+                hops.push(secret);
+            }
+        }
+        self.verdict(hops, backend_outcome)
+    }
+
+    fn backend_hop(&self) -> (Hop, Option<CheckOutcome>) {
+        let source = &self.delivered.source;
+        let location = source.describe();
+        match source {
+            Source::Aws(_) | Source::Kubernetes(_) => match self.backend {
+                Some(outcome) => {
+                    let state = match &outcome.presence {
+                        Presence::Present => HopState::Ok,
+                        Presence::Missing => HopState::Missing,
+                        Presence::Forbidden { .. } => HopState::Forbidden,
+                        Presence::Unreachable { .. } | Presence::Checking => HopState::Unreachable,
+                        Presence::Wrong { .. } | Presence::FoundElsewhere { .. } => {
+                            HopState::Failing
+                        }
+                        Presence::Skipped | Presence::NotNeeded => HopState::Waiting,
+                    };
+                    let detail = outcome.presence.detail().map(str::to_owned);
+                    (Hop::new(HopKind::Backend, location, state, detail), Some(outcome.clone()))
+                }
+                None => (
+                    Hop::new(HopKind::Backend, location, HopState::Unreachable, Some("no answer".to_owned())),
+                    None,
+                ),
+            },
+            _ => (
+                Hop::new(
+                    HopKind::Backend,
+                    location,
+                    HopState::NotChecked,
+                    Some(format!("Greenlight does not ask {} itself; External Secrets' sync proves the value", source.title())),
+                ),
+                None,
+            ),
+        }
+    }
+
+    fn manifests(&self) -> &str {
+        self.spec.delivery.as_ref().map_or("v1", |d| d.api_version.as_str())
+    }
+
+    fn operator_hop(&self) -> Hop {
+        let location = "External Secrets Operator".to_owned();
+        let (state, detail) = match self.eso.map(|a| &a.api) {
+            None => (HopState::Waiting, None),
+            Some(Err(error)) => {
+                let (state, words) = failed(error);
+                (state, Some(words))
+            }
+            Some(Ok(Api::NotInstalled)) => (
+                HopState::NotInstalled,
+                Some("not installed: the cluster serves no external-secrets.io API; install External Secrets (its Helm chart) first".to_owned()),
+            ),
+            Some(Ok(Api::Served { served, .. })) => {
+                let manifests = self.manifests();
+                if served.iter().any(|v| v == manifests) {
+                    (HopState::Ok, Some(format!("serves external-secrets.io/{}", served.join(", "))))
+                } else if manifests == "v1" {
+                    (HopState::VersionNotServed, Some(format!("serves only external-secrets.io/{}; the deployment's manifests use v1, which ESO serves from 0.16 on: upgrade External Secrets", served.join(", "))))
+                } else {
+                    (HopState::VersionNotServed, Some(format!("serves external-secrets.io/{} but not {manifests}, which the deployment's manifests use (ESO stopped serving v1beta1 in 0.17): change their apiVersion to external-secrets.io/v1", served.join(", "))))
+                }
+            }
+        };
+        Hop::new(HopKind::Operator, location, state, detail)
+    }
+
+    fn store_hops(&self, needed: &[&DeliveryTarget]) -> Vec<Hop> {
+        let Some(delivery) = &self.spec.delivery else { return Vec::new() };
+        let store = &delivery.store;
+        let scopes: Vec<String> = match store.kind {
+            StoreKind::ClusterSecretStore => vec![String::new()],
+            StoreKind::SecretStore => {
+                let set: BTreeSet<String> = needed.iter().map(|t| t.namespace.clone()).collect();
+                set.into_iter().collect()
+            }
+        };
+        scopes
+            .into_iter()
+            .map(|ns| {
+                let location = if ns.is_empty() {
+                    format!("{} {}", store.kind.as_str(), store.name)
+                } else {
+                    format!("{} {ns}/{}", store.kind.as_str(), store.name)
+                };
+                let (state, detail) = match self.eso.map(|a| (&a.api, a.stores.get(&ns))) {
+                    Some((Ok(Api::Served { .. }), Some(Ok(Some(row))))) => {
+                        let ready = row.get("ready").map_or("", String::as_str);
+                        let reason = row.get("status").map_or("", String::as_str);
+                        match (ready, reason) {
+                            ("True", "ValidationUnknown") => (HopState::NotProven, Some("ready, but its provider could not prove the credentials work (ValidationUnknown)".to_owned())),
+                            ("True", _) => (HopState::Ok, Some("valid".to_owned())),
+                            ("False", _) => (HopState::Failing, Some(format!("not ready ({}): it cannot reach or log in to its backend; `kubectl describe {} {}` shows why", printable_reason(reason), store.kind.plural(), store.name))),
+                            _ => (HopState::Waiting, Some("not validated yet: is the External Secrets controller running?".to_owned())),
+                        }
+                    }
+                    Some((Ok(Api::Served { .. }), Some(Ok(None)))) => (HopState::Missing, Some("does not exist; it comes with the deployment's External Secrets configuration".to_owned())),
+                    Some((_, Some(Err(error)))) => {
+                        let (state, words) = failed(error);
+                        (state, Some(words))
+                    }
+                    _ => (HopState::Waiting, None),
+                };
+                Hop::new(HopKind::Store, location, state, detail)
+            })
+            .collect()
+    }
+
+    fn target_hops(&self, t: &DeliveryTarget) -> (Hop, Hop) {
+        let es_location = format!("ExternalSecret {}/{}", t.namespace, t.external_secret);
+        let secret_location = format!("Secret {}/{}", t.namespace, t.secret);
+        let external = self.eso.and_then(|a| a.externals.get(&(t.namespace.clone(), t.external_secret.clone())));
+        let (es_state, es_detail) = match external {
+            None => (HopState::Waiting, None),
+            Some(Err(error)) => {
+                let (state, words) = failed(error);
+                (state, Some(words))
+            }
+            Some(Ok(None)) => (HopState::Missing, Some("does not exist yet; the deployment's manifests create it".to_owned())),
+            Some(Ok(Some(es))) => es_state(es),
+        };
+        let synced = es_state == HopState::Ok;
+        let managed = self
+            .eso
+            .and_then(|a| a.managed.get(&t.namespace))
+            .and_then(|m| m.as_ref().ok())
+            .map(|names| names.contains(&t.secret));
+        let outcome = self
+            .targets
+            .get(&(t.namespace.clone(), t.secret.clone()))
+            .and_then(|i| self.answers.get(i));
+        let (state, detail) = match outcome.map(|o| &o.presence) {
+            Some(Presence::Present) if managed == Some(false) => (HopState::NotManaged, Some("exists but was not made by External Secrets, which will take it over and overwrite it; values belong in the backend".to_owned())),
+            Some(Presence::Present) if !synced && es_state != HopState::Waiting => (HopState::Stale, Some("exists, but its ExternalSecret is not synced: it holds old data".to_owned())),
+            Some(Presence::Present) => (HopState::Ok, Some(format!("has {}", t.keys.join(", ")))),
+            Some(Presence::Missing) if synced => (HopState::Failing, Some("missing although its ExternalSecret says synced (creationPolicy Merge or None does not create it)".to_owned())),
+            Some(Presence::Missing) => (HopState::Waiting, Some("External Secrets makes it once the ExternalSecret syncs".to_owned())),
+            Some(Presence::Forbidden { permission }) => (HopState::Forbidden, Some(permission.clone())),
+            Some(Presence::Wrong { reason }) => (HopState::Failing, Some(reason.clone())),
+            Some(Presence::Unreachable { reason }) => (HopState::Unreachable, Some(reason.clone())),
+            Some(other) => (HopState::Waiting, other.detail().map(str::to_owned)),
+            None => (HopState::Waiting, None),
+        };
+        (
+            Hop::new(HopKind::ExternalSecret, es_location, es_state, es_detail),
+            Hop::new(HopKind::Secret, secret_location, state, detail),
+        )
+    }
+
+    /// The row's state from its hops: the backend decides first (its own outcome, hints and
+    /// commands), then the first hop that does not pass.
+    fn verdict(&self, hops: Vec<Hop>, backend: Option<CheckOutcome>) -> CheckOutcome {
+        let mut hints: Vec<Hint> = Vec::new();
+        if let Some(command) = &self.delivered.create_with {
+            hints.push(Hint::says(format!("The vendor's tool creates this value: run `{command}` (or use the Create command)")));
+        }
+        let first_bad = hops.iter().find(|h| !h.state.passes() && h.state != HopState::NotChecked);
+        let backend_state = hops.first().map(|h| h.state);
+        let mut outcome = match (backend_state, &backend) {
+            (Some(state), Some(backend)) if !state.passes() => {
+                let mut outcome = backend.clone();
+                hints.extend(outcome.hints.drain(..));
+                outcome
+            }
+            _ => match first_bad {
+                None => CheckOutcome::now(Presence::Present),
+                Some(hop) => {
+                    let words = match &hop.detail {
+                        Some(detail) => format!("{}: {detail}", hop.location),
+                        None => format!("{}: {}", hop.location, hop.state.as_str()),
+                    };
+                    let presence = match hop.state {
+                        HopState::Forbidden => Presence::Forbidden { permission: words },
+                        HopState::Unreachable => Presence::Unreachable { reason: words },
+                        HopState::Missing if hop.kind == HopKind::Backend => Presence::Missing,
+                        _ => Presence::Wrong { reason: words },
+                    };
+                    if matches!(hop.kind, HopKind::ExternalSecret | HopKind::Secret)
+                        && backend_state.is_some_and(HopState::passes)
+                        && let Some(command) = commands::posix_text(
+                            self.entry,
+                            Platform::Kubernetes,
+                            &crate::commands::Target::default(),
+                            CommandKind::Sync,
+                        )
+                    {
+                        hints.push(Hint::with_command(
+                            "The value is in the backend; ask External Secrets to sync now instead of at its next refresh:",
+                            command,
+                        ));
+                    }
+                    CheckOutcome::now(presence)
+                }
+            },
+        };
+        outcome.hints = hints;
+        outcome.hops = hops;
+        outcome
+    }
+}
+
+fn printable_reason(reason: &str) -> String {
+    let clean: String = reason.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
+    if clean.is_empty() { "no reason given".to_owned() } else { clean }
+}
+
+fn es_state(es: &External) -> (HopState, Option<String>) {
+    let when = if es.last_sync.is_empty() { String::new() } else { format!(" (last sync {})", printable_reason_time(&es.last_sync)) };
+    match (es.ready.as_str(), es.reason.as_str()) {
+        ("True", "SecretSynced") | ("True", "") => (HopState::Ok, Some(format!("synced{when}"))),
+        ("True", "SecretMissing") => (HopState::Failing, Some("creationPolicy Merge, and the Secret it merges into does not exist".to_owned())),
+        ("True", "SecretDeleted") => (HopState::Failing, Some("the backend returned no data, so the Secret was deleted (deletionPolicy Delete)".to_owned())),
+        ("True", _) => (HopState::Ok, Some(format!("ready{when}"))),
+        ("False", _) => {
+            let cause = es.cause.unwrap_or(Cause::Other);
+            (HopState::Failing, Some(format!("not synced: {}", cause.text())))
+        }
+        _ => (HopState::Waiting, Some("not synced yet: is the External Secrets controller running?".to_owned())),
+    }
+}
+
+/// A timestamp cell, kept only if it looks like one.
+fn printable_reason_time(text: &str) -> String {
+    text.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | 'T' | 'Z' | '.')).take(40).collect()
+}

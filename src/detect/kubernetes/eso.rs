@@ -1,0 +1,276 @@
+//! The External Secrets side of a delivery chain, asked only in value-free forms: API
+//! discovery (is ESO installed, which version is served), the store and ExternalSecret
+//! printer columns (Tables with `includeObject=None`: an ExternalSecret's template can hold
+//! literals), the names of Secrets ESO manages (a label-selected Table), and for an
+//! ExternalSecret that is not synced, its latest Warning Event classified into a [`Cause`]
+//! in memory; the event's words are dropped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::session::Session;
+use super::wire::{self, ProbeError, TableRow};
+use super::{KubernetesProbe, session};
+use crate::spec::{StoreKind, StoreRef};
+
+/// The API group External Secrets serves.
+pub(crate) const GROUP: &str = "external-secrets.io";
+/// The label ESO puts on every Secret it writes (since ESO 0.11).
+pub(crate) const MANAGED_LABEL: &str = "reconcile.external-secrets.io/managed";
+
+/// What to ask.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ask {
+    /// The store, when the spec names one.
+    pub store: Option<StoreRef>,
+    /// The API version the deployment's manifests use.
+    pub manifests: String,
+    /// ExternalSecrets by (namespace, name).
+    pub externals: BTreeSet<(String, String)>,
+}
+
+/// Which External Secrets API the cluster serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// No `external-secrets.io` group: ESO is not installed.
+    NotInstalled,
+    /// Served; `using` is the version Greenlight reads (v1 when served).
+    Served { using: String, served: Vec<String> },
+}
+
+/// An ExternalSecret's printer columns, and why it is not synced when it is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct External {
+    /// The Ready column: `True`, `False`, or empty when never reconciled.
+    pub ready: String,
+    /// The Status column (the Ready condition's reason), e.g. `SecretSynced`.
+    pub reason: String,
+    /// The Last Sync column, when the server has it.
+    pub last_sync: String,
+    /// For one that is not synced: the latest Warning Event, classified.
+    pub cause: Option<Cause>,
+}
+
+/// Why External Secrets could not sync, in Greenlight's own words (from the latest Warning
+/// Event; its text is never kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// The backend has no such key (or the key has no such property).
+    BackendKeyMissing,
+    /// The store the ExternalSecret names does not exist.
+    StoreMissing,
+    /// The store exists but is not ready.
+    StoreNotReady,
+    /// A ClusterSecretStore that does not allow this namespace.
+    NamespaceNotAllowed,
+    /// The target Secret belongs to another ExternalSecret or controller.
+    OwnedByOther,
+    /// The target Secret is immutable.
+    Immutable,
+    /// The backend refused the store's credentials.
+    AccessDenied,
+    /// A Warning Greenlight does not recognise.
+    Other,
+}
+
+impl Cause {
+    /// Classifies one Warning Event message. The message is not kept.
+    pub(crate) fn of(message: &str) -> Cause {
+        let m = message.strip_prefix("(combined from similar events): ").unwrap_or(message);
+        let lower = m.to_ascii_lowercase();
+        if lower.contains("could not get secretstore") || lower.contains("could not get clustersecretstore") {
+            Cause::StoreMissing
+        } else if lower.contains("is not allowed from namespace") {
+            Cause::NamespaceNotAllowed
+        } else if lower.contains("is not ready") {
+            Cause::StoreNotReady
+        } else if lower.contains("owned by another") {
+            Cause::OwnedByOther
+        } else if lower.contains("secret is immutable") || lower.contains("target is immutable") {
+            Cause::Immutable
+        } else if lower.contains("permissiondenied")
+            || lower.contains("accessdenied")
+            || lower.contains("is forbidden")
+            || lower.contains("(http 401)")
+            || lower.contains("(http 403)")
+            || lower.contains("unauthorized")
+        {
+            Cause::AccessDenied
+        } else if lower.contains("secret does not exist")
+            || lower.contains("does not exist in secret")
+            || lower.contains("does not exist in data of secret")
+            || lower.contains("cannot find secret data for key")
+            || lower.contains("resourcenotfoundexception")
+            || (lower.contains("not found") && !lower.contains("store"))
+        {
+            Cause::BackendKeyMissing
+        } else {
+            Cause::Other
+        }
+    }
+
+    /// What it means, in words.
+    pub(crate) fn text(self) -> &'static str {
+        match self {
+            Cause::BackendKeyMissing => "the backend has no such key (or no such property in it)",
+            Cause::StoreMissing => "the store it names does not exist",
+            Cause::StoreNotReady => "its store is not ready",
+            Cause::NamespaceNotAllowed => "the store does not allow this namespace",
+            Cause::OwnedByOther => {
+                "the target Secret belongs to another ExternalSecret or controller"
+            }
+            Cause::Immutable => "the target Secret is immutable, so it cannot be updated",
+            Cause::AccessDenied => "the backend refused the store's credentials",
+            Cause::Other => {
+                "External Secrets reports an error; `kubectl describe externalsecret` shows it"
+            }
+        }
+    }
+}
+
+/// Everything asked, each part with its own answer or failure.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    /// Which API is served, or why that is not known (not connected, refused, ...).
+    pub api: Result<Api, ProbeError>,
+    /// The store's printer columns, per namespace (`""` for a ClusterSecretStore); `None`
+    /// when it does not exist.
+    pub stores: BTreeMap<String, Result<Option<TableRow>, ProbeError>>,
+    /// Each ExternalSecret; `None` when it does not exist.
+    pub externals: BTreeMap<(String, String), Result<Option<External>, ProbeError>>,
+    /// Per namespace, the names of the Secrets ESO manages there.
+    pub managed: BTreeMap<String, Result<BTreeSet<String>, ProbeError>>,
+}
+
+impl KubernetesProbe {
+    /// Asks the cluster about External Secrets, on the probe's session.
+    pub(crate) async fn eso(&self, ask: &Ask) -> Answer {
+        let session = session(&self.settings, &self.expect, &self.state).await;
+        let session = match session {
+            Ok(session) => session,
+            Err(error) => {
+                let failed = ProbeError::Unreachable { message: error.message };
+                return Answer {
+                    api: Err(failed),
+                    stores: BTreeMap::new(),
+                    externals: BTreeMap::new(),
+                    managed: BTreeMap::new(),
+                };
+            }
+        };
+        ask_all(&session, ask, self.settings.request_timeout).await
+    }
+}
+
+fn choose(served: &[String], manifests: &str) -> Option<String> {
+    ["v1", manifests, "v1beta1"]
+        .into_iter()
+        .find(|v| served.iter().any(|s| s == v))
+        .map(str::to_owned)
+}
+
+async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration) -> Answer {
+    let client = &session.client;
+    let namespaces: BTreeSet<&String> = ask.externals.iter().map(|(ns, _)| ns).collect();
+    let api = match wire::group_versions(client, GROUP, timeout).await {
+        Ok(None) => Ok(Api::NotInstalled),
+        Ok(Some(served)) => match choose(&served, &ask.manifests) {
+            Some(using) => Ok(Api::Served { using, served }),
+            None => Ok(Api::NotInstalled),
+        },
+        Err(error) => Err(error),
+    };
+    let mut answer = Answer {
+        api: api.clone(),
+        stores: BTreeMap::new(),
+        externals: BTreeMap::new(),
+        managed: BTreeMap::new(),
+    };
+    let managed = futures::future::join_all(namespaces.iter().map(|ns| async move {
+        let query = format!("labelSelector={MANAGED_LABEL}%3Dtrue");
+        let path = wire::path_of(&["api", "v1", "namespaces", ns, "secrets"]);
+        let rows = wire::table(client, &path, &query, timeout).await;
+        ((*ns).clone(), rows.map(|rows| rows.into_iter().filter_map(|mut r| r.remove("name")).collect()))
+    }))
+    .await;
+    answer.managed = managed.into_iter().collect();
+    let Ok(Api::Served { using, .. }) = api else { return answer };
+    let version = using.as_str();
+    if let Some(store) = &ask.store {
+        let scopes: Vec<String> = match store.kind {
+            StoreKind::ClusterSecretStore => vec![String::new()],
+            StoreKind::SecretStore => namespaces.iter().map(|ns| (*ns).clone()).collect(),
+        };
+        let stores = futures::future::join_all(scopes.into_iter().map(|ns| async move {
+            let path = if ns.is_empty() {
+                wire::path_of(&["apis", GROUP, version, store.kind.plural(), &store.name])
+            } else {
+                wire::path_of(&["apis", GROUP, version, "namespaces", &ns, store.kind.plural(), &store.name])
+            };
+            let row = wire::table_row(client, &path, store.kind.plural(), timeout).await;
+            (ns, row)
+        }))
+        .await;
+        answer.stores = stores.into_iter().collect();
+    }
+    let externals = futures::future::join_all(ask.externals.iter().map(|(ns, name)| async move {
+        let path = wire::path_of(&["apis", GROUP, version, "namespaces", ns, "externalsecrets", name]);
+        let found = match wire::table_row(client, &path, "externalsecrets", timeout).await {
+            Ok(Some(row)) => {
+                let cell = |name: &str| row.get(name).cloned().unwrap_or_default();
+                let mut external = External {
+                    ready: cell("ready"),
+                    reason: cell("status"),
+                    last_sync: cell("last sync"),
+                    cause: None,
+                };
+                if external.ready == "False" {
+                    // The newest Warning says why; its words stay here.
+                    let warnings = wire::warnings(client, ns, "ExternalSecret", name, timeout).await;
+                    external.cause = Some(match warnings {
+                        Ok(found) => found.first().map_or(Cause::Other, |w| Cause::of(&w.message)),
+                        Err(_) => Cause::Other,
+                    });
+                }
+                Ok(Some(external))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
+        };
+        ((ns.clone(), name.clone()), found)
+    }))
+    .await;
+    answer.externals = externals.into_iter().collect();
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_classified_without_keeping_their_words() {
+        let cases = [
+            ("error processing spec.data[0] (key: platform/hf-token), err: Secret does not exist", Cause::BackendKeyMissing),
+            ("(combined from similar events): error processing spec.data[0] (key: x), err: Secret does not exist", Cause::BackendKeyMissing),
+            ("error processing spec.data[0] (key: DB), err: could not get secret DB: Doppler API Client Error: secret 'DB' not found", Cause::BackendKeyMissing),
+            ("error processing spec.data[0] (key: app), err: could not get ClusterSecretStore \"vault-backend\", ClusterSecretStore.external-secrets.io \"vault-backend\" not found", Cause::StoreMissing),
+            ("error processing spec.data[0] (key: a), err: ClusterSecretStore \"secret-store\" is not ready", Cause::StoreNotReady),
+            ("using cluster store \"s\" is not allowed from namespace \"n\": denied by spec.condition", Cause::NamespaceNotAllowed),
+            ("unable to mutate secret t: secret is owned by another ExternalSecret: other", Cause::OwnedByOther),
+            ("unable to access Secret from SecretManager Client: rpc error: code = PermissionDenied desc = denied", Cause::AccessDenied),
+            ("something else entirely", Cause::Other),
+        ];
+        for (message, cause) in cases {
+            assert_eq!(Cause::of(message), cause, "{message}");
+        }
+    }
+
+    #[test]
+    fn v1_is_read_when_served_and_v1beta1_only_when_it_is_all_there_is() {
+        let served = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(choose(&served(&["v1", "v1beta1"]), "v1beta1").as_deref(), Some("v1"));
+        assert_eq!(choose(&served(&["v1beta1"]), "v1").as_deref(), Some("v1beta1"));
+        assert_eq!(choose(&served(&["v1alpha1"]), "v1"), None);
+    }
+}
