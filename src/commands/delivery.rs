@@ -4,9 +4,8 @@
 //! a target Secret: ESO owns those.
 
 use super::{
-    CommandKind, QuoteError, Shell, Target, Word, aws, context_words, kubernetes, lit,
-    openssl, posix_block, posix_prompts, powershell_block, powershell_values, raw,
-    remark, render, values,
+    CommandKind, QuoteError, Shell, Target, Word, aws, context_words, kubernetes, lit, openssl,
+    posix_block, posix_prompts, powershell_block, powershell_values, raw, remark, render, values,
 };
 use crate::spec::{Delivered, Provider, SecretEntry, Source};
 
@@ -64,7 +63,10 @@ fn verify(source: &Source, shell: Shell) -> Result<String, QuoteError> {
     };
     Ok(format!(
         "{}\n{}",
-        remark(&format!("Shows {} by name and metadata, never its value.", source.describe()), shell)?,
+        remark(
+            &format!("Shows {} by name and metadata, never its value.", source.describe()),
+            shell
+        )?,
         render(&words, shell)?
     ))
 }
@@ -162,7 +164,8 @@ fn write(
             lines.push("$file = New-TemporaryFile".to_owned());
             let send = if quiet {
                 let argv = writer(source, kind, None);
-                let (program, args) = argv.split_first().map_or((None, &[][..]), |(p, a)| (Some(p), a));
+                let (program, args) =
+                    argv.split_first().map_or((None, &[][..]), |(p, a)| (Some(p), a));
                 format!(
                     "Start-Process -NoNewWindow -Wait -RedirectStandardInput $file.FullName -RedirectStandardOutput ([IO.Path]::GetTempFileName()) -FilePath {} -ArgumentList {}",
                     render(program.map(std::slice::from_ref).unwrap_or_default(), shell)?,
@@ -186,8 +189,9 @@ fn write(
 /// next refresh.
 fn sync(delivered: &Delivered, target: &Target, shell: Shell) -> Result<String, QuoteError> {
     let now = match shell {
-        Shell::Posix => "force-sync=$(date +%s)",
-        Shell::PowerShell => "force-sync=$([DateTimeOffset]::UtcNow.ToUnixTimeSeconds())",
+        // A new value each time, also within one second: ESO only looks when it changes.
+        Shell::Posix => "force-sync=$(date +%s)-$RANDOM",
+        Shell::PowerShell => "force-sync=$([DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds())",
     };
     let mut lines = vec![remark(
         "Asks External Secrets to sync now instead of at the next refresh (reads nothing).",

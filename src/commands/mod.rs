@@ -148,9 +148,7 @@ pub fn for_entry(
     for kind in kinds {
         let text = match platform {
             Platform::Kubernetes => match (&entry.delivered, &entry.kubernetes) {
-                (Some(delivered), _) => {
-                    delivery::command(entry, delivered, target, shell, kind)?
-                }
+                (Some(delivered), _) => delivery::command(entry, delivered, target, shell, kind)?,
                 (None, Some(placement)) => kubernetes(entry, placement, target, shell, kind)?,
                 (None, None) => continue,
             },

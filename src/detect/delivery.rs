@@ -201,7 +201,12 @@ fn target_entry(t: &DeliveryTarget) -> SecretEntry {
 }
 
 impl Probe for DeliveryProbe {
-    fn check(&self, spec: Arc<SecretSpec>, _platform: Platform, indices: Vec<usize>) -> ProbeFuture {
+    fn check(
+        &self,
+        spec: Arc<SecretSpec>,
+        _platform: Platform,
+        indices: Vec<usize>,
+    ) -> ProbeFuture {
         let kube = self.kube.clone();
         let aws = self.aws.clone();
         let features = self.features.lock().map(|f| f.clone()).unwrap_or_default();
@@ -213,7 +218,10 @@ impl Probe for DeliveryProbe {
             let mut aws_indices = Vec::new();
             let mut ask = Ask {
                 store: spec.delivery.as_ref().map(|d| d.store.clone()),
-                manifests: spec.delivery.as_ref().map_or_else(|| "v1".to_owned(), |d| d.api_version.clone()),
+                manifests: spec
+                    .delivery
+                    .as_ref()
+                    .map_or_else(|| "v1".to_owned(), |d| d.api_version.clone()),
                 externals: BTreeSet::new(),
             };
             let mut needed_targets: BTreeSet<usize> = BTreeSet::new();
@@ -229,7 +237,8 @@ impl Probe for DeliveryProbe {
                         }
                         for t in delivered.targets.iter().filter(|t| t.is_needed(&features)) {
                             ask.externals.insert((t.namespace.clone(), t.external_secret.clone()));
-                            if let Some(&i) = targets.get(&(t.namespace.clone(), t.secret.clone())) {
+                            if let Some(&i) = targets.get(&(t.namespace.clone(), t.secret.clone()))
+                            {
                                 needed_targets.insert(i);
                             }
                         }
@@ -240,7 +249,9 @@ impl Probe for DeliveryProbe {
             let kube_round = kube.check(lowered.clone(), Platform::Kubernetes, kube_indices);
             let aws_round = async {
                 match (&aws, aws_indices.is_empty()) {
-                    (Some(aws), false) => aws.check(lowered.clone(), Platform::Aws, aws_indices).await,
+                    (Some(aws), false) => {
+                        aws.check(lowered.clone(), Platform::Aws, aws_indices).await
+                    }
                     _ => Vec::new(),
                 }
             };
@@ -395,7 +406,12 @@ impl Chain<'_> {
                     (Hop::new(HopKind::Backend, location, state, detail), Some(outcome.clone()))
                 }
                 None => (
-                    Hop::new(HopKind::Backend, location, HopState::Unreachable, Some("no answer".to_owned())),
+                    Hop::new(
+                        HopKind::Backend,
+                        location,
+                        HopState::Unreachable,
+                        Some("no answer".to_owned()),
+                    ),
                     None,
                 ),
             },
@@ -404,7 +420,10 @@ impl Chain<'_> {
                     HopKind::Backend,
                     location,
                     HopState::NotChecked,
-                    Some(format!("Greenlight does not ask {} itself; External Secrets' sync proves the value", source.title())),
+                    Some(format!(
+                        "Greenlight does not ask {} itself; External Secrets' sync proves the value",
+                        source.title()
+                    )),
                 ),
                 None,
             ),
@@ -485,14 +504,19 @@ impl Chain<'_> {
     fn target_hops(&self, t: &DeliveryTarget) -> (Hop, Hop) {
         let es_location = format!("ExternalSecret {}/{}", t.namespace, t.external_secret);
         let secret_location = format!("Secret {}/{}", t.namespace, t.secret);
-        let external = self.eso.and_then(|a| a.externals.get(&(t.namespace.clone(), t.external_secret.clone())));
+        let external = self
+            .eso
+            .and_then(|a| a.externals.get(&(t.namespace.clone(), t.external_secret.clone())));
         let (es_state, es_detail) = match external {
             None => (HopState::Waiting, None),
             Some(Err(error)) => {
                 let (state, words) = failed(error);
                 (state, Some(words))
             }
-            Some(Ok(None)) => (HopState::Missing, Some("does not exist yet; the deployment's manifests create it".to_owned())),
+            Some(Ok(None)) => (
+                HopState::Missing,
+                Some("does not exist yet; the deployment's manifests create it".to_owned()),
+            ),
             Some(Ok(Some(es))) => es_state(es),
         };
         let synced = es_state == HopState::Ok;
@@ -528,14 +552,16 @@ impl Chain<'_> {
     fn verdict(&self, hops: Vec<Hop>, backend: Option<CheckOutcome>) -> CheckOutcome {
         let mut hints: Vec<Hint> = Vec::new();
         if let Some(command) = &self.delivered.create_with {
-            hints.push(Hint::says(format!("The vendor's tool creates this value: run `{command}` (or use the Create command)")));
+            hints.push(Hint::says(format!(
+                "The vendor's tool creates this value: run `{command}` (or use the Create command)"
+            )));
         }
         let first_bad = hops.iter().find(|h| !h.state.passes() && h.state != HopState::NotChecked);
         let backend_state = hops.first().map(|h| h.state);
         let mut outcome = match (backend_state, &backend) {
             (Some(state), Some(backend)) if !state.passes() => {
                 let mut outcome = backend.clone();
-                hints.extend(outcome.hints.drain(..));
+                hints.append(&mut outcome.hints);
                 outcome
             }
             _ => match first_bad {
@@ -581,21 +607,40 @@ fn printable_reason(reason: &str) -> String {
 }
 
 fn es_state(es: &External) -> (HopState, Option<String>) {
-    let when = if es.last_sync.is_empty() { String::new() } else { format!(" (last sync {})", printable_reason_time(&es.last_sync)) };
+    let when = if es.last_sync.is_empty() {
+        String::new()
+    } else {
+        format!(" (last sync {})", printable_reason_time(&es.last_sync))
+    };
     match (es.ready.as_str(), es.reason.as_str()) {
         ("True", "SecretSynced") | ("True", "") => (HopState::Ok, Some(format!("synced{when}"))),
-        ("True", "SecretMissing") => (HopState::Failing, Some("creationPolicy Merge, and the Secret it merges into does not exist".to_owned())),
-        ("True", "SecretDeleted") => (HopState::Failing, Some("the backend returned no data, so the Secret was deleted (deletionPolicy Delete)".to_owned())),
+        ("True", "SecretMissing") => (
+            HopState::Failing,
+            Some("creationPolicy Merge, and the Secret it merges into does not exist".to_owned()),
+        ),
+        ("True", "SecretDeleted") => (
+            HopState::Failing,
+            Some(
+                "the backend returned no data, so the Secret was deleted (deletionPolicy Delete)"
+                    .to_owned(),
+            ),
+        ),
         ("True", _) => (HopState::Ok, Some(format!("ready{when}"))),
         ("False", _) => {
             let cause = es.cause.unwrap_or(Cause::Other);
             (HopState::Failing, Some(format!("not synced: {}", cause.text())))
         }
-        _ => (HopState::Waiting, Some("not synced yet: is the External Secrets controller running?".to_owned())),
+        _ => (
+            HopState::Waiting,
+            Some("not synced yet: is the External Secrets controller running?".to_owned()),
+        ),
     }
 }
 
 /// A timestamp cell, kept only if it looks like one.
 fn printable_reason_time(text: &str) -> String {
-    text.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | 'T' | 'Z' | '.')).take(40).collect()
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | 'T' | 'Z' | '.'))
+        .take(40)
+        .collect()
 }

@@ -471,7 +471,11 @@ pub fn probe_for(
                         )
                     })
                     .then(|| {
-                        Arc::new(aws_probe(target, &delivery::DeliveryProbe::lowered(spec), options))
+                        Arc::new(aws_probe(
+                            target,
+                            &delivery::DeliveryProbe::lowered(spec),
+                            options,
+                        ))
                     });
                 Arc::new(delivery::DeliveryProbe::new(kube, aws, spec))
             } else {

@@ -259,6 +259,7 @@ mod tests {
                                 checked_at: std::time::UNIX_EPOCH,
                                 stale: None,
                                 write: None,
+                                hops: Vec::new(),
                             },
                         )
                     })

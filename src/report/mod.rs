@@ -180,8 +180,11 @@ impl CheckReport {
                     put!(out, "      can create: {}: {}", can.as_str(), one_line(reason));
                 }
                 for hop in &row.hops {
-                    let detail =
-                        hop.detail.as_deref().map(|d| format!(": {}", one_line(d))).unwrap_or_default();
+                    let detail = hop
+                        .detail
+                        .as_deref()
+                        .map(|d| format!(": {}", one_line(d)))
+                        .unwrap_or_default();
                     put!(
                         out,
                         "      {} {:<18} {}{detail}",

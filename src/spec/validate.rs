@@ -453,11 +453,12 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
 
     let delivered = delivery::resolve(&raw, &platforms, &known, p);
     if raw.secrets.is_empty() && raw.values.is_empty() {
-        p.key(
+        p.value(
             "secrets",
             "no-secrets",
             "the spec lists no secrets".to_owned(),
-            "add at least one entry under `secrets:` (or `values:` delivered by External Secrets)".to_owned(),
+            "add at least one entry under `secrets:` (or `values:` delivered by External Secrets)"
+                .to_owned(),
         );
     }
     let mut first_seen: HashMap<String, String> = HashMap::new();
@@ -465,7 +466,12 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
         let path = index_path("values", i);
         if let Some(first) = first_seen.get(&value.name) {
             let line = p.index.value(&key_path(first, "name")).line;
-            p.value(&key_path(&path, "name"), "duplicate-secret", format!("value `{}` is listed twice (first on line {line})", value.name), "give each value a unique `name`".to_owned());
+            p.value(
+                &key_path(&path, "name"),
+                "duplicate-secret",
+                format!("value `{}` is listed twice (first on line {line})", value.name),
+                "give each value a unique `name`".to_owned(),
+            );
         } else {
             first_seen.insert(value.name.clone(), path);
         }
@@ -611,7 +617,12 @@ fn resolve_common(
             "say what the secret is for, e.g. \"GitHub Personal Access Token for CI\"".to_owned(),
         );
     }
-    let when = p.features(entry.when, &key_path(path, "when"), &format!("secret `{}`", entry.name), known_features);
+    let when = p.features(
+        entry.when,
+        &key_path(path, "when"),
+        &format!("secret `{}`", entry.name),
+        known_features,
+    );
     if let Some(docs) = entry.docs {
         p.free_text(&key_path(path, "docs"), "the documentation link", docs);
     }

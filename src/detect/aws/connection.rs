@@ -100,6 +100,10 @@ pub async fn connect(
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http.clone())
         .timeout_config(timeouts);
+    // Names Greenlight in the user agent, so CloudTrail shows which tool made the calls.
+    if let Ok(name) = aws_types::app_name::AppName::new("greenlight") {
+        loader = loader.app_name(name);
+    }
     if let Some(name) = &chosen {
         // The profile the operator chose, and only it: environment credentials must not
         // quietly stand in for it. The provider needs the same HTTP client (SSO, STS).

@@ -78,7 +78,9 @@ impl Cause {
     pub(crate) fn of(message: &str) -> Cause {
         let m = message.strip_prefix("(combined from similar events): ").unwrap_or(message);
         let lower = m.to_ascii_lowercase();
-        if lower.contains("could not get secretstore") || lower.contains("could not get clustersecretstore") {
+        if lower.contains("could not get secretstore")
+            || lower.contains("could not get clustersecretstore")
+        {
             Cause::StoreMissing
         } else if lower.contains("is not allowed from namespace") {
             Cause::NamespaceNotAllowed
@@ -190,7 +192,10 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
         let query = format!("labelSelector={MANAGED_LABEL}%3Dtrue");
         let path = wire::path_of(&["api", "v1", "namespaces", ns, "secrets"]);
         let rows = wire::table(client, &path, &query, timeout).await;
-        ((*ns).clone(), rows.map(|rows| rows.into_iter().filter_map(|mut r| r.remove("name")).collect()))
+        (
+            (*ns).clone(),
+            rows.map(|rows| rows.into_iter().filter_map(|mut r| r.remove("name")).collect()),
+        )
     }))
     .await;
     answer.managed = managed.into_iter().collect();
@@ -205,7 +210,15 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
             let path = if ns.is_empty() {
                 wire::path_of(&["apis", GROUP, version, store.kind.plural(), &store.name])
             } else {
-                wire::path_of(&["apis", GROUP, version, "namespaces", &ns, store.kind.plural(), &store.name])
+                wire::path_of(&[
+                    "apis",
+                    GROUP,
+                    version,
+                    "namespaces",
+                    &ns,
+                    store.kind.plural(),
+                    &store.name,
+                ])
             };
             let row = wire::table_row(client, &path, store.kind.plural(), timeout).await;
             (ns, row)
@@ -214,7 +227,8 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
         answer.stores = stores.into_iter().collect();
     }
     let externals = futures::future::join_all(ask.externals.iter().map(|(ns, name)| async move {
-        let path = wire::path_of(&["apis", GROUP, version, "namespaces", ns, "externalsecrets", name]);
+        let path =
+            wire::path_of(&["apis", GROUP, version, "namespaces", ns, "externalsecrets", name]);
         let found = match wire::table_row(client, &path, "externalsecrets", timeout).await {
             Ok(Some(row)) => {
                 let cell = |name: &str| row.get(name).cloned().unwrap_or_default();
@@ -226,7 +240,8 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
                 };
                 if external.ready == "False" {
                     // The newest Warning says why; its words stay here.
-                    let warnings = wire::warnings(client, ns, "ExternalSecret", name, timeout).await;
+                    let warnings =
+                        wire::warnings(client, ns, "ExternalSecret", name, timeout).await;
                     external.cause = Some(match warnings {
                         Ok(found) => found.first().map_or(Cause::Other, |w| Cause::of(&w.message)),
                         Err(_) => Cause::Other,
@@ -251,14 +266,38 @@ mod tests {
     #[test]
     fn warnings_are_classified_without_keeping_their_words() {
         let cases = [
-            ("error processing spec.data[0] (key: platform/hf-token), err: Secret does not exist", Cause::BackendKeyMissing),
-            ("(combined from similar events): error processing spec.data[0] (key: x), err: Secret does not exist", Cause::BackendKeyMissing),
-            ("error processing spec.data[0] (key: DB), err: could not get secret DB: Doppler API Client Error: secret 'DB' not found", Cause::BackendKeyMissing),
-            ("error processing spec.data[0] (key: app), err: could not get ClusterSecretStore \"vault-backend\", ClusterSecretStore.external-secrets.io \"vault-backend\" not found", Cause::StoreMissing),
-            ("error processing spec.data[0] (key: a), err: ClusterSecretStore \"secret-store\" is not ready", Cause::StoreNotReady),
-            ("using cluster store \"s\" is not allowed from namespace \"n\": denied by spec.condition", Cause::NamespaceNotAllowed),
-            ("unable to mutate secret t: secret is owned by another ExternalSecret: other", Cause::OwnedByOther),
-            ("unable to access Secret from SecretManager Client: rpc error: code = PermissionDenied desc = denied", Cause::AccessDenied),
+            (
+                "error processing spec.data[0] (key: platform/hf-token), err: Secret does not exist",
+                Cause::BackendKeyMissing,
+            ),
+            (
+                "(combined from similar events): error processing spec.data[0] (key: x), err: Secret does not exist",
+                Cause::BackendKeyMissing,
+            ),
+            (
+                "error processing spec.data[0] (key: DB), err: could not get secret DB: Doppler API Client Error: secret 'DB' not found",
+                Cause::BackendKeyMissing,
+            ),
+            (
+                "error processing spec.data[0] (key: app), err: could not get ClusterSecretStore \"vault-backend\", ClusterSecretStore.external-secrets.io \"vault-backend\" not found",
+                Cause::StoreMissing,
+            ),
+            (
+                "error processing spec.data[0] (key: a), err: ClusterSecretStore \"secret-store\" is not ready",
+                Cause::StoreNotReady,
+            ),
+            (
+                "using cluster store \"s\" is not allowed from namespace \"n\": denied by spec.condition",
+                Cause::NamespaceNotAllowed,
+            ),
+            (
+                "unable to mutate secret t: secret is owned by another ExternalSecret: other",
+                Cause::OwnedByOther,
+            ),
+            (
+                "unable to access Secret from SecretManager Client: rpc error: code = PermissionDenied desc = denied",
+                Cause::AccessDenied,
+            ),
             ("something else entirely", Cause::Other),
         ];
         for (message, cause) in cases {

@@ -391,12 +391,8 @@ pub(crate) async fn get_secret(
 pub(crate) type TableRow = BTreeMap<String, String>;
 
 fn named_rows(shape: &Shape) -> Vec<TableRow> {
-    let names: Vec<String> = shape
-        .columns
-        .iter()
-        .flatten()
-        .map(|c| c.name.to_ascii_lowercase())
-        .collect();
+    let names: Vec<String> =
+        shape.columns.iter().flatten().map(|c| c.name.to_ascii_lowercase()).collect();
     shape
         .rows
         .iter()

@@ -51,7 +51,12 @@ pub(super) fn resolve(
                 p.value(
                     "delivery.external_secrets.store.name",
                     "store-name",
-                    format!("`{}` is not a valid {} name: {}", store.name, store.kind.as_str(), why.why),
+                    format!(
+                        "`{}` is not a valid {} name: {}",
+                        store.name,
+                        store.kind.as_str(),
+                        why.why
+                    ),
                     format!("use the name in the store's manifest; {}", why.rule),
                 );
             }
@@ -144,9 +149,16 @@ pub(super) fn resolve(
                 let declared: Vec<&str> = raw.backends.keys().map(String::as_str).collect();
                 let fix = match closest(id, &declared) {
                     Some(best) => format!("did you mean `{best}`?"),
-                    None => format!("declare it under `backends:` (declared: {})", declared.join(", ")),
+                    None => {
+                        format!("declare it under `backends:` (declared: {})", declared.join(", "))
+                    }
                 };
-                p.value(&at, "unknown-backend", format!("value `{}` names backend `{id}`, which is not declared", value.name), fix);
+                p.value(
+                    &at,
+                    "unknown-backend",
+                    format!("value `{}` names backend `{id}`, which is not declared", value.name),
+                    fix,
+                );
                 None
             }
         });
@@ -197,7 +209,12 @@ fn fields(kind: BackendKind) -> (&'static [&'static str], &'static [&'static str
 fn check_backend(id: &str, backend: &RawBackend, p: &mut Problems<'_>) {
     let at = key_path("backends", id);
     if let Err(why) = names::identifier(id) {
-        p.key(&at, "backend-id", format!("backend id `{id}` is invalid: {}", why.why), why.rule.to_owned());
+        p.key(
+            &at,
+            "backend-id",
+            format!("backend id `{id}` is invalid: {}", why.why),
+            why.rule.to_owned(),
+        );
     }
     let given: [(&str, &Option<String>); 7] = [
         ("region", &backend.region),
@@ -220,14 +237,27 @@ fn check_backend(id: &str, backend: &RawBackend, p: &mut Problems<'_>) {
             );
         }
         if value.is_none() && needed.contains(&field) {
-            p.key(&at, "backend-field", format!("backend `{id}` ({kind}) needs `{field}`"), format!("add `{field}: ...`"));
+            p.key(
+                &at,
+                "backend-field",
+                format!("backend `{id}` ({kind}) needs `{field}`"),
+                format!("add `{field}: ...`"),
+            );
         }
     }
-    let mut check = |field: &str, value: &Option<String>, rule: fn(&str) -> Result<(), names::InvalidName>, what: &str| {
+    let mut check = |field: &str,
+                     value: &Option<String>,
+                     rule: fn(&str) -> Result<(), names::InvalidName>,
+                     what: &str| {
         if let Some(value) = value
             && let Err(why) = rule(value)
         {
-            p.value(&key_path(&at, field), "backend-field", format!("`{value}` is not a valid {what}: {}", why.why), why.rule.to_owned());
+            p.value(
+                &key_path(&at, field),
+                "backend-field",
+                format!("`{value}` is not a valid {what}: {}", why.why),
+                why.rule.to_owned(),
+            );
         }
     };
     check("region", &backend.region, names::aws_region, "AWS region");
@@ -247,7 +277,12 @@ fn check_backend(id: &str, backend: &RawBackend, p: &mut Problems<'_>) {
 }
 
 /// Where `value` lives in `backend`, with its key checked by the backend's rules.
-fn source(value: &RawValue, backend: &RawBackend, path: &str, p: &mut Problems<'_>) -> Option<Source> {
+fn source(
+    value: &RawValue,
+    backend: &RawBackend,
+    path: &str,
+    p: &mut Problems<'_>,
+) -> Option<Source> {
     let key = format!("{}{}", backend.name_prefix.as_deref().unwrap_or_default(), value.name);
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let (checked, source) = match backend.kind {
@@ -261,8 +296,12 @@ fn source(value: &RawValue, backend: &RawBackend, path: &str, p: &mut Problems<'
                 AwsService::SecretsManager => names::secrets_manager_name(&key),
                 AwsService::ParameterStore => names::parameter_store_name(&key),
             };
-            let placement =
-                AwsPlacement { service, name: key.clone(), region: backend.region.clone(), kms_key: None };
+            let placement = AwsPlacement {
+                service,
+                name: key.clone(),
+                region: backend.region.clone(),
+                kms_key: None,
+            };
             (checked, Source::Aws(placement))
         }
         BackendKind::Kubernetes => {
@@ -301,13 +340,20 @@ fn source(value: &RawValue, backend: &RawBackend, path: &str, p: &mut Problems<'
             p.value(
                 &key_path(path, "name"),
                 "backend-key",
-                format!("`{key}` is not a valid key in a {} backend: {}", backend.kind.as_str(), why.why),
+                format!(
+                    "`{key}` is not a valid key in a {} backend: {}",
+                    backend.kind.as_str(),
+                    why.why
+                ),
                 format!("rename the value (or the backend's name_prefix); {}", why.rule),
             );
             None
         }
     }
 }
+
+/// The values a target holds, each with the data keys it fills.
+type Fed<'v> = Vec<(&'v str, Vec<String>)>;
 
 /// One target, per namespace, with the values it holds and the keys each fills.
 fn resolve_target<'v>(
@@ -316,7 +362,7 @@ fn resolve_target<'v>(
     value_names: &[&'v str],
     known_features: &[&str],
     p: &mut Problems<'_>,
-) -> Vec<(DeliveryTarget, Vec<(&'v str, Vec<String>)>)> {
+) -> Vec<(DeliveryTarget, Fed<'v>)> {
     let namespaces: Vec<(String, String)> = match (&target.namespace, &target.namespaces) {
         (Some(ns), None) => vec![(ns.clone(), key_path(path, "namespace"))],
         (None, Some(list)) if !list.is_empty() => list
@@ -325,11 +371,21 @@ fn resolve_target<'v>(
             .map(|(n, ns)| (ns.clone(), index_path(&key_path(path, "namespaces"), n)))
             .collect(),
         (Some(_), Some(_)) => {
-            p.key(&key_path(path, "namespaces"), "target-namespace", "a target has both `namespace` and `namespaces`".to_owned(), "keep one: `namespace: ns` or `namespaces: [a, b]`".to_owned());
+            p.key(
+                &key_path(path, "namespaces"),
+                "target-namespace",
+                "a target has both `namespace` and `namespaces`".to_owned(),
+                "keep one: `namespace: ns` or `namespaces: [a, b]`".to_owned(),
+            );
             return Vec::new();
         }
         _ => {
-            p.key(path, "target-namespace", format!("target `{}` names no namespace", target.secret), "add `namespace: ...` (or `namespaces: [...]`)".to_owned());
+            p.key(
+                path,
+                "target-namespace",
+                format!("target `{}` names no namespace", target.secret),
+                "add `namespace: ...` (or `namespaces: [...]`)".to_owned(),
+            );
             return Vec::new();
         }
     };
@@ -337,28 +393,53 @@ fn resolve_target<'v>(
     for (ns, at) in &namespaces {
         if let Err(why) = names::kubernetes_namespace(ns) {
             ok = false;
-            p.value(at, "kubernetes-namespace", format!("`{ns}` is not a valid Kubernetes namespace: {}", why.why), format!("use `{}`; {}", names::kubernetes_suggestion(ns), why.rule));
+            p.value(
+                at,
+                "kubernetes-namespace",
+                format!("`{ns}` is not a valid Kubernetes namespace: {}", why.why),
+                format!("use `{}`; {}", names::kubernetes_suggestion(ns), why.rule),
+            );
         }
     }
     if let Err(why) = names::kubernetes_secret(&target.secret) {
         ok = false;
-        p.value(&key_path(path, "secret"), "kubernetes-secret-name", format!("`{}` is not a valid Kubernetes Secret name: {}", target.secret, why.why), format!("use `{}`; {}", names::kubernetes_suggestion(&target.secret), why.rule));
+        p.value(
+            &key_path(path, "secret"),
+            "kubernetes-secret-name",
+            format!("`{}` is not a valid Kubernetes Secret name: {}", target.secret, why.why),
+            format!("use `{}`; {}", names::kubernetes_suggestion(&target.secret), why.rule),
+        );
     }
     let external_secret = target.external_secret.clone().unwrap_or_else(|| target.secret.clone());
     if let Err(why) = names::kubernetes_secret(&external_secret) {
         ok = false;
-        p.value(&key_path(path, "external_secret"), "external-secret-name", format!("`{external_secret}` is not a valid ExternalSecret name: {}", why.why), why.rule.to_owned());
+        p.value(
+            &key_path(path, "external_secret"),
+            "external-secret-name",
+            format!("`{external_secret}` is not a valid ExternalSecret name: {}", why.why),
+            why.rule.to_owned(),
+        );
     }
     if target.keys.is_empty() {
         ok = false;
-        p.key(path, "missing-keys", format!("target `{}` lists no keys", target.secret), "add `keys: { data-key: value-name }` for each key the workload reads".to_owned());
+        p.key(
+            path,
+            "missing-keys",
+            format!("target `{}` lists no keys", target.secret),
+            "add `keys: { data-key: value-name }` for each key the workload reads".to_owned(),
+        );
     }
-    let mut fed: Vec<(&'v str, Vec<String>)> = Vec::new();
+    let mut fed: Fed<'v> = Vec::new();
     for (key, value) in &target.keys {
         let at = key_path(&key_path(path, "keys"), key);
         if let Err(why) = names::kubernetes_key(key) {
             ok = false;
-            p.key(&at, "kubernetes-key", format!("`{key}` is not a valid data key: {}", why.why), format!("rename the key; {}", why.rule));
+            p.key(
+                &at,
+                "kubernetes-key",
+                format!("`{key}` is not a valid data key: {}", why.why),
+                format!("rename the key; {}", why.rule),
+            );
         }
         match value_names.iter().find(|v| **v == value.as_str()) {
             Some(name) => match fed.iter_mut().find(|(v, _)| v == name) {
@@ -368,14 +449,29 @@ fn resolve_target<'v>(
             None => {
                 ok = false;
                 let fix = match closest(value, value_names) {
-                    Some(best) => format!("did you mean `{best}`? Otherwise declare it under `values:`"),
+                    Some(best) => {
+                        format!("did you mean `{best}`? Otherwise declare it under `values:`")
+                    }
                     None => "declare it under `values:`".to_owned(),
                 };
-                p.value(&at, "unknown-value", format!("key `{key}` of `{}` is filled from value `{value}`, which is not declared", target.secret), fix);
+                p.value(
+                    &at,
+                    "unknown-value",
+                    format!(
+                        "key `{key}` of `{}` is filled from value `{value}`, which is not declared",
+                        target.secret
+                    ),
+                    fix,
+                );
             }
         }
     }
-    let when = p.features(&target.when, &key_path(path, "when"), &format!("target `{}`", target.secret), known_features);
+    let when = p.features(
+        &target.when,
+        &key_path(path, "when"),
+        &format!("target `{}`", target.secret),
+        known_features,
+    );
     if !ok {
         return Vec::new();
     }

@@ -88,7 +88,10 @@ fn placement_ui(ui: &mut egui::Ui, entry: &SecretEntry, platform: Platform) {
             let mut rows = vec![("Backend", d.source.describe())];
             for t in &d.targets {
                 let keys = t.fed.join(", ");
-                let via = format!("{}/{} (key {keys}, by ExternalSecret {})", t.namespace, t.secret, t.external_secret);
+                let via = format!(
+                    "{}/{} (key {keys}, by ExternalSecret {})",
+                    t.namespace, t.secret, t.external_secret
+                );
                 rows.push(("Delivered to", via));
             }
             if let Some(command) = &d.create_with {
