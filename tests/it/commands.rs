@@ -17,6 +17,16 @@ fn example(name: &str) -> SecretSpec {
     spec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/examples").join(name)).unwrap()
 }
 
+/// The platform contract written as plain Kubernetes Secrets (the form it had before delivery
+/// chains): sixteen multi-key Secrets, good material for create commands.
+fn plain_contract() -> SecretSpec {
+    spec::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/specs/good/platform-contract-plain.yaml"),
+    )
+    .unwrap()
+}
+
 fn target() -> Target {
     Target {
         kube_context: Some("prod-cluster".into()),
@@ -77,7 +87,7 @@ fn snapshots_quickstart_aws_powershell() {
 
 #[test]
 fn snapshots_multi_key_and_current_context() {
-    let spec = example("platform-contract.yaml");
+    let spec = plain_contract();
     let litellm = spec.entries.iter().find(|e| e.name == "litellm-secrets").unwrap();
     let mut out = String::new();
     for shell in [Shell::Posix, Shell::PowerShell] {
@@ -110,7 +120,7 @@ fn vendor_entries_get_only_a_verify_command() {
 
 #[test]
 fn rotation_never_deletes_first() {
-    for spec in [example("quickstart.yaml"), example("platform-contract.yaml")] {
+    for spec in [example("quickstart.yaml"), plain_contract()] {
         for platform in spec.platforms.clone() {
             for shell in [Shell::Posix, Shell::PowerShell] {
                 let text = all_commands(&spec, platform, shell, &target());
@@ -319,7 +329,7 @@ fn tricky_value(n: usize) -> String {
 fn create_commands_produce_the_intended_secret(shell: &str) {
     let dry = DryRun::new();
     let mut checked = 0;
-    for spec in [example("quickstart.yaml"), example("platform-contract.yaml")] {
+    for spec in [example("quickstart.yaml"), plain_contract()] {
         for entry in &spec.entries {
             let Some(placement) = &entry.kubernetes else { continue };
             let Some(create) =
@@ -425,4 +435,99 @@ fn a_non_default_kubeconfig_is_named_in_every_kubectl_command() {
             assert_eq!(kubectl_calls, named, "{}", fix.text);
         }
     }
+}
+
+#[test]
+fn delivered_values_are_created_in_their_backend_never_as_target_secrets() {
+    for name in ["platform-contract.yaml", "doppler-eso.json"] {
+        let spec = example(name);
+        let mut delivered = 0;
+        for entry in spec.entries.iter().filter(|e| e.delivered.is_some()) {
+            delivered += 1;
+            for shell in [Shell::Posix, Shell::PowerShell] {
+                let fixes =
+                    commands::for_entry(entry, Platform::Kubernetes, &target(), shell).unwrap();
+                let kinds: Vec<CommandKind> = fixes.iter().map(|f| f.kind).collect();
+                let targets = &entry.delivered.as_ref().unwrap().targets;
+                let mut want = vec![CommandKind::Create, CommandKind::Verify, CommandKind::Rotate];
+                if !targets.is_empty() {
+                    want.push(CommandKind::Sync);
+                }
+                assert_eq!(kinds, want, "{}", entry.name);
+                for fix in &fixes {
+                    assert!(!fix.text.contains("create secret"), "{}: {}", entry.name, fix.text);
+                    assert!(!fix.text.contains("kubectl apply"), "{}: {}", entry.name, fix.text);
+                }
+                let sync = fixes.get(3).map_or("", |f| f.text.as_str());
+                for t in targets {
+                    assert!(
+                        sync.contains(&format!("annotate externalsecret {}", t.external_secret)),
+                        "{sync}"
+                    );
+                    assert!(sync.contains("--overwrite"), "{sync}");
+                }
+            }
+        }
+        assert!(delivered >= 2, "{name}: only {delivered} delivered values");
+    }
+}
+
+#[test]
+fn snapshots_backend_commands() {
+    let spec = spec::parse_bytes(
+        br#"
+version: 1
+deployment: backends
+platforms: [kubernetes]
+backends:
+  gcp: { kind: gcp-secret-manager, project: acme-prod-1 }
+  doppler: { kind: doppler, project: apps, config: prd }
+  vault: { kind: vault-kv, mount: kv, name_prefix: platform/ }
+  source: { kind: kubernetes, namespace: secret-source, property: token }
+  ssm: { kind: aws-parameter-store, region: eu-west-1, name_prefix: /platform/ }
+delivery: { external_secrets: { store: { kind: ClusterSecretStore, name: secret-store } } }
+values:
+  - { name: api-key, description: An API key, backend: gcp }
+  - { name: API_KEY, description: An API key, backend: doppler, provided_by: generated }
+  - { name: api-key, description: An API key, backend: vault }
+  - { name: api-key-source, description: An API key, backend: source }
+  - { name: api-key-ssm, description: An API key, backend: ssm }
+targets:
+  - { namespace: app, secret: app, keys: { a: api-key, b: API_KEY, d: api-key-source, e: api-key-ssm } }
+"#,
+        Path::new("backends.yaml"),
+    );
+    // `api-key` is declared twice (for two backends) on purpose: the spec is refused.
+    assert!(spec.is_err());
+    let spec = spec::parse_bytes(
+        br#"
+version: 1
+deployment: backends
+platforms: [kubernetes]
+backends:
+  gcp: { kind: gcp-secret-manager, project: acme-prod-1 }
+  doppler: { kind: doppler, project: apps, config: prd }
+  vault: { kind: vault-kv, mount: kv, name_prefix: platform/ }
+  source: { kind: kubernetes, namespace: secret-source, property: token }
+  ssm: { kind: aws-parameter-store, region: eu-west-1, name_prefix: /platform/ }
+delivery: { external_secrets: { store: { kind: ClusterSecretStore, name: secret-store } } }
+values:
+  - { name: api-key, description: An API key, backend: gcp }
+  - { name: API_KEY, description: An API key, backend: doppler, provided_by: generated }
+  - { name: vault-key, description: An API key, backend: vault }
+  - { name: source-key, description: An API key, backend: source }
+  - { name: ssm-key, description: An API key, backend: ssm }
+targets:
+  - namespace: app
+    secret: app
+    keys: { a: api-key, b: API_KEY, c: vault-key, d: source-key, e: ssm-key }
+"#,
+        Path::new("backends.yaml"),
+    )
+    .unwrap();
+    let mut out = String::new();
+    for shell in [Shell::Posix, Shell::PowerShell] {
+        out.push_str(&all_commands(&spec, Platform::Kubernetes, shell, &target()));
+    }
+    insta::assert_snapshot!(out);
 }

@@ -623,14 +623,14 @@ async fn rotate_replaces_in_place_and_verify_prints_no_value() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_platform_contract_example_against_the_test_server() {
+async fn a_plain_contract_of_sixteen_secrets_against_the_test_server() {
     let mut cluster = Cluster::start().await;
     for namespace in
         ["litellm", "monitoring", "serving", "experience", "argocd", "dex", "oauth2-proxy"]
     {
         cluster.server.create_namespace(namespace);
     }
-    let spec = "specs/examples/platform-contract.yaml";
+    let spec = "tests/fixtures/specs/good/platform-contract-plain.yaml";
     let (code, report) = check_json(&cluster, &[spec]).await;
     assert_eq!(code, Some(3), "{report:#}");
     assert_eq!(row(&report, "litellm-secrets")["state"], "missing");

@@ -12,6 +12,7 @@ mod support;
 mod aws;
 mod cli;
 mod commands;
+mod delivery;
 mod gui_smoke;
 mod kubernetes;
 mod real_cluster;

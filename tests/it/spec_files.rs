@@ -143,21 +143,43 @@ fn yaml_and_json_load_into_the_same_model() {
 #[test]
 fn the_platform_contract_example_covers_the_seed_table() {
     let spec = spec::load(&root().join("specs/examples/platform-contract.yaml")).unwrap();
-    let find = |name: &str| spec.entries.iter().find(|e| e.name == name).unwrap();
-    let dex = find("dex-secrets");
-    assert_eq!(dex.kubernetes.as_ref().unwrap().keys.len(), 7);
-    let cloudflare: Vec<&str> = spec
+    let value = |name: &str| {
+        spec.entries
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.delivered.as_ref())
+            .unwrap_or_else(|| panic!("{name} is not a delivered value"))
+    };
+    // Every value of the seed's table, once, in the backend.
+    let values = spec.entries.iter().filter(|e| e.delivered.is_some()).count();
+    assert_eq!(values, 18);
+    // dex-secrets takes seven keys from seven values; one value can fill several Secrets.
+    let dex: Vec<&str> = spec
         .entries
         .iter()
-        .filter_map(|e| {
-            e.kubernetes
-                .as_ref()
-                .filter(|k| k.secret == "cloudflare-api-token")
-                .map(|k| k.namespace.as_str())
-        })
+        .filter_map(|e| e.delivered.as_ref())
+        .flat_map(|d| &d.targets)
+        .filter(|t| t.secret == "dex-secrets")
+        .flat_map(|t| t.fed.iter().map(String::as_str))
         .collect();
+    assert_eq!(dex.len(), 7, "{dex:?}");
+    let argocd = value("dex-argocd-client-secret");
+    let secrets: Vec<&str> = argocd.targets.iter().map(|t| t.secret.as_str()).collect();
+    assert_eq!(secrets, ["argocd-secret", "dex-secrets"]);
+    let cloudflare: Vec<&str> =
+        value("cloudflare-api-token").targets.iter().map(|t| t.namespace.as_str()).collect();
     assert_eq!(cloudflare, ["external-dns", "cert-manager"]);
-    assert_eq!(find("hf-token").when, ["gated-model"]);
+    assert_eq!(value("hf-token").targets[0].when, ["gated-model"]);
+    assert_eq!(value("litellm-master-key").create_with.as_deref(), Some("make seed-secrets"));
+    // A value is needed when one of its Secrets is: hf-token only with gated-model on.
+    let mut features = spec::FeatureSet::defaults(&spec);
+    let hf = spec.entries.iter().find(|e| e.name == "hf-token").unwrap();
+    assert!(!hf.is_needed(&features));
+    features.set("gated-model", true);
+    assert!(hf.is_needed(&features));
+    // The store's own credential stays a plain Secret.
+    let key = spec.entries.iter().find(|e| e.name == "secret-store-key").unwrap();
+    assert_eq!(key.kubernetes.as_ref().unwrap().namespace, "external-secrets");
 }
 
 #[test]

@@ -134,6 +134,12 @@ struct State {
     bookmark_every: Duration,
     /// New watches wait while this is set.
     watches_paused: bool,
+    /// The External Secrets versions served; empty when ESO is not installed.
+    eso_versions: Vec<String>,
+    /// External Secrets objects by (plural, namespace or "", name).
+    custom: BTreeMap<(String, String, String), Value>,
+    /// core/v1 Events.
+    core_events: Vec<Value>,
 }
 
 struct Shared {
@@ -202,6 +208,9 @@ impl ApiServer {
                 // As real API servers do: about one bookmark a minute.
                 bookmark_every: Duration::from_secs(60),
                 watches_paused: false,
+                eso_versions: Vec::new(),
+                custom: BTreeMap::new(),
+                core_events: Vec::new(),
             }),
             events,
             end_watches,
@@ -342,6 +351,23 @@ impl ApiServer {
         state.namespaces.insert(name.to_owned(), object);
     }
 
+    /// A handle other tasks (the External Secrets stand-in) can keep.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle(self.shared.clone())
+    }
+
+    /// Serves the External Secrets API in `versions` (e.g. `["v1"]`), as an installed ESO.
+    pub fn install_eso(&self, versions: &[&str]) {
+        self.shared.state.lock().unwrap().eso_versions =
+            versions.iter().map(|v| (*v).to_owned()).collect();
+    }
+
+    /// Stores an External Secrets object (`plural`: externalsecrets, secretstores,
+    /// clustersecretstores), as the deployment's manifests would.
+    pub fn put_custom(&self, plural: &str, object: Value) {
+        self.handle().put_custom(plural, object);
+    }
+
     /// Stores a Secret directly, as if some other client had created it.
     pub fn put_secret(&self, namespace: &str, name: &str, data: &[(&str, &str)]) {
         let encoded: serde_json::Map<String, Value> = data
@@ -409,6 +435,109 @@ impl ApiServer {
             .secrets
             .get(&(namespace.to_owned(), name.to_owned()))
             .cloned()
+    }
+}
+
+/// A clonable handle on a running server's state.
+#[derive(Clone)]
+pub struct ServerHandle(Arc<Shared>);
+
+impl ServerHandle {
+    /// Every stored object of `plural`.
+    pub fn customs(&self, plural: &str) -> Vec<Value> {
+        let state = self.0.state.lock().unwrap();
+        state.custom.iter().filter(|((p, _, _), _)| p == plural).map(|(_, v)| v.clone()).collect()
+    }
+
+    /// One stored object.
+    pub fn custom(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
+        let state = self.0.state.lock().unwrap();
+        state.custom.get(&(plural.to_owned(), namespace.to_owned(), name.to_owned())).cloned()
+    }
+
+    /// Stores (or replaces) an object of `plural`.
+    pub fn put_custom(&self, plural: &str, object: Value) {
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let mut state = self.0.state.lock().unwrap();
+        let key = (plural.to_owned(), namespace, name);
+        let previous = state.custom.get(&key).cloned();
+        let object = stamp(&mut state, object, previous.as_ref());
+        state.custom.insert(key, object);
+    }
+
+    /// Replaces an object's `status`, as its controller does.
+    pub fn set_status(&self, plural: &str, namespace: &str, name: &str, status: Value) {
+        let mut state = self.0.state.lock().unwrap();
+        state.rv += 1;
+        let rv = state.rv.to_string();
+        let key = (plural.to_owned(), namespace.to_owned(), name.to_owned());
+        if let Some(object) = state.custom.get_mut(&key) {
+            object["status"] = status;
+            object["metadata"]["resourceVersion"] = Value::String(rv);
+        }
+    }
+
+    /// Records a core/v1 Event about an object, as a controller's event recorder does.
+    pub fn record_event(
+        &self,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+        kind_of: &str,
+        reason: &str,
+        message: &str,
+    ) {
+        let mut state = self.0.state.lock().unwrap();
+        let n = state.core_events.len();
+        let event = json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{name}.{n:x}"), "namespace": namespace},
+            "involvedObject": {"kind": kind, "name": name, "namespace": namespace, "apiVersion": "external-secrets.io/v1"},
+            "type": kind_of, "reason": reason, "message": message,
+            "lastTimestamp": now_rfc3339(), "count": 1,
+            "source": {"component": "external-secrets"},
+        });
+        state.core_events.push(event);
+    }
+
+    /// Writes a Secret as a controller does, with `labels`.
+    pub fn write_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        data: &[(String, String)],
+        labels: Value,
+    ) {
+        let encoded: serde_json::Map<String, Value> = data
+            .iter()
+            .map(|(k, v)| {
+                (k.clone(), Value::String(base64::engine::general_purpose::STANDARD.encode(v)))
+            })
+            .collect();
+        let object = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": name, "namespace": namespace, "labels": labels}, "data": encoded});
+        let mut state = self.0.state.lock().unwrap();
+        let key = (namespace.to_owned(), name.to_owned());
+        let previous = state.secrets.get(&key).cloned();
+        if previous.as_ref().is_some_and(|p| {
+            p["data"] == object["data"] && p["metadata"]["labels"] == object["metadata"]["labels"]
+        }) {
+            return;
+        }
+        let object = stamp(&mut state, object, previous.as_ref());
+        publish(
+            &self.0,
+            &mut state,
+            if previous.is_some() { "MODIFIED" } else { "ADDED" },
+            namespace,
+            object.clone(),
+        );
+        state.secrets.insert(key, object);
+    }
+
+    /// The stored Secret, values included.
+    pub fn secret(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.0.state.lock().unwrap().secrets.get(&(namespace.to_owned(), name.to_owned())).cloned()
     }
 }
 
@@ -574,6 +703,22 @@ fn columns(kind: &str) -> Value {
                 "CreationTimestamp is a timestamp representing the server time when this object was created."
             ),
         ]),
+        "ExternalSecret" => json!([
+            col("Name", "string", "name", "Name must be unique within a namespace."),
+            col("StoreType", "string", "", ""),
+            col("Store", "string", "", ""),
+            col("Refresh Interval", "string", "", ""),
+            col("Status", "string", "", ""),
+            col("Ready", "string", "", ""),
+            col("Last Sync", "date", "", ""),
+        ]),
+        "SecretStore" | "ClusterSecretStore" => json!([
+            col("Name", "string", "name", "Name must be unique within a namespace."),
+            col("AGE", "date", "", ""),
+            col("Status", "string", "", ""),
+            col("Capabilities", "string", "", ""),
+            col("Ready", "string", "", ""),
+        ]),
         _ => json!([
             col("Name", "string", "name", "Name must be unique within a namespace."),
             col("Status", "string", "", "The status of the namespace"),
@@ -589,9 +734,34 @@ fn columns(kind: &str) -> Value {
 
 fn row(object: &Value, include: Include) -> Value {
     let name = object["metadata"]["name"].clone();
+    let ready = |field: &str| {
+        object["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .map_or(Value::Null, |c| c[field].clone())
+    };
     let cells = if object["kind"] == "Secret" {
         let count = object["data"].as_object().map_or(0, |d| d.len());
         json!([name, object["type"].clone(), count, age(object)])
+    } else if object["kind"] == "ExternalSecret" {
+        let store = &object["spec"]["secretStoreRef"];
+        json!([
+            name,
+            store["kind"].clone(),
+            store["name"].clone(),
+            object["spec"]["refreshInterval"].clone(),
+            ready("reason"),
+            ready("status"),
+            object["status"]["refreshTime"].clone()
+        ])
+    } else if object["kind"] == "SecretStore" || object["kind"] == "ClusterSecretStore" {
+        json!([
+            name,
+            age(object),
+            ready("reason"),
+            object["status"]["capabilities"].clone(),
+            ready("status")
+        ])
     } else {
         json!([name, object["status"]["phase"].clone(), age(object)])
     };
@@ -1108,13 +1278,22 @@ fn route(
             200,
             json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
         ),
-        ("GET", ["apis"]) => reply(
-            200,
-            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": "authorization.k8s.io", "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}},
-                {"name": "authentication.k8s.io", "versions": [{"groupVersion": "authentication.k8s.io/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "authentication.k8s.io/v1", "version": "v1"}},
-            ]}),
-        ),
+        ("GET", ["apis"]) => {
+            let mut groups = vec![
+                json!({"name": "authorization.k8s.io", "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}}),
+                json!({"name": "authentication.k8s.io", "versions": [{"groupVersion": "authentication.k8s.io/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "authentication.k8s.io/v1", "version": "v1"}}),
+            ];
+            let versions = shared.state.lock().unwrap().eso_versions.clone();
+            if let Some(first) = versions.first() {
+                let list: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("external-secrets.io/{v}"), "version": v})).collect();
+                groups.push(json!({"name": "external-secrets.io", "versions": list, "preferredVersion": {"groupVersion": format!("external-secrets.io/{first}"), "version": first}}));
+            }
+            reply(200, json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+        }
+        (_, ["apis", "external-secrets.io", version, rest @ ..]) => {
+            eso(shared, user, method, version, rest, query, accept, content_type, body)
+        }
+        ("GET", ["api", "v1", "namespaces", ns, "events"]) => events(shared, user, ns, query),
         ("GET", ["api", "v1"]) => reply(200, discovery_core()),
         // kubectl apply asks OpenAPI v3 whether the server validates fields itself
         // (`fieldValidation`); saying yes spares it client-side schema validation.
@@ -1174,6 +1353,148 @@ fn route(
             status(404, "NotFound", "the server could not find the requested resource", json!({})),
         ),
     }
+}
+
+fn eso_discovery(version: &str) -> Value {
+    let resource = |name: &str, kind: &str, namespaced: bool, short: &str| json!({"name": name, "singularName": kind.to_lowercase(), "namespaced": namespaced, "kind": kind, "verbs": ["delete", "get", "list", "patch", "update", "watch"], "shortNames": [short], "categories": ["external-secrets"]});
+    json!({
+        "kind": "APIResourceList", "apiVersion": "v1",
+        "groupVersion": format!("external-secrets.io/{version}"),
+        "resources": [
+            resource("externalsecrets", "ExternalSecret", true, "es"),
+            resource("secretstores", "SecretStore", true, "ss"),
+            resource("clustersecretstores", "ClusterSecretStore", false, "css"),
+        ],
+    })
+}
+
+/// The External Secrets API: discovery, get and list (full or Table), and merge patches
+/// (what `kubectl annotate` sends).
+#[allow(clippy::too_many_arguments)]
+fn eso(
+    shared: &Shared,
+    user: &User,
+    method: &str,
+    version: &str,
+    rest: &[&str],
+    query: &str,
+    accept: &str,
+    media: &str,
+    body: &[u8],
+) -> Reply {
+    let not_found = |message: &str, kind: &str| {
+        reply(404, status(404, "NotFound", message, json!({"kind": kind})))
+    };
+    if !shared.state.lock().unwrap().eso_versions.iter().any(|v| v == version) {
+        return not_found("the server could not find the requested resource", "");
+    }
+    let (plural, namespace, name) = match rest {
+        [] if method == "GET" => return reply(200, eso_discovery(version)),
+        [plural] => (*plural, "", None),
+        [plural, name] => (*plural, "", Some(*name)),
+        ["namespaces", ns, plural] => (*plural, *ns, None),
+        ["namespaces", ns, plural, name] => (*plural, *ns, Some(*name)),
+        _ => return not_found("the server could not find the requested resource", ""),
+    };
+    let verb = match (method, name) {
+        ("GET", Some(_)) => "get",
+        ("GET", None) => "list",
+        ("PATCH", Some(_)) => "patch",
+        _ => return reply(405, status(405, "MethodNotAllowed", "not served here", json!({}))),
+    };
+    let scope = (!namespace.is_empty()).then_some(namespace);
+    if let Some(denied) = authorize(user, verb, plural, scope, name) {
+        return reply(403, denied);
+    }
+    let Some(repr) = negotiate(accept, query) else {
+        return reply(406, status(406, "NotAcceptable", "only JSON is served", json!({})));
+    };
+    let kind = match plural {
+        "externalsecrets" => "ExternalSecret",
+        "secretstores" => "SecretStore",
+        "clustersecretstores" => "ClusterSecretStore",
+        _ => return not_found("the server could not find the requested resource", ""),
+    };
+    let mut state = shared.state.lock().unwrap();
+    let key = |name: &str| (plural.to_owned(), namespace.to_owned(), name.to_owned());
+    let missing = || {
+        not_found(
+            &format!("{plural}.external-secrets.io \"{}\" not found", name.unwrap_or_default()),
+            plural,
+        )
+    };
+    match verb {
+        "get" => match state.custom.get(&key(name.unwrap_or_default())) {
+            Some(object) => Reply {
+                code: 200,
+                content_type: content_type(repr),
+                body: render_one(object, repr),
+            },
+            None => missing(),
+        },
+        "list" => {
+            let all: Vec<&Value> = state
+                .custom
+                .iter()
+                .filter(|((p, ns, _), _)| p == plural && (namespace.is_empty() || ns == namespace))
+                .map(|(_, v)| v)
+                .collect();
+            Reply {
+                code: 200,
+                content_type: content_type(repr),
+                body: render_list(kind, state.rv, &all, repr),
+            }
+        }
+        _ => {
+            if !media.contains("merge-patch") {
+                return reply(
+                    415,
+                    status(
+                        415,
+                        "UnsupportedMediaType",
+                        "only merge patches are served for custom resources",
+                        json!({}),
+                    ),
+                );
+            }
+            let Ok(patch) = serde_json::from_slice::<Value>(body) else {
+                return reply(400, status(400, "BadRequest", "invalid JSON", json!({})));
+            };
+            let Some(current) = state.custom.get(&key(name.unwrap_or_default())).cloned() else {
+                return missing();
+            };
+            let mut object = current.clone();
+            merge(&mut object, &patch);
+            let object = stamp(&mut state, object, Some(&current));
+            state.custom.insert(key(name.unwrap_or_default()), object.clone());
+            reply(200, object)
+        }
+    }
+}
+
+/// core/v1 Events in a namespace, filtered by the field selector (involvedObject.kind,
+/// involvedObject.name, type), as JSON.
+fn events(shared: &Shared, user: &User, namespace: &str, query: &str) -> Reply {
+    if let Some(denied) = authorize(user, "list", "events", Some(namespace), None) {
+        return reply(403, denied);
+    }
+    let selector = query_param(query, "fieldSelector").unwrap_or_default();
+    let wanted: Vec<(&str, &str)> =
+        selector.split(',').filter_map(|kv| kv.split_once('=')).collect();
+    let field = |event: &Value, path: &str| -> String {
+        path.split('.').fold(event, |v, p| &v[p]).as_str().unwrap_or_default().to_owned()
+    };
+    let state = shared.state.lock().unwrap();
+    let items: Vec<&Value> = state
+        .core_events
+        .iter()
+        .filter(|e| e["metadata"]["namespace"] == namespace)
+        .filter(|e| wanted.iter().all(|(k, v)| field(e, k) == *v))
+        .collect();
+    reply(
+        200,
+        json!({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": state.rv.to_string()}, "items": items}),
+    )
 }
 
 fn namespaces(
@@ -1412,12 +1733,18 @@ fn secrets(
         "list" => {
             let wanted_name = query_param(query, "fieldSelector")
                 .and_then(|s| s.strip_prefix("metadata.name=").map(str::to_owned));
+            let labels = query_param(query, "labelSelector").unwrap_or_default();
+            let wanted_labels: Vec<(&str, &str)> =
+                labels.split(',').filter_map(|kv| kv.split_once('=')).collect();
             let all: Vec<&Value> = state
                 .secrets
                 .iter()
                 .filter(|((n, s), _)| {
                     namespace.is_none_or(|ns| ns == n)
                         && wanted_name.as_ref().is_none_or(|w| w == s)
+                })
+                .filter(|(_, v)| {
+                    wanted_labels.iter().all(|(k, want)| v["metadata"]["labels"][*k] == *want)
                 })
                 .map(|(_, v)| v)
                 .collect();

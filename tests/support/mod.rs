@@ -11,6 +11,7 @@
 )]
 
 pub mod apiserver;
+pub mod eso;
 pub mod moto;
 
 use std::path::{Path, PathBuf};
@@ -214,7 +215,7 @@ impl Cluster {
         Running { child, lines }
     }
 
-    fn greenlight_command(&self, args: &[&str]) -> Command {
+    pub fn greenlight_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
         let (set, remove) = hermetic_env(self.dir.path());
         for name in remove {

@@ -40,7 +40,7 @@ pub struct AwsRecord {
 
 impl AwsRecord {
     pub fn sent_by_greenlight(&self) -> bool {
-        self.user_agent.contains("aws-sdk-rust")
+        self.user_agent.contains("app/greenlight")
     }
 }
 
@@ -173,7 +173,7 @@ impl Moto {
 
     /// The environment every AWS client here runs with: the scratch config, the proxy as the
     /// endpoint, and nothing inherited that could pick another identity.
-    fn environment(&self, command: &mut Command) {
+    pub fn environment(&self, command: &mut Command) {
         for name in [
             "AWS_PROFILE",
             "AWS_ACCESS_KEY_ID",
@@ -403,7 +403,7 @@ async fn forward(
             .unwrap_or_default()
             .to_owned(),
     };
-    let greenlight = user_agent.contains("aws-sdk-rust");
+    let greenlight = user_agent.contains("app/greenlight");
     // SigV4: Credential=KEY/DATE/REGION/SERVICE/aws4_request
     let region = header("authorization")
         .split("Credential=")

@@ -1,0 +1,281 @@
+//! Delivery chains end to end: values in moto's Secrets Manager, External Secrets (the
+//! project's stand-in) syncing them into the test API server, Greenlight watching every hop,
+//! and the generated commands run with the real `aws` CLI and `kubectl`.
+
+use std::time::Duration;
+
+use greenlight::commands::{self, CommandKind, Shell, Target};
+use greenlight::spec::{self, Platform};
+use serde_json::Value;
+
+use crate::support::eso::{EsoStandIn, aws_cluster_store, external_secret};
+use crate::support::moto::Moto;
+use crate::support::{Cluster, Running, hints, is, row, run_with_stdin, write_spec};
+
+const SPEC: &str = r#"
+version: 1
+deployment: chain-test
+platforms: [kubernetes]
+features:
+  dns: { description: Public DNS, default: true }
+backends:
+  aws: { kind: aws-secrets-manager, region: us-east-1, name_prefix: platform/ }
+delivery:
+  external_secrets:
+    store: { kind: ClusterSecretStore, name: secret-store }
+values:
+  - name: api-token
+    description: Cloudflare API token
+  - name: signing-key
+    description: Signing key
+    provided_by: generated
+targets:
+  - namespaces: [app, dns]
+    secret: api-token
+    keys: { token: api-token }
+    when: dns
+  - namespace: app
+    secret: app-secrets
+    external_secret: app
+    keys: { signing: signing-key, token: api-token }
+"#;
+
+struct Chain {
+    cluster: Cluster,
+    moto: Moto,
+    spec: std::path::PathBuf,
+    _eso: EsoStandIn,
+}
+
+/// A cluster with External Secrets serving `versions`, the store and the deployment's
+/// ExternalSecrets, and moto behind it. The stand-in re-syncs only when told (a force-sync
+/// annotation) or after an hour, as ESO with `refreshInterval: 1h` does.
+async fn chain(versions: &[&str]) -> Chain {
+    let cluster = Cluster::start().await;
+    let moto = Moto::start().await;
+    for ns in ["app", "dns"] {
+        cluster.server.create_namespace(ns);
+    }
+    cluster.server.install_eso(versions);
+    cluster
+        .server
+        .put_custom("clustersecretstores", aws_cluster_store("secret-store", "us-east-1"));
+    let store = ("ClusterSecretStore", "secret-store");
+    for ns in ["app", "dns"] {
+        let es = external_secret(
+            ns,
+            "api-token",
+            store,
+            "api-token",
+            &[("token", "platform/api-token")],
+        );
+        cluster.server.put_custom("externalsecrets", es);
+    }
+    let app = external_secret(
+        "app",
+        "app",
+        store,
+        "app-secrets",
+        &[("signing", "platform/signing-key"), ("token", "platform/api-token")],
+    );
+    cluster.server.put_custom("externalsecrets", app);
+    let eso = EsoStandIn::start(
+        cluster.server.handle(),
+        moto.endpoint(),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    );
+    if !versions.is_empty() {
+        EsoStandIn::settled(&cluster.server.handle()).await;
+    }
+    let spec = write_spec(cluster.dir.path(), SPEC);
+    Chain { cluster, moto, spec, _eso: eso }
+}
+
+impl Chain {
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = self.cluster.greenlight_command(args);
+        self.moto.environment(&mut command);
+        command.env("KUBECONFIG", self.cluster.kubeconfig()).env("HOME", self.cluster.dir.path());
+        command
+    }
+
+    async fn check(&self, extra: &[&str]) -> (Option<i32>, Value) {
+        let spec = self.spec.to_str().unwrap();
+        let mut args =
+            vec!["check", "--context", "test", "--profile", "moto", "--format", "json", spec];
+        args.extend(extra);
+        let out = tokio::time::timeout(Duration::from_secs(60), self.command(&args).output())
+            .await
+            .expect("greenlight hung")
+            .unwrap();
+        let report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), report)
+    }
+
+    fn watch(&self) -> Running {
+        let spec = self.spec.to_str().unwrap();
+        let mut child = self
+            .command(&["watch", "--context", "test", "--profile", "moto", "--format", "json", spec])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+            child.stdout.take().unwrap(),
+        ));
+        Running::new(child, lines)
+    }
+
+    /// The `kind` command for value `name`, as the operator copies it.
+    fn generated(&self, name: &str, kind: CommandKind) -> String {
+        let spec = spec::load(&self.spec).unwrap();
+        let entry = spec.entries.iter().find(|e| e.name == name).unwrap();
+        let target = Target {
+            kube_context: Some("test".into()),
+            aws_profile: Some("moto".into()),
+            ..Target::default()
+        };
+        commands::for_entry(entry, Platform::Kubernetes, &target, Shell::Posix)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.kind == kind)
+            .unwrap()
+            .text
+    }
+
+    /// Runs a generated command in bash with both the kubeconfig and the AWS profile, `input`
+    /// typed at its prompt.
+    async fn run(&self, script: &str, input: &str) {
+        let mut command = tokio::process::Command::new("bash");
+        command.arg("-c").arg(script);
+        self.moto.environment(&mut command);
+        command.env("KUBECONFIG", self.cluster.kubeconfig());
+        let (ok, _, stderr) = run_with_stdin(&mut command, input).await;
+        assert!(ok, "{script}\n{stderr}");
+    }
+}
+
+fn hop<'a>(row: &'a Value, location: &str) -> &'a Value {
+    row["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["location"].as_str().unwrap_or_default().starts_with(location))
+        .unwrap_or_else(|| panic!("no hop {location} in {row:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_created_in_the_backend_turn_every_hop_green() {
+    let mut chain = chain(&["v1"]).await;
+    let (code, report) = chain.check(&[]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    let token = row(&report, "api-token");
+    assert_eq!(token["state"], "missing", "{token:#}");
+    assert_eq!(hop(token, "Secrets Manager platform/api-token")["state"], "missing");
+    assert_eq!(hop(token, "External Secrets Operator")["state"], "ok");
+    assert_eq!(hop(token, "ClusterSecretStore secret-store")["state"], "ok");
+    let es = hop(token, "ExternalSecret dns/api-token");
+    assert_eq!(es["state"], "failing", "{es:#}");
+    assert!(es["detail"].as_str().unwrap().contains("backend has no such key"), "{es:#}");
+    assert_eq!(hop(token, "Secret dns/api-token")["state"], "waiting");
+    let advice = hints(token);
+    assert!(advice.contains("aws secretsmanager create-secret"), "{advice}");
+    assert!(!advice.contains("create secret generic"), "{advice}");
+
+    let mut watch = chain.watch();
+    watch.line_matching(Duration::from_secs(30), is("api-token", "missing")).await;
+
+    // The operator creates the value once, in the backend, with the generated command.
+    chain.moto.seeded.push("cf-token-value-8841".to_owned());
+    chain.run(&chain.generated("api-token", CommandKind::Create), "cf-token-value-8841\n").await;
+    // The value is there; ESO has not looked again yet (refreshInterval 1h), so the row
+    // says so and offers the sync.
+    let line = watch
+        .line_matching(Duration::from_secs(30), |l| {
+            l["name"] == "api-token" && l["state"] == "wrong"
+        })
+        .await;
+    assert!(line["detail"].as_str().unwrap().contains("ExternalSecret"), "{line}");
+    chain.run(&chain.generated("api-token", CommandKind::Sync), "").await;
+    // The ExternalSecret for app also needs signing-key, so api-token's app hops wait for it.
+    chain.run(&chain.generated("signing-key", CommandKind::Create), "").await;
+    chain.run(&chain.generated("signing-key", CommandKind::Sync), "").await;
+    watch.line_matching(Duration::from_secs(30), is("api-token", "present")).await;
+    watch.line_matching(Duration::from_secs(30), is("signing-key", "present")).await;
+
+    let (code, report) = chain.check(&[]).await;
+    assert_eq!(code, Some(0), "{report:#}");
+    let token = row(&report, "api-token");
+    for h in token["hops"].as_array().unwrap() {
+        assert_eq!(h["state"], "ok", "{h:#}");
+    }
+    // What ESO wrote is what the operator typed (read here by the test, never by Greenlight).
+    let written = chain.cluster.server.secret("dns", "api-token").unwrap();
+    assert_eq!(written["data"]["token"], base64_of("cf-token-value-8841"));
+    chain.cluster.seeded.push("cf-token-value-8841".to_owned());
+    chain.cluster.assert_value_free();
+    chain.moto.assert_value_free();
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_made_target_is_not_green_while_external_secrets_fails() {
+    let mut chain = chain(&["v1"]).await;
+    // Someone made the target by hand; the backend has nothing.
+    chain.cluster.seed("dns", "api-token", &[("token", "hand-made-value-1234")]);
+    let (code, report) = chain.check(&[]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    let token = row(&report, "api-token");
+    assert_eq!(token["state"], "missing");
+    let secret = hop(token, "Secret dns/api-token");
+    assert_eq!(secret["state"], "not_managed", "{secret:#}");
+    assert!(secret["detail"].as_str().unwrap().contains("overwrite"), "{secret:#}");
+    // With the feature off, the dns target is not needed and its hops are not shown.
+    let (_, report) = chain.check(&["--feature", "dns=off"]).await;
+    let token = row(&report, "api-token");
+    assert!(
+        token["hops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| !h["location"].as_str().unwrap().contains("dns/"))
+    );
+    chain.cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_secrets_missing_or_on_another_version_is_its_own_state() {
+    let mut chain = chain(&[]).await;
+    chain.moto.seed_secret("us-east-1", "platform/api-token", "cf-token-value-5512").await;
+    let (code, report) = chain.check(&[]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    let token = row(&report, "api-token");
+    assert_eq!(token["state"], "wrong", "{token:#}");
+    assert_eq!(hop(token, "Secrets Manager")["state"], "ok");
+    assert_eq!(hop(token, "External Secrets Operator")["state"], "not_installed");
+    assert!(token["detail"].as_str().unwrap().contains("not installed"), "{token:#}");
+
+    // Installed, serving v1 only, while the spec says the manifests use v1beta1.
+    chain.cluster.server.install_eso(&["v1"]);
+    let text = std::fs::read_to_string(&chain.spec).unwrap().replace(
+        "store: { kind: ClusterSecretStore, name: secret-store }",
+        "store: { kind: ClusterSecretStore, name: secret-store }\n    api_version: external-secrets.io/v1beta1",
+    );
+    std::fs::write(&chain.spec, text).unwrap();
+    let (_, report) = chain.check(&[]).await;
+    let operator = hop(row(&report, "api-token"), "External Secrets Operator").clone();
+    assert_eq!(operator["state"], "version_not_served", "{operator:#}");
+    assert!(
+        operator["detail"].as_str().unwrap().contains("external-secrets.io/v1"),
+        "{operator:#}"
+    );
+    chain.moto.assert_value_free();
+    chain.cluster.assert_value_free();
+}
