@@ -108,6 +108,23 @@ impl HopState {
         }
     }
 
+    /// The row state whose colour and symbol the hop is shown with.
+    pub fn tone(self) -> super::State {
+        use super::State;
+        match self {
+            HopState::Ok => State::Present,
+            HopState::Missing => State::Missing,
+            HopState::Failing
+            | HopState::NotInstalled
+            | HopState::VersionNotServed
+            | HopState::NotProven
+            | HopState::NotManaged
+            | HopState::Stale => State::Wrong,
+            HopState::Forbidden => State::Forbidden,
+            HopState::Waiting | HopState::Unreachable | HopState::NotChecked => State::Unreachable,
+        }
+    }
+
     /// Whether the hop lets the value through.
     pub fn passes(self) -> bool {
         self == HopState::Ok

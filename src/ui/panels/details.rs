@@ -4,11 +4,12 @@
 use eframe::egui::{self, RichText};
 
 use crate::commands::{self, Shell};
+use crate::detect::delivery::Hop;
 use crate::detect::{CheckOutcome, Permission, Selection, State};
 use crate::spec::{Placement, Platform, Provider, SecretEntry};
 use crate::ui::actions::{UiAction, label};
 use crate::ui::state::{AppState, RowState};
-use crate::ui::widgets::{badge, command_ui, state_color};
+use crate::ui::widgets::{badge, command_ui, state_color, symbol};
 
 /// Everything about the selected secret: where, commands with Copy, hints, docs, skip.
 pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &mut Vec<UiAction>) {
@@ -126,6 +127,9 @@ fn diagnosis_ui(
     if let Some(stale) = &outcome.stale {
         ui.label(RichText::new(format!("Showing the last known state: {stale}")).italics());
     }
+    if !outcome.hops.is_empty() {
+        chain_ui(ui, &outcome.hops);
+    }
     if let Some(write) = &outcome.write {
         let (symbol, state) = match write.can_create {
             Permission::Yes => ("✔", State::Present),
@@ -136,14 +140,19 @@ fn diagnosis_ui(
         ui.label(RichText::new(format!("{symbol} Can create: {}", write.reason)).color(color));
     }
     // Hints carry POSIX commands; the entry's own commands are shown below for the chosen
-    // shell, so a hint that repeats one points there instead.
+    // shell, so a hint that repeats one points there instead. Commands are compared by their
+    // first line, which says what they do and where (the words for the profile or context
+    // may be spelled out in one and left to the shell in the other).
     let own: Vec<String> =
         commands::for_entry(entry, platform, &state.command_target(platform), Shell::Posix)
-            .map(|c| c.into_iter().map(|c| c.text).collect())
+            .map(|c| {
+                c.into_iter().filter_map(|c| c.text.lines().next().map(str::to_owned)).collect()
+            })
             .unwrap_or_default();
     for (n, hint) in outcome.hints.iter().enumerate() {
+        let first = hint.command.as_deref().and_then(|c| c.lines().next()).unwrap_or_default();
         match &hint.command {
-            Some(command) if own.contains(command) => {
+            Some(_) if first.starts_with(": '") && own.iter().any(|o| o == first) => {
                 ui.label(format!("{} (the commands are below)", hint.text.trim_end_matches(':')));
             }
             Some(command) => {
@@ -155,6 +164,25 @@ fn diagnosis_ui(
             }
         }
     }
+}
+
+/// Each hop of a delivered value's chain with its state: backend, External Secrets, store,
+/// and per target the ExternalSecret and the Secret.
+fn chain_ui(ui: &mut egui::Ui, hops: &[Hop]) {
+    ui.label(RichText::new("Delivery chain").strong());
+    let dark = ui.visuals().dark_mode;
+    egui::Grid::new("chain").num_columns(3).striped(true).show(ui, |ui| {
+        for hop in hops {
+            let tone = hop.state.tone();
+            let word = hop.state.as_str().replace('_', " ");
+            ui.label(
+                RichText::new(format!("{} {word}", symbol(tone))).color(state_color(tone, dark)),
+            );
+            ui.monospace(&hop.location);
+            ui.label(RichText::new(hop.detail.as_deref().unwrap_or_default()).weak());
+            ui.end_row();
+        }
+    });
 }
 
 /// The create, verify and rotate commands for the chosen shell, each with a Copy button.
