@@ -14,8 +14,23 @@
 
 #[path = "../tests/support/apiserver.rs"]
 mod apiserver;
+#[path = "../tests/support/backends.rs"]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod backends;
 #[path = "../tests/support/eso.rs"]
-#[allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod eso;
 
 use apiserver::{ADMIN_TOKEN, ApiServer, Rule};

@@ -18,6 +18,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::aws::AwsProbe;
+use super::backends::{BackendError, Backends, Look};
 use super::kubernetes::KubernetesProbe;
 use super::kubernetes::eso::{Answer, Api, Ask, Cause, External};
 use super::kubernetes::wire::ProbeError;
@@ -146,16 +147,27 @@ pub struct DeliveryProbe {
     /// False while some delivered value is not green: ExternalSecret statuses change without
     /// a Secret event (an error), so they are polled every few seconds until then.
     settled: Arc<AtomicBool>,
+    /// Secret Manager, Doppler and Vault, asked directly.
+    backends: Backends,
+    /// Longest wait for one backend.
+    timeout: Duration,
 }
 
 impl DeliveryProbe {
     /// A probe over `kube` (and `aws`, for values in AWS backends).
-    pub fn new(kube: Arc<KubernetesProbe>, aws: Option<Arc<AwsProbe>>, spec: &SecretSpec) -> Self {
+    pub fn new(
+        kube: Arc<KubernetesProbe>,
+        aws: Option<Arc<AwsProbe>>,
+        spec: &SecretSpec,
+        timeout: Duration,
+    ) -> Self {
         Self {
             kube,
             aws,
             features: std::sync::Mutex::new(FeatureSet::defaults(spec)),
             settled: Arc::new(AtomicBool::new(false)),
+            backends: Backends::default(),
+            timeout,
         }
     }
 
@@ -230,9 +242,12 @@ impl Probe for DeliveryProbe {
         let (lowered, targets) = lower(&spec);
         let lowered = Arc::new(lowered);
         let done = self.settled.clone();
+        let backends = self.backends.clone();
+        let timeout = self.timeout;
         Box::pin(async move {
             let mut kube_indices = Vec::new();
             let mut aws_indices = Vec::new();
+            let mut direct = Vec::new();
             let mut ask = Ask {
                 store: spec.delivery.as_ref().map(|d| d.store.clone()),
                 manifests: spec
@@ -250,7 +265,9 @@ impl Probe for DeliveryProbe {
                         match delivered.source {
                             Source::Aws(_) => aws_indices.push(index),
                             Source::Kubernetes(_) => kube_indices.push(index),
-                            _ => {}
+                            Source::Gcp { .. } | Source::Doppler { .. } | Source::Vault { .. } => {
+                                direct.push(index)
+                            }
                         }
                         for t in delivered.targets.iter().filter(|t| t.is_needed(&features)) {
                             ask.externals.insert((t.namespace.clone(), t.external_secret.clone()));
@@ -279,9 +296,23 @@ impl Probe for DeliveryProbe {
                     Some(kube.eso(&ask).await)
                 }
             };
-            let (kube_answers, aws_answers, eso) = tokio::join!(kube_round, aws_round, eso_round);
-            let mut answers: BTreeMap<usize, CheckOutcome> =
-                kube_answers.into_iter().chain(aws_answers).collect();
+            let direct_round = futures::future::join_all(direct.iter().map(|&index| {
+                let backends = &backends;
+                let spec = &spec;
+                async move {
+                    let entry = spec.entries.get(index)?;
+                    let source = &entry.delivered.as_ref()?.source;
+                    let look = backends.look(source, timeout).await;
+                    Some((index, direct_outcome(entry, source, look)))
+                }
+            }));
+            let (kube_answers, aws_answers, eso, direct_answers) =
+                tokio::join!(kube_round, aws_round, eso_round, direct_round);
+            let mut answers: BTreeMap<usize, CheckOutcome> = kube_answers
+                .into_iter()
+                .chain(aws_answers)
+                .chain(direct_answers.into_iter().flatten())
+                .collect();
             let mut out = Vec::new();
             let mut settled = true;
             for index in indices {
@@ -384,12 +415,19 @@ impl Chain<'_> {
         for t in &needed {
             pairs.push(self.target_hops(t));
         }
-        // A backend Greenlight does not ask is proven by any ExternalSecret synced from it.
-        if backend_hop.state == HopState::NotChecked
-            && let Some((es, _)) = pairs.iter().find(|(es, _)| es.state.passes())
+        // A backend Greenlight cannot ask (no login on this machine, no permission) is proven
+        // by an ExternalSecret synced from it: the cluster's own credentials could read it.
+        let mut backend_outcome = backend_outcome;
+        if matches!(
+            backend_hop.state,
+            HopState::NotChecked | HopState::Unreachable | HopState::Forbidden
+        ) && let Some((es, _)) = pairs.iter().find(|(es, _)| es.state.passes())
         {
+            let why = backend_hop.detail.take().unwrap_or_default();
             backend_hop.state = HopState::Ok;
-            backend_hop.detail = Some(format!("proven by the sync of {}", es.location));
+            backend_hop.detail =
+                Some(format!("proven by the sync of {} (not asked here: {why})", es.location));
+            backend_outcome = None;
         }
         hops.push(backend_hop.clone());
         if !needed.is_empty() {
@@ -404,43 +442,26 @@ impl Chain<'_> {
     }
 
     fn backend_hop(&self) -> (Hop, Option<CheckOutcome>) {
-        let source = &self.delivered.source;
-        let location = source.describe();
-        match source {
-            Source::Aws(_) | Source::Kubernetes(_) => match self.backend {
-                Some(outcome) => {
-                    let state = match &outcome.presence {
-                        Presence::Present => HopState::Ok,
-                        Presence::Missing => HopState::Missing,
-                        Presence::Forbidden { .. } => HopState::Forbidden,
-                        Presence::Unreachable { .. } | Presence::Checking => HopState::Unreachable,
-                        Presence::Wrong { .. } | Presence::FoundElsewhere { .. } => {
-                            HopState::Failing
-                        }
-                        Presence::Skipped | Presence::NotNeeded => HopState::Waiting,
-                    };
-                    let detail = outcome.presence.detail().map(str::to_owned);
-                    (Hop::new(HopKind::Backend, location, state, detail), Some(outcome.clone()))
-                }
-                None => (
-                    Hop::new(
-                        HopKind::Backend,
-                        location,
-                        HopState::Unreachable,
-                        Some("no answer".to_owned()),
-                    ),
-                    None,
-                ),
-            },
-            _ => (
+        let location = self.delivered.source.describe();
+        match self.backend {
+            Some(outcome) => {
+                let state = match &outcome.presence {
+                    Presence::Present => HopState::Ok,
+                    Presence::Missing => HopState::Missing,
+                    Presence::Forbidden { .. } => HopState::Forbidden,
+                    Presence::Unreachable { .. } | Presence::Checking => HopState::Unreachable,
+                    Presence::Wrong { .. } | Presence::FoundElsewhere { .. } => HopState::Failing,
+                    Presence::Skipped | Presence::NotNeeded => HopState::Waiting,
+                };
+                let detail = outcome.presence.detail().map(str::to_owned);
+                (Hop::new(HopKind::Backend, location, state, detail), Some(outcome.clone()))
+            }
+            None => (
                 Hop::new(
                     HopKind::Backend,
                     location,
                     HopState::NotChecked,
-                    Some(format!(
-                        "Greenlight does not ask {} itself; External Secrets' sync proves the value",
-                        source.title()
-                    )),
+                    Some("not asked".to_owned()),
                 ),
                 None,
             ),
@@ -660,4 +681,59 @@ fn printable_reason_time(text: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | 'T' | 'Z' | '.'))
         .take(40)
         .collect()
+}
+
+/// A directly asked backend's answer as the value's backend outcome, with the create command
+/// when it is missing and the login command when the credentials failed.
+fn direct_outcome(
+    entry: &SecretEntry,
+    source: &Source,
+    look: Result<Look, BackendError>,
+) -> CheckOutcome {
+    let title = source.title();
+    match look {
+        Ok(Look::Present) => CheckOutcome::now(Presence::Present),
+        Ok(Look::Missing { near }) => {
+            let mut hints = Vec::new();
+            for name in near {
+                hints.push(Hint::says(format!(
+                    "{title} has `{}`, which looks like a typo of `{}`: External Secrets asks for the exact name",
+                    crate::report::one_line(&name),
+                    source_name(source)
+                )));
+            }
+            if let Some(command) = commands::posix_text(
+                entry,
+                Platform::Kubernetes,
+                &crate::commands::Target::default(),
+                CommandKind::Create,
+            ) {
+                hints
+                    .push(Hint::with_command(format!("Not found in {title}. Create it:"), command));
+            }
+            CheckOutcome::now(Presence::Missing).with_hints(hints)
+        }
+        Ok(Look::Wrong(reason)) => CheckOutcome::now(Presence::Wrong { reason }),
+        Err(BackendError::Credentials { message, login }) => {
+            CheckOutcome::now(Presence::Unreachable { reason: message })
+                .with_hints(vec![Hint::with_command("Log in again, then press Check now:", login)])
+        }
+        Err(BackendError::Forbidden(permission)) => {
+            CheckOutcome::now(Presence::Forbidden { permission })
+        }
+        Err(error @ BackendError::Unreachable(_)) => {
+            CheckOutcome::now(Presence::Unreachable { reason: error.text() })
+        }
+    }
+}
+
+/// The key a value has in its backend.
+fn source_name(source: &Source) -> &str {
+    match source {
+        Source::Aws(a) => &a.name,
+        Source::Kubernetes(k) => &k.secret,
+        Source::Gcp { secret, .. } => secret,
+        Source::Doppler { name, .. } => name,
+        Source::Vault { path, .. } => path,
+    }
 }

@@ -3,6 +3,7 @@
 //! live. "Missing" is only ever reported when the backend cleanly said not found.
 
 pub mod aws;
+mod backends;
 mod backoff;
 mod connection;
 pub mod delivery;
@@ -477,7 +478,7 @@ pub fn probe_for(
                             options,
                         ))
                     });
-                Arc::new(delivery::DeliveryProbe::new(kube, aws, spec))
+                Arc::new(delivery::DeliveryProbe::new(kube, aws, spec, options.request_timeout))
             } else {
                 kube
             }

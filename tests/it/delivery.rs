@@ -279,3 +279,226 @@ async fn external_secrets_missing_or_on_another_version_is_its_own_state() {
     chain.moto.assert_value_free();
     chain.cluster.assert_value_free();
 }
+
+/// A spec whose one value `name` lives in `backend`, delivered through ClusterSecretStore
+/// `store` into Secret `app/<target>`.
+fn one_backend_spec(backend: &str, store: &str, name: &str, target: &str) -> String {
+    format!(
+        r#"
+version: 1
+deployment: {store}
+platforms: [kubernetes]
+backends:
+  b: {backend}
+delivery:
+  external_secrets:
+    store: {{ kind: ClusterSecretStore, name: {store} }}
+values:
+  - {{ name: {name}, description: A value }}
+targets:
+  - {{ namespace: app, secret: {target}, keys: {{ value: {name} }} }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_manager_doppler_and_vault_are_asked_by_metadata_and_names_only() {
+    use crate::support::backends::{DOPPLER_TOKEN, FakeBackends, VAULT_TOKEN};
+    use crate::support::eso::{Sources, cluster_store};
+
+    let fakes = FakeBackends::start().await;
+    let mut cluster = Cluster::start().await;
+    cluster.server.create_namespace("app");
+    cluster.server.install_eso(&["v1"]);
+    let stores = [
+        (
+            "gcp-store",
+            serde_json::json!({"gcpsm": {"projectID": "acme-prod-1"}}),
+            "api-key",
+            "gcp-target",
+        ),
+        (
+            "doppler-store",
+            serde_json::json!({"doppler": {"project": "apps", "config": "prd"}}),
+            "DATABASE_URL",
+            "doppler-target",
+        ),
+        (
+            "vault-store",
+            serde_json::json!({"vault": {"path": "kv"}}),
+            "platform/db",
+            "vault-target",
+        ),
+    ];
+    for (store, provider, key, target) in &stores {
+        cluster.server.put_custom("clustersecretstores", cluster_store(store, provider.clone()));
+        let es = external_secret(
+            "app",
+            target,
+            ("ClusterSecretStore", store),
+            target,
+            &[("value", key)],
+        );
+        cluster.server.put_custom("externalsecrets", es);
+    }
+    let _eso = EsoStandIn::start_with(
+        cluster.server.handle(),
+        Sources { moto: None, fakes: Some(fakes.held.clone()) },
+        Duration::from_millis(300),
+        Duration::from_millis(300),
+    );
+    EsoStandIn::settled(&cluster.server.handle()).await;
+    let dir = cluster.dir.path().to_owned();
+    let key = dir.join("sa.json");
+    std::fs::write(&key, fakes.service_account_key("acme-prod-1")).unwrap();
+    let specs = [
+        (
+            "gcp",
+            one_backend_spec(
+                "{ kind: gcp-secret-manager, project: acme-prod-1 }",
+                "gcp-store",
+                "api-key",
+                "gcp-target",
+            ),
+        ),
+        (
+            "doppler",
+            one_backend_spec(
+                "{ kind: doppler, project: apps, config: prd }",
+                "doppler-store",
+                "DATABASE_URL",
+                "doppler-target",
+            ),
+        ),
+        (
+            "vault",
+            one_backend_spec(
+                "{ kind: vault-kv, mount: kv, name_prefix: platform/ }",
+                "vault-store",
+                "db",
+                "vault-target",
+            ),
+        ),
+    ];
+    let check = |spec: &str| {
+        let path = dir.join(format!("{spec}.yaml"));
+        let mut command = cluster.greenlight_command(&[
+            "check",
+            "--context",
+            "test",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+        ]);
+        command
+            .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
+            .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER", format!("{}/", fakes.url()))
+            .env("DOPPLER_TOKEN", DOPPLER_TOKEN)
+            .env("DOPPLER_API_HOST", fakes.url())
+            .env("VAULT_ADDR", fakes.url())
+            .env("VAULT_TOKEN", VAULT_TOKEN);
+        async move {
+            let out = command.output().await.unwrap();
+            let report: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stderr)));
+            (out.status.code(), report)
+        }
+    };
+    for (name, text) in &specs {
+        std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
+    }
+
+    // Refused logins: each backend says how to log in again.
+    fakes.held.lock().unwrap().refuse = true;
+    for (name, login) in
+        [("gcp", "gcloud auth application-default login"), ("doppler", "doppler login")]
+    {
+        let (_, report) = check(name).await;
+        let value = &report["secrets"][0];
+        assert_eq!(value["state"], "unreachable", "{value:#}");
+        assert!(hints(value).contains(login), "{value:#}");
+    }
+    let (_, report) = check("vault").await;
+    assert_eq!(report["secrets"][0]["state"], "forbidden", "{report:#}");
+    fakes.held.lock().unwrap().refuse = false;
+
+    // Nothing there yet: missing, with the backend's create command; a near miss is named.
+    fakes.held.lock().unwrap().doppler.insert(
+        ("apps".into(), "prd".into()),
+        [("DATABASE_URI".to_owned(), "postgres://typo-value-1".to_owned())].into(),
+    );
+    let mut seeded = vec!["postgres://typo-value-1".to_owned()];
+    for (name, create) in [
+        ("gcp", "gcloud secrets create api-key"),
+        ("doppler", "doppler secrets set DATABASE_URL"),
+        ("vault", "vault kv put -mount=kv platform/db"),
+    ] {
+        let (code, report) = check(name).await;
+        assert_eq!(code, Some(3), "{report:#}");
+        let value = &report["secrets"][0];
+        assert_eq!(value["state"], "missing", "{value:#}");
+        assert!(hints(value).contains(create), "{value:#}");
+    }
+    let (_, report) = check("doppler").await;
+    assert!(hints(&report["secrets"][0]).contains("DATABASE_URI"), "{report:#}");
+
+    // The operator creates each value (here straight into the fakes, as the CLIs would);
+    // External Secrets syncs within its refresh interval and every chain turns green.
+    {
+        let mut held = fakes.held.lock().unwrap();
+        held.gcp.insert(
+            ("acme-prod-1".into(), "api-key".into()),
+            ("gcp-value-77123".into(), "ENABLED".into()),
+        );
+        held.doppler
+            .get_mut(&("apps".into(), "prd".into()))
+            .unwrap()
+            .insert("DATABASE_URL".into(), "postgres://value-77124".into());
+        held.vault.insert(
+            ("kv".into(), "platform/db".into()),
+            [("value".to_owned(), "vault-value-77125".to_owned())].into(),
+        );
+    }
+    seeded.extend(
+        ["gcp-value-77123", "postgres://value-77124", "vault-value-77125"].map(String::from),
+    );
+    for (name, _) in &specs {
+        let mut last = Value::Null;
+        for _ in 0..40 {
+            let (code, report) = check(name).await;
+            if code == Some(0) {
+                last = Value::Null;
+                break;
+            }
+            last = report;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert!(last.is_null(), "{name} never turned green: {last:#}");
+    }
+
+    // A disabled latest version is not a usable value.
+    fakes.held.lock().unwrap().gcp.insert(
+        ("acme-prod-1".into(), "api-key".into()),
+        ("gcp-value-77123".into(), "DISABLED".into()),
+    );
+    let (_, report) = check("gcp").await;
+    let value = &report["secrets"][0];
+    assert_eq!(hop(value, "Secret Manager")["state"], "failing", "{value:#}");
+
+    // The backend refuses this machine's login, but the cluster synced: proven by the sync.
+    fakes.held.lock().unwrap().refuse = true;
+    let (code, report) = check("doppler").await;
+    assert_eq!(code, Some(0), "{report:#}");
+    let backend = hop(&report["secrets"][0], "Doppler");
+    assert!(backend["detail"].as_str().unwrap().contains("proven by the sync"), "{backend:#}");
+
+    fakes.assert_value_free();
+    cluster.seeded.extend(seeded);
+    cluster.assert_value_free();
+    let calls = fakes.calls();
+    for call in &calls {
+        for value in &cluster.seeded {
+            assert!(!call.body.contains(value.as_str()), "a value was sent to a backend: {call:?}");
+        }
+    }
+}

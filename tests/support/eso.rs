@@ -14,6 +14,15 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::apiserver::ServerHandle;
+use super::backends::Held;
+
+/// Where the stand-in reads values: moto (AWS stores) and the fake Secret Manager, Doppler
+/// and Vault (gcpsm, doppler and vault stores).
+#[derive(Clone, Default)]
+pub struct Sources {
+    pub moto: Option<String>,
+    pub fakes: Option<std::sync::Arc<std::sync::Mutex<Held>>>,
+}
 
 /// The running stand-in; dropping it stops it.
 pub struct EsoStandIn {
@@ -34,7 +43,17 @@ impl EsoStandIn {
         refresh: Duration,
         retry: Duration,
     ) -> Self {
-        let task = tokio::spawn(run(server, endpoint, refresh, retry));
+        Self::start_with(server, Sources { moto: Some(endpoint), fakes: None }, refresh, retry)
+    }
+
+    /// Starts syncing from `sources`.
+    pub fn start_with(
+        server: ServerHandle,
+        sources: Sources,
+        refresh: Duration,
+        retry: Duration,
+    ) -> Self {
+        let task = tokio::spawn(run(server, sources, refresh, retry));
         Self { task }
     }
 
@@ -84,7 +103,7 @@ struct Seen {
     ok: bool,
 }
 
-async fn run(server: ServerHandle, endpoint: String, refresh: Duration, retry: Duration) {
+async fn run(server: ServerHandle, sources: Sources, refresh: Duration, retry: Duration) {
     let mut seen: HashMap<(String, String), Seen> = HashMap::new();
     loop {
         for plural in ["clustersecretstores", "secretstores"] {
@@ -112,7 +131,7 @@ async fn run(server: ServerHandle, endpoint: String, refresh: Duration, retry: D
             if !due {
                 continue;
             }
-            let ok = sync(&server, &endpoint, &es, &ns, &name).await;
+            let ok = sync(&server, &sources, &es, &ns, &name).await;
             seen.insert((ns, name), Seen { fingerprint, at: Instant::now(), ok });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -120,8 +139,8 @@ async fn run(server: ServerHandle, endpoint: String, refresh: Duration, retry: D
 }
 
 /// One reconcile; true when synced.
-async fn sync(server: &ServerHandle, endpoint: &str, es: &Value, ns: &str, name: &str) -> bool {
-    match fetch(server, endpoint, es, ns).await {
+async fn sync(server: &ServerHandle, sources: &Sources, es: &Value, ns: &str, name: &str) -> bool {
+    match fetch(server, sources, es, ns).await {
         Ok(data) => {
             let target = es["spec"]["target"]["name"].as_str().unwrap_or(name);
             server.write_secret(
@@ -154,7 +173,7 @@ async fn sync(server: &ServerHandle, endpoint: &str, es: &Value, ns: &str, name:
 /// The target's data, or the Warning message ESO would record.
 async fn fetch(
     server: &ServerHandle,
-    endpoint: &str,
+    sources: &Sources,
     es: &Value,
     ns: &str,
 ) -> Result<Vec<(String, String)>, String> {
@@ -183,8 +202,12 @@ async fn fetch(
     if !ready {
         return Err(format!("{}{kind} \"{store_name}\" is not ready", prefix(0, &first_key)));
     }
-    let region = store["spec"]["provider"]["aws"]["region"].as_str().unwrap_or("us-east-1");
-    let client = client(endpoint, region).await;
+    let provider = &store["spec"]["provider"];
+    if provider["aws"].is_null() {
+        return fetch_fake(sources, provider, es);
+    }
+    let region = provider["aws"]["region"].as_str().unwrap_or("us-east-1");
+    let client = client(sources.moto.as_deref().unwrap_or_default(), region).await;
     let mut data = Vec::new();
     for (i, item) in es["spec"]["data"].as_array().cloned().unwrap_or_default().iter().enumerate() {
         let key = item["remoteRef"]["key"].as_str().unwrap_or_default();
@@ -205,6 +228,56 @@ async fn fetch(
         }
     }
     Ok(data)
+}
+
+/// Values from the fake Secret Manager, Doppler or Vault, with those providers' error words.
+fn fetch_fake(
+    sources: &Sources,
+    provider: &Value,
+    es: &Value,
+) -> Result<Vec<(String, String)>, String> {
+    let held = sources.fakes.as_ref().ok_or("no fake backends")?.lock().unwrap();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let mut data = Vec::new();
+    for (i, item) in es["spec"]["data"].as_array().cloned().unwrap_or_default().iter().enumerate() {
+        let key = text(&item["remoteRef"]["key"]);
+        let prefix = format!("error processing spec.data[{i}] (key: {key}), err: ");
+        let value = if !provider["gcpsm"].is_null() {
+            let project = text(&provider["gcpsm"]["projectID"]);
+            held.gcp
+                .get(&(project, key.clone()))
+                .filter(|(_, state)| state == "ENABLED")
+                .map(|(v, _)| v.clone())
+                .ok_or(format!("{prefix}unable to access Secret from SecretManager Client: Secret does not exist"))?
+        } else if !provider["doppler"].is_null() {
+            let scope =
+                (text(&provider["doppler"]["project"]), text(&provider["doppler"]["config"]));
+            held.doppler
+                .get(&scope)
+                .and_then(|names| names.get(&key))
+                .cloned()
+                .ok_or(format!("{prefix}could not get secret {key}: Doppler API Client Error: secret '{key}' not found"))?
+        } else {
+            let mount = text(&provider["vault"]["path"]);
+            let property = item["remoteRef"]["property"].as_str().unwrap_or("value");
+            held.vault
+                .get(&(mount, key.clone()))
+                .and_then(|data| data.get(property))
+                .cloned()
+                .ok_or(format!("{prefix}Secret does not exist"))?
+        };
+        data.push((text(&item["secretKey"]), value));
+    }
+    Ok(data)
+}
+
+/// A ClusterSecretStore for `provider` (e.g. `{"gcpsm": {"projectID": "p"}}`).
+pub fn cluster_store(name: &str, provider: Value) -> Value {
+    json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+        "metadata": {"name": name},
+        "spec": {"provider": provider},
+    })
 }
 
 /// An ExternalSecret manifest: `data` maps Secret keys to backend keys.

@@ -11,6 +11,7 @@
 )]
 
 pub mod apiserver;
+pub mod backends;
 pub mod eso;
 pub mod moto;
 

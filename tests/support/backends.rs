@@ -1,0 +1,226 @@
+//! Loopback stand-ins for Google Secret Manager, Doppler and Vault KV v2, following their
+//! published REST APIs for the calls Greenlight makes (and the value-returning ones it must
+//! never make, which are served so a test can prove they were not called). Every request is
+//! recorded. Tokens: `gcp-access-token` (from `/token`), `doppler-token`, `vault-token`.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+pub const DOPPLER_TOKEN: &str = "doppler-token";
+pub const VAULT_TOKEN: &str = "vault-token";
+pub const GCP_TOKEN: &str = "gcp-access-token";
+
+/// One request.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: String,
+}
+
+/// What the fake backends hold.
+#[derive(Default)]
+pub struct Held {
+    /// (project, secret) -> (value, state of latest: ENABLED, DISABLED, ...)
+    pub gcp: BTreeMap<(String, String), (String, String)>,
+    /// (project, config) -> name -> value
+    pub doppler: BTreeMap<(String, String), BTreeMap<String, String>>,
+    /// (mount, path) -> key -> value
+    pub vault: BTreeMap<(String, String), BTreeMap<String, String>>,
+    pub calls: Vec<Call>,
+    /// Refuse every token (as after a revoked login).
+    pub refuse: bool,
+}
+
+/// The running fake backends.
+pub struct FakeBackends {
+    pub addr: SocketAddr,
+    pub held: Arc<Mutex<Held>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeBackends {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeBackends {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held: Arc<Mutex<Held>> = Arc::default();
+        let shared = held.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let held = shared.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let held = held.clone();
+                        async move { Ok::<_, Infallible>(handle(held, req).await) }
+                    });
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await
+                        .ok();
+                });
+            }
+        });
+        Self { addr, held, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.held.lock().unwrap().calls.clone()
+    }
+
+    /// Proves no value-returning endpoint was called and no held value was sent.
+    pub fn assert_value_free(&self) {
+        let held = self.held.lock().unwrap();
+        assert!(!held.calls.is_empty(), "no backend was asked; the check proves nothing");
+        for call in &held.calls {
+            assert!(!call.path.ends_with(":access"), "Secret Manager value read: {call:?}");
+            assert!(!call.path.contains("/data/"), "Vault value read: {call:?}");
+            assert!(
+                call.path != "/v3/configs/config/secrets" && !call.path.ends_with("/secret"),
+                "Doppler values read: {call:?}"
+            );
+        }
+    }
+
+    /// A service-account key (a fixed RSA key made for these tests only: ring cannot make
+    /// RSA keys) whose token address is this server, for
+    /// `GOOGLE_APPLICATION_CREDENTIALS`.
+    pub fn service_account_key(&self, project: &str) -> String {
+        let key = include_str!("test-rsa-key.pem");
+        json!({
+            "type": "service_account",
+            "project_id": project,
+            "private_key_id": "0",
+            "private_key": key,
+            "client_email": format!("greenlight-test@{project}.iam.gserviceaccount.com"),
+            "token_uri": format!("{}/token", self.url()),
+        })
+        .to_string()
+    }
+}
+
+fn reply(code: u16, body: Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+fn param(query: &str, name: &str) -> String {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.replace("%2F", "/"))
+        .unwrap_or_default()
+}
+
+async fn handle(
+    held: Arc<Mutex<Held>>,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let header = |name: &str| {
+        req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    let bearer = header("authorization").strip_prefix("Bearer ").unwrap_or_default().to_owned();
+    let vault_token = header("x-vault-token");
+    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut held = held.lock().unwrap();
+    held.calls.push(Call {
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+        body: body.clone(),
+    });
+    let refuse = held.refuse;
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["token"]) => {
+            if refuse || !body.contains("assertion=") {
+                return reply(400, json!({"error": "invalid_grant"}));
+            }
+            reply(
+                200,
+                json!({"access_token": GCP_TOKEN, "expires_in": 3599, "token_type": "Bearer"}),
+            )
+        }
+        ("GET", ["v1", "projects", project, "secrets", secret, "versions", version]) => {
+            if refuse || bearer != GCP_TOKEN {
+                return reply(
+                    401,
+                    json!({"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}}),
+                );
+            }
+            let key = ((*project).to_owned(), (*secret).to_owned());
+            match (held.gcp.get(&key), *version) {
+                (Some((value, _)), "latest:access") => {
+                    reply(200, json!({"payload": {"data": value}}))
+                }
+                (Some((_, state)), "latest") => reply(
+                    200,
+                    json!({"name": format!("projects/{project}/secrets/{secret}/versions/1"), "state": state, "createTime": "2026-01-01T00:00:00Z"}),
+                ),
+                _ => reply(
+                    404,
+                    json!({"error": {"code": 404, "message": format!("Secret [projects/{project}/secrets/{secret}] not found or has no versions."), "status": "NOT_FOUND"}}),
+                ),
+            }
+        }
+        ("GET", ["v3", "configs", "config", "secrets", rest @ ..]) => {
+            if refuse || bearer != DOPPLER_TOKEN {
+                return reply(401, json!({"messages": ["Invalid Auth token"], "success": false}));
+            }
+            let key = (param(&query, "project"), param(&query, "config"));
+            match (held.doppler.get(&key), rest) {
+                (Some(names), ["names"]) => {
+                    reply(200, json!({"names": names.keys().collect::<Vec<_>>(), "success": true}))
+                }
+                (Some(values), []) => reply(200, json!({"secrets": values, "success": true})),
+                _ => reply(
+                    404,
+                    json!({"messages": ["Could not find requested config"], "success": false}),
+                ),
+            }
+        }
+        ("GET", ["v1", mount, kind, rest @ ..]) => {
+            if refuse || vault_token != VAULT_TOKEN {
+                return reply(403, json!({"errors": ["permission denied"]}));
+            }
+            let key = ((*mount).to_owned(), rest.join("/"));
+            match (held.vault.get(&key), *kind) {
+                (Some(_), "metadata") => reply(
+                    200,
+                    json!({"data": {"current_version": 1, "versions": {"1": {"created_time": "2026-01-01T00:00:00Z", "deletion_time": "", "destroyed": false}}}}),
+                ),
+                (Some(data), "data") => reply(200, json!({"data": {"data": data}})),
+                _ => reply(404, json!({"errors": []})),
+            }
+        }
+        _ => reply(404, json!({"error": "not served here"})),
+    }
+}
