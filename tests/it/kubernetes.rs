@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::support::apiserver::{Fault, Rule};
+use crate::support::eso::{EsoStandIn, Sources, cluster_store, external_secret};
 use crate::support::{Cluster, hints, is, row, step, write_spec};
 use greenlight::commands::{self, CommandKind, Shell, Target};
 use greenlight::spec;
@@ -904,9 +905,28 @@ fn kubectl_dir(variable: &str) -> String {
 /// seed Secrets), rotate (server-side apply), verify, and the permission check hints give.
 async fn the_generated_commands_work_with(kubectl_variable: &str) {
     let (mut cluster, _) = cluster().await;
+    // A value delivered from a source namespace by External Secrets (the project's stand-in).
+    cluster.server.create_namespace("secret-source");
+    cluster.server.install_eso(&["v1"]);
+    let provider = serde_json::json!({"kubernetes": {"remoteNamespace": "secret-source"}});
+    cluster.server.put_custom("clustersecretstores", cluster_store("source-store", provider));
+    let es = external_secret(
+        "acme",
+        "app",
+        ("ClusterSecretStore", "source-store"),
+        "app",
+        &[("token", "source-token")],
+    );
+    cluster.server.put_custom("externalsecrets", es);
+    let _eso = EsoStandIn::start_with(
+        cluster.server.handle(),
+        Sources::default(),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    );
     let spec = write_spec(
         cluster.dir.path(),
-        "version: 1\ndeployment: kubectl-versions\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: Typed, kubernetes: { keys: [token] } }\n  - { name: session-keys, description: Generated, provided_by: generated, kubernetes: { keys: [signing, encryption] } }\n",
+        "version: 1\ndeployment: kubectl-versions\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nbackends: { source: { kind: kubernetes, namespace: secret-source } }\ndelivery: { external_secrets: { store: { kind: ClusterSecretStore, name: source-store } } }\nvalues:\n  - { name: source-token, description: Delivered }\ntargets:\n  - { namespace: acme, secret: app, keys: { token: source-token } }\nsecrets:\n  - { name: github-token, description: Typed, kubernetes: { keys: [token] } }\n  - { name: session-keys, description: Generated, provided_by: generated, kubernetes: { keys: [signing, encryption] } }\n",
     )
     .display()
     .to_string();
@@ -929,6 +949,8 @@ async fn the_generated_commands_work_with(kubectl_variable: &str) {
         (command("session-keys", CommandKind::Create), ""),
         (command("github-token", CommandKind::Rotate), "rotated-with-this-kubectl-42\n"),
         (command("github-token", CommandKind::Verify), ""),
+        (command("source-token", CommandKind::Create), "delivered-with-this-kubectl-44\n"),
+        (command("source-token", CommandKind::Sync), ""),
         ("kubectl auth can-i get secrets --context test --namespace acme".to_owned(), ""),
     ] {
         let (ok, stdout, stderr) = cluster.shell("bash", &with_kubectl(&script), input).await;
@@ -948,9 +970,12 @@ async fn the_generated_commands_work_with(kubectl_variable: &str) {
     assert_eq!(code, Some(0), "{report:#}");
     let stored = cluster.server.secret("acme", "github-token").unwrap();
     assert_eq!(stored["data"]["token"], base64_of("rotated-with-this-kubectl-42"));
+    let delivered = cluster.server.secret("acme", "app").unwrap();
+    assert_eq!(delivered["data"]["token"], base64_of("delivered-with-this-kubectl-44"));
     cluster.seeded.extend([
         "typed-with-this-kubectl-41".to_owned(),
         "rotated-with-this-kubectl-42".to_owned(),
+        "delivered-with-this-kubectl-44".to_owned(),
     ]);
     cluster.assert_value_free();
 }

@@ -203,6 +203,9 @@ async fn fetch(
         return Err(format!("{}{kind} \"{store_name}\" is not ready", prefix(0, &first_key)));
     }
     let provider = &store["spec"]["provider"];
+    if !provider["kubernetes"].is_null() {
+        return fetch_source_namespace(server, provider, es);
+    }
     if provider["aws"].is_null() {
         return fetch_fake(sources, provider, es);
     }
@@ -226,6 +229,32 @@ async fn fetch(
                 });
             }
         }
+    }
+    Ok(data)
+}
+
+/// Values from Secrets in the Kubernetes provider's `remoteNamespace`, with its error words.
+fn fetch_source_namespace(
+    server: &ServerHandle,
+    provider: &Value,
+    es: &Value,
+) -> Result<Vec<(String, String)>, String> {
+    use base64::Engine;
+    let namespace = provider["kubernetes"]["remoteNamespace"].as_str().unwrap_or("default");
+    let mut data = Vec::new();
+    for (i, item) in es["spec"]["data"].as_array().cloned().unwrap_or_default().iter().enumerate() {
+        let key = item["remoteRef"]["key"].as_str().unwrap_or_default();
+        let property = item["remoteRef"]["property"].as_str().unwrap_or("value");
+        let prefix = format!("error processing spec.data[{i}] (key: {key}), err: ");
+        let Some(secret) = server.secret(namespace, key) else {
+            return Err(format!("{prefix}secrets \"{key}\" not found"));
+        };
+        let encoded = secret["data"][property].as_str().ok_or(format!(
+            "{prefix}property {property} does not exist in data of secret \"{key}\""
+        ))?;
+        let value = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_default();
+        let secret_key = item["secretKey"].as_str().unwrap_or_default().to_owned();
+        data.push((secret_key, String::from_utf8_lossy(&value).into_owned()));
     }
     Ok(data)
 }
