@@ -232,8 +232,8 @@ fn check_backend(id: &str, backend: &RawBackend, p: &mut Problems<'_>) {
             p.key(
                 &key_path(&at, field),
                 "backend-field",
-                format!("a {kind} backend has no `{field}`"),
-                format!("remove it; a {kind} backend takes {}", allowed.join(", ")),
+                format!("backend `{id}` ({kind}) has no `{field}`"),
+                format!("remove it; the {kind} kind takes {}", allowed.join(", ")),
             );
         }
         if value.is_none() && needed.contains(&field) {
