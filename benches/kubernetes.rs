@@ -40,7 +40,7 @@ struct Bench {
 }
 
 async fn bench(namespaces: usize) -> Bench {
-    let server = ApiServer::start().await;
+    let server = ApiServer::start().await.unwrap();
     for n in 0..namespaces {
         server.create_namespace(&format!("ns-{n}"));
     }

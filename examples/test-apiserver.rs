@@ -12,8 +12,7 @@
 //! ExternalSecret per target (with their namespaces), kept in sync from the moto server at
 //! URL by the project's ESO stand-in, so a delivery chain can be walked by hand.
 
-#[path = "../tests/support/apiserver.rs"]
-mod apiserver;
+use greenlight::sandbox::apiserver;
 #[path = "../tests/support/backends.rs"]
 #[allow(
     dead_code,
@@ -67,7 +66,13 @@ async fn main() {
             }
         }
     }
-    let server = ApiServer::start_on(port).await;
+    let server = match ApiServer::start_on(port).await {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::exit(1);
+        }
+    };
     for namespace in ["acme-prod", "litellm"] {
         server.create_namespace(namespace);
     }

@@ -17,6 +17,7 @@ pub mod commands;
 pub mod detect;
 pub mod diagnose;
 pub mod report;
+pub mod sandbox;
 pub mod spec;
 pub mod ui;
 
