@@ -5,7 +5,8 @@
 
 use super::{
     CommandKind, QuoteError, Shell, Target, Word, aws, context_words, kubernetes, lit, openssl,
-    posix_block, posix_prompts, powershell_block, powershell_values, raw, remark, render, values,
+    posix_block, posix_prompts, powershell_block, powershell_values, quote, raw, remark, render,
+    values,
 };
 use crate::spec::{Delivered, Provider, SecretEntry, Source};
 
@@ -71,16 +72,11 @@ fn verify(source: &Source, shell: Shell) -> Result<String, QuoteError> {
     ))
 }
 
-/// The argv that writes the value arriving on stdin (`-`), or at `file` under PowerShell.
-fn writer(source: &Source, kind: CommandKind, file: Option<Word>) -> Vec<Word> {
-    let data = |prefix: &str| match &file {
-        Some(file) => {
-            let mut pieces = vec![super::Piece::Lit(prefix.to_owned())];
-            pieces.extend(file.0.iter().cloned());
-            Word(pieces)
-        }
-        None => lit(format!("{prefix}-")),
-    };
+/// The argv that writes the value arriving on stdin (`-`), or, under PowerShell (`file`), from
+/// the temp file `$file`. PowerShell splits an argument that starts with a quoted string
+/// before an expression, so those are written as one double-quoted word (the names inside are
+/// validated: letters, digits, '-', '_' and '.').
+fn writer(source: &Source, kind: CommandKind, file: bool) -> Vec<Word> {
     match source {
         Source::Gcp { project, secret } => {
             let mut words = vec![lit("gcloud"), lit("secrets")];
@@ -91,7 +87,11 @@ fn writer(source: &Source, kind: CommandKind, file: Option<Word>) -> Vec<Word> {
                 words.extend([lit("versions"), lit("add"), lit(secret.clone())]);
             }
             words.extend(project.iter().map(|p| lit(format!("--project={p}"))));
-            words.push(data("--data-file="));
+            words.push(if file {
+                raw("\"--data-file=$($file.FullName)\"")
+            } else {
+                lit("--data-file=-")
+            });
             words
         }
         Source::Doppler { project, config, name } => vec![
@@ -107,9 +107,10 @@ fn writer(source: &Source, kind: CommandKind, file: Option<Word>) -> Vec<Word> {
         ],
         Source::Vault { mount, path, property } => {
             let verb = if kind == CommandKind::Create { "put" } else { "patch" };
-            let value = match &file {
-                Some(_) => data(&format!("{property}=@")),
-                None => lit(format!("{property}=-")),
+            let value = if file {
+                raw(format!("\"{property}=@$($file.FullName)\""))
+            } else {
+                lit(format!("{property}=-"))
             };
             vec![
                 lit("vault"),
@@ -142,9 +143,10 @@ fn write(
     let comment = remark(&format!("{action} {location}, {how}."), shell)?;
     // Doppler prints the secrets it set; its output is dropped so no value reaches the screen.
     let quiet = matches!(source, Source::Doppler { .. });
+
     match shell {
         Shell::Posix => {
-            let mut command = render(&writer(source, kind, None), shell)?;
+            let mut command = render(&writer(source, kind, false), shell)?;
             if quiet {
                 command.push_str(" >/dev/null");
             }
@@ -161,24 +163,42 @@ fn write(
             // Piping a string to a native command adds a line break, so the value goes to a
             // temp file only this user can read, removed as soon as the command returns.
             let mut lines = powershell_values(&values)?;
-            lines.push("$file = New-TemporaryFile".to_owned());
-            let send = if quiet {
-                let argv = writer(source, kind, None);
-                let (program, args) =
-                    argv.split_first().map_or((None, &[][..]), |(p, a)| (Some(p), a));
-                format!(
-                    "Start-Process -NoNewWindow -Wait -RedirectStandardInput $file.FullName -RedirectStandardOutput ([IO.Path]::GetTempFileName()) -FilePath {} -ArgumentList {}",
-                    render(program.map(std::slice::from_ref).unwrap_or_default(), shell)?,
-                    args.iter()
-                        .map(|a| render(std::slice::from_ref(a), shell))
-                        .collect::<Result<Vec<_>, _>>()?
-                        .join(",")
-                )
-            } else {
-                render(&writer(source, kind, Some(raw("$($file.FullName)"))), shell)?
+            let send = match source {
+                // Doppler reads a value from stdin only; PowerShell cannot redirect a file
+                // into a native command, so the value is uploaded as a one-key JSON file, and
+                // the output (which lists the values set) is dropped.
+                Source::Doppler { project, config, name } => {
+                    lines.push("$file = New-TemporaryFile | Rename-Item -NewName { $_.BaseName + '.json' } -PassThru".to_owned());
+                    lines.push(format!(
+                        "$json = @{{ {} = $v1 }} | ConvertTo-Json -Compress",
+                        quote::powershell_literal(name)?
+                    ));
+                    let words = [
+                        lit("doppler"),
+                        lit("secrets"),
+                        lit("upload"),
+                        raw("$file.FullName"),
+                        lit("--project"),
+                        lit(project.clone()),
+                        lit("--config"),
+                        lit(config.clone()),
+                        lit("--silent"),
+                    ];
+                    format!(
+                        "[IO.File]::WriteAllText($file.FullName, $json); {} | Out-Null",
+                        render(&words, shell)?
+                    )
+                }
+                _ => {
+                    lines.push("$file = New-TemporaryFile".to_owned());
+                    format!(
+                        "[IO.File]::WriteAllText($file.FullName, $v1); {}",
+                        render(&writer(source, kind, true), shell)?
+                    )
+                }
             };
             lines.push(format!(
-                "try {{ [IO.File]::WriteAllText($file.FullName, $v1); {send} }} finally {{ Remove-Item -LiteralPath $file.FullName -Force }}"
+                "try {{ {send} }} finally {{ Remove-Item -LiteralPath $file.FullName -Force }}"
             ));
             Ok(powershell_block(&comment, lines))
         }

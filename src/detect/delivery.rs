@@ -334,7 +334,13 @@ impl Probe for DeliveryProbe {
                     eso: eso.as_ref(),
                 };
                 let outcome = chain.judge();
-                settled &= outcome.confirms_presence();
+                // Fast re-reads help only while something can still change by itself: not when
+                // External Secrets is missing or on the wrong version.
+                let stuck = outcome.hops.iter().any(|h| {
+                    h.kind == HopKind::Operator
+                        && matches!(h.state, HopState::NotInstalled | HopState::VersionNotServed)
+                });
+                settled &= outcome.confirms_presence() || stuck;
                 out.push((index, outcome));
             }
             done.store(settled, Ordering::Relaxed);
@@ -376,6 +382,10 @@ impl Probe for DeliveryProbe {
 
     fn start_over(&self) {
         self.kube.start_over();
+        let backends = self.backends.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { backends.start_over().await });
+        }
         if let Some(aws) = &self.aws {
             aws.start_over();
         }
@@ -407,38 +417,68 @@ impl Chain<'_> {
     fn judge(&self) -> CheckOutcome {
         let needed: Vec<&DeliveryTarget> =
             self.delivered.targets.iter().filter(|t| t.is_needed(self.features)).collect();
-        let mut hops = Vec::new();
-        let (mut backend_hop, backend_outcome) = self.backend_hop();
+        let (mut backend_hop, mut backend_outcome) = self.backend_hop();
         let operator = self.operator_hop();
-        let stores = self.store_hops(&needed);
-        let mut pairs = Vec::new();
-        for t in &needed {
-            pairs.push(self.target_hops(t));
+        let mut stores = self.store_hops(&needed);
+        let targets: Vec<TargetHops> = needed.iter().map(|t| self.target_hops(t)).collect();
+        if let Some(synced) = targets.iter().find(|t| t.es.state.passes()) {
+            match backend_hop.state {
+                // Greenlight cannot ask the backend (no login on this machine, no permission);
+                // the cluster's own credentials could read it, which proves it exists.
+                HopState::NotChecked | HopState::Unreachable | HopState::Forbidden => {
+                    let why = backend_hop.detail.take().unwrap_or_default();
+                    backend_hop.state = HopState::Ok;
+                    backend_hop.detail = Some(format!(
+                        "{} synced from it, which proves it exists. Greenlight could not ask it itself: {why}",
+                        synced.es.location
+                    ));
+                    backend_outcome = None;
+                }
+                // Not found by this machine's login, yet synced by the cluster: Greenlight is
+                // looking somewhere else than the store (another account, region or project).
+                // Creating it here would make a second copy nobody reads.
+                // Found elsewhere (another region) while the store synced: the store reads that
+                // copy, so removing it, or creating a second one, would be wrong.
+                HopState::Missing | HopState::Failing
+                    if backend_hop.state == HopState::Missing
+                        || matches!(
+                            backend_outcome.as_ref().map(|o| &o.presence),
+                            Some(Presence::FoundElsewhere { .. })
+                        ) =>
+                {
+                    let found = match backend_outcome.as_ref().map(|o| &o.presence) {
+                        Some(Presence::FoundElsewhere { location }) => {
+                            format!("found in {location}, not where the spec says")
+                        }
+                        _ => "not found with this machine's login".to_owned(),
+                    };
+                    backend_hop.state = HopState::Failing;
+                    backend_hop.detail = Some(format!(
+                        "{found}, but {} synced from the store: the store reads another account, region or project than the spec (or this profile) names; correct the spec or the profile, and keep the copy the store reads",
+                        synced.es.location
+                    ));
+                    backend_outcome = None;
+                }
+                _ => {}
+            }
+            // A store whose validation is unknown is proven by a sync through it.
+            for store in &mut stores {
+                if store.state == HopState::NotProven {
+                    store.state = HopState::Ok;
+                }
+            }
         }
-        // A backend Greenlight cannot ask (no login on this machine, no permission) is proven
-        // by an ExternalSecret synced from it: the cluster's own credentials could read it.
-        let mut backend_outcome = backend_outcome;
-        if matches!(
-            backend_hop.state,
-            HopState::NotChecked | HopState::Unreachable | HopState::Forbidden
-        ) && let Some((es, _)) = pairs.iter().find(|(es, _)| es.state.passes())
-        {
-            let why = backend_hop.detail.take().unwrap_or_default();
-            backend_hop.state = HopState::Ok;
-            backend_hop.detail =
-                Some(format!("proven by the sync of {} (not asked here: {why})", es.location));
-            backend_outcome = None;
-        }
-        hops.push(backend_hop.clone());
+        let sync_helps = targets.iter().any(|t| t.sync_helps);
+        let mut hops = vec![backend_hop];
         if !needed.is_empty() {
             hops.push(operator);
             hops.extend(stores);
-            for (es, secret) in pairs {
-                hops.push(es);
-                hops.push(secret);
+            for t in targets {
+                hops.push(t.es);
+                hops.push(t.secret);
             }
         }
-        self.verdict(hops, backend_outcome)
+        self.verdict(hops, backend_outcome, sync_helps, &needed)
     }
 
     fn backend_hop(&self) -> (Hop, Option<CheckOutcome>) {
@@ -483,6 +523,10 @@ impl Chain<'_> {
             Some(Ok(Api::NotInstalled)) => (
                 HopState::NotInstalled,
                 Some("not installed: the cluster serves no external-secrets.io API; install External Secrets (its Helm chart) first".to_owned()),
+            ),
+            Some(Ok(Api::Unusable { served })) => (
+                HopState::VersionNotServed,
+                Some(format!("serves external-secrets.io/{} only, in which ExternalSecrets cannot be read; upgrade External Secrets", served.join(", "))),
             ),
             Some(Ok(Api::Served { served, .. })) => {
                 let manifests = self.manifests();
@@ -539,12 +583,16 @@ impl Chain<'_> {
             .collect()
     }
 
-    fn target_hops(&self, t: &DeliveryTarget) -> (Hop, Hop) {
+    fn target_hops(&self, t: &DeliveryTarget) -> TargetHops {
         let es_location = format!("ExternalSecret {}/{}", t.namespace, t.external_secret);
         let secret_location = format!("Secret {}/{}", t.namespace, t.secret);
         let external = self
             .eso
             .and_then(|a| a.externals.get(&(t.namespace.clone(), t.external_secret.clone())));
+        let cause = match external {
+            Some(Ok(Some(es))) => es.cause,
+            _ => None,
+        };
         let (es_state, es_detail) = match external {
             None => (HopState::Waiting, None),
             Some(Err(error)) => {
@@ -558,18 +606,20 @@ impl Chain<'_> {
             Some(Ok(Some(es))) => es_state(es),
         };
         let synced = es_state == HopState::Ok;
-        let managed = self
+        // ESO labels what it writes (since 0.11); older releases do not, so the label only
+        // counts while the ExternalSecret is not synced.
+        let unlabelled = self
             .eso
             .and_then(|a| a.managed.get(&t.namespace))
             .and_then(|m| m.as_ref().ok())
-            .map(|names| names.contains(&t.secret));
+            .is_some_and(|names| !names.contains(&t.secret));
         let outcome = self
             .targets
             .get(&(t.namespace.clone(), t.secret.clone()))
             .and_then(|i| self.answers.get(i));
         let (state, detail) = match outcome.map(|o| &o.presence) {
-            Some(Presence::Present) if managed == Some(false) => (HopState::NotManaged, Some("exists but was not made by External Secrets, which will take it over and overwrite it; values belong in the backend".to_owned())),
-            Some(Presence::Present) if !synced && es_state != HopState::Waiting => (HopState::Stale, Some("exists, but its ExternalSecret is not synced: it holds old data".to_owned())),
+            Some(Presence::Present) if !synced && unlabelled => (HopState::NotManaged, Some("exists but was not made by External Secrets, which will take it over and overwrite it; values belong in the backend".to_owned())),
+            Some(Presence::Present) if matches!(es_state, HopState::Failing | HopState::Missing) => (HopState::Stale, Some("exists, but its ExternalSecret is not synced: it holds old data".to_owned())),
             Some(Presence::Present) => (HopState::Ok, Some(format!("has {}", t.keys.join(", ")))),
             Some(Presence::Missing) if synced => (HopState::Failing, Some("missing although its ExternalSecret says synced (creationPolicy Merge or None does not create it)".to_owned())),
             Some(Presence::Missing) => (HopState::Waiting, Some("External Secrets makes it once the ExternalSecret syncs".to_owned())),
@@ -579,50 +629,64 @@ impl Chain<'_> {
             Some(other) => (HopState::Waiting, other.detail().map(str::to_owned)),
             None => (HopState::Waiting, None),
         };
-        (
-            Hop::new(HopKind::ExternalSecret, es_location, es_state, es_detail),
-            Hop::new(HopKind::Secret, secret_location, state, detail),
-        )
+        // A forced sync helps when ESO has not looked since the value appeared: waiting, or
+        // failing because the key was missing. Not when the ExternalSecret does not exist, the
+        // store is broken or the target is someone else's.
+        let sync_helps = match es_state {
+            HopState::Waiting => true,
+            HopState::Failing => cause == Some(Cause::BackendKeyMissing),
+            HopState::Ok => state == HopState::Stale,
+            _ => false,
+        };
+        TargetHops {
+            es: Hop::new(HopKind::ExternalSecret, es_location, es_state, es_detail),
+            secret: Hop::new(HopKind::Secret, secret_location, state, detail),
+            sync_helps,
+        }
     }
 
     /// The row's state from its hops: the backend decides first (its own outcome, hints and
     /// commands), then the first hop that does not pass.
-    fn verdict(&self, hops: Vec<Hop>, backend: Option<CheckOutcome>) -> CheckOutcome {
+    fn verdict(
+        &self,
+        hops: Vec<Hop>,
+        backend: Option<CheckOutcome>,
+        sync_helps: bool,
+        needed: &[&DeliveryTarget],
+    ) -> CheckOutcome {
         let mut hints: Vec<Hint> = Vec::new();
         if let Some(command) = &self.delivered.create_with {
             hints.push(Hint::says(format!(
-                "The vendor's tool creates this value: run `{command}` (or use the Create command)"
+                "The vendor's tool creates this value: run `{}` (or use the Create command)",
+                crate::report::one_line(command)
             )));
         }
         let first_bad = hops.iter().find(|h| !h.state.passes() && h.state != HopState::NotChecked);
         let backend_state = hops.first().map(|h| h.state);
-        let mut outcome = match (backend_state, &backend) {
-            (Some(state), Some(backend)) if !state.passes() => {
-                let mut outcome = backend.clone();
-                hints.append(&mut outcome.hints);
-                outcome
+        let mut outcome = match (backend_state, backend) {
+            (Some(state), Some(mut backend)) if !state.passes() => {
+                hints.append(&mut backend.hints);
+                backend
             }
             _ => match first_bad {
                 None => CheckOutcome::now(Presence::Present),
                 Some(hop) => {
-                    let words = match &hop.detail {
-                        Some(detail) => format!("{}: {detail}", hop.location),
-                        None => format!("{}: {}", hop.location, hop.state.as_str()),
+                    let what = match (hop.state, &hop.detail) {
+                        (HopState::Waiting, Some(detail)) => {
+                            format!("waiting for External Secrets: {detail}")
+                        }
+                        (_, Some(detail)) => detail.clone(),
+                        (state, None) => state.as_str().replace('_', " "),
                     };
+                    let words = format!("{}: {what}", hop.location);
                     let presence = match hop.state {
                         HopState::Forbidden => Presence::Forbidden { permission: words },
                         HopState::Unreachable => Presence::Unreachable { reason: words },
-                        HopState::Missing if hop.kind == HopKind::Backend => Presence::Missing,
                         _ => Presence::Wrong { reason: words },
                     };
-                    if matches!(hop.kind, HopKind::ExternalSecret | HopKind::Secret)
+                    if sync_helps
                         && backend_state.is_some_and(HopState::passes)
-                        && let Some(command) = commands::posix_text(
-                            self.entry,
-                            Platform::Kubernetes,
-                            &crate::commands::Target::default(),
-                            CommandKind::Sync,
-                        )
+                        && let Some(command) = self.sync_command(needed)
                     {
                         hints.push(Hint::with_command(
                             "The value is in the backend; ask External Secrets to sync now instead of at its next refresh:",
@@ -637,6 +701,27 @@ impl Chain<'_> {
         outcome.hops = hops;
         outcome
     }
+
+    /// Sync now for the targets needed with the current features only.
+    fn sync_command(&self, needed: &[&DeliveryTarget]) -> Option<String> {
+        let mut entry = self.entry.clone();
+        if let Some(delivered) = &mut entry.delivered {
+            delivered.targets = needed.iter().map(|t| (*t).clone()).collect();
+        }
+        commands::posix_text(
+            &entry,
+            Platform::Kubernetes,
+            &crate::commands::Target::default(),
+            CommandKind::Sync,
+        )
+    }
+}
+
+/// One target's two hops, and whether Sync now would help it.
+struct TargetHops {
+    es: Hop,
+    secret: Hop,
+    sync_helps: bool,
 }
 
 fn printable_reason(reason: &str) -> String {

@@ -490,7 +490,7 @@ async fn secret_manager_doppler_and_vault_are_asked_by_metadata_and_names_only()
     let (code, report) = check("doppler").await;
     assert_eq!(code, Some(0), "{report:#}");
     let backend = hop(&report["secrets"][0], "Doppler");
-    assert!(backend["detail"].as_str().unwrap().contains("proven by the sync"), "{backend:#}");
+    assert!(backend["detail"].as_str().unwrap().contains("which proves it exists"), "{backend:#}");
 
     fakes.assert_value_free();
     cluster.seeded.extend(seeded);
@@ -501,4 +501,32 @@ async fn secret_manager_doppler_and_vault_are_asked_by_metadata_and_names_only()
             assert!(!call.body.contains(value.as_str()), "a value was sent to a backend: {call:?}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_synced_from_elsewhere_is_never_offered_a_second_copy() {
+    let mut chain = chain(&["v1"]).await;
+    // The store reads us-east-1; the spec (so Greenlight) looks in eu-west-1.
+    let text = std::fs::read_to_string(&chain.spec).unwrap().replace("us-east-1", "eu-west-1");
+    std::fs::write(&chain.spec, text).unwrap();
+    chain.moto.seed_secret("us-east-1", "platform/api-token", "cf-token-value-9931").await;
+    chain.moto.seed_secret("us-east-1", "platform/signing-key", "signing-value-9932").await;
+    chain.run(&chain.generated("api-token", CommandKind::Sync), "").await;
+    let mut last = Value::Null;
+    for _ in 0..40 {
+        let (_, report) = chain.check(&[]).await;
+        let token = row(&report, "api-token");
+        if hop(token, "ExternalSecret dns/api-token")["state"] == "ok" {
+            last = token.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!last.is_null(), "the ExternalSecret never synced");
+    assert_ne!(last["state"], "present", "{last:#}");
+    assert_ne!(last["state"], "missing", "{last:#}");
+    let backend = hop(&last, "Secrets Manager");
+    assert_ne!(backend["state"], "ok", "{backend:#}");
+    assert!(!hints(&last).contains("create-secret"), "a second copy was offered: {last:#}");
+    chain.moto.assert_value_free();
 }

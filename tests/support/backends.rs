@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-pub const DOPPLER_TOKEN: &str = "doppler-token";
+pub const DOPPLER_TOKEN: &str = "dp.st.prd.test-doppler-token";
 pub const VAULT_TOKEN: &str = "vault-token";
 pub const GCP_TOKEN: &str = "gcp-access-token";
 
@@ -188,6 +188,21 @@ async fn handle(
                 _ => reply(
                     404,
                     json!({"error": {"code": 404, "message": format!("Secret [projects/{project}/secrets/{secret}] not found or has no versions."), "status": "NOT_FOUND"}}),
+                ),
+            }
+        }
+        ("GET", ["v1", "projects", project, "secrets", secret]) => {
+            if refuse || bearer != GCP_TOKEN {
+                return reply(401, json!({"error": {"code": 401, "status": "UNAUTHENTICATED"}}));
+            }
+            match held.gcp.get(&((*project).to_owned(), (*secret).to_owned())) {
+                Some(_) => reply(
+                    200,
+                    json!({"name": format!("projects/{project}/secrets/{secret}"), "replication": {"automatic": {}}}),
+                ),
+                None => reply(
+                    404,
+                    json!({"error": {"code": 404, "message": format!("Secret [projects/{project}/secrets/{secret}] not found."), "status": "NOT_FOUND"}}),
                 ),
             }
         }

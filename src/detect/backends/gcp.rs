@@ -83,16 +83,17 @@ fn load_adc() -> Result<Adc, BackendError> {
     }
 }
 
-/// The project from the spec, else the environment, the credentials or gcloud's config.
+/// The project from the spec, else the one `gcloud` (which runs the commands) would use:
+/// `CLOUDSDK_CORE_PROJECT`, then its configuration; then `GOOGLE_CLOUD_PROJECT` and a
+/// service-account key's own project.
 fn project(given: Option<&str>, adc: &Adc) -> Option<String> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     given
         .map(str::to_owned)
-        .or_else(|| env("GOOGLE_CLOUD_PROJECT"))
         .or_else(|| env("CLOUDSDK_CORE_PROJECT"))
-        .or_else(|| adc.project_id.clone())
         .or_else(gcloud_project)
-        .or_else(|| adc.quota_project_id.clone())
+        .or_else(|| env("GOOGLE_CLOUD_PROJECT"))
+        .or_else(|| adc.project_id.clone())
 }
 
 fn gcloud_project() -> Option<String> {
@@ -205,7 +206,7 @@ impl Tokens {
         Ok(answer.access_token)
     }
 
-    async fn forget(&self) {
+    pub(super) async fn forget(&self) {
         *self.cached.lock().await = None;
     }
 }
@@ -270,8 +271,13 @@ pub(super) async fn look(
             })?;
             Ok(match version.state.as_str() {
                 "ENABLED" => Look::Present,
-                "DISABLED" => Look::Wrong("its latest version is disabled: enable it (`gcloud secrets versions enable latest`) or add a version".to_owned()),
-                "DESTROYED" => Look::Wrong("its latest version is destroyed: add a new version (the Rotate command)".to_owned()),
+                "DISABLED" => Look::Wrong(format!(
+                    "its latest version in project {project} is disabled: enable it (`gcloud secrets versions list {secret}` shows its number) or add a version (the Rotate command)"
+                )),
+                "DESTROYED" => Look::Wrong(
+                    "its latest version is destroyed: add a new version (the Rotate command)"
+                        .to_owned(),
+                ),
                 _ => Look::Wrong("its latest version is in an unknown state".to_owned()),
             })
         }

@@ -79,6 +79,11 @@ impl Default for Backends {
 }
 
 impl Backends {
+    /// Forgets cached access tokens ("Check now" after a new login).
+    pub(crate) async fn start_over(&self) {
+        self.gcp.forget().await;
+    }
+
     /// Asks the backend whether `source` exists, within `timeout`.
     pub(crate) async fn look(
         &self,
@@ -120,6 +125,18 @@ impl Backends {
             ));
         };
         let host = request.uri().host().unwrap_or_default().to_owned();
+        // Tokens travel with every request: plain HTTP only to this machine.
+        let loopback = host == "localhost"
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            || host
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if request.uri().scheme_str() != Some("https") && !loopback {
+            return Err(BackendError::Unreachable(format!(
+                "refusing to send credentials to {host} over plain http; use its https address"
+            )));
+        }
         let response = client.request(request).await.map_err(|e| {
             BackendError::Unreachable(format!("cannot reach {host}: {}", scrub(&e.to_string())))
         })?;

@@ -10,6 +10,12 @@ use super::{BackendError, Backends, Look, encode, get, home, read_small};
 
 const LOGIN: &str = "vault login";
 
+#[derive(Deserialize, Default)]
+struct Errors {
+    #[serde(default)]
+    errors: Vec<String>,
+}
+
 #[derive(Deserialize)]
 struct Metadata {
     #[serde(default)]
@@ -72,14 +78,31 @@ pub(super) async fn look(
                 BackendError::Unreachable("Vault's answer is not KV version 2 metadata".to_owned())
             })?;
             let current = meta.data.versions.get(&meta.data.current_version.to_string());
+            // `delete_version_after` gives live versions a deletion time in the future.
+            let deleted = |v: &VersionMeta| {
+                !v.deletion_time.is_empty()
+                    && humantime::parse_rfc3339_weak(&v.deletion_time)
+                        .map_or(true, |at| at <= std::time::SystemTime::now())
+            };
             Ok(match current {
                 Some(v) if v.destroyed => Look::Wrong("its current version is destroyed: write a new one (the Rotate command)".to_owned()),
-                Some(v) if !v.deletion_time.is_empty() => Look::Wrong("its current version is deleted: undelete it (`vault kv undelete`) or write a new one".to_owned()),
+                Some(v) if deleted(v) => Look::Wrong("its current version is deleted: undelete it (`vault kv undelete`) or write a new one".to_owned()),
                 Some(_) => Look::Present,
                 None => Look::Wrong("it has no versions".to_owned()),
             })
         }
-        StatusCode::NOT_FOUND => Ok(Look::Missing { near: Vec::new() }),
+        // A missing secret answers 404 with no errors; a path with no KV v2 engine behind it
+        // (a wrong mount, a KV v1 mount) answers 404 with "no handler for route".
+        StatusCode::NOT_FOUND => {
+            let errors = serde_json::from_slice::<Errors>(&body).unwrap_or_default().errors;
+            if errors.is_empty() {
+                Ok(Look::Missing { near: Vec::new() })
+            } else {
+                Ok(Look::Wrong(format!(
+                    "Vault has no KV version 2 secrets engine at `{mount}` (check the backend's mount, or `vault secrets list`)"
+                )))
+            }
+        }
         StatusCode::FORBIDDEN => Err(BackendError::Forbidden(format!(
             "read on {mount}/metadata/{path} (Vault answers 403 for an expired token too: `vault login`)"
         ))),

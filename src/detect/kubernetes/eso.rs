@@ -36,6 +36,9 @@ pub(crate) enum Api {
     NotInstalled,
     /// Served; `using` is the version Greenlight reads (v1 when served).
     Served { using: String, served: Vec<String> },
+    /// The group is there, but in none of the versions ExternalSecrets are read in (v1, the
+    /// manifests' version, v1beta1).
+    Unusable { served: Vec<String> },
 }
 
 /// An ExternalSecret's printer columns, and why it is not synced when it is not.
@@ -69,6 +72,8 @@ pub(crate) enum Cause {
     Immutable,
     /// The backend refused the store's credentials.
     AccessDenied,
+    /// The store's own credential (a Secret or ServiceAccount it names) is missing.
+    StoreCredentialMissing,
     /// A Warning Greenlight does not recognise.
     Other,
 }
@@ -90,6 +95,11 @@ impl Cause {
             Cause::OwnedByOther
         } else if lower.contains("secret is immutable") || lower.contains("target is immutable") {
             Cause::Immutable
+        } else if lower.contains("cannot get kubernetes secret")
+            || lower.contains("serviceaccounts \"")
+            || lower.contains("could not fetch serviceaccount")
+        {
+            Cause::StoreCredentialMissing
         } else if lower.contains("permissiondenied")
             || lower.contains("accessdenied")
             || lower.contains("is forbidden")
@@ -123,6 +133,9 @@ impl Cause {
             }
             Cause::Immutable => "the target Secret is immutable, so it cannot be updated",
             Cause::AccessDenied => "the backend refused the store's credentials",
+            Cause::StoreCredentialMissing => {
+                "the store's own credential (a Secret or ServiceAccount it names) is missing"
+            }
             Cause::Other => {
                 "External Secrets reports an error; `kubectl describe externalsecret` shows it"
             }
@@ -178,7 +191,7 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
         Ok(None) => Ok(Api::NotInstalled),
         Ok(Some(served)) => match choose(&served, &ask.manifests) {
             Some(using) => Ok(Api::Served { using, served }),
-            None => Ok(Api::NotInstalled),
+            None => Ok(Api::Unusable { served }),
         },
         Err(error) => Err(error),
     };
@@ -239,13 +252,17 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
                     cause: None,
                 };
                 if external.ready == "False" {
-                    // The newest Warning says why; its words stay here.
-                    let warnings =
-                        wire::warnings(client, ns, "ExternalSecret", name, timeout).await;
-                    external.cause = Some(match warnings {
-                        Ok(found) => found.first().map_or(Cause::Other, |w| Cause::of(&w.message)),
-                        Err(_) => Cause::Other,
-                    });
+                    // The newest Warning says why; its words are classified in `wire`, never kept.
+                    let newest = wire::newest_warning(
+                        client,
+                        ns,
+                        "ExternalSecret",
+                        name,
+                        timeout,
+                        Cause::of,
+                    )
+                    .await;
+                    external.cause = Some(newest.ok().flatten().unwrap_or(Cause::Other));
                 }
                 Ok(Some(external))
             }
@@ -297,6 +314,14 @@ mod tests {
             (
                 "unable to access Secret from SecretManager Client: rpc error: code = PermissionDenied desc = denied",
                 Cause::AccessDenied,
+            ),
+            (
+                "error processing spec.data[0] (key: a), err: cannot get Kubernetes secret \"doppler-token-auth\" from namespace \"external-secrets\": secrets \"doppler-token-auth\" not found",
+                Cause::StoreCredentialMissing,
+            ),
+            (
+                "unable to create client: serviceaccounts \"eso-reader\" not found",
+                Cause::StoreCredentialMissing,
             ),
             ("something else entirely", Cause::Other),
         ];

@@ -467,24 +467,18 @@ pub(crate) async fn group_versions(
         .map(|g| g.versions.into_iter().map(|v| v.version).collect()))
 }
 
-/// A Warning Event's reason and message, and when it was last seen. The message is a
-/// controller's words (for External Secrets, a provider's error): callers classify it and
-/// drop it; it is never shown, stored or logged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Warning {
-    pub reason: String,
-    pub message: String,
-    pub last_seen: String,
-}
-
-/// The Warning Events about the `kind` object `name` in `namespace`, newest first.
-pub(crate) async fn warnings(
+/// The newest Warning Event about the `kind` object `name` in `namespace`, as `classify`
+/// reads its message. The message is a controller's words (for External Secrets, a
+/// provider's error, which has echoed credentials before): it is classified here and dropped,
+/// never returned, shown, stored or logged.
+pub(crate) async fn newest_warning<T>(
     client: &kube::Client,
     namespace: &str,
     kind: &str,
     name: &str,
     timeout: Duration,
-) -> Result<Vec<Warning>, ProbeError> {
+    classify: impl Fn(&str) -> T,
+) -> Result<Option<T>, ProbeError> {
     #[derive(Deserialize)]
     struct List {
         #[serde(default)]
@@ -495,13 +489,18 @@ pub(crate) async fn warnings(
         #[serde(default, rename = "type")]
         kind: String,
         #[serde(default)]
-        reason: String,
-        #[serde(default)]
         message: String,
         #[serde(default, rename = "lastTimestamp")]
         last: Option<String>,
         #[serde(default, rename = "eventTime")]
         event_time: Option<String>,
+        #[serde(default)]
+        series: Option<Series>,
+    }
+    #[derive(Deserialize)]
+    struct Series {
+        #[serde(default, rename = "lastObservedTime")]
+        last_observed: Option<String>,
     }
     let selector = format!("involvedObject.kind={kind},involvedObject.name={name},type=Warning");
     let uri = format!(
@@ -512,18 +511,17 @@ pub(crate) async fn warnings(
     let body = send(client, get(&uri, "application/json")?, timeout).await?;
     let list: List = serde_json::from_slice(&body)
         .map_err(|_| ProbeError::Protocol("the event list is not JSON".to_owned()))?;
-    let mut found: Vec<Warning> = list
-        .items
-        .into_iter()
-        .filter(|i| i.kind == "Warning")
-        .map(|i| Warning {
-            reason: i.reason,
-            message: i.message,
-            last_seen: i.last.or(i.event_time).unwrap_or_default(),
-        })
-        .collect();
-    found.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
-    Ok(found)
+    // Newest by when it was last seen: a repeating event's series, else its last timestamp,
+    // else its event time (RFC 3339 in UTC sorts as text).
+    let newest = list.items.into_iter().filter(|i| i.kind == "Warning").max_by_key(|i| {
+        i.series
+            .as_ref()
+            .and_then(|s| s.last_observed.clone())
+            .or_else(|| i.last.clone())
+            .or_else(|| i.event_time.clone())
+            .unwrap_or_default()
+    });
+    Ok(newest.map(|i| classify(&i.message)))
 }
 
 /// Whether `namespace` exists. Namespaces carry no secret values.
