@@ -64,6 +64,7 @@ fn main() {
         let options = AppOptions {
             spec: Some(path),
             kubeconfig: Some(PathBuf::from("/nonexistent/greenlight-bench/kubeconfig")),
+            sandbox: None,
         };
         let mut harness = Harness::builder()
             .with_size([1180.0, 760.0])

@@ -85,6 +85,27 @@ pub enum Verb {
     },
     /// Print the JSON Schema of the spec format.
     Schema,
+    /// Try Greenlight without a cluster: start a sandbox cluster inside Greenlight, print the
+    /// path of a kubeconfig for it, and open the window on the quickstart example (or SPEC)
+    /// against it. Paste a Copy'd command into a terminal and watch its row turn green.
+    Demo {
+        /// Spec to open (default: the bundled quickstart).
+        spec: Option<PathBuf>,
+        /// Keep the sandbox running without a window until Ctrl-C (for scripted tries).
+        #[arg(long)]
+        headless: bool,
+    },
+}
+
+/// What `demo` asks the window to open.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The spec.
+    pub spec: PathBuf,
+    /// The sandbox's kubeconfig.
+    pub kubeconfig: PathBuf,
+    /// What the sandbox is, for a banner.
+    pub sandbox: String,
 }
 
 /// The flags `check` and `watch` share.
@@ -166,9 +187,15 @@ fn usage(message: impl Into<String>) -> Failure {
     Failure { exit: Exit::Usage, message: message.into() }
 }
 
-/// Runs a headless verb and returns its exit code.
-pub fn run(verb: Verb) -> std::process::ExitCode {
+fn could_not(message: impl Into<String>) -> Failure {
+    Failure { exit: Exit::CouldNotCheck, message: message.into() }
+}
+
+/// Runs a headless verb (or `demo`, whose `window` opens the desktop app) and returns its
+/// exit code.
+pub fn run(verb: Verb, window: &dyn Fn(Launch) -> Result<(), String>) -> std::process::ExitCode {
     let result = match verb {
+        Verb::Demo { spec, headless } => run_demo(spec.as_deref(), headless, window),
         Verb::Check(args) => run_check(&args),
         Verb::Watch { check, timeout } => run_watch(&check, timeout.map(Duration::from_secs)),
         Verb::Commands { spec, shell, secret, target } => {
@@ -493,6 +520,83 @@ fn run_commands(
     }
     print!("{}", printable(&out));
     Ok(Exit::Ready)
+}
+
+/// `greenlight demo`: the sandbox, its kubeconfig's path on stdout, then the window (or, with
+/// `--headless`, nothing until Ctrl-C or SIGTERM).
+fn run_demo(
+    spec: Option<&Path>,
+    headless: bool,
+    window: &dyn Fn(Launch) -> Result<(), String>,
+) -> Result<Exit, Failure> {
+    let dir = crate::sandbox::default_dir();
+    let path = match spec {
+        Some(path) => path.to_owned(),
+        None => {
+            let example = spec::examples::example("quickstart.yaml")
+                .ok_or_else(|| usage("the bundled quickstart is missing".to_owned()))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| could_not(format!("cannot create {}: {e}", dir.display())))?;
+            let path = dir.join(example.file);
+            std::fs::write(&path, example.text)
+                .map_err(|e| could_not(format!("cannot write {}: {e}", path.display())))?;
+            path
+        }
+    };
+    let loaded = load(&path)?;
+    let runtime = detect::runtime().map_err(could_not)?;
+    let sandbox = runtime
+        .block_on(crate::sandbox::Sandbox::start(&loaded, &dir))
+        .map_err(|e| could_not(format!("cannot start the sandbox cluster: {e}")))?;
+    let kubeconfig = sandbox.kubeconfig().to_owned();
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", kubeconfig.display()).and_then(|()| stdout.flush()).ok();
+    }
+    eprintln!("{}", printable(&sandbox.label()));
+    eprintln!(
+        "In a terminal: export KUBECONFIG={}   (every command Greenlight shows names it, with --context {})",
+        printable(&kubeconfig.display().to_string()),
+        crate::sandbox::CONTEXT
+    );
+    if headless {
+        eprintln!("Running without a window; Ctrl-C stops the sandbox.");
+        runtime.block_on(stopped());
+        drop(sandbox);
+        return Ok(Exit::Ready);
+    }
+    // Ctrl-C in the terminal or SIGTERM while the window is open: tidy up, then leave.
+    let file = kubeconfig.clone();
+    runtime.spawn(async move {
+        stopped().await;
+        std::fs::remove_file(&file).ok();
+        std::process::exit(130);
+    });
+    let opened = window(Launch { spec: path, kubeconfig, sandbox: sandbox.label() });
+    drop(sandbox);
+    match opened {
+        Ok(()) => Ok(Exit::Ready),
+        Err(error) => Err(could_not(format!(
+            "Cannot open the Greenlight window: {error}\nWithout a display, `greenlight demo --headless` keeps the sandbox running for the CLI."
+        ))),
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    tokio::signal::ctrl_c().await.ok();
 }
 
 fn run_lint(path: &Path) -> Result<Exit, Failure> {

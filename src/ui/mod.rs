@@ -8,14 +8,12 @@ pub mod panels;
 pub mod state;
 pub mod widgets;
 
-use std::path::PathBuf;
-
 use eframe::egui;
 
 pub use app::{AppOptions, GreenlightApp};
 
-/// Opens the window (blocking until it closes), with `spec` open if given.
-pub fn run(spec: Option<PathBuf>, kubeconfig: Option<PathBuf>) -> Result<(), String> {
+/// Opens the window (blocking until it closes), as `app_options` say.
+pub fn run(app_options: AppOptions) -> Result<(), String> {
     let runtime = crate::detect::runtime()?;
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Greenlight")
@@ -33,7 +31,6 @@ pub fn run(spec: Option<PathBuf>, kubeconfig: Option<PathBuf>) -> Result<(), Str
         ..eframe::NativeOptions::default()
     };
     let handle = runtime.handle().clone();
-    let app_options = AppOptions { spec, kubeconfig };
     eframe::run_native(
         "Greenlight",
         options,

@@ -67,6 +67,8 @@ pub struct AppState {
     pub spec_path: Option<PathBuf>,
     /// The kubeconfig file given at start, when not the default one.
     pub kubeconfig: Option<PathBuf>,
+    /// Set when the cluster is Greenlight's own sandbox (`greenlight demo`): what it is.
+    pub sandbox: Option<String>,
     /// The loaded spec (the last good one while the file has errors).
     pub spec: Option<Arc<SecretSpec>>,
     /// Why the spec file cannot be used, with positions.

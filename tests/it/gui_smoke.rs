@@ -203,3 +203,85 @@ fn without_a_file_chooser_the_window_says_so_and_takes_a_typed_path() {
     app.kill().ok();
     app.wait().ok();
 }
+
+/// The first five minutes without a cluster: `greenlight demo` opens the quickstart against
+/// its sandbox, a Copy'd command pasted into a terminal creates the Secret there, and the
+/// window changes (its row turns present).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_window_turns_a_copied_command_green() {
+    for program in ["xdotool", "xclip", "import"] {
+        need(program);
+    }
+    let display = Display::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut app = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .arg("demo")
+        .env("DISPLAY", display.name())
+        .env("HOME", home.path())
+        .env("XDG_RUNTIME_DIR", home.path().join("run"))
+        .env("KUBECONFIG", "/nonexistent/greenlight-test/kubeconfig")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(app.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let kubeconfig = line.trim().to_owned();
+    assert!(Path::new(&kubeconfig).exists(), "{kubeconfig}");
+    let window = window_named(&display, &mut app, "^acme-analytics - Greenlight$");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui-demo-before.png");
+    display.run("import", &["-window", "root", before.to_str().unwrap()]);
+
+    display.run("xdotool", &["windowfocus", "--sync", &window]);
+    display.run("xdotool", &["key", "--window", &window, "Down"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    display.run("xdotool", &["key", "--window", &window, "ctrl+shift+c"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let clipboard = loop {
+        let text = display.run("xclip", &["-o", "-selection", "clipboard"]);
+        if text.contains("kubectl create secret generic") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the clipboard never got the create command: {text:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(clipboard.contains("--context greenlight-sandbox"), "{clipboard}");
+    let mut bash = tokio::process::Command::new("bash");
+    bash.arg("-c").arg(&clipboard);
+    let (ok, _, stderr) =
+        crate::support::run_with_stdin(&mut bash, "typed-in-the-demo-777\n").await;
+    assert!(ok, "{stderr}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui-demo-after.png");
+    display.run("import", &["-window", "root", after.to_str().unwrap()]);
+    assert_ne!(
+        std::fs::read(&before).unwrap(),
+        std::fs::read(&after).unwrap(),
+        "the window did not change"
+    );
+    // What the window shows, asked the way a script would.
+    let out = Command::new(env!("CARGO_BIN_EXE_greenlight"))
+        .args(["check", "--kubeconfig", &kubeconfig, "--format", "json"])
+        .arg(home.path().join("run/greenlight/quickstart.yaml"))
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let present: Vec<&str> = report["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "present")
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(present.len(), 1, "{report:#}");
+    println!("screenshots: {} {}", before.display(), after.display());
+    app.kill().ok();
+    app.wait().ok();
+}

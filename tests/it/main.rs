@@ -13,6 +13,7 @@ mod aws;
 mod cli;
 mod commands;
 mod delivery;
+mod demo;
 mod gui_smoke;
 mod kubernetes;
 mod real_cluster;

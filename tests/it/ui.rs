@@ -70,7 +70,8 @@ fn example(name: &str) -> Option<PathBuf> {
 #[test]
 fn the_welcome_screen_opens_a_bundled_example() {
     let runtime = runtime();
-    let mut harness = app(&runtime, AppOptions { spec: None, kubeconfig: no_cluster() });
+    let mut harness =
+        app(&runtime, AppOptions { spec: None, kubeconfig: no_cluster(), sandbox: None });
     harness.step();
     harness.get_by_label(label::OPEN);
     harness.get_by_label("Quickstart (Kubernetes and AWS)").click();
@@ -94,7 +95,8 @@ fn a_bad_spec_shows_its_problems_in_the_window() {
     let runtime = runtime();
     let bad =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs/bad/bad-names.yaml");
-    let mut harness = app(&runtime, AppOptions { spec: Some(bad), kubeconfig: no_cluster() });
+    let mut harness =
+        app(&runtime, AppOptions { spec: Some(bad), kubeconfig: no_cluster(), sandbox: None });
     settle(&mut harness, |app| app.state.spec_error.is_some());
     harness.get_by_label_contains("The spec file has problems");
     harness.get_by_label_contains(
@@ -106,8 +108,10 @@ fn a_bad_spec_shows_its_problems_in_the_window() {
 #[test]
 fn copy_puts_only_the_command_on_the_clipboard() {
     let runtime = runtime();
-    let mut harness =
-        app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster(), sandbox: None },
+    );
     settle(&mut harness, |app| {
         app.state.spec.is_some() && app.state.rows.iter().all(|r| r.outcome.is_some())
     });
@@ -174,7 +178,8 @@ fn rows_follow_the_engine_against_a_cluster() {
     let state = |harness: &Harness<'_, GreenlightApp>, index: usize| {
         harness.state().state.rows[index].state()
     };
-    let mut harness = app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(kubeconfig) });
+    let mut harness =
+        app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(kubeconfig), sandbox: None });
     settle(&mut harness, |app| app.state.rows.first().is_some_and(|r| r.state() == State::Missing));
     harness.get_by_label_contains("Context");
     harness.get_by_label(&cluster.server.url());
@@ -208,7 +213,11 @@ fn reloads_and_context_switches_stop_the_old_watches() {
     let runtime = runtime();
     let mut harness = app(
         &runtime,
-        AppOptions { spec: Some(spec.clone()), kubeconfig: Some(cluster.kubeconfig()) },
+        AppOptions {
+            spec: Some(spec.clone()),
+            kubeconfig: Some(cluster.kubeconfig()),
+            sandbox: None,
+        },
     );
     let decided = |app: &GreenlightApp| {
         !app.state.rows.is_empty() && app.state.rows.iter().all(|r| r.state() == State::Missing)
@@ -251,8 +260,10 @@ fn reloads_and_context_switches_stop_the_old_watches() {
 #[test]
 fn the_keyboard_selects_and_copies() {
     let runtime = runtime();
-    let mut harness =
-        app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster(), sandbox: None },
+    );
     settle(&mut harness, |app| app.state.spec.is_some());
     harness.key_press(egui::Key::ArrowDown);
     harness.step();
@@ -293,7 +304,8 @@ fn a_thousand_secrets_draw_only_the_visible_rows() {
     }
     let path = crate::support::write_spec(dir.path(), &text);
     let runtime = runtime();
-    let mut harness = app(&runtime, AppOptions { spec: Some(path), kubeconfig: no_cluster() });
+    let mut harness =
+        app(&runtime, AppOptions { spec: Some(path), kubeconfig: no_cluster(), sandbox: None });
     settle(&mut harness, |app| app.state.spec.is_some());
     let drawn = harness.query_all_by_label_contains("secret-0").count();
     assert!(drawn > 5 && drawn < 60, "{drawn} rows drawn");
@@ -311,8 +323,10 @@ fn editing_the_spec_on_disk_reloads_it_and_a_broken_edit_keeps_the_checklist() {
     let good = "version: 1\ndeployment: live\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: live } }\nsecrets:\n  - { name: first, description: First secret, kubernetes: { keys: [k] } }\n";
     let path = crate::support::write_spec(dir.path(), good);
     let runtime = runtime();
-    let mut harness =
-        app(&runtime, AppOptions { spec: Some(path.clone()), kubeconfig: no_cluster() });
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: Some(path.clone()), kubeconfig: no_cluster(), sandbox: None },
+    );
     settle(&mut harness, |app| app.state.spec.is_some());
     harness.get_by_label("first");
 
@@ -352,8 +366,10 @@ fn check_now_asks_again_at_once_after_a_role_is_granted() {
         "version: 1\ndeployment: check-now\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n",
     );
     let runtime = runtime();
-    let mut harness =
-        app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()) });
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()), sandbox: None },
+    );
     settle(&mut harness, |app| app.state.rows[0].state() == State::Forbidden);
     cluster.server.set_rules(
         crate::support::OPERATOR_TOKEN,
@@ -380,8 +396,10 @@ fn the_ready_banner_never_rests_on_rows_that_could_not_be_rechecked() {
         "version: 1\ndeployment: stale\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n",
     );
     let runtime = runtime();
-    let mut harness =
-        app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()) });
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()), sandbox: None },
+    );
     settle(&mut harness, |app| app.state.ready);
     harness.get_by_label_contains("Ready: 1 of 1 required secret present");
     cluster.server.stop();
@@ -428,8 +446,10 @@ fn a_failing_credential_plugin_leaves_no_credential_in_the_app_or_its_exports() 
         "version: 1\ndeployment: plugin\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n",
     );
     let runtime = runtime();
-    let mut harness =
-        app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()) });
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()), sandbox: None },
+    );
     settle(&mut harness, |app| {
         app.state.rows[0].state() == State::Unreachable && app.state.connection.is_some()
     });
@@ -451,8 +471,10 @@ fn a_failing_credential_plugin_leaves_no_credential_in_the_app_or_its_exports() 
 #[test]
 fn nothing_repaints_while_nothing_changes() {
     let runtime = runtime();
-    let mut harness =
-        app(&runtime, AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster() });
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: example("quickstart.yaml"), kubeconfig: no_cluster(), sandbox: None },
+    );
     settle(&mut harness, |app| {
         app.state.spec.is_some()
             && !app.state.checking
@@ -485,8 +507,10 @@ fn a_granted_write_permission_shows_after_a_copy() {
         "version: 1\ndeployment: write\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: github-token, description: GitHub token, kubernetes: { keys: [token] } }\n",
     );
     let runtime = runtime();
-    let mut harness =
-        app(&runtime, AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()) });
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()), sandbox: None },
+    );
     let can_create = |app: &GreenlightApp| {
         app.state.rows[0].outcome.as_ref().and_then(|o| o.write.as_ref()).map(|w| w.can_create)
     };

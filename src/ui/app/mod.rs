@@ -36,6 +36,8 @@ pub struct AppOptions {
     pub spec: Option<PathBuf>,
     /// kubeconfig file, when not the default one.
     pub kubeconfig: Option<PathBuf>,
+    /// Set when the cluster is Greenlight's own sandbox: the label shown above the checklist.
+    pub sandbox: Option<String>,
 }
 
 /// The desktop app.
@@ -60,7 +62,7 @@ impl GreenlightApp {
         runtime: tokio::runtime::Handle,
         options: AppOptions,
     ) -> Self {
-        let AppOptions { spec, kubeconfig } = options;
+        let AppOptions { spec, kubeconfig, sandbox } = options;
         let remembered: Preferences =
             cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
         let (events, inbox) = mpsc::unbounded_channel();
@@ -68,6 +70,7 @@ impl GreenlightApp {
             shell: if remembered.powershell { Shell::PowerShell } else { Shell::Posix },
             region_draft: remembered.region.clone().unwrap_or_default(),
             kubeconfig: kubeconfig.clone(),
+            sandbox,
             ..AppState::default()
         };
         let opening = spec.or_else(|| remembered.last_spec.clone().filter(|p| p.exists()));

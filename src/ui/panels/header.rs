@@ -12,6 +12,9 @@ use crate::ui::widgets::{path_entry_ui, spec_error_ui, state_color};
 /// Deployment, platform, where you are connected, pickers, warnings, features, progress.
 pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) {
     let (Some(spec), Some(selection)) = (&state.spec, &state.selection) else { return };
+    if let Some(sandbox) = &state.sandbox {
+        sandbox_ui(ui, sandbox);
+    }
     title_ui(ui, state, spec, actions);
     path_entry_ui(ui, state, actions);
     ui.horizontal_wrapped(|ui| {
@@ -134,6 +137,14 @@ fn facts_ui(ui: &mut egui::Ui, state: &AppState) {
 }
 
 /// Differences from what the spec expects, and connection problems.
+/// The sandbox banner: this cluster is Greenlight's own, in memory.
+fn sandbox_ui(ui: &mut egui::Ui, label: &str) {
+    let color = state_color(State::Forbidden, ui.visuals().dark_mode);
+    egui::Frame::new().stroke(egui::Stroke::new(1.5, color)).inner_margin(6.0).show(ui, |ui| {
+        ui.label(RichText::new(format!("SANDBOX · {label}")).color(color).strong());
+    });
+}
+
 fn warnings_ui(ui: &mut egui::Ui, state: &AppState) {
     let Some(status) = &state.connection else { return };
     for warning in &status.warnings {
