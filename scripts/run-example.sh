@@ -27,6 +27,8 @@ if [ $# -eq 0 ]; then
             set -- "$example"
         else
             say "No Kubernetes cluster is reachable: opening Greenlight on its own sandbox cluster instead (\`greenlight demo\`). Paste a Copy'd command into a terminal and watch its row turn green"
+            # The commands Greenlight shows run kubectl; Debian's kubernetes-client when missing.
+            ensure_packages kubectl:kubernetes-client
             set -- demo
         fi
     else
