@@ -367,13 +367,18 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
     );
     let mut outcomes: Vec<CheckOutcome> =
         spec.entries.iter().map(|_| CheckOutcome::now(Presence::Checking)).collect();
-    let mut printed: BTreeMap<usize, (State, bool)> = BTreeMap::new();
+    let mut printed: BTreeMap<usize, (State, bool, Option<detect::Permission>)> = BTreeMap::new();
     let format = args.format;
     let watching = async {
         while let Some(event) = inbox.recv().await {
             match event {
                 MonitorEvent::Changed { index, outcome } => {
-                    let shown = (outcome.presence.state(), outcome.stale.is_some());
+                    // A line when the state changes, or whether the operator may create it.
+                    let shown = (
+                        outcome.presence.state(),
+                        outcome.stale.is_some(),
+                        outcome.write.as_ref().map(|w| w.can_create),
+                    );
                     if printed.get(&index) != Some(&shown) {
                         printed.insert(index, shown);
                         if let Some(entry) = spec.entries.get(index) {

@@ -562,3 +562,172 @@ secrets:
     assert_eq!(row(&report, "token-west")["state"], "present");
     moto.assert_value_free();
 }
+
+/// The policy a row's write hint carries.
+fn policy_of(row: &serde_json::Value) -> serde_json::Value {
+    let hint = row["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["command"].as_str().is_some_and(|c| c.contains("\"Statement\"")))
+        .unwrap_or_else(|| panic!("no policy hint: {row:#}"));
+    serde_json::from_str(hint["command"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_the_paste_the_operator_learns_whether_they_may_create() {
+    use crate::support::moto::Simulation;
+
+    let moto = Moto::start().await;
+    let spec = write(
+        &moto,
+        "version: 1\ndeployment: write-check\nplatforms: [aws]\ndefaults: { aws: { region: us-east-1, service: secrets-manager, name_prefix: acme/ } }\nsecrets:\n  - { name: github-token, description: GitHub token }\n  - { name: db-password, description: Database password, aws: { service: parameter-store, name: /acme/db-password, kms_key: alias/acme } }\n",
+    );
+
+    // An identity that may not simulate: the check could not run; the actions are named.
+    let (_, report) = check(&moto, &[&spec]).await;
+    let token = row(&report, "github-token");
+    assert_eq!(token["can_create"], "unknown", "{token:#}");
+    assert!(token["can_create_reason"].as_str().unwrap().contains("iam:SimulatePrincipalPolicy"));
+    let policy = policy_of(token);
+    assert_eq!(
+        policy["Statement"][0]["Action"],
+        serde_json::json!(["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"])
+    );
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:acme/github-token-*"
+    );
+
+    // May simulate, allowed nothing: no, with the exact actions.
+    moto.set_simulation(Simulation { may_simulate: true, allowed: Vec::new() });
+    let (_, report) = check(&moto, &[&spec]).await;
+    let token = row(&report, "github-token");
+    assert_eq!(token["can_create"], "no", "{token:#}");
+    let reason = token["can_create_reason"].as_str().unwrap();
+    assert!(reason.contains("secretsmanager:CreateSecret (no policy allows it)"), "{reason}");
+    let db = row(&report, "db-password");
+    assert_eq!(db["can_create"], "no");
+    assert!(db["can_create_reason"].as_str().unwrap().contains("kms:Encrypt"), "{db:#}");
+
+    // While `watch` runs, an administrator attaches the policies Greenlight offered: the rows
+    // flip to "yes" without a restart.
+    let mut watch = moto.watch_json(&spec);
+    watch
+        .line_matching(Duration::from_secs(30), |l| {
+            l["name"] == "github-token" && l["can_create"] == "no"
+        })
+        .await;
+    let mut simulation = Simulation { may_simulate: true, allowed: Vec::new() };
+    simulation.allow_policy(&policy_of(row(&report, "github-token")));
+    simulation.allow_policy(&policy_of(db));
+    moto.set_simulation(simulation);
+    let (_, now) = check(&moto, &[&spec]).await;
+    assert_eq!(row(&now, "github-token")["can_create"], "yes", "{now:#}");
+    watch
+        .line_matching(Duration::from_secs(40), |l| {
+            l["name"] == "github-token" && l["can_create"] == "yes"
+        })
+        .await;
+    let (_, report) = check(&moto, &[&spec]).await;
+    assert_eq!(row(&report, "db-password")["can_create"], "yes", "{report:#}");
+    moto.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assumed_role_is_simulated_as_its_role() {
+    use crate::support::moto::Simulation;
+
+    let moto = Moto::start().await;
+    moto.set_simulation(Simulation { may_simulate: true, allowed: Vec::new() });
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+    let (ok, _, err) = moto
+        .aws(
+            &[
+                "iam",
+                "create-role",
+                "--profile",
+                "moto",
+                "--path",
+                "/deploy/",
+                "--role-name",
+                "deployer",
+                "--assume-role-policy-document",
+                trust,
+            ],
+            "",
+        )
+        .await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = moto
+        .aws(
+            &[
+                "sts",
+                "assume-role",
+                "--profile",
+                "moto",
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/deploy/deployer",
+                "--role-session-name",
+                "alice",
+                "--output",
+                "json",
+            ],
+            "",
+        )
+        .await;
+    assert!(ok, "{err}");
+    let credentials: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = &credentials["Credentials"];
+    let config = moto.dir.path().join("config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[profile assumed]\nregion = us-east-1\n");
+    std::fs::write(&config, text).unwrap();
+    let creds = moto.dir.path().join("credentials");
+    let mut text = std::fs::read_to_string(&creds).unwrap();
+    text.push_str(&format!(
+        "[assumed]\naws_access_key_id = {}\naws_secret_access_key = {}\naws_session_token = {}\n",
+        c["AccessKeyId"].as_str().unwrap(),
+        c["SecretAccessKey"].as_str().unwrap(),
+        c["SessionToken"].as_str().unwrap()
+    ));
+    std::fs::write(&creds, text).unwrap();
+    let spec = write(&moto, SPEC);
+    moto.clear_records();
+    let (_, stdout, stderr) = moto
+        .greenlight(&[
+            "check",
+            "--platform",
+            "aws",
+            "--profile",
+            "assumed",
+            "--format",
+            "json",
+            &spec,
+        ])
+        .await;
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{stderr}"));
+    assert!(
+        report["connection"]["identity"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("assumed-role/deployer/alice"),
+        "{report:#}"
+    );
+    let simulated: Vec<String> = moto
+        .records()
+        .into_iter()
+        .filter(|r| r.action == "Action=SimulatePrincipalPolicy")
+        .map(|r| r.request)
+        .collect();
+    assert!(!simulated.is_empty(), "no simulation was asked");
+    for request in &simulated {
+        assert!(
+            request.contains(
+                "PolicySourceArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdeploy%2Fdeployer"
+            ),
+            "simulated as something else than the role: {request}"
+        );
+    }
+}

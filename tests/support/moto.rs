@@ -44,6 +44,133 @@ impl AwsRecord {
     }
 }
 
+/// What `iam:SimulatePrincipalPolicy` answers: moto (pinned) does not implement it, so the
+/// proxy does, from these grants. `may_simulate: false` answers AccessDenied, as for an
+/// identity without `iam:SimulatePrincipalPolicy`.
+#[derive(Debug, Clone, Default)]
+pub struct Simulation {
+    pub may_simulate: bool,
+    /// (action, resource) patterns allowed, IAM-style (`*` and `?`).
+    pub allowed: Vec<(String, String)>,
+}
+
+impl Simulation {
+    /// The grants of an IAM policy document's Allow statements.
+    pub fn allow_policy(&mut self, policy: &serde_json::Value) {
+        let list = |v: &serde_json::Value| -> Vec<String> {
+            match v {
+                serde_json::Value::String(s) => vec![s.clone()],
+                serde_json::Value::Array(a) => {
+                    a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()
+                }
+                _ => Vec::new(),
+            }
+        };
+        for statement in policy["Statement"].as_array().cloned().unwrap_or_default() {
+            if statement["Effect"] != "Allow" {
+                continue;
+            }
+            for action in list(&statement["Action"]) {
+                for resource in list(&statement["Resource"]) {
+                    self.allowed.push((action.clone(), resource));
+                }
+            }
+        }
+    }
+}
+
+/// IAM wildcard match: `*` any run, `?` one character.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi].eq_ignore_ascii_case(&t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn form_values(body: &str, prefix: &str) -> Vec<String> {
+    body.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(_, v)| percent_decode(v))
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex =
+                    std::str::from_utf8(&bytes[i + 1..(i + 3).min(bytes.len())]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The XML answer to a simulation of `body` under `simulation`.
+fn simulated(simulation: &Simulation, body: &str) -> (u16, String) {
+    if !simulation.may_simulate {
+        let source = form_values(body, "PolicySourceArn").pop().unwrap_or_default();
+        return (
+            403,
+            format!(
+                "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: {source} is not authorized to perform: iam:SimulatePrincipalPolicy on resource: {source}</Message></Error><RequestId>sim</RequestId></ErrorResponse>"
+            ),
+        );
+    }
+    let actions = form_values(body, "ActionNames.member.");
+    let resources = form_values(body, "ResourceArns.member.");
+    let mut members = String::new();
+    for action in &actions {
+        let allowed = resources.iter().all(|resource| {
+            simulation.allowed.iter().any(|(a, r)| glob(a, action) && glob(r, resource))
+        });
+        let decision = if allowed { "allowed" } else { "implicitDeny" };
+        members.push_str(&format!(
+            "<member><EvalActionName>{action}</EvalActionName><EvalResourceName>{}</EvalResourceName><EvalDecision>{decision}</EvalDecision><MatchedStatements/><MissingContextValues/></member>",
+            resources.first().cloned().unwrap_or_default()
+        ));
+    }
+    (
+        200,
+        format!(
+            "<SimulatePrincipalPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>{members}</EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>sim</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"
+        ),
+    )
+}
+
 #[derive(Debug, Default)]
 struct Faults {
     /// Answer this many requests from Greenlight with ThrottlingException.
@@ -54,6 +181,8 @@ struct Faults {
     delay_actions: Vec<(String, Duration)>,
     /// Wait this long before forwarding requests signed for the region.
     delay_regions: Vec<(String, Duration)>,
+    /// How `iam:SimulatePrincipalPolicy` is answered (allow nothing, by default).
+    simulation: Simulation,
 }
 
 struct ProxyState {
@@ -321,6 +450,11 @@ impl Moto {
         self.state.records.lock().unwrap().clear();
     }
 
+    /// How `iam:SimulatePrincipalPolicy` answers from now on.
+    pub fn set_simulation(&self, simulation: Simulation) {
+        self.state.faults.lock().unwrap().simulation = simulation;
+    }
+
     pub fn throttle(&self, requests: usize) {
         self.state.faults.lock().unwrap().throttle = requests;
     }
@@ -437,6 +571,16 @@ async fn forward(
             body: body.to_owned(),
         });
     };
+    if action == "Action=SimulatePrincipalPolicy" {
+        let simulation = state.faults.lock().unwrap().simulation.clone();
+        let (status, text) = simulated(&simulation, &request_text);
+        record(status, &text);
+        return Response::builder()
+            .status(status)
+            .header("content-type", "text/xml")
+            .body(Full::new(Bytes::from(text)))
+            .unwrap();
+    }
     if throttle {
         let text = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
         record(400, text);

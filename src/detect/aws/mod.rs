@@ -10,6 +10,7 @@ mod connection;
 mod outcome;
 mod session;
 pub(crate) mod wire;
+mod write;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -76,6 +77,10 @@ pub(super) struct ProbeState {
     diagnoses: std::sync::Mutex<HashMap<String, (Instant, CheckOutcome)>>,
     /// Set by "Check now": the next round starts from a fresh session and fresh diagnoses.
     start_over: std::sync::atomic::AtomicBool,
+    /// Write-permission answers by what they asked (`write`), and when.
+    write: std::sync::Mutex<HashMap<String, (Instant, u64, crate::detect::WriteAccess)>>,
+    /// Bumped after a Copy and on "Check now": write permissions are asked again.
+    permissions_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl AwsProbe {
@@ -99,6 +104,8 @@ impl AwsProbe {
                 confirmed: std::sync::Mutex::new(HashMap::new()),
                 last_change: std::sync::Mutex::new(Instant::now()),
                 diagnoses: std::sync::Mutex::new(HashMap::new()),
+                write: std::sync::Mutex::new(HashMap::new()),
+                permissions_epoch: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -139,6 +146,11 @@ impl Probe for AwsProbe {
 
     fn start_over(&self) {
         self.state.start_over.store(true, Ordering::Relaxed);
+        self.state.permissions_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn copied(&self) {
+        self.state.permissions_epoch.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -234,7 +246,7 @@ async fn check(
         };
         let (session, target, profile, round) = (&session, &target, profile.as_deref(), &round);
         Some(async move {
-            let outcome = match result {
+            let mut outcome = match result {
                 Ok(Found::Secret(Some(meta))) => {
                     secret_outcome(entry, placement, region, &meta, target, profile)
                 }
@@ -251,6 +263,15 @@ async fn check(
                         .with_hints(hints::for_connection(error.problem(), profile))
                 }
             };
+            // Before the paste: may the operator create it here?
+            if outcome.needs_action() && entry.provided_by != crate::spec::Provider::Vendor {
+                let identity = &session.identity;
+                let needs = write::needs_for(placement, region, &identity.account, &identity.arn);
+                let epoch = round.state.permissions_epoch.load(Ordering::Relaxed);
+                let access = write::access(session, round.state, &needs, epoch).await;
+                outcome.hints.extend(write::hints(&access, &needs));
+                outcome.write = Some(access);
+            }
             (index, outcome)
         })
     }))
