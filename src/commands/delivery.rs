@@ -4,11 +4,11 @@
 //! a target Secret: ESO owns those.
 
 use super::{
-    CommandKind, QuoteError, Shell, Target, Word, aws, context_words, kubernetes, lit, openssl,
-    posix_block, posix_prompts, powershell_block, powershell_values, quote, raw, remark, render,
-    values,
+    CommandKind, QuoteError, Shell, Target, Word, aws, context_words, kubernetes, lit,
+    posix_stdin_block, powershell_block, powershell_values, quote, raw, remark, render, values,
+    write_remark,
 };
-use crate::spec::{Delivered, Provider, SecretEntry, Source};
+use crate::spec::{Delivered, SecretEntry, Source};
 
 /// The command of `kind` for the delivered value `entry`.
 pub(super) fn command(
@@ -134,13 +134,7 @@ fn write(
 ) -> Result<String, QuoteError> {
     let location = source.describe();
     let values = values(entry, std::slice::from_ref(&location));
-    let action = if kind == CommandKind::Create { "Creates" } else { "Replaces the value of" };
-    let how = if entry.provided_by == Provider::Generated {
-        "with a random value made here and never shown"
-    } else {
-        "asking for the value without showing it or saving it in history"
-    };
-    let comment = remark(&format!("{action} {location}, {how}."), shell)?;
+    let comment = write_remark(entry, &location, kind, false, shell)?;
     // Doppler prints the secrets it set; its output is dropped so no value reaches the screen.
     let quiet = matches!(source, Source::Doppler { .. });
 
@@ -150,14 +144,7 @@ fn write(
             if quiet {
                 command.push_str(" >/dev/null");
             }
-            Ok(match values.first().and_then(|v| v.generated) {
-                Some(g) => posix_block(&comment, Vec::new(), format!("{} | {command}", openssl(g))),
-                None => posix_block(
-                    &comment,
-                    posix_prompts(&values)?,
-                    format!("printf '%s' \"$GL_1\" | {command}"),
-                ),
-            })
+            posix_stdin_block(&comment, &values, &command)
         }
         Shell::PowerShell => {
             // Piping a string to a native command adds a line break, so the value goes to a

@@ -124,6 +124,37 @@ fn remark(text: &str, shell: Shell) -> Result<String, QuoteError> {
     })
 }
 
+/// The first line of a create or rotate command: what it does to `location`, and how the
+/// value arrives (`each`: a Secret with several keys asks for each).
+fn write_remark(
+    entry: &SecretEntry,
+    location: &str,
+    kind: CommandKind,
+    each: bool,
+    shell: Shell,
+) -> Result<String, QuoteError> {
+    let action = if kind == CommandKind::Create { "Creates" } else { "Replaces the value of" };
+    let how = match (entry.provided_by == Provider::Generated, each) {
+        (true, _) => "with a random value made here and never shown",
+        (false, true) => "asking for each value without showing it or saving it in history",
+        (false, false) => "asking for the value without showing it or saving it in history",
+    };
+    remark(&format!("{action} {location}, {how}."), shell)
+}
+
+/// A POSIX block that feeds one value to `command` on stdin: made in the pipeline when it is
+/// generated, else read at the hidden prompt.
+fn posix_stdin_block(comment: &str, values: &[Value], command: &str) -> Result<String, QuoteError> {
+    Ok(match values.first().and_then(|v| v.generated) {
+        Some(g) => posix_block(comment, Vec::new(), format!("{} | {command}", openssl(g))),
+        None => posix_block(
+            comment,
+            posix_prompts(values)?,
+            format!("printf '%s' \"$GL_1\" | {command}"),
+        ),
+    })
+}
+
 /// Field manager used for server-side apply during rotation.
 pub const FIELD_MANAGER: &str = "greenlight";
 
@@ -341,13 +372,7 @@ fn kubernetes(
     let labels: Vec<String> =
         placement.keys.iter().map(|k| format!("key {k} of {}", placement.secret)).collect();
     let values = values(entry, &labels);
-    let action = if kind == CommandKind::Create { "Creates" } else { "Replaces the value of" };
-    let how = if entry.provided_by == Provider::Generated {
-        "with a random value made here and never shown"
-    } else {
-        "asking for each value without showing it or saving it in history"
-    };
-    let comment = remark(&format!("{action} {location}, {how}."), shell)?;
+    let comment = write_remark(entry, &location, kind, true, shell)?;
     match shell {
         Shell::Posix => kubernetes_posix(placement, context, kind, &values, &comment),
         Shell::PowerShell => kubernetes_powershell(placement, context, kind, &values, &comment),
@@ -633,26 +658,11 @@ fn aws(
         AwsService::ParameterStore => "--value",
     };
     let values = values(entry, std::slice::from_ref(&location));
-    let generated = entry.provided_by == Provider::Generated;
-    let action = if kind == CommandKind::Create { "Creates" } else { "Replaces the value of" };
-    let how = if generated {
-        "with a random value made here and never shown"
-    } else {
-        "asking for the value without showing it or saving it in history"
-    };
-    let comment = remark(&format!("{action} {location}, {how}."), shell)?;
+    let comment = write_remark(entry, &location, kind, false, shell)?;
     match shell {
         Shell::Posix => {
             words.extend([lit(value_flag), lit("file:///dev/stdin")]);
-            let command = render(&words, shell)?;
-            Ok(match values.first().and_then(|v| v.generated) {
-                Some(g) => posix_block(&comment, Vec::new(), format!("{} | {command}", openssl(g))),
-                None => posix_block(
-                    &comment,
-                    posix_prompts(&values)?,
-                    format!("printf '%s' \"$GL_1\" | {command}"),
-                ),
-            })
+            posix_stdin_block(&comment, &values, &render(&words, shell)?)
         }
         Shell::PowerShell => {
             // The AWS CLI reads values from files, and Windows has no /dev/stdin: the value goes

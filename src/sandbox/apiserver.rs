@@ -871,6 +871,22 @@ struct Reply {
     body: Value,
 }
 
+fn method_not_allowed() -> Reply {
+    reply(
+        405,
+        status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            json!({}),
+        ),
+    )
+}
+
+fn not_acceptable() -> Reply {
+    reply(406, status(406, "NotAcceptable", "only JSON is served", json!({})))
+}
+
 fn reply(code: u16, body: Value) -> Reply {
     Reply { code, content_type: "application/json", body }
 }
@@ -1442,7 +1458,7 @@ fn eso(
         return reply(403, denied);
     }
     let Some(repr) = negotiate(accept, query) else {
-        return reply(406, status(406, "NotAcceptable", "only JSON is served", json!({})));
+        return not_acceptable();
     };
     let kind = match plural {
         "externalsecrets" => "ExternalSecret",
@@ -1548,22 +1564,14 @@ fn namespaces(
         ("POST", None) => "create",
         ("DELETE", Some(_)) => "delete",
         _ => {
-            return reply(
-                405,
-                status(
-                    405,
-                    "MethodNotAllowed",
-                    "the server does not allow this method on the requested resource",
-                    json!({}),
-                ),
-            );
+            return method_not_allowed();
         }
     };
     if let Some(denied) = authorize(user, verb, "namespaces", name, name) {
         return reply(403, denied);
     }
     let Some(repr) = negotiate(accept, query) else {
-        return reply(406, status(406, "NotAcceptable", "only JSON is served", json!({})));
+        return not_acceptable();
     };
     let mut state = lock(&shared.state);
     match verb {
@@ -1729,22 +1737,14 @@ fn secrets(
         ("PATCH", Some(_)) => "patch",
         ("DELETE", Some(_)) => "delete",
         _ => {
-            return reply(
-                405,
-                status(
-                    405,
-                    "MethodNotAllowed",
-                    "the server does not allow this method on the requested resource",
-                    json!({}),
-                ),
-            );
+            return method_not_allowed();
         }
     };
     if let Some(denied) = authorize(user, verb, "secrets", namespace, name) {
         return reply(403, denied);
     }
     let Some(repr) = negotiate(accept, query) else {
-        return reply(406, status(406, "NotAcceptable", "only JSON is served", json!({})));
+        return not_acceptable();
     };
     let mut state = lock(&shared.state);
     let ns = namespace.unwrap_or_default().to_owned();
