@@ -10,6 +10,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // a benchmark, not product code
 
+#[path = "common/stats.rs"]
+mod stats;
+use stats::{ms, percentile};
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -32,15 +36,6 @@ fn spec(service: &str, count: usize) -> String {
         ));
     }
     text
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 async fn latency(runs: usize) {

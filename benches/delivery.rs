@@ -9,6 +9,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // a benchmark, not product code
 
+#[path = "common/stats.rs"]
+mod stats;
+use stats::{ms, percentile};
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -34,15 +38,6 @@ fn spec_text(runs: usize) -> String {
         ));
     }
     text
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 async fn run(cluster: &Cluster, moto: &Moto, script: &str, input: &str) {

@@ -8,6 +8,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // a benchmark, not product code
 
+#[path = "common/stats.rs"]
+mod stats;
+use stats::{ms, percentile};
+
 #[path = "../tests/support/apiserver.rs"]
 mod apiserver;
 
@@ -81,11 +85,6 @@ async fn round(events: &mut mpsc::UnboundedReceiver<MonitorEvent>) {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
 async fn latency(runs: usize) {
     let bench = bench(1).await;
     let spec = Arc::new(spec(1, runs));
@@ -117,10 +116,6 @@ async fn latency(runs: usize) {
         ms(percentile(&samples, 0.95)),
         ms(samples[samples.len() - 1])
     );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 async fn requests(namespaces: usize, per_namespace: usize) {

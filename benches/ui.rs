@@ -7,6 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // a benchmark, not product code
 
+#[path = "common/stats.rs"]
+mod stats;
+use stats::{ms, percentile};
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -25,14 +29,6 @@ fn spec(count: usize) -> String {
         ));
     }
     text
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// One frame: egui's layout of the whole window, then tessellation into meshes.

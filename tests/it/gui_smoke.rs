@@ -124,19 +124,7 @@ async fn the_window_opens_a_spec_and_copies_a_command_a_person_can_run() {
     assert!(size > 10_000, "the screenshot is {size} bytes: nothing drawn?");
     println!("screenshot: {}", shot.display());
 
-    display.run("xdotool", &["windowfocus", "--sync", &window]);
-    display.run("xdotool", &["key", "--window", &window, "Down"]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    display.run("xdotool", &["key", "--window", &window, "ctrl+shift+c"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let clipboard = loop {
-        let text = display.run("xclip", &["-o", "-selection", "clipboard"]);
-        if text.contains("kubectl create secret generic") {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "the clipboard never got the create command: {text:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let clipboard = copy_first_create(&display, &window).await;
     assert!(
         clipboard.contains("kubectl create secret generic github-token --kubeconfig")
             && clipboard.contains("--namespace acme"),
@@ -149,6 +137,24 @@ async fn the_window_opens_a_spec_and_copies_a_command_a_person_can_run() {
     assert!(app.try_wait().unwrap().is_none(), "the app must still be running");
     app.kill().ok();
     app.wait().ok();
+}
+
+/// Selects the first row with the keyboard, copies its create command (Ctrl+Shift+C) and
+/// returns what the clipboard then holds.
+async fn copy_first_create(display: &Display, window: &str) -> String {
+    display.run("xdotool", &["windowfocus", "--sync", window]);
+    display.run("xdotool", &["key", "--window", window, "Down"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    display.run("xdotool", &["key", "--window", window, "ctrl+shift+c"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = display.run("xclip", &["-o", "-selection", "clipboard"]);
+        if text.contains("kubectl create secret generic") {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "the clipboard never got the create command: {text:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Waits (at most 30 s) for a window whose title matches `name` and returns its id.
@@ -238,19 +244,7 @@ async fn the_demo_window_turns_a_copied_command_green() {
     let before = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui-demo-before.png");
     display.run("import", &["-window", "root", before.to_str().unwrap()]);
 
-    display.run("xdotool", &["windowfocus", "--sync", &window]);
-    display.run("xdotool", &["key", "--window", &window, "Down"]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    display.run("xdotool", &["key", "--window", &window, "ctrl+shift+c"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let clipboard = loop {
-        let text = display.run("xclip", &["-o", "-selection", "clipboard"]);
-        if text.contains("kubectl create secret generic") {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "the clipboard never got the create command: {text:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let clipboard = copy_first_create(&display, &window).await;
     assert!(clipboard.contains("--context greenlight-sandbox"), "{clipboard}");
     let mut bash = tokio::process::Command::new("bash");
     bash.arg("-c").arg(&clipboard);
