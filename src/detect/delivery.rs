@@ -250,10 +250,7 @@ impl Probe for DeliveryProbe {
             let mut direct = Vec::new();
             let mut ask = Ask {
                 store: spec.delivery.as_ref().map(|d| d.store.clone()),
-                manifests: spec
-                    .delivery
-                    .as_ref()
-                    .map_or_else(|| "v1".to_owned(), |d| d.api_version.clone()),
+                manifests: spec.delivery.as_ref().and_then(|d| d.api_version.clone()),
                 externals: BTreeSet::new(),
             };
             let mut needed_targets: BTreeSet<usize> = BTreeSet::new();
@@ -508,8 +505,8 @@ impl Chain<'_> {
         }
     }
 
-    fn manifests(&self) -> &str {
-        self.spec.delivery.as_ref().map_or("v1", |d| d.api_version.as_str())
+    fn manifests(&self) -> Option<&str> {
+        self.spec.delivery.as_ref().and_then(|d| d.api_version.as_deref())
     }
 
     fn operator_hop(&self) -> Hop {
@@ -528,8 +525,17 @@ impl Chain<'_> {
                 HopState::VersionNotServed,
                 Some(format!("serves external-secrets.io/{} only, in which ExternalSecrets cannot be read; upgrade External Secrets", served.join(", "))),
             ),
-            Some(Ok(Api::Served { served, .. })) => {
-                let manifests = self.manifests();
+            Some(Ok(Api::Served { served, using })) => {
+                let Some(manifests) = self.manifests() else {
+                    // The spec does not say which version the manifests use: any ESO that
+                    // serves ExternalSecrets will do.
+                    return Hop::new(
+                        HopKind::Operator,
+                        location,
+                        HopState::Ok,
+                        Some(format!("serves external-secrets.io/{using}")),
+                    );
+                };
                 if served.iter().any(|v| v == manifests) {
                     (HopState::Ok, Some(format!("serves external-secrets.io/{}", served.join(", "))))
                 } else if manifests == "v1" {

@@ -231,8 +231,9 @@ pub struct SecretEntry {
 pub struct Delivery {
     /// The store every ExternalSecret refers to.
     pub store: StoreRef,
-    /// The External Secrets API version the deployment's manifests use, e.g. `v1`.
-    pub api_version: String,
+    /// The External Secrets API version the deployment's manifests use, e.g. `v1`, when the
+    /// spec says.
+    pub api_version: Option<String>,
 }
 
 /// A SecretStore or ClusterSecretStore by name.

@@ -208,8 +208,9 @@ pub(crate) struct RawDelivery {
 pub(crate) struct RawExternalSecrets {
     /// The store every ExternalSecret refers to.
     pub store: RawStore,
-    /// The `apiVersion` the deployment's ExternalSecret manifests use. Default
-    /// `external-secrets.io/v1`; ESO 0.17 and later no longer serve `v1beta1`.
+    /// The `apiVersion` the deployment's ExternalSecret manifests use, e.g.
+    /// `external-secrets.io/v1`. When given, Greenlight says so if the cluster does not serve
+    /// it (ESO 0.17 and later no longer serve `v1beta1`).
     pub api_version: Option<String>,
 }
 

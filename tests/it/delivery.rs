@@ -530,3 +530,20 @@ async fn a_value_synced_from_elsewhere_is_never_offered_a_second_copy() {
     assert!(!hints(&last).contains("create-secret"), "a second copy was offered: {last:#}");
     chain.moto.assert_value_free();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_external_secrets_serving_only_v1beta1_is_read_in_v1beta1() {
+    let chain = chain(&["v1beta1"]).await;
+    let (_, report) = chain.check(&[]).await;
+    let token = row(&report, "api-token");
+    let operator = hop(token, "External Secrets Operator");
+    assert_eq!(operator["state"], "ok", "{operator:#}");
+    assert!(operator["detail"].as_str().unwrap().contains("v1beta1"), "{operator:#}");
+    // Its ExternalSecrets were read (they say why they fail), not unreachable.
+    assert_eq!(hop(token, "ExternalSecret dns/api-token")["state"], "failing", "{token:#}");
+    let records = chain.cluster.server.records();
+    assert!(
+        records.iter().any(|r| r.path.starts_with("/apis/external-secrets.io/v1beta1/")),
+        "nothing was read in v1beta1"
+    );
+}

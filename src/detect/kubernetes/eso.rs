@@ -23,8 +23,8 @@ pub(crate) const MANAGED_LABEL: &str = "reconcile.external-secrets.io/managed";
 pub(crate) struct Ask {
     /// The store, when the spec names one.
     pub store: Option<StoreRef>,
-    /// The API version the deployment's manifests use.
-    pub manifests: String,
+    /// The API version the deployment's manifests use, when the spec says.
+    pub manifests: Option<String>,
     /// ExternalSecrets by (namespace, name).
     pub externals: BTreeSet<(String, String)>,
 }
@@ -177,8 +177,8 @@ impl KubernetesProbe {
     }
 }
 
-fn choose(served: &[String], manifests: &str) -> Option<String> {
-    ["v1", manifests, "v1beta1"]
+fn choose(served: &[String], manifests: Option<&str>) -> Option<String> {
+    ["v1", manifests.unwrap_or("v1"), "v1beta1"]
         .into_iter()
         .find(|v| served.iter().any(|s| s == v))
         .map(str::to_owned)
@@ -189,7 +189,7 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
     let namespaces: BTreeSet<&String> = ask.externals.iter().map(|(ns, _)| ns).collect();
     let api = match wire::group_versions(client, GROUP, timeout).await {
         Ok(None) => Ok(Api::NotInstalled),
-        Ok(Some(served)) => match choose(&served, &ask.manifests) {
+        Ok(Some(served)) => match choose(&served, ask.manifests.as_deref()) {
             Some(using) => Ok(Api::Served { using, served }),
             None => Ok(Api::Unusable { served }),
         },
@@ -333,8 +333,9 @@ mod tests {
     #[test]
     fn v1_is_read_when_served_and_v1beta1_only_when_it_is_all_there_is() {
         let served = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(choose(&served(&["v1", "v1beta1"]), "v1beta1").as_deref(), Some("v1"));
-        assert_eq!(choose(&served(&["v1beta1"]), "v1").as_deref(), Some("v1beta1"));
-        assert_eq!(choose(&served(&["v1alpha1"]), "v1"), None);
+        assert_eq!(choose(&served(&["v1", "v1beta1"]), Some("v1beta1")).as_deref(), Some("v1"));
+        assert_eq!(choose(&served(&["v1beta1"]), Some("v1")).as_deref(), Some("v1beta1"));
+        assert_eq!(choose(&served(&["v1beta1"]), None).as_deref(), Some("v1beta1"));
+        assert_eq!(choose(&served(&["v1alpha1"]), None), None);
     }
 }

@@ -61,7 +61,7 @@ pub(super) fn resolve(
                 );
             }
             let api_version = match delivery.external_secrets.api_version.as_deref() {
-                None => "v1".to_owned(),
+                None => None,
                 Some(given) => {
                     let version = given.strip_prefix("external-secrets.io/").unwrap_or(given);
                     if !["v1", "v1beta1", "v1alpha1"].contains(&version) {
@@ -72,7 +72,7 @@ pub(super) fn resolve(
                             "use the apiVersion of the deployment's ExternalSecret manifests, e.g. `external-secrets.io/v1`".to_owned(),
                         );
                     }
-                    version.to_owned()
+                    Some(version.to_owned())
                 }
             };
             Some((StoreRef { kind: store.kind, name: store.name.clone() }, api_version))
