@@ -4,7 +4,7 @@
 use eframe::egui::{self, RichText};
 
 use crate::detect::State;
-use crate::spec::{Platform, SecretSpec};
+use crate::spec::{Platform, SecretSpec, Source};
 use crate::ui::actions::{UiAction, label};
 use crate::ui::state::AppState;
 use crate::ui::widgets::{path_entry_ui, spec_error_ui, state_color};
@@ -23,7 +23,16 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
             ui.separator();
         }
         match selection.platform {
-            Platform::Kubernetes => context_ui(ui, state, actions),
+            Platform::Kubernetes => {
+                context_ui(ui, state, actions);
+                // Values kept in AWS are looked up with an AWS profile too.
+                if spec.entries.iter().any(|e| {
+                    matches!(e.delivered.as_ref().map(|d| &d.source), Some(Source::Aws(_)))
+                }) {
+                    ui.separator();
+                    profile_ui(ui, state, actions);
+                }
+            }
             Platform::Aws => profile_ui(ui, state, actions),
         }
         facts_ui(ui, state);
@@ -101,7 +110,7 @@ fn context_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) 
 /// The AWS profile picker and the region field.
 fn profile_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) {
     let current = state.remembered.profile.clone().unwrap_or_else(|| "(default)".to_owned());
-    let name = ui.label("Profile");
+    let name = ui.label("AWS profile");
     egui::ComboBox::from_id_salt("profile")
         .selected_text(&current)
         .show_ui(ui, |ui| {
