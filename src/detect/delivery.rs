@@ -151,6 +151,22 @@ pub struct DeliveryProbe {
     backends: Backends,
     /// Longest wait for one backend.
     timeout: Duration,
+    /// What wakes the monitor (from `subscribe`), for the ExternalSecret watches.
+    nudge: std::sync::Mutex<Option<Arc<Notify>>>,
+    /// Live mode: one ExternalSecret watch per (namespace, API version).
+    watches: Arc<std::sync::Mutex<Watches>>,
+}
+
+type Watches = BTreeMap<(String, String), tokio::task::JoinHandle<()>>;
+
+impl Drop for DeliveryProbe {
+    fn drop(&mut self) {
+        if let Ok(watches) = self.watches.lock() {
+            for task in watches.values() {
+                task.abort();
+            }
+        }
+    }
 }
 
 impl DeliveryProbe {
@@ -168,6 +184,8 @@ impl DeliveryProbe {
             settled: Arc::new(AtomicBool::new(false)),
             backends: Backends::default(),
             timeout,
+            nudge: std::sync::Mutex::new(None),
+            watches: Arc::default(),
         }
     }
 
@@ -244,6 +262,8 @@ impl Probe for DeliveryProbe {
         let done = self.settled.clone();
         let backends = self.backends.clone();
         let timeout = self.timeout;
+        let nudge = self.nudge.lock().ok().and_then(|n| n.clone());
+        let watches = self.watches.clone();
         Box::pin(async move {
             let mut kube_indices = Vec::new();
             let mut aws_indices = Vec::new();
@@ -305,6 +325,11 @@ impl Probe for DeliveryProbe {
             }));
             let (kube_answers, aws_answers, eso, direct_answers) =
                 tokio::join!(kube_round, aws_round, eso_round, direct_round);
+            if let (Some(nudge), Some(Ok(Api::Served { using, .. }))) =
+                (&nudge, eso.as_ref().map(|a| &a.api))
+            {
+                keep_watching(&kube, &watches, &ask, using, nudge);
+            }
             let mut answers: BTreeMap<usize, CheckOutcome> = kube_answers
                 .into_iter()
                 .chain(aws_answers)
@@ -357,6 +382,9 @@ impl Probe for DeliveryProbe {
     }
 
     fn subscribe(&self, nudge: Arc<Notify>) {
+        if let Ok(mut slot) = self.nudge.lock() {
+            *slot = Some(nudge.clone());
+        }
         self.kube.subscribe(nudge);
     }
 
@@ -385,6 +413,36 @@ impl Probe for DeliveryProbe {
         }
         if let Some(aws) = &self.aws {
             aws.start_over();
+        }
+    }
+}
+
+/// Makes sure each namespace with needed ExternalSecrets has a watch in `version` (live mode
+/// only; the probe decides), and ends watches no longer needed.
+fn keep_watching(
+    kube: &Arc<KubernetesProbe>,
+    watches: &std::sync::Mutex<Watches>,
+    ask: &Ask,
+    version: &str,
+    nudge: &Arc<Notify>,
+) {
+    let Ok(mut watches) = watches.lock() else { return };
+    let wanted: BTreeSet<(String, String)> =
+        ask.externals.iter().map(|(ns, _)| (ns.clone(), version.to_owned())).collect();
+    watches.retain(|key, task| {
+        let keep = wanted.contains(key) && !task.is_finished();
+        if !keep {
+            task.abort();
+        }
+        keep
+    });
+    for (namespace, version) in wanted {
+        if watches.contains_key(&(namespace.clone(), version.clone())) {
+            continue;
+        }
+        let key = (namespace.clone(), version.clone());
+        if let Some(task) = kube.watch_externalsecrets(namespace, version, nudge.clone()) {
+            watches.insert(key, task);
         }
     }
 }

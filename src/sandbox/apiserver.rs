@@ -494,6 +494,9 @@ impl ServerHandle {
         let key = (plural.to_owned(), namespace, name);
         let previous = state.custom.get(&key).cloned();
         let object = stamp(&mut state, object, previous.as_ref());
+        let kind = if previous.is_some() { "MODIFIED" } else { "ADDED" };
+        let namespace = key.1.clone();
+        publish(&self.0, &mut state, kind, &namespace, object.clone());
         state.custom.insert(key, object);
     }
 
@@ -503,10 +506,11 @@ impl ServerHandle {
         state.rv += 1;
         let rv = state.rv.to_string();
         let key = (plural.to_owned(), namespace.to_owned(), name.to_owned());
-        if let Some(object) = state.custom.get_mut(&key) {
-            object["status"] = status;
-            object.set(&["metadata", "resourceVersion"], Value::String(rv));
-        }
+        let Some(object) = state.custom.get_mut(&key) else { return };
+        object.set(&["status"], status);
+        object.set(&["metadata", "resourceVersion"], Value::String(rv));
+        let object = object.clone();
+        publish(&self.0, &mut state, "MODIFIED", namespace, object);
     }
 
     /// Records a core/v1 Event about an object, as a controller's event recorder does.
@@ -981,22 +985,27 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     }
     let is_watch = matches!(query_param(&query, "watch").as_deref(), Some("1" | "true"));
     if method == "GET" && is_watch {
-        let namespace = match segments.as_slice() {
-            ["api", "v1", "namespaces", ns, "secrets"] => Some(ns.to_string()),
-            ["api", "v1", "secrets"] => None,
+        let (namespace, resource) = match segments.as_slice() {
+            ["api", "v1", "namespaces", ns, "secrets"] => (Some(ns.to_string()), "secrets"),
+            ["api", "v1", "secrets"] => (None, "secrets"),
+            ["apis", "external-secrets.io", version, "namespaces", ns, "externalsecrets"]
+                if lock(&shared.state).eso_versions.iter().any(|v| v == version) =>
+            {
+                (Some(ns.to_string()), "externalsecrets")
+            }
             _ => {
                 set_status(405);
                 let bytes = serde_json::to_vec(&status(
                     405,
                     "MethodNotAllowed",
-                    "watch is only supported on secrets here",
+                    "watch is only supported on secrets and externalsecrets here",
                     json!({}),
                 ))
                 .unwrap_or_default();
                 return build(Response::builder().status(405), full(bytes));
             }
         };
-        if let Some(denied) = authorize(&user, "watch", "secrets", namespace.as_deref(), None) {
+        if let Some(denied) = authorize(&user, "watch", resource, namespace.as_deref(), None) {
             set_status(403);
             let bytes = serde_json::to_vec(&denied).unwrap_or_default();
             lock(&sink).extend_from_slice(&bytes);
@@ -1010,7 +1019,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             return build(Response::builder().status(406), full(Vec::new()));
         };
         set_status(200);
-        return watch(shared.clone(), namespace, repr, &query, sink);
+        return watch(shared.clone(), namespace, resource, repr, &query, sink);
     }
 
     // kubectl sends typed objects as protobuf; decode the few kinds served here into JSON.
@@ -1517,6 +1526,7 @@ fn eso(
             let mut object = current.clone();
             merge(&mut object, &patch);
             let object = stamp(&mut state, object, Some(&current));
+            publish(shared, &mut state, "MODIFIED", namespace, object.clone());
             state.custom.insert(key(name.unwrap_or_default()), object.clone());
             reply(200, object)
         }
@@ -1947,6 +1957,7 @@ fn watch_line(kind: &str, object: Value) -> Vec<u8> {
 fn watch(
     shared: Arc<Shared>,
     namespace: Option<String>,
+    resource: &'static str,
     repr: Repr,
     query: &str,
     sink: Arc<Mutex<Vec<u8>>>,
@@ -1960,11 +1971,15 @@ fn watch(
         .and_then(|v| v.parse().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(1800));
-    let matches = move |event: &Event| namespace.as_deref().is_none_or(|ns| ns == event.namespace);
+    let kind = if resource == "secrets" { "Secret" } else { "ExternalSecret" };
+    let matches = move |event: &Event| {
+        namespace.as_deref().is_none_or(|ns| ns == event.namespace)
+            && event.object.at(&["kind"]).as_str() == Some(kind)
+    };
     let mut end = shared.end_watches.subscribe();
     let render = move |event: &Event| {
         let object = match repr {
-            Repr::Table(include) => table("Secret", event.rv, &[&event.object], include),
+            Repr::Table(include) => table(kind, event.rv, &[&event.object], include),
             other => render_one(&event.object, other),
         };
         watch_line(event.kind, object)
@@ -1985,6 +2000,13 @@ fn watch(
                 None => state
                     .secrets
                     .values()
+                    .chain(
+                        state
+                            .custom
+                            .iter()
+                            .filter(|((plural, _, _), _)| plural == resource)
+                            .map(|(_, o)| o),
+                    )
                     .map(|o| Event {
                         rv: 0,
                         kind: "ADDED",
@@ -2043,7 +2065,7 @@ fn watch(
                 _ = ticker.tick(), if bookmarks => {
                     let rv = last.max(lock(&shared.state).rv);
                     last = rv;
-                    let object = json!({"kind": "Secret", "apiVersion": "v1", "metadata": {"resourceVersion": rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
+                    let object = json!({"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
                     if send(watch_line("BOOKMARK", object)).await.is_err() { return; }
                 }
                 _ = tokio::time::sleep_until(deadline) => return,

@@ -547,3 +547,49 @@ async fn an_older_external_secrets_serving_only_v1beta1_is_read_in_v1beta1() {
         "nothing was read in v1beta1"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_secret_that_starts_failing_shows_at_once() {
+    let mut chain = chain(&["v1"]).await;
+    // Something else stays missing, so `watch` keeps running.
+    let mut text = std::fs::read_to_string(&chain.spec).unwrap();
+    text.push_str("secrets:\n  - { name: never-created, description: Kept missing, kubernetes: { namespace: app, keys: [k] } }\n");
+    std::fs::write(&chain.spec, text).unwrap();
+    chain.moto.seed_secret("us-east-1", "platform/api-token", "cf-token-value-4471").await;
+    chain.moto.seed_secret("us-east-1", "platform/signing-key", "signing-value-4472").await;
+    chain.run(&chain.generated("api-token", CommandKind::Sync), "").await;
+    let mut watch = chain.watch();
+    watch.line_matching(Duration::from_secs(30), is("api-token", "present")).await;
+    // Green chains are re-read every 30 s; the ExternalSecret watch must not wait for that.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let server = chain.cluster.server.handle();
+    server.record_event(
+        "dns",
+        "ExternalSecret",
+        "api-token",
+        "Warning",
+        "UpdateFailed",
+        "error processing spec.data[0] (key: platform/api-token), err: Secret does not exist",
+    );
+    server.set_status(
+        "externalsecrets",
+        "dns",
+        "api-token",
+        serde_json::json!({"conditions": [{"type": "Ready", "status": "False", "reason": "SecretSyncedError", "message": "could not get secret data from provider"}]}),
+    );
+    let line = watch
+        .line_matching(Duration::from_secs(10), |l| {
+            l["name"] == "api-token" && l["state"] == "wrong"
+        })
+        .await;
+    assert!(line["detail"].as_str().unwrap().contains("ExternalSecret dns/api-token"), "{line}");
+    // ExternalSecrets are watched like Secrets: Table rows, no objects.
+    let watched = chain.cluster.server.records().into_iter().any(|r| {
+        r.user_agent.starts_with("greenlight/")
+            && r.path == "/apis/external-secrets.io/v1/namespaces/dns/externalsecrets"
+            && r.param("watch").as_deref() == Some("1")
+            && r.param("includeObject").as_deref() == Some("None")
+    });
+    assert!(watched, "no ExternalSecret watch was opened");
+    chain.cluster.assert_value_free();
+}

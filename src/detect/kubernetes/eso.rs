@@ -177,6 +177,66 @@ impl KubernetesProbe {
     }
 }
 
+impl KubernetesProbe {
+    /// In live mode, keeps a watch on the ExternalSecrets of `namespace` (API `version`) and
+    /// calls `wake` on every change, so a status change without a Secret change (a sync that
+    /// starts failing) shows at once; reconnects with backoff. `None` in one-shot mode. The
+    /// task holds the probe's state only through `Arc`s; aborting it ends the watch.
+    pub(crate) fn watch_externalsecrets(
+        self: &Arc<Self>,
+        namespace: String,
+        version: String,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if self.settings.mode != crate::detect::Mode::Live {
+            return None;
+        }
+        let probe = Arc::clone(self);
+        Some(tokio::spawn(async move {
+            use futures::StreamExt;
+            let settings = &probe.settings;
+            let mut backoff = crate::detect::backoff::Backoff::new(settings.backoff);
+            let path = wire::path_of(&[
+                "apis",
+                GROUP,
+                &version,
+                "namespaces",
+                &namespace,
+                "externalsecrets",
+            ]);
+            loop {
+                let watched = async {
+                    let session = session(settings, &probe.expect, &probe.state).await.ok()?;
+                    let client = &session.client;
+                    let from =
+                        wire::list_version(client, &path, settings.request_timeout).await.ok()?;
+                    let stream = wire::watch_changes(
+                        client,
+                        &path,
+                        &from,
+                        settings.watch_renew,
+                        settings.watch_idle,
+                    )
+                    .await
+                    .ok()?;
+                    let mut stream = Box::pin(stream);
+                    let mut changes = 0usize;
+                    while let Some(Ok(())) = stream.next().await {
+                        changes += 1;
+                        wake.notify_one();
+                    }
+                    Some(changes)
+                };
+                match watched.await {
+                    // A watch the server ended on schedule: watch again at once.
+                    Some(_) => backoff.reset(),
+                    None => tokio::time::sleep(backoff.wait()).await,
+                }
+            }
+        }))
+    }
+}
+
 fn choose(served: &[String], manifests: Option<&str>) -> Option<String> {
     ["v1", manifests.unwrap_or("v1"), "v1beta1"]
         .into_iter()

@@ -705,6 +705,73 @@ pub(crate) async fn watch_secrets(
     ))
 }
 
+/// The resource version of the (Table) list at `path`, to watch from.
+pub(crate) async fn list_version(
+    client: &kube::Client,
+    path: &str,
+    timeout: Duration,
+) -> Result<String, ProbeError> {
+    let uri = format!("{path}?includeObject=None");
+    let shape = parse_table(&send(client, get(&uri, TABLE)?, timeout).await?)?;
+    Ok(shape.metadata.resource_version.unwrap_or_default())
+}
+
+/// Watches the collection at `path` from `version`, in Table form with no objects, yielding
+/// one `()` per change (a wake-up: the next round reads what changed). The stream ends when
+/// the server closes the watch; an error (410 included) ends it too.
+pub(crate) async fn watch_changes(
+    client: &kube::Client,
+    path: &str,
+    version: &str,
+    server_timeout: Duration,
+    idle: Duration,
+) -> Result<impl Stream<Item = Result<(), ProbeError>> + use<>, ProbeError> {
+    let uri = format!(
+        "{path}?watch=1&includeObject=None&allowWatchBookmarks=true&resourceVersion={}&timeoutSeconds={}",
+        encode(version),
+        server_timeout.as_secs()
+    );
+    let lines = match tokio::time::timeout(idle, respond(client, get(&uri, TABLE)?)).await {
+        Ok(Ok(response)) => lines(response.into_body()),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(ProbeError::Timeout(idle)),
+    };
+    Ok(futures::stream::unfold((Box::pin(lines), false), move |(mut lines, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            let line = match tokio::time::timeout(idle, lines.next()).await {
+                Err(_) => return Some((Err(ProbeError::Timeout(idle)), (lines, true))),
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => return Some((Err(e), (lines, true))),
+                Ok(Some(Ok(line))) => line,
+            };
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let Ok(event) = serde_json::from_slice::<WatchLine>(&line) else {
+                let error = ProbeError::Protocol("a watch event that is not JSON".to_owned());
+                return Some((Err(error), (lines, true)));
+            };
+            match event.kind.as_str() {
+                "ADDED" | "MODIFIED" | "DELETED" => return Some((Ok(()), (lines, false))),
+                "ERROR" if event.object.code == 410 => {
+                    return Some((Err(ProbeError::Gone), (lines, true)));
+                }
+                "ERROR" => {
+                    let error = ProbeError::Status {
+                        code: event.object.code,
+                        message: scrub(&event.object.message),
+                    };
+                    return Some((Err(error), (lines, true)));
+                }
+                _ => continue,
+            }
+        }
+    }))
+}
+
 /// The lines of a streamed body, each at most [`MAX_WATCH_LINE`] bytes.
 fn lines(
     body: kube::client::Body,
