@@ -441,6 +441,27 @@ async fn secret_manager_doppler_and_vault_are_asked_by_metadata_and_names_only()
     }
     let (_, report) = check("doppler").await;
     assert!(hints(&report["secrets"][0]).contains("DATABASE_URI"), "{report:#}");
+    // Secret Manager: a near miss (from the names list, never payloads), and a secret that
+    // exists without a version is not "missing".
+    fakes.held.lock().unwrap().gcp.insert(
+        ("acme-prod-1".into(), "api_key".into()),
+        ("gcp-typo-value-11".into(), "ENABLED".into()),
+    );
+    seeded.push("gcp-typo-value-11".to_owned());
+    let (_, report) = check("gcp").await;
+    assert!(hints(&report["secrets"][0]).contains("`api_key`"), "{report:#}");
+    fakes.held.lock().unwrap().gcp.remove(&("acme-prod-1".to_owned(), "api_key".to_owned()));
+    fakes
+        .held
+        .lock()
+        .unwrap()
+        .gcp
+        .insert(("acme-prod-1".into(), "api-key".into()), (String::new(), "NO_VERSION".into()));
+    let (_, report) = check("gcp").await;
+    let value = &report["secrets"][0];
+    assert_eq!(value["state"], "wrong", "{value:#}");
+    assert!(value["detail"].as_str().unwrap().contains("has no version"), "{value:#}");
+    fakes.held.lock().unwrap().gcp.remove(&("acme-prod-1".to_owned(), "api-key".to_owned()));
 
     // The operator creates each value (here straight into the fakes, as the CLIs would);
     // External Secrets syncs within its refresh interval and every chain turns green.

@@ -181,7 +181,8 @@ async fn handle(
                 (Some((value, _)), "latest:access") => {
                     reply(200, json!({"payload": {"data": value}}))
                 }
-                (Some((_, state)), "latest") => reply(
+                // A secret created without a version ("NO_VERSION" here) has no `latest`.
+                (Some((_, state)), "latest") if state != "NO_VERSION" => reply(
                     200,
                     json!({"name": format!("projects/{project}/secrets/{secret}/versions/1"), "state": state, "createTime": "2026-01-01T00:00:00Z"}),
                 ),
@@ -205,6 +206,18 @@ async fn handle(
                     json!({"error": {"code": 404, "message": format!("Secret [projects/{project}/secrets/{secret}] not found."), "status": "NOT_FOUND"}}),
                 ),
             }
+        }
+        ("GET", ["v1", "projects", project, "secrets"]) => {
+            if refuse || bearer != GCP_TOKEN {
+                return reply(401, json!({"error": {"code": 401, "status": "UNAUTHENTICATED"}}));
+            }
+            let names: Vec<Value> = held
+                .gcp
+                .keys()
+                .filter(|(p, _)| p == project)
+                .map(|(p, s)| json!({"name": format!("projects/{p}/secrets/{s}")}))
+                .collect();
+            reply(200, json!({"secrets": names, "totalSize": names.len()}))
         }
         ("GET", ["v3", "configs", "config", "secrets", rest @ ..]) => {
             if refuse || bearer != DOPPLER_TOKEN {

@@ -42,41 +42,38 @@ fn from_config() -> (Option<String>, Option<String>) {
     };
     let Some(text) = read_small(&path) else { return (None, None) };
     let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
-    let mut best: (usize, Option<String>, Option<String>) = (0, None, None);
-    let mut scope: Option<String> = None;
-    let mut found: (Option<String>, Option<String>) = (None, None);
-    let flush = |scope: &Option<String>,
-                 found: &(Option<String>, Option<String>),
-                 best: &mut (usize, Option<String>, Option<String>)| {
-        if let Some(scope) = scope {
-            let fits = scope == "/"
-                || cwd == *scope
-                || cwd.starts_with(&format!("{}/", scope.trim_end_matches('/')));
-            if fits && scope.len() >= best.0 && found.0.is_some() {
-                *best = (scope.len(), found.0.clone(), found.1.clone());
-            }
-        }
-    };
-    for line in text.lines() {
-        let indent = line.len() - line.trim_start().len();
-        let trimmed = line.trim();
-        if indent == 4 && trimmed.ends_with(':') {
-            flush(&scope, &found, &mut best);
-            scope = Some(trimmed.trim_end_matches(':').trim_matches(['"', '\'']).to_owned());
-            found = (None, None);
-        } else if indent >= 8
-            && let Some((key, value)) = trimmed.split_once(':')
-        {
-            let value = value.trim().trim_matches(['"', '\'']).to_owned();
-            match key.trim() {
-                "token" => found.0 = Some(value),
-                "api-host" => found.1 = Some(value),
-                _ => {}
-            }
-        }
-    }
-    flush(&scope, &found, &mut best);
-    (best.1, best.2)
+    pick(&text, &cwd)
+}
+
+#[derive(Deserialize, Default)]
+struct CliConfig {
+    #[serde(default)]
+    scoped: std::collections::BTreeMap<String, Scope>,
+}
+
+#[derive(Deserialize, Default)]
+struct Scope {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default, rename = "api-host")]
+    api_host: Option<String>,
+}
+
+/// The token and API host of the scope that best matches `cwd` (the longest path containing
+/// it, `/` last) in the CLI's configuration `text`.
+fn pick(text: &str, cwd: &str) -> (Option<String>, Option<String>) {
+    let config: CliConfig = serde_saphyr::from_str(text).unwrap_or_default();
+    config
+        .scoped
+        .into_iter()
+        .filter(|(scope, s)| {
+            s.token.is_some()
+                && (scope == "/"
+                    || cwd == scope
+                    || cwd.starts_with(&format!("{}/", scope.trim_end_matches('/'))))
+        })
+        .max_by_key(|(scope, _)| scope.len())
+        .map_or((None, None), |(_, s)| (s.token, s.api_host))
 }
 
 pub(super) async fn look(
@@ -92,6 +89,14 @@ pub(super) async fn look(
             login: LOGIN,
         });
     };
+    // Doppler tokens start with `dp.`; a CLI that keeps its login in the system keyring
+    // leaves only a reference to it in its configuration file.
+    if !token.starts_with("dp.") {
+        return Err(BackendError::Credentials {
+            message: "the Doppler CLI keeps its login in the system keyring, which Greenlight does not read; export DOPPLER_TOKEN (a read-only service token for this config) before starting Greenlight".to_owned(),
+            login: "export DOPPLER_TOKEN=\"$(doppler configure get token --plain)\"",
+        });
+    }
     let host = host.unwrap_or_else(|| "https://api.doppler.com".to_owned());
     let url = format!(
         "{}/v3/configs/config/secrets/names?project={}&config={}",
@@ -130,5 +135,21 @@ pub(super) async fn look(
             "Doppler has no project `{project}` with a config `{config}` (or this token cannot see it)"
         ))),
         other => Err(BackendError::Unreachable(format!("Doppler answered {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scope_closest_to_the_working_directory_wins() {
+        let text = "scoped:\n  /:\n    token: dp.pt.everywhere\n  /home/ops/platform:\n    token: dp.st.platform\n    api-host: https://api.doppler.example\n    enclave.project: apps\n";
+        assert_eq!(
+            pick(text, "/home/ops/platform/deploy"),
+            (Some("dp.st.platform".into()), Some("https://api.doppler.example".into()))
+        );
+        assert_eq!(pick(text, "/home/ops/other"), (Some("dp.pt.everywhere".into()), None));
+        assert_eq!(pick("not: [yaml", "/"), (None, None));
     }
 }

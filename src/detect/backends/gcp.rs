@@ -211,6 +211,57 @@ impl Tokens {
     }
 }
 
+#[derive(Deserialize, Default)]
+struct SecretList {
+    #[serde(default)]
+    secrets: Vec<SecretName>,
+    #[serde(default, rename = "nextPageToken")]
+    next: String,
+}
+
+#[derive(Deserialize)]
+struct SecretName {
+    #[serde(default)]
+    name: String,
+}
+
+/// Secret IDs in `project` that look like typos of `wanted`, from the secret list (metadata:
+/// names, never payloads), at most two pages of 250.
+async fn near_misses(
+    backends: &Backends,
+    endpoint: &str,
+    project: &str,
+    wanted: &str,
+    bearer: &str,
+) -> Vec<String> {
+    let mut near = Vec::new();
+    let mut token = String::new();
+    for _ in 0..2 {
+        let mut url = format!(
+            "{}/v1/projects/{}/secrets?pageSize=250",
+            endpoint.trim_end_matches('/'),
+            encode(project)
+        );
+        if !token.is_empty() {
+            url.push_str(&format!("&pageToken={}", encode(&token)));
+        }
+        let Ok(request) = get(&url, ("authorization", bearer)) else { break };
+        let Ok((StatusCode::OK, body)) = backends.send(request).await else { break };
+        let list: SecretList = serde_json::from_slice(&body).unwrap_or_default();
+        for secret in list.secrets {
+            let id = secret.name.rsplit('/').next().unwrap_or_default().to_owned();
+            if crate::diagnose::is_near_miss(wanted, &id) && near.len() < 3 {
+                near.push(id);
+            }
+        }
+        if list.next.is_empty() {
+            break;
+        }
+        token = list.next;
+    }
+    near
+}
+
 #[derive(Deserialize)]
 struct Version {
     #[serde(default)]
@@ -281,8 +332,19 @@ pub(super) async fn look(
                 _ => Look::Wrong("its latest version is in an unknown state".to_owned()),
             })
         }
+        // The same answer for "no such secret" and "a secret with no version": the secret
+        // itself (its metadata) tells them apart.
         StatusCode::NOT_FOUND if google_status() == "NOT_FOUND" => {
-            Ok(Look::Missing { near: Vec::new() })
+            let secret_url = url.trim_end_matches("/versions/latest").to_owned();
+            let (status, _) = backends.send(get(&secret_url, ("authorization", &bearer))?).await?;
+            if status == StatusCode::OK {
+                Ok(Look::Wrong(format!(
+                    "the secret exists in project {project} but has no version: add one (the Rotate command, `gcloud secrets versions add`)"
+                )))
+            } else {
+                let near = near_misses(backends, &endpoint, &project, secret, &bearer).await;
+                Ok(Look::Missing { near })
+            }
         }
         StatusCode::UNAUTHORIZED => {
             tokens.forget().await;
