@@ -102,20 +102,7 @@ async fn the_window_opens_a_spec_and_copies_a_command_a_person_can_run() {
         .spawn()
         .unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let window = loop {
-        let found = display.run("xdotool", &["search", "--name", "^smoke - Greenlight$"]);
-        if let Some(id) = found.lines().next() {
-            break id.to_owned();
-        }
-        if let Ok(Some(status)) = app.try_wait() {
-            let mut stderr = String::new();
-            std::io::Read::read_to_string(app.stderr.as_mut().unwrap(), &mut stderr).ok();
-            panic!("greenlight exited ({status}): {stderr}");
-        }
-        assert!(Instant::now() < deadline, "no Greenlight window appeared");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let window = window_named(&display, &mut app, "^smoke - Greenlight$");
     // Let it connect and check the cluster.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui-smoke.png");

@@ -645,11 +645,7 @@ pub(crate) async fn watch_secrets(
         encode(version),
         server_timeout.as_secs()
     );
-    let lines = match tokio::time::timeout(idle, respond(client, get(&uri, TABLE)?)).await {
-        Ok(Ok(response)) => lines(response.into_body()),
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Err(ProbeError::Timeout(idle)),
-    };
+    let lines = open_watch(client, &uri, idle).await?;
     let layout = Layout::default();
     Ok(futures::stream::unfold(
         (Box::pin(lines), layout, false),
@@ -731,11 +727,7 @@ pub(crate) async fn watch_changes(
         encode(version),
         server_timeout.as_secs()
     );
-    let lines = match tokio::time::timeout(idle, respond(client, get(&uri, TABLE)?)).await {
-        Ok(Ok(response)) => lines(response.into_body()),
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Err(ProbeError::Timeout(idle)),
-    };
+    let lines = open_watch(client, &uri, idle).await?;
     Ok(futures::stream::unfold((Box::pin(lines), false), move |(mut lines, done)| async move {
         if done {
             return None;
@@ -770,6 +762,19 @@ pub(crate) async fn watch_changes(
             }
         }
     }))
+}
+
+/// Opens the watch at `uri` (Table form) within `idle`, as a stream of lines.
+async fn open_watch(
+    client: &kube::Client,
+    uri: &str,
+    idle: Duration,
+) -> Result<impl Stream<Item = Result<Vec<u8>, ProbeError>> + Send + use<>, ProbeError> {
+    match tokio::time::timeout(idle, respond(client, get(uri, TABLE)?)).await {
+        Ok(Ok(response)) => Ok(lines(response.into_body())),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ProbeError::Timeout(idle)),
+    }
 }
 
 /// The lines of a streamed body, each at most [`MAX_WATCH_LINE`] bytes.
