@@ -141,6 +141,11 @@ impl Hop {
 /// The probe for specs with delivered values: plain entries and backends through the
 /// Kubernetes and AWS probes, External Secrets through the Kubernetes session.
 pub struct DeliveryProbe {
+    /// The spec with values placed in their backends and targets appended (see [`lower`]),
+    /// made once: a spec reload makes a new probe.
+    lowered: Arc<SecretSpec>,
+    /// The appended targets' indices in `lowered`, by (namespace, secret).
+    targets: Arc<BTreeMap<(String, String), usize>>,
     kube: Arc<KubernetesProbe>,
     aws: Option<Arc<AwsProbe>>,
     features: std::sync::Mutex<FeatureSet>,
@@ -170,14 +175,19 @@ impl Drop for DeliveryProbe {
 }
 
 impl DeliveryProbe {
-    /// A probe over `kube` (and `aws`, for values in AWS backends).
+    /// A probe over `kube`, and the AWS probe `aws` makes from the lowered spec (for values
+    /// in AWS backends), for `spec`.
     pub fn new(
         kube: Arc<KubernetesProbe>,
-        aws: Option<Arc<AwsProbe>>,
+        aws: impl FnOnce(&SecretSpec) -> Option<Arc<AwsProbe>>,
         spec: &SecretSpec,
         timeout: Duration,
     ) -> Self {
+        let (lowered, targets) = lower(spec);
+        let aws = aws(&lowered);
         Self {
+            lowered: Arc::new(lowered),
+            targets: Arc::new(targets),
             kube,
             aws,
             features: std::sync::Mutex::new(FeatureSet::defaults(spec)),
@@ -187,11 +197,6 @@ impl DeliveryProbe {
             nudge: std::sync::Mutex::new(None),
             watches: Arc::default(),
         }
-    }
-
-    /// The spec an AWS probe for `spec`'s backends must be made from.
-    pub fn lowered(spec: &SecretSpec) -> SecretSpec {
-        lower(spec).0
     }
 }
 
@@ -257,8 +262,8 @@ impl Probe for DeliveryProbe {
         let kube = self.kube.clone();
         let aws = self.aws.clone();
         let features = self.features.lock().map(|f| f.clone()).unwrap_or_default();
-        let (lowered, targets) = lower(&spec);
-        let lowered = Arc::new(lowered);
+        let lowered = self.lowered.clone();
+        let targets = self.targets.clone();
         let done = self.settled.clone();
         let backends = self.backends.clone();
         let timeout = self.timeout;
@@ -351,7 +356,7 @@ impl Probe for DeliveryProbe {
                     delivered,
                     features: &features,
                     backend: answers.get(&index),
-                    targets: &targets,
+                    targets: targets.as_ref(),
                     answers: &answers,
                     eso: eso.as_ref(),
                 };
@@ -788,8 +793,13 @@ struct TargetHops {
     sync_helps: bool,
 }
 
+/// At most 40 characters of a server's cell that `keep` accepts: nothing else reaches words.
+fn cell(text: &str, keep: impl Fn(char) -> bool) -> String {
+    text.chars().filter(|c| keep(*c)).take(40).collect()
+}
+
 fn printable_reason(reason: &str) -> String {
-    let clean: String = reason.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
+    let clean = cell(reason, |c| c.is_ascii_alphanumeric());
     if clean.is_empty() { "no reason given".to_owned() } else { clean }
 }
 
@@ -826,10 +836,7 @@ fn es_state(es: &External) -> (HopState, Option<String>) {
 
 /// A timestamp cell, kept only if it looks like one.
 fn printable_reason_time(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | 'T' | 'Z' | '.'))
-        .take(40)
-        .collect()
+    cell(text, |c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.'))
 }
 
 /// A directly asked backend's answer as the value's backend outcome, with the create command

@@ -462,22 +462,9 @@ pub fn probe_for(
             settings.request_timeout = options.request_timeout;
             let kube = Arc::new(kubernetes::KubernetesProbe::new(settings, spec));
             if spec.entries.iter().any(|e| e.delivered.is_some()) {
-                let aws = spec
-                    .entries
-                    .iter()
-                    .any(|e| {
-                        matches!(
-                            e.delivered.as_ref().map(|d| &d.source),
-                            Some(crate::spec::Source::Aws(_))
-                        )
-                    })
-                    .then(|| {
-                        Arc::new(aws_probe(
-                            target,
-                            &delivery::DeliveryProbe::lowered(spec),
-                            options,
-                        ))
-                    });
+                let aws = |lowered: &SecretSpec| {
+                    spec.delivers_from_aws().then(|| Arc::new(aws_probe(target, lowered, options)))
+                };
                 Arc::new(delivery::DeliveryProbe::new(kube, aws, spec, options.request_timeout))
             } else {
                 kube

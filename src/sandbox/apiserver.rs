@@ -464,7 +464,7 @@ impl ApiServer {
 
     /// The stored Secret, values included (tests seed and check it).
     pub fn secret(&self, namespace: &str, name: &str) -> Option<Value> {
-        lock(&self.shared.state).secrets.get(&(namespace.to_owned(), name.to_owned())).cloned()
+        self.handle().secret(namespace, name)
     }
 }
 

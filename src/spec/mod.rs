@@ -528,6 +528,13 @@ impl SecretSpec {
         self.platforms.first().copied().unwrap_or(Platform::Kubernetes)
     }
 
+    /// Whether some value is delivered from an AWS backend (so AWS is asked too).
+    pub fn delivers_from_aws(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e.delivered.as_ref().map(|d| &d.source), Some(Source::Aws(_))))
+    }
+
     /// Looks up a feature by name.
     pub fn feature(&self, name: &str) -> Option<&Feature> {
         self.features.iter().find(|f| f.name == name)

@@ -127,7 +127,6 @@ impl Backends {
         let host = request.uri().host().unwrap_or_default().to_owned();
         // Tokens travel with every request: plain HTTP only to this machine.
         let loopback = host == "localhost"
-            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
             || host
                 .trim_matches(['[', ']'])
                 .parse::<std::net::IpAddr>()

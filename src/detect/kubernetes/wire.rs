@@ -351,6 +351,15 @@ fn parse_table(body: &[u8]) -> Result<Shape, ProbeError> {
     Ok(shape)
 }
 
+/// The Table at `uri`: any other answer is an error.
+async fn get_table(
+    client: &kube::Client,
+    uri: &str,
+    timeout: Duration,
+) -> Result<Shape, ProbeError> {
+    parse_table(&send(client, get(uri, TABLE)?, timeout).await?)
+}
+
 /// Every Secret in `namespace`, and the list's resource version.
 pub(crate) async fn list_secrets(
     client: &kube::Client,
@@ -358,7 +367,7 @@ pub(crate) async fn list_secrets(
     timeout: Duration,
 ) -> Result<(Vec<SecretRow>, String), ProbeError> {
     let uri = format!("/api/v1/namespaces/{}/secrets?includeObject=None", encode(namespace));
-    let shape = parse_table(&send(client, get(&uri, TABLE)?, timeout).await?)?;
+    let shape = get_table(client, &uri, timeout).await?;
     let layout = shape.columns.as_deref().map(Layout::from_columns).unwrap_or_default();
     let version = shape.metadata.resource_version.clone().unwrap_or_default();
     Ok((rows(&shape, layout), version))
@@ -412,7 +421,7 @@ pub(crate) async fn table(
 ) -> Result<Vec<TableRow>, ProbeError> {
     let separator = if query.is_empty() { "" } else { "&" };
     let uri = format!("{path}?includeObject=None{separator}{query}");
-    Ok(named_rows(&parse_table(&send(client, get(&uri, TABLE)?, timeout).await?)?))
+    Ok(named_rows(&get_table(client, &uri, timeout).await?))
 }
 
 /// The Table row of the one object at `path`, or `None` when the server says there is no
@@ -543,9 +552,7 @@ pub(crate) async fn list_namespaces(
     client: &kube::Client,
     timeout: Duration,
 ) -> Result<Vec<String>, ProbeError> {
-    let shape = parse_table(
-        &send(client, get("/api/v1/namespaces?includeObject=None", TABLE)?, timeout).await?,
-    )?;
+    let shape = get_table(client, "/api/v1/namespaces?includeObject=None", timeout).await?;
     Ok(shape
         .rows
         .iter()
@@ -708,7 +715,7 @@ pub(crate) async fn list_version(
     timeout: Duration,
 ) -> Result<String, ProbeError> {
     let uri = format!("{path}?includeObject=None");
-    let shape = parse_table(&send(client, get(&uri, TABLE)?, timeout).await?)?;
+    let shape = get_table(client, &uri, timeout).await?;
     Ok(shape.metadata.resource_version.unwrap_or_default())
 }
 

@@ -4,7 +4,7 @@
 use eframe::egui::{self, RichText};
 
 use crate::detect::State;
-use crate::spec::{Platform, SecretSpec, Source};
+use crate::spec::{Platform, SecretSpec};
 use crate::ui::actions::{UiAction, label};
 use crate::ui::state::AppState;
 use crate::ui::widgets::{path_entry_ui, spec_error_ui, state_color};
@@ -26,9 +26,7 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
             Platform::Kubernetes => {
                 context_ui(ui, state, actions);
                 // Values kept in AWS are looked up with an AWS profile too.
-                if spec.entries.iter().any(|e| {
-                    matches!(e.delivered.as_ref().map(|d| &d.source), Some(Source::Aws(_)))
-                }) {
+                if spec.delivers_from_aws() {
                     ui.separator();
                     profile_ui(ui, state, actions);
                 }
