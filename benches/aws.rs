@@ -39,31 +39,14 @@ fn spec(service: &str, count: usize) -> String {
 }
 
 async fn latency(runs: usize) {
-    let moto = Moto::start().await;
+    let mut moto = Moto::start().await;
     let path = moto.dir.path().join("latency.yaml");
     std::fs::write(&path, spec("secrets-manager", runs)).unwrap();
     let mut watch = moto.watch_json(path.to_str().unwrap());
     watch.line_matching(Duration::from_secs(30), support::is("e-0", "missing")).await;
     let mut samples = Vec::new();
     for i in 0..runs {
-        let (ok, _, err) = moto
-            .aws(
-                &[
-                    "secretsmanager",
-                    "create-secret",
-                    "--profile",
-                    "moto",
-                    "--region",
-                    "us-east-1",
-                    "--name",
-                    &format!("bench/s-{i}"),
-                    "--secret-string",
-                    "file:///dev/stdin",
-                ],
-                "bench-value",
-            )
-            .await;
-        assert!(ok, "{err}");
+        moto.seed_secret("us-east-1", &format!("bench/s-{i}"), "bench-value-1234").await;
         let created = Instant::now();
         watch
             .line_matching(Duration::from_secs(60), support::is(&format!("e-{i}"), "present"))

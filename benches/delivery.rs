@@ -22,7 +22,7 @@ use greenlight::commands::{self, CommandKind, Shell, Target};
 use greenlight::spec::{self, Platform};
 use support::eso::{EsoStandIn, aws_cluster_store, external_secret};
 use support::moto::Moto;
-use support::{Cluster, Running, run_with_stdin};
+use support::{Cluster, Running};
 
 fn spec_text(runs: usize) -> String {
     let mut text = String::from(
@@ -38,15 +38,6 @@ fn spec_text(runs: usize) -> String {
         ));
     }
     text
-}
-
-async fn run(cluster: &Cluster, moto: &Moto, script: &str, input: &str) {
-    let mut command = tokio::process::Command::new("bash");
-    command.arg("-c").arg(script);
-    moto.environment(&mut command);
-    command.env("KUBECONFIG", cluster.kubeconfig());
-    let (ok, _, stderr) = run_with_stdin(&mut command, input).await;
-    assert!(ok, "{script}\n{stderr}");
 }
 
 async fn latency(runs: usize) {
@@ -92,33 +83,25 @@ async fn latency(runs: usize) {
             .unwrap()
             .text
     };
-    let mut watch_command = cluster.greenlight_command(&[
-        "watch",
-        "--context",
-        "test",
-        "--profile",
-        "moto",
-        "--format",
-        "json",
-        path.to_str().unwrap(),
-    ]);
-    moto.environment(&mut watch_command);
-    watch_command.env("KUBECONFIG", cluster.kubeconfig()).env("HOME", cluster.dir.path());
-    let mut child = watch_command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let lines =
-        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
-    let mut watch = Running::new(child, lines);
+    let mut watch = Running::spawn(cluster.greenlight_with_aws(
+        &moto,
+        &[
+            "watch",
+            "--context",
+            "test",
+            "--profile",
+            "moto",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+        ],
+    ));
     watch.line_matching(Duration::from_secs(30), support::is("v-0", "missing")).await;
     let mut samples = Vec::new();
     for i in 0..runs {
-        run(&cluster, &moto, &command(i, CommandKind::Create), "bench-value-123456\n").await;
+        cluster.run_with_aws(&moto, &command(i, CommandKind::Create), "bench-value-123456\n").await;
         let created = Instant::now();
-        run(&cluster, &moto, &command(i, CommandKind::Sync), "").await;
+        cluster.run_with_aws(&moto, &command(i, CommandKind::Sync), "").await;
         watch
             .line_matching(Duration::from_secs(60), support::is(&format!("v-{i}"), "present"))
             .await;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::eso::{EsoStandIn, aws_cluster_store, external_secret};
 use crate::support::moto::Moto;
-use crate::support::{Cluster, Running, hints, is, row, run_with_stdin, write_spec};
+use crate::support::{Cluster, Running, hints, is, row, write_spec};
 
 const SPEC: &str = r#"
 version: 1
@@ -94,10 +94,7 @@ async fn chain(versions: &[&str]) -> Chain {
 
 impl Chain {
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut command = self.cluster.greenlight_command(args);
-        self.moto.environment(&mut command);
-        command.env("KUBECONFIG", self.cluster.kubeconfig()).env("HOME", self.cluster.dir.path());
-        command
+        self.cluster.greenlight_with_aws(&self.moto, args)
     }
 
     async fn check(&self, extra: &[&str]) -> (Option<i32>, Value) {
@@ -116,17 +113,16 @@ impl Chain {
 
     fn watch(&self) -> Running {
         let spec = self.spec.to_str().unwrap();
-        let mut child = self
-            .command(&["watch", "--context", "test", "--profile", "moto", "--format", "json", spec])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
-            child.stdout.take().unwrap(),
-        ));
-        Running::new(child, lines)
+        Running::spawn(self.command(&[
+            "watch",
+            "--context",
+            "test",
+            "--profile",
+            "moto",
+            "--format",
+            "json",
+            spec,
+        ]))
     }
 
     /// The `kind` command for value `name`, as the operator copies it.
@@ -149,12 +145,7 @@ impl Chain {
     /// Runs a generated command in bash with both the kubeconfig and the AWS profile, `input`
     /// typed at its prompt.
     async fn run(&self, script: &str, input: &str) {
-        let mut command = tokio::process::Command::new("bash");
-        command.arg("-c").arg(script);
-        self.moto.environment(&mut command);
-        command.env("KUBECONFIG", self.cluster.kubeconfig());
-        let (ok, _, stderr) = run_with_stdin(&mut command, input).await;
-        assert!(ok, "{script}\n{stderr}");
+        self.cluster.run_with_aws(&self.moto, script, input).await;
     }
 }
 

@@ -6,21 +6,15 @@ use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt;
 
-use crate::support::{hermetic_env, run_with_stdin};
+use crate::support::{hermetic_greenlight, run_with_stdin};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_headless_is_a_sandbox_the_shown_commands_work_against() {
     let home = tempfile::tempdir().unwrap();
     let runtime_dir = home.path().join("run");
-    let (set, remove) = hermetic_env(home.path());
     let command = |args: &[&str]| {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_greenlight"));
-        for name in remove {
-            command.env_remove(name);
-        }
+        let mut command = hermetic_greenlight(home.path(), args);
         command
-            .args(args)
-            .envs(set.clone())
             .env("XDG_RUNTIME_DIR", &runtime_dir)
             .env("KUBECONFIG", "/nonexistent/greenlight-test/kubeconfig")
             .kill_on_drop(true);

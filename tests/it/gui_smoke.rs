@@ -26,6 +26,13 @@ struct Display {
     server: std::process::Child,
 }
 
+/// The first line a process prints, trimmed.
+fn first_line(stdout: std::process::ChildStdout) -> String {
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    line.trim().to_owned()
+}
+
 impl Display {
     fn start() -> Self {
         need("Xvfb");
@@ -37,13 +44,8 @@ impl Display {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(server.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        let number: u32 = line.trim().parse().expect("Xvfb did not say which display it took");
+        let line = first_line(server.stdout.take().unwrap());
+        let number: u32 = line.parse().expect("Xvfb did not say which display it took");
         Self { number, server }
     }
 
@@ -218,13 +220,7 @@ async fn the_demo_window_turns_a_copied_command_green() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(app.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let kubeconfig = line.trim().to_owned();
+    let kubeconfig = first_line(app.stdout.take().unwrap());
     assert!(Path::new(&kubeconfig).exists(), "{kubeconfig}");
     let window = window_named(&display, &mut app, "^acme-analytics - Greenlight$");
     tokio::time::sleep(Duration::from_secs(3)).await;

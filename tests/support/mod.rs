@@ -205,28 +205,31 @@ impl Cluster {
 
     /// Starts `greenlight ARGS` (e.g. `watch`) and returns a reader of its stdout lines.
     pub fn spawn_greenlight(&self, args: &[&str]) -> Running {
-        let mut child = self
-            .greenlight_command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Running { child, lines }
+        Running::spawn(self.greenlight_command(args))
     }
 
     pub fn greenlight_command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
-        let (set, remove) = hermetic_env(self.dir.path());
-        for name in remove {
-            command.env_remove(name);
-        }
+        let mut command = hermetic_greenlight(self.dir.path(), args);
+        command.env("KUBECONFIG", self.kubeconfig());
         command
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .envs(set)
-            .env("KUBECONFIG", self.kubeconfig());
+    }
+
+    /// Runs `script` in bash with this cluster's kubeconfig and `moto`'s AWS profile, `input`
+    /// typed on stdin; fails the test if it fails.
+    pub async fn run_with_aws(&self, moto: &moto::Moto, script: &str, input: &str) {
+        let mut command = Command::new("bash");
+        command.arg("-c").arg(script);
+        moto.environment(&mut command);
+        command.env("KUBECONFIG", self.kubeconfig());
+        let (ok, _, stderr) = run_with_stdin(&mut command, input).await;
+        assert!(ok, "{script}\n{stderr}");
+    }
+
+    /// `greenlight ARGS` against this cluster and `moto`'s AWS (a delivery chain).
+    pub fn greenlight_with_aws(&self, moto: &moto::Moto, args: &[&str]) -> Command {
+        let mut command = self.greenlight_command(args);
+        moto.environment(&mut command);
+        command.env("KUBECONFIG", self.kubeconfig()).env("HOME", self.dir.path());
         command
     }
 
@@ -287,6 +290,17 @@ pub fn step(kind: &str, text: &str) -> serde_json::Value {
     serde_json::json!({ kind: text })
 }
 
+/// `greenlight ARGS` from the project's root with the hermetic environment of `home`.
+pub fn hermetic_greenlight(home: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
+    let (set, remove) = hermetic_env(home);
+    for name in remove {
+        command.env_remove(name);
+    }
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).envs(set);
+    command
+}
+
 /// A running `greenlight` process.
 pub struct Running {
     pub child: Child,
@@ -294,10 +308,15 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn new(
-        child: Child,
-        lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-    ) -> Self {
+    /// Starts `command`, reading its stdout line by line (its stderr is dropped).
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         Self { child, lines }
     }
 

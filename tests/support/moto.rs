@@ -428,18 +428,10 @@ impl Moto {
     }
 
     pub fn spawn_greenlight(&self, args: &[&str]) -> super::Running {
-        use tokio::io::AsyncBufReadExt;
         let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
-        command
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
+        command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
         self.environment(&mut command);
-        let mut child = command.spawn().unwrap();
-        let lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        super::Running::new(child, lines)
+        super::Running::spawn(command)
     }
 
     pub fn records(&self) -> Vec<AwsRecord> {
