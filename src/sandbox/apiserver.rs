@@ -875,6 +875,20 @@ struct Reply {
     body: Value,
 }
 
+/// The RBAC verb of `method` on one object (`named`) or the collection, if `allowed` has it.
+fn verb(method: &str, named: bool, allowed: &[&str]) -> Option<&'static str> {
+    let verb = match (method, named) {
+        ("GET", true) => "get",
+        ("GET", false) => "list",
+        ("POST", false) => "create",
+        ("PUT", true) => "update",
+        ("PATCH", true) => "patch",
+        ("DELETE", true) => "delete",
+        _ => return None,
+    };
+    allowed.contains(&verb).then_some(verb)
+}
+
 fn method_not_allowed() -> Reply {
     reply(
         405,
@@ -1456,11 +1470,8 @@ fn eso(
         ["namespaces", ns, plural, name] => (*plural, *ns, Some(*name)),
         _ => return not_found("the server could not find the requested resource", ""),
     };
-    let verb = match (method, name) {
-        ("GET", Some(_)) => "get",
-        ("GET", None) => "list",
-        ("PATCH", Some(_)) => "patch",
-        _ => return reply(405, status(405, "MethodNotAllowed", "not served here", json!({}))),
+    let Some(verb) = verb(method, name.is_some(), &["get", "list", "patch"]) else {
+        return reply(405, status(405, "MethodNotAllowed", "not served here", json!({})));
     };
     let scope = (!namespace.is_empty()).then_some(namespace);
     if let Some(denied) = authorize(user, verb, plural, scope, name) {
@@ -1568,14 +1579,8 @@ fn namespaces(
     body: &[u8],
 ) -> Reply {
     let name = segments.get(3).copied();
-    let verb = match (method, name) {
-        ("GET", Some(_)) => "get",
-        ("GET", None) => "list",
-        ("POST", None) => "create",
-        ("DELETE", Some(_)) => "delete",
-        _ => {
-            return method_not_allowed();
-        }
+    let Some(verb) = verb(method, name.is_some(), &["get", "list", "create", "delete"]) else {
+        return method_not_allowed();
     };
     if let Some(denied) = authorize(user, verb, "namespaces", name, name) {
         return reply(403, denied);
@@ -1739,16 +1744,10 @@ fn secrets(
     content_type_in: &str,
     body: &[u8],
 ) -> Reply {
-    let verb = match (method, name) {
-        ("GET", Some(_)) => "get",
-        ("GET", None) => "list",
-        ("POST", None) => "create",
-        ("PUT", Some(_)) => "update",
-        ("PATCH", Some(_)) => "patch",
-        ("DELETE", Some(_)) => "delete",
-        _ => {
-            return method_not_allowed();
-        }
+    let Some(verb) =
+        verb(method, name.is_some(), &["get", "list", "create", "update", "patch", "delete"])
+    else {
+        return method_not_allowed();
     };
     if let Some(denied) = authorize(user, verb, "secrets", namespace, name) {
         return reply(403, denied);
