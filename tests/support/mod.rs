@@ -25,7 +25,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// Variables that could point a test at the machine's real credentials or cloud.
-const INHERITED_CREDENTIALS: [&str; 14] = [
+const INHERITED_CREDENTIALS: [&str; 23] = [
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
     "AWS_ACCESS_KEY_ID",
@@ -39,7 +39,16 @@ const INHERITED_CREDENTIALS: [&str; 14] = [
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_PROJECT",
+    "CLOUDSDK_CONFIG",
+    "CLOUDSDK_CORE_PROJECT",
+    "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
     "DOPPLER_TOKEN",
+    "DOPPLER_API_HOST",
+    "DOPPLER_CONFIG_DIR",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "VAULT_NAMESPACE",
 ];
 
 /// An environment that touches loopback only and never the machine's real credentials: empty
