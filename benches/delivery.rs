@@ -9,12 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // a benchmark, not product code
 
-#[path = "common/stats.rs"]
-mod stats;
-use stats::{ms, percentile};
+use greenlight_testkit::stats::{ms, percentile};
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use greenlight_testkit as support;
 
 use std::time::{Duration, Instant};
 

@@ -8,12 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // a benchmark, not product code
 
-#[path = "common/stats.rs"]
-mod stats;
-use stats::{ms, percentile};
+use greenlight_testkit::stats::{ms, percentile};
 
-#[path = "../tests/support/apiserver.rs"]
-mod apiserver;
+use greenlight_testkit::apiserver;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

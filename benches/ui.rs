@@ -7,9 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // a benchmark, not product code
 
-#[path = "common/stats.rs"]
-mod stats;
-use stats::{ms, percentile};
+use greenlight_testkit::stats::{ms, percentile};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

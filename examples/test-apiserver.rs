@@ -12,25 +12,7 @@
 //! ExternalSecret per target (with their namespaces), kept in sync from the moto server at
 //! URL by the project's ESO stand-in, so a delivery chain can be walked by hand.
 
-use greenlight::sandbox::apiserver;
-#[path = "../tests/support/backends.rs"]
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-mod backends;
-#[path = "../tests/support/eso.rs"]
-#[allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-mod eso;
+use greenlight_testkit::{apiserver, eso};
 
 use apiserver::{ADMIN_TOKEN, ApiServer, Rule};
 

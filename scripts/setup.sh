@@ -71,10 +71,10 @@ ensure_rust() {
 }
 
 # The Python venv with the pinned moto server and AWS CLI, outside the clone and reused until
-# tests/support/requirements.txt changes.
+# crates/testkit/data/requirements.txt changes.
 ensure_venv() {
     local venv=${GREENLIGHT_VENV:-$HOME/.cache/greenlight/venv}
-    local requirements=$greenlight_root/tests/support/requirements.txt
+    local requirements=$greenlight_root/crates/testkit/data/requirements.txt
     local want
     want=$(sha256sum "$requirements" | cut -d' ' -f1)
     if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$want" ]; then

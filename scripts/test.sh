@@ -8,13 +8,13 @@ set -euo pipefail
 cd "$greenlight_root"
 setup_tests
 hermetic_env
-say "Checking formatting (cargo fmt --check)"
-cargo fmt --check
-say "Linting (cargo clippy --all-targets -- -D warnings)"
-cargo clippy --quiet --all-targets -- -D warnings
+say "Checking formatting (cargo fmt --all --check)"
+cargo fmt --all --check
+say "Linting (cargo clippy --workspace --all-targets -- -D warnings)"
+cargo clippy --quiet --workspace --all-targets -- -D warnings
 say "Running the test suite (build artefacts in $CARGO_TARGET_DIR)"
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --no-fail-fast "$@"
+    cargo nextest run --workspace --no-fail-fast "$@"
 else
-    cargo test --no-fail-fast -- "$@"
+    cargo test --workspace --no-fail-fast -- "$@"
 fi

@@ -1,13 +1,12 @@
-//! The integration tests, as one binary so the test servers and helpers in `tests/support/`
-//! compile once. Each module covers one layer as a user meets it: spec files, generated
+//! The integration tests, as one binary; the test servers and helpers they share are the
+//! test kit crate (`crates/testkit`), compiled once. Each module covers one layer as a user meets it: spec files, generated
 //! commands, the CLI, Kubernetes and AWS detection end to end, the desktop app (egui_kittest
 //! and a real window under Xvfb), and an opt-in real cluster.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-#[path = "../support/mod.rs"]
-mod support;
+use greenlight_testkit as support;
 
 mod aws;
 mod cli;

@@ -141,7 +141,7 @@ impl GreenlightApp {
     fn set_region(&mut self, region: String) {
         let trimmed = region.trim().to_owned();
         self.state.region_draft = region;
-        let valid = trimmed.is_empty() || spec::names::aws_region(&trimmed).is_ok();
+        let valid = trimmed.is_empty() || spec::is_aws_region(&trimmed);
         let wanted = (!trimmed.is_empty()).then_some(trimmed);
         if valid && wanted != self.state.remembered.region {
             self.state.remembered.region = wanted;

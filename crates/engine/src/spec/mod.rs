@@ -19,6 +19,11 @@ use serde::{Deserialize, Serialize};
 pub use error::{SpecError, SpecProblem};
 pub use positions::Position;
 
+/// Whether `region` is a well-formed AWS region name, e.g. `eu-west-1`.
+pub fn is_aws_region(region: &str) -> bool {
+    names::aws_region(region).is_ok()
+}
+
 /// Largest spec file Greenlight reads. Real specs are a few kilobytes.
 pub const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
 

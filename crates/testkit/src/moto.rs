@@ -3,14 +3,6 @@
 //! which API action, the response body) so tests can prove what Greenlight asked for and was
 //! sent, and injects throttling, delays and outages on demand.
 
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -413,8 +405,8 @@ impl Moto {
     }
 
     pub async fn greenlight(&self, args: &[&str]) -> (Option<i32>, String, String) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
-        command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+        let mut command = Command::new(super::greenlight_bin());
+        command.args(args).current_dir(super::project_root());
         self.environment(&mut command);
         let out = tokio::time::timeout(Duration::from_secs(120), command.output())
             .await
@@ -428,8 +420,8 @@ impl Moto {
     }
 
     pub fn spawn_greenlight(&self, args: &[&str]) -> super::Running {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
-        command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+        let mut command = Command::new(super::greenlight_bin());
+        command.args(args).current_dir(super::project_root());
         self.environment(&mut command);
         super::Running::spawn(command)
     }

@@ -17,17 +17,17 @@ pub const EXAMPLES: [Example; 3] = [
     Example {
         title: "Quickstart (Kubernetes and AWS)",
         file: "quickstart.yaml",
-        text: include_str!("../../specs/examples/quickstart.yaml"),
+        text: include_str!("../../../../specs/examples/quickstart.yaml"),
     },
     Example {
         title: "Platform secret contract (16 secrets, features)",
         file: "platform-contract.yaml",
-        text: include_str!("../../specs/examples/platform-contract.yaml"),
+        text: include_str!("../../../../specs/examples/platform-contract.yaml"),
     },
     Example {
         title: "Doppler and External Secrets (JSON)",
         file: "doppler-eso.json",
-        text: include_str!("../../specs/examples/doppler-eso.json"),
+        text: include_str!("../../../../specs/examples/doppler-eso.json"),
     },
 ];
 

@@ -106,7 +106,7 @@ impl FakeBackends {
     /// RSA keys) whose token address is this server, for
     /// `GOOGLE_APPLICATION_CREDENTIALS`.
     pub fn service_account_key(&self, project: &str) -> String {
-        let key = include_str!("test-rsa-key.pem");
+        let key = include_str!("../data/test-rsa-key.pem");
         json!({
             "type": "service_account",
             "project_id": project,

@@ -1,19 +1,17 @@
-//! Shared test fixtures: the Kubernetes test API server, a kubeconfig pointing at it, and
-//! helpers to run the built `greenlight` binary and the generated shell commands as a user
-//! would.
+//! What the tests and benches share, compiled once: the Kubernetes test API server (the
+//! sandbox server with its test machinery), a kubeconfig pointing at it, moto, loopback fakes
+//! of the other backends, the External Secrets stand-in, and helpers to run the built
+//! `greenlight` binary and the generated shell commands as a user would.
 
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-pub mod apiserver;
+pub use greenlight_apiserver as apiserver;
+
 pub mod backends;
 pub mod eso;
 pub mod moto;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -68,6 +66,31 @@ pub fn hermetic_env(home: &Path) -> (Vec<(&'static str, PathBuf)>, &'static [&'s
         ],
         &INHERITED_CREDENTIALS,
     )
+}
+
+/// The project's root directory (where `specs/` and `tests/fixtures/` are).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A file of the test kit's `data/` (the pseudo-terminal driver, a test key).
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name)
+}
+
+/// The built `greenlight` binary: the test runner says where (nextest's
+/// `NEXTEST_BIN_EXE_greenlight`), else it sits beside the test's own `deps/` directory, as
+/// cargo lays out a profile's output.
+pub fn greenlight_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("NEXTEST_BIN_EXE_greenlight") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut dir = exe.parent().unwrap();
+    if dir.ends_with("deps") {
+        dir = dir.parent().unwrap();
+    }
+    dir.join(format!("greenlight{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Token of the operator Greenlight runs as (context `test`).
@@ -185,7 +208,7 @@ impl Cluster {
         });
         let script = serde_json::json!({ "argv": argv, "env": env, "steps": steps });
         let mut child = tokio::process::Command::new("python3")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pty_session.py"))
+            .arg(data("pty_session.py"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -301,12 +324,12 @@ pub fn step(kind: &str, text: &str) -> serde_json::Value {
 
 /// `greenlight ARGS` from the project's root with the hermetic environment of `home`.
 pub fn hermetic_greenlight(home: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
+    let mut command = Command::new(greenlight_bin());
     let (set, remove) = hermetic_env(home);
     for name in remove {
         command.env_remove(name);
     }
-    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).envs(set);
+    command.args(args).current_dir(project_root()).envs(set);
     command
 }
 

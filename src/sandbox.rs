@@ -1,14 +1,12 @@
-//! The sandbox: a small Kubernetes API server that runs inside Greenlight's own process, for
-//! trying the whole journey without a cluster (`greenlight demo`) and for the test suite.
-//! It lives on loopback only, with a certificate made at start and a random token, and keeps
-//! everything in memory: nothing outlives the process but the kubeconfig file, which is
-//! removed when the sandbox stops.
-
-pub mod apiserver;
+//! The sandbox: the project's Kubernetes API server (`greenlight-apiserver`) run inside
+//! Greenlight's own process, for trying the whole journey without a cluster (`greenlight
+//! demo`). It lives on loopback only, with a certificate made at start and a random token,
+//! and keeps everything in memory: nothing outlives the process but the kubeconfig file,
+//! which is removed when the sandbox stops.
 
 use std::path::{Path, PathBuf};
 
-use apiserver::{ApiServer, Rule};
+use greenlight_apiserver::{ApiServer, Rule};
 
 use crate::spec::SecretSpec;
 
