@@ -481,48 +481,10 @@ fn run_commands(
     {
         return Err(usage(format!("--secret {name}: the spec has no secret of that name")));
     }
-    let mut out = String::new();
-    for entry in spec.entries.iter().filter(|e| only.is_none_or(|name| e.name == name)) {
-        let location = entry.placement(platform).map(|p| p.describe()).unwrap_or_default();
-        out.push_str(&format!(
-            "### {} ({}): {}\n",
-            entry.name,
-            entry.group().title().to_lowercase(),
-            location
-        ));
-        out.push_str(&format!("# {}\n", one_line(&entry.description)));
-        if !entry.when.is_empty() {
-            out.push_str(&format!("# Needed when: {}\n", entry.when.join(" and ")));
-        }
-        if let Some(delivered) = &entry.delivered {
-            for t in &delivered.targets {
-                let when = if t.when.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (when {})", t.when.join(" and "))
-                };
-                out.push_str(&format!(
-                    "# Delivered by ExternalSecret {}/{} into key {} of Secret {}{when}; never create that Secret by hand\n",
-                    t.namespace,
-                    t.external_secret,
-                    t.fed.join(", "),
-                    t.secret
-                ));
-            }
-            if let Some(command) = &delivered.create_with {
-                out.push_str(&format!(
-                    "# The vendor's tool creates it: run `{}` (or create it with the command below)\n",
-                    one_line(command)
-                ));
-            }
-        }
-        let fixes = commands::for_entry(entry, platform, &target, shell)
-            .map_err(|e| usage(format!("cannot write commands for {}: {e}", entry.name)))?;
-        for fix in fixes {
-            out.push_str(&format!("\n## {}\n{}\n", fix.kind.title(), fix.text));
-        }
-        out.push('\n');
-    }
+    let entries = spec.entries.iter().filter(|e| only.is_none_or(|name| e.name == name));
+    let sheet = commands::sheet(entries, platform, &target, shell)
+        .map_err(|(name, e)| usage(format!("cannot write commands for {name}: {e}")))?;
+    let out = sheet.text().to_owned();
     print!("{}", printable(&out));
     Ok(Exit::Ready)
 }

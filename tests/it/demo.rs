@@ -49,9 +49,9 @@ async fn demo_headless_is_a_sandbox_the_shown_commands_work_against() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let create: String = text
-        .split("## ")
-        .find(|s| s.starts_with("Create"))
-        .map(|s| s.trim_start_matches("Create").trim().to_owned())
+        .split("\n\n")
+        .find_map(|block| block.strip_prefix(": '## Create'\n"))
+        .map(str::to_owned)
         .expect("no create command");
     assert!(create.contains("--context greenlight-sandbox"), "labelled in every command: {create}");
     let mut bash = tokio::process::Command::new("bash");

@@ -15,6 +15,7 @@ mod delivery;
 mod demo;
 mod gui_smoke;
 mod kubernetes;
+mod paste;
 mod real_cluster;
 mod shell;
 mod spec_files;

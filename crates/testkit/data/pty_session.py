@@ -11,6 +11,9 @@ Each step is one of
                        reading the terminal has bracketed paste switched on
   {"type": "text"}     type `text` (no markers; "\r" is Enter, "\u0004" is Ctrl-D)
   {"wait": seconds}    let the terminal run for a while
+  {"answer": "prompt", "with": "text", "until": "done"}
+                       every time the terminal shows `prompt`, type `text`; stop once it shows
+                       `done` (at most 120 s)
 Prints one JSON object: {"ok": bool, "error": str, "transcript": everything the terminal
 showed}. The shell gets a fresh session and controlling terminal, as in a terminal window.
 """
@@ -90,6 +93,21 @@ def main():
         elif "type" in step:
             os.write(fd, step["type"].encode())
             pump(0.05)
+        elif "answer" in step:
+            prompt, done = step["answer"].encode(), step["until"].encode()
+            deadline = time.time() + 120
+            while True:
+                at_done = transcript.find(done, seen_from)
+                at_prompt = transcript.find(prompt, seen_from)
+                if at_done >= 0 and (at_prompt < 0 or at_done < at_prompt):
+                    seen_from = at_done + len(done)
+                    break
+                if at_prompt >= 0:
+                    seen_from = at_prompt + len(prompt)
+                    os.write(fd, step["with"].encode())
+                    continue
+                if time.time() > deadline or not pump(0.1):
+                    return finish(False, "did not see %r" % step["until"])
         elif "wait" in step:
             deadline = time.time() + step["wait"]
             while time.time() < deadline and pump(0.05):

@@ -178,6 +178,17 @@ impl Cluster {
     /// Runs `steps` in an interactive `shell` (bash or zsh) on a pseudo-terminal, with a
     /// private home and history file, as a person at a terminal (see `pty_session.py`).
     pub async fn interactive(&self, shell: &str, steps: Vec<serde_json::Value>) -> ShellSession {
+        self.interactive_with(shell, None, steps).await
+    }
+
+    /// [`Cluster::interactive`] with `bin` first on the shell's PATH (stand-ins for the CLIs
+    /// the pasted commands call, where a test is about the shell and not the CLIs).
+    pub async fn interactive_with(
+        &self,
+        shell: &str,
+        bin: Option<&Path>,
+        steps: Vec<serde_json::Value>,
+    ) -> ShellSession {
         let cluster = self;
         let home = tempfile::tempdir().unwrap();
         let history = home.path().join("history");
@@ -196,7 +207,10 @@ impl Cluster {
         };
         let env = serde_json::json!({
             "HOME": home.path(),
-            "PATH": std::env::var("PATH").unwrap_or_default(),
+            "PATH": match bin {
+                Some(bin) => format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
+                None => std::env::var("PATH").unwrap_or_default(),
+            },
             "TERM": "xterm-256color",
             "KUBECONFIG": cluster.kubeconfig(),
             "HISTFILE": history,

@@ -9,6 +9,7 @@
 
 mod delivery;
 pub mod quote;
+mod sheet;
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +19,8 @@ use crate::spec::{
     SecretEntry,
 };
 pub use quote::QuoteError;
+use sheet::remark;
+pub use sheet::{Sheet, sheet};
 
 /// The shell a command is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -112,16 +115,6 @@ pub struct Target {
     pub aws_profile: Option<String>,
     /// AWS region used when the spec names none.
     pub aws_region: Option<String>,
-}
-
-/// The line that says what a command does. In POSIX shells it is the no-op `:` with the text
-/// quoted, not a `#` comment: interactive zsh runs `#` as a command unless the operator set
-/// `interactivecomments`.
-fn remark(text: &str, shell: Shell) -> Result<String, QuoteError> {
-    Ok(match shell {
-        Shell::Posix => format!(": {}", quote::posix(text)?),
-        Shell::PowerShell => format!("# {text}"),
-    })
 }
 
 /// The first line of a create or rotate command: what it does to `location`, and how the
