@@ -41,7 +41,7 @@ struct Bench {
 }
 
 async fn bench(namespaces: usize) -> Bench {
-    let server = ApiServer::start().await.unwrap();
+    let server = ApiServer::start().await.unwrap().with_admin();
     for n in 0..namespaces {
         server.create_namespace(&format!("ns-{n}"));
     }

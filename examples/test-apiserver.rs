@@ -49,7 +49,7 @@ async fn main() {
         }
     }
     let server = match ApiServer::start_on(port).await {
-        Ok(server) => server,
+        Ok(server) => server.with_admin(),
         Err(error) => {
             eprintln!("{error}");
             std::process::exit(1);

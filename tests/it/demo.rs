@@ -69,6 +69,20 @@ async fn demo_headless_is_a_sandbox_the_shown_commands_work_against() {
     assert_eq!(crate::support::row(&report, "database-password")["state"], "missing");
     assert_eq!(report["connection"]["context"], "greenlight-sandbox", "{report:#}");
 
+    // The sandbox has one user, with the token in its kubeconfig: no built-in admin.
+    let port: u16 = std::fs::read_to_string(&kubeconfig)
+        .unwrap()
+        .split("server: https://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .and_then(|p| p.trim().parse().ok())
+        .expect("the kubeconfig names the sandbox's port");
+    let probe = format!(
+        "import ssl, urllib.request\nctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\nreq = urllib.request.Request('https://127.0.0.1:{port}/api/v1/secrets', headers={{'Authorization': 'Bearer admin-token'}})\ntry:\n    print(urllib.request.urlopen(req, context=ctx).status)\nexcept urllib.error.HTTPError as e:\n    print(e.code)\n"
+    );
+    let out = tokio::process::Command::new("python3").args(["-c", &probe]).output().await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "401", "a well-known token got in");
+
     // SIGTERM stops it cleanly and takes the kubeconfig (and its token) along.
     let pid = rustix::process::Pid::from_raw(demo.id().unwrap() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();

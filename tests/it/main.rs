@@ -17,6 +17,7 @@ mod gui_smoke;
 mod kubernetes;
 mod paste;
 mod real_cluster;
+mod sandbox;
 mod shell;
 mod spec_files;
 mod ui;

@@ -83,7 +83,6 @@ impl ApiServer {
             accepting: Mutex::new(None),
         };
         server.create_namespace("default");
-        server.add_user("admin", ADMIN_TOKEN, vec![Rule::admin()]);
         server.listen(listener);
         Ok(server)
     }
@@ -285,6 +284,9 @@ impl ServerHandle {
             "source": {"component": "external-secrets"},
         });
         state.core_events.push(event);
+        if state.core_events.len() > 1000 {
+            state.core_events.remove(0);
+        }
     }
 
     /// Writes a Secret as a controller does, with `labels` (no change, no new version).

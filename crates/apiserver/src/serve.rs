@@ -4,11 +4,12 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -22,24 +23,44 @@ use crate::state::{Shared, lock};
 use crate::tap::{Facts, Tap};
 use crate::watch::{self, Watch};
 
+/// Longest a client may take to finish the TLS handshake, or to send a request's headers.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// Largest request body read (the real API server's limit is 3 MiB too).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
 /// Accepts connections until aborted; aborting it drops every connection it serves.
 pub(crate) async fn accept(shared: Arc<Shared>, acceptor: TlsAcceptor, listener: TcpListener) {
     let mut connections = JoinSet::new();
+    let mut pause = Duration::from_millis(10);
     loop {
         while connections.try_join_next().is_some() {}
         let tcp = match listener.accept().await {
-            Ok((tcp, _)) => tcp,
-            Err(_) => continue,
+            Ok((tcp, _)) => {
+                pause = Duration::from_millis(10);
+                tcp
+            }
+            // Out of file descriptors, or a connection reset before it was accepted: wait a
+            // little (longer each time) instead of spinning.
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+                continue;
+            }
         };
         let shared = shared.clone();
         let acceptor = acceptor.clone();
         connections.spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await else {
+                return;
+            };
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(shared, req).await) }
             });
             hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE)
                 .serve_connection(TokioIo::new(tls), service)
                 .await
                 .ok();
@@ -100,7 +121,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     if method == "GET" && matches!(query_param(query, "watch").as_deref(), Some("1" | "true")) {
         return open_watch(&shared, &user, &segments, &accept, query, tap);
     }
-    let body = body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+    let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => {
+            let message = format!("the request body is larger than {} MiB", MAX_BODY >> 20);
+            let too_large = status(413, "RequestEntityTooLarge", &message, json!({}));
+            return json_response(413, &too_large, &tap);
+        }
+    };
     let (body, content_type) = decode_body(method, body, content_type);
     let answer = if !body.is_empty()
         && method != "DELETE"

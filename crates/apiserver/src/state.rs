@@ -190,5 +190,16 @@ pub(crate) fn publish(
         .unwrap_or(state.rv);
     let event = Event { rv, kind, namespace: namespace.to_owned(), object };
     state.events.push(event.clone());
+    // History is compacted as etcd's is: a watch from before what is kept gets 410 Gone, and
+    // a long-running sandbox does not keep every value ever written.
+    if state.events.len() > HISTORY {
+        let dropped = state.events.len() - HISTORY;
+        if let Some(last) = state.events.drain(..dropped).next_back() {
+            state.compacted = last.rv;
+        }
+    }
     shared.events.send(event).ok();
 }
+
+/// Changes kept for watches to replay.
+const HISTORY: usize = 1000;

@@ -112,7 +112,7 @@ impl Cluster {
 
     /// A server whose operator has only `rules`.
     pub async fn start_with(rules: Vec<Rule>) -> Self {
-        let server = ApiServer::start().await.unwrap();
+        let server = ApiServer::start().await.unwrap().with_admin();
         server.add_user("operator", OPERATOR_TOKEN, rules);
         let dir = tempfile::tempdir().unwrap();
         let cluster = Self { server, dir, seeded: Vec::new() };
