@@ -13,8 +13,9 @@ use tokio::sync::mpsc;
 
 use crate::commands::{self, Shell, Target};
 use crate::detect::{self, CheckOutcome, Monitor, MonitorEvent, Presence, Selection, State};
-use crate::report::{CheckReport, Verdict, one_line, printable};
+use crate::report::{CheckReport, Verdict};
 use crate::spec::{self, Platform, SecretSpec};
+use crate::text::{one_line, printable};
 
 /// Exit codes, a stable contract for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,10 @@
 pub mod commands;
 pub mod detect;
 pub mod diagnose;
+pub mod place;
 pub mod report;
+pub mod shell;
 pub mod spec;
+pub mod text;
 
 pub use spec::{SecretEntry, SecretSpec, SpecError};

@@ -8,58 +8,17 @@
 //! commands print names and metadata only; generated values are made inside the pipeline.
 
 mod delivery;
-pub mod quote;
 mod sheet;
 
 use std::fmt;
-use std::str::FromStr;
 
+use crate::shell::{Piece, Word, lit, raw, remark, render};
+pub use crate::shell::{QuoteError, Sheet, Shell, quote};
 use crate::spec::{
     AwsPlacement, AwsService, Encoding, Generate, KubernetesPlacement, Platform, Provider,
     SecretEntry,
 };
-pub use quote::QuoteError;
-use sheet::remark;
-pub use sheet::{Sheet, sheet};
-
-/// The shell a command is written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Shell {
-    /// sh-compatible shells; multi-key commands need bash or zsh (process substitution).
-    #[default]
-    Posix,
-    /// PowerShell 5.1 and 7 on any OS.
-    PowerShell,
-}
-
-impl Shell {
-    /// Name used on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Shell::Posix => "posix",
-            Shell::PowerShell => "powershell",
-        }
-    }
-
-    /// Label shown to people.
-    pub fn title(self) -> &'static str {
-        match self {
-            Shell::Posix => "bash / zsh",
-            Shell::PowerShell => "PowerShell",
-        }
-    }
-}
-
-impl FromStr for Shell {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "posix" | "sh" | "bash" | "zsh" => Ok(Shell::Posix),
-            "powershell" | "pwsh" => Ok(Shell::PowerShell),
-            other => Err(format!("unknown shell `{other}`: use posix or powershell")),
-        }
-    }
-}
+pub use sheet::sheet;
 
 /// What a command does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -199,47 +158,6 @@ pub fn posix_text(
         .into_iter()
         .find(|c| c.kind == kind)
         .map(|c| c.text)
-}
-
-/// One piece of a shell word: literal text (quoted on output) or shell syntax (verbatim).
-#[derive(Debug, Clone)]
-enum Piece {
-    Lit(String),
-    Raw(String),
-}
-
-/// A shell word made of pieces, e.g. `--from-file=key=` followed by `<(...)`.
-#[derive(Debug, Clone)]
-struct Word(Vec<Piece>);
-
-fn lit(text: impl Into<String>) -> Word {
-    Word(vec![Piece::Lit(text.into())])
-}
-
-fn raw(text: impl Into<String>) -> Word {
-    Word(vec![Piece::Raw(text.into())])
-}
-
-fn quote(text: &str, shell: Shell) -> Result<String, QuoteError> {
-    match shell {
-        Shell::Posix => quote::posix(text),
-        Shell::PowerShell => quote::powershell(text),
-    }
-}
-
-fn render(words: &[Word], shell: Shell) -> Result<String, QuoteError> {
-    let mut rendered = Vec::with_capacity(words.len());
-    for word in words {
-        let mut text = String::new();
-        for piece in &word.0 {
-            match piece {
-                Piece::Lit(s) => text.push_str(&quote(s, shell)?),
-                Piece::Raw(s) => text.push_str(s),
-            }
-        }
-        rendered.push(text);
-    }
-    Ok(rendered.join(" "))
 }
 
 /// Renders a plain argv for a POSIX shell; exposed so tests can prove it re-parses exactly.

@@ -727,7 +727,7 @@ impl Chain<'_> {
         if let Some(command) = &self.delivered.create_with {
             hints.push(Hint::says(format!(
                 "The vendor's tool creates this value: run `{}` (or use the Create command)",
-                crate::report::one_line(command)
+                crate::text::one_line(command)
             )));
         }
         let first_bad = hops.iter().find(|h| !h.state.passes() && h.state != HopState::NotChecked);
@@ -854,7 +854,7 @@ fn direct_outcome(
             for name in near {
                 hints.push(Hint::says(format!(
                     "{title} has `{}`, which looks like a typo of `{}`: External Secrets asks for the exact name",
-                    crate::report::one_line(&name),
+                    crate::text::one_line(&name),
                     source_name(source)
                 )));
             }

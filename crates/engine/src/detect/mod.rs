@@ -9,7 +9,6 @@ mod connection;
 pub mod delivery;
 pub mod kubernetes;
 mod monitor;
-pub(crate) mod redact;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -192,22 +192,9 @@ pub fn unreachable(scene: &KubeIdentity) -> Hint {
     )
 }
 
-pub use super::is_near_miss;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn near_misses() {
-        assert!(is_near_miss("github-token", "github_token"));
-        assert!(is_near_miss("github-token", "GitHub-Token"));
-        assert!(is_near_miss("github-token", "github-tokn"));
-        assert!(is_near_miss("github-token", "githb-tokn"));
-        assert!(!is_near_miss("github-token", "github-token"));
-        assert!(!is_near_miss("api", "app"));
-        assert!(!is_near_miss("stripe-webhook", "slack-webhook"));
-    }
 
     #[test]
     fn rbac_hint_names_the_user_and_the_exact_rule() {

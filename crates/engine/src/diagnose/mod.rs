@@ -6,7 +6,7 @@ pub mod kubernetes;
 
 use serde::Serialize;
 
-use crate::commands::quote::posix;
+use crate::shell::quote::posix;
 
 /// A word quoted for a POSIX shell, for the commands hints carry.
 fn q(word: &str) -> String {
@@ -33,24 +33,4 @@ impl Hint {
     pub fn with_command(text: impl Into<String>, command: impl Into<String>) -> Self {
         Self { text: text.into(), command: Some(command.into()) }
     }
-}
-
-/// True when `found` looks like a typo of `wanted`: the same after folding case and
-/// separators, or a small edit away.
-pub fn is_near_miss(wanted: &str, found: &str) -> bool {
-    if wanted == found {
-        return false;
-    }
-    let fold = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
-    if fold(wanted) == fold(found) {
-        return true;
-    }
-    let limit = if wanted.len() >= 12 {
-        2
-    } else if wanted.len() >= 5 {
-        1
-    } else {
-        0
-    };
-    strsim::levenshtein(wanted, found) <= limit
 }

@@ -1,13 +1,12 @@
 //! The status report: one row per secret with its state, location and hints, never a value.
 //! Rendered as text (the CLI), JSON (scripts and the vendor) and Markdown (the vendor).
 
-use std::borrow::Cow;
-
 use serde::Serialize;
 
 use crate::detect::{CheckOutcome, ConnectionStatus, Permission, Progress, Selection, State};
 use crate::diagnose::Hint;
 use crate::spec::{Group, SecretSpec};
+use crate::text::one_line;
 
 /// Appends one formatted line to a `String`.
 macro_rules! put {
@@ -267,30 +266,6 @@ impl CheckReport {
     }
 }
 
-/// `text` made safe for a terminal: control characters other than line breaks and tabs (an
-/// escape sequence can rewrite the clipboard or the screen) and bidirectional overrides are
-/// shown as `\u{..}` escapes. Everything the CLI prints goes through this.
-pub fn printable(text: &str) -> Cow<'_, str> {
-    escape(text, |c| c != '\n' && c != '\t' && crate::spec::names::is_hidden_control(c))
-}
-
-/// One line of foreign text (a description, a server's message): like [`printable`], with line
-/// breaks escaped too, so it cannot start a line of its own.
-pub fn one_line(text: &str) -> Cow<'_, str> {
-    escape(text, crate::spec::names::is_hidden_control)
-}
-
-fn escape(text: &str, hidden: impl Fn(char) -> bool) -> Cow<'_, str> {
-    if !text.chars().any(&hidden) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| if hidden(c) { c.escape_unicode().to_string() } else { c.to_string() })
-            .collect(),
-    )
-}
-
 fn markdown_cell(text: &str) -> String {
     one_line(&text.replace('|', "\\|").replace('\n', " ")).into_owned()
 }
@@ -351,14 +326,6 @@ mod tests {
             markdown.contains("| ✓ present *(stale)* | `b` | Secret ns/b | last known state; the API server did not answer within 10 s |"),
             "{markdown}"
         );
-    }
-
-    #[test]
-    fn terminal_text_shows_control_characters_as_escapes() {
-        assert_eq!(printable("plain\ttext\nnext line"), "plain\ttext\nnext line");
-        assert_eq!(printable("clip\u{1b}]52;c;eA==\u{7}"), "clip\\u{1b}]52;c;eA==\\u{7}");
-        assert_eq!(printable("abc\u{202e}def"), "abc\\u{202e}def");
-        assert_eq!(one_line("one\ntwo"), "one\\u{a}two");
     }
 
     #[test]

@@ -4,7 +4,6 @@
 
 mod error;
 pub mod examples;
-pub(crate) mod names;
 mod positions;
 pub(crate) mod raw;
 mod validate;
@@ -16,6 +15,8 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use crate::place::names;
+pub use crate::place::{AwsPlacement, AwsService, KubernetesPlacement};
 pub use error::{SpecError, SpecProblem};
 pub use positions::Position;
 
@@ -61,36 +62,6 @@ pub enum Provider {
     /// A random value nobody needs to know; the create command makes it in the operator's
     /// own shell.
     Generated,
-}
-
-/// The AWS service holding a secret.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum AwsService {
-    /// AWS Secrets Manager.
-    SecretsManager,
-    /// AWS Systems Manager Parameter Store (as a `SecureString`).
-    ParameterStore,
-}
-
-impl AwsService {
-    /// The name used in spec files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AwsService::SecretsManager => "secrets-manager",
-            AwsService::ParameterStore => "parameter-store",
-        }
-    }
-
-    /// The name operators know it by.
-    pub fn title(self) -> &'static str {
-        match self {
-            AwsService::SecretsManager => "Secrets Manager",
-            AwsService::ParameterStore => "Parameter Store",
-        }
-    }
 }
 
 /// The service a backend is.
@@ -361,32 +332,6 @@ impl DeliveryTarget {
             secret_type: None,
         }
     }
-}
-
-/// Where a Kubernetes Secret must exist.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KubernetesPlacement {
-    /// Namespace.
-    pub namespace: String,
-    /// Secret name.
-    pub secret: String,
-    /// Data keys it must hold.
-    pub keys: Vec<String>,
-    /// Expected type, when the spec names one.
-    pub secret_type: Option<String>,
-}
-
-/// Where an AWS secret or parameter must exist.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AwsPlacement {
-    /// Secrets Manager or Parameter Store.
-    pub service: AwsService,
-    /// Secret or parameter name.
-    pub name: String,
-    /// Region; `None` means the operator's profile region.
-    pub region: Option<String>,
-    /// Expected KMS key.
-    pub kms_key: Option<String>,
 }
 
 /// Where one entry must live on the chosen platform.

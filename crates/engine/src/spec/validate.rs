@@ -79,7 +79,7 @@ impl<'a> Problems<'a> {
     /// (a newline, an escape sequence that rewrites the clipboard) or a bidirectional override
     /// is refused. Surrounding whitespace (a folded scalar's final newline) is fine.
     fn free_text(&mut self, path: &str, what: &str, text: &str) {
-        if let Some(bad) = text.trim().chars().find(|c| names::is_hidden_control(*c)) {
+        if let Some(bad) = text.trim().chars().find(|c| crate::text::is_hidden_control(*c)) {
             self.value(
                 path,
                 "control-character",

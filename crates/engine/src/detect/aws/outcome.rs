@@ -8,8 +8,9 @@ use super::session::Session;
 use super::wire::{self, ParameterMeta, SecretMeta};
 use crate::commands::{self, CommandKind, Target};
 use crate::detect::{CheckOutcome, Presence};
-use crate::diagnose::{Hint, aws as hints, is_near_miss};
+use crate::diagnose::{Hint, aws as hints};
 use crate::spec::{AwsPlacement, AwsService, Platform, SecretEntry};
+use crate::text::is_near_miss;
 
 /// What every diagnosis of one round shares.
 pub(super) struct Round<'a> {
@@ -139,7 +140,7 @@ pub(super) async fn exists(
             Ok(Some(_))
         ),
         AwsService::ParameterStore => {
-            if crate::spec::names::parameter_store_name(name).is_err() {
+            if crate::place::names::parameter_store_name(name).is_err() {
                 return false;
             }
             matches!(wire::describe_parameters(&session.parameter_store(region), &[name.to_owned()]).await, Ok(found) if found.contains_key(name))

@@ -134,7 +134,7 @@ pub(crate) fn classify<E>(error: &SdkError<E, HttpResponse>, action: &str) -> Aw
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let chain = crate::detect::redact::error_chain(error);
+    let chain = crate::text::error_chain(error);
     // An error body the SDK could not parse (moto answers IAM denials in XML) still has its
     // status: classify by status and message as a fallback.
     let status = error.raw_response().map(|r| r.status().as_u16());

@@ -117,7 +117,7 @@ pub(super) async fn look(
                 let near = names
                     .names
                     .into_iter()
-                    .filter(|n| crate::diagnose::is_near_miss(name, n))
+                    .filter(|n| crate::text::is_near_miss(name, n))
                     .take(3)
                     .collect();
                 Ok(Look::Missing { near })

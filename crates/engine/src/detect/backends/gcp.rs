@@ -250,7 +250,7 @@ async fn near_misses(
         let list: SecretList = serde_json::from_slice(&body).unwrap_or_default();
         for secret in list.secrets {
             let id = secret.name.rsplit('/').next().unwrap_or_default().to_owned();
-            if crate::diagnose::is_near_miss(wanted, &id) && near.len() < 3 {
+            if crate::text::is_near_miss(wanted, &id) && near.len() < 3 {
                 near.push(id);
             }
         }

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 
-use crate::detect::redact::scrub;
 use crate::spec::Source;
+use crate::text::scrub;
 
 /// What a backend said about one value.
 #[derive(Debug, Clone, PartialEq, Eq)]

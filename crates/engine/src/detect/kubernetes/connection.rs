@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime};
 use kube::config::{ExecAuthCluster, KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use super::exec;
-use crate::commands::quote;
 use crate::detect::ConnectError;
 use crate::diagnose::Hint;
+use crate::shell::quote;
 
 /// Where the chosen context points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +118,7 @@ fn login_command(
         "aws" => {
             let profile = arg_after("--profile").or_else(|| env_value("AWS_PROFILE"));
             Some(match profile {
-                Some(profile) => format!("aws sso login --profile {}", crate::commands::quote::posix(&profile).ok()?),
+                Some(profile) => format!("aws sso login --profile {}", crate::shell::quote::posix(&profile).ok()?),
                 None => "aws sso login".to_owned(),
             })
         }

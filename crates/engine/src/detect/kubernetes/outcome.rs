@@ -305,7 +305,7 @@ pub(super) async fn missing(
     if let Some(similar) = rows.as_ref().and_then(|rows| {
         rows.keys()
             .find(|name| {
-                hints::is_near_miss(&placement.secret, name) && !round.placed(namespace, name)
+                crate::text::is_near_miss(&placement.secret, name) && !round.placed(namespace, name)
             })
             .cloned()
     }) {

@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt};
 use http::Request;
 use serde::Deserialize;
 
-use crate::detect::redact::{error_chain, scrub};
+use crate::text::{error_chain, scrub};
 
 /// Accept header for the server-side Table form.
 pub(crate) const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";

@@ -1,16 +1,70 @@
-//! Words from other programs (client libraries, servers, proxies) pass through here before an
-//! operator sees them. Error chains can carry credentials: a proxy URL with a password, a
-//! bearer token echoed by a server, an access key in a message, a PEM block. [`error_chain`]
-//! and [`scrub`] keep the useful words and replace anything credential-shaped, drop control
-//! characters and bound the length. Greenlight's own classified messages are preferred; this
-//! is the last line for the parts that cannot be classified.
+//! Text from elsewhere, made safe to show: foreign words (client libraries, servers,
+//! proxies, the vendor's spec) pass through here before an operator sees them.
+//! [`error_chain`] and [`scrub`] keep the useful words of an error and replace anything
+//! credential-shaped (a proxy URL with a password, a bearer token echoed by a server, an access
+//! key, a PEM block), [`printable`] and [`one_line`] escape what would change what a terminal
+//! shows, and [`is_near_miss`] tells a typo from another name.
+
+use std::borrow::Cow;
+
+/// A character that changes what a terminal shows or does instead of being shown: control
+/// characters (newline, escape, bell, the C1 set) and the bidirectional formatting
+/// characters that reorder text on screen.
+pub fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` made safe for a terminal: control characters other than line breaks and tabs (an
+/// escape sequence can rewrite the clipboard or the screen) and bidirectional overrides are
+/// shown as `\u{..}` escapes. Everything the CLI prints goes through this.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    escape(text, |c| c != '\n' && c != '\t' && is_hidden_control(c))
+}
+
+/// One line of foreign text (a description, a server's message): like [`printable`], with line
+/// breaks escaped too, so it cannot start a line of its own.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    escape(text, is_hidden_control)
+}
+
+fn escape(text: &str, hidden: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&hidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if hidden(c) { c.escape_unicode().to_string() } else { c.to_string() })
+            .collect(),
+    )
+}
+
+/// True when `found` looks like a typo of `wanted`: the same after folding case and
+/// separators, or a small edit away.
+pub fn is_near_miss(wanted: &str, found: &str) -> bool {
+    if wanted == found {
+        return false;
+    }
+    let fold = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+    if fold(wanted) == fold(found) {
+        return true;
+    }
+    let limit = if wanted.len() >= 12 {
+        2
+    } else if wanted.len() >= 5 {
+        1
+    } else {
+        0
+    };
+    strsim::levenshtein(wanted, found) <= limit
+}
 
 /// Longest text kept from a foreign message.
 const MAX_CHARS: usize = 300;
 
 /// An error and all its sources, joined and scrubbed: SDK errors hide the useful part in the
 /// chain ("dispatch failure: ... connection refused").
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![error.to_string()];
     let mut source = error.source();
     while let Some(cause) = source {
@@ -25,7 +79,7 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// `text` with credential-shaped words replaced by `[redacted]`, control characters removed
 /// and at most [`MAX_CHARS`] characters kept.
-pub(crate) fn scrub(text: &str) -> String {
+pub fn scrub(text: &str) -> String {
     if let Some(at) = text.find("-----BEGIN") {
         let before = text.get(..at).unwrap_or_default();
         return format!("{}[redacted]", scrub(before));
@@ -99,6 +153,25 @@ fn looks_like_credential(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn near_misses() {
+        assert!(is_near_miss("github-token", "github_token"));
+        assert!(is_near_miss("github-token", "GitHub-Token"));
+        assert!(is_near_miss("github-token", "github-tokn"));
+        assert!(is_near_miss("github-token", "githb-tokn"));
+        assert!(!is_near_miss("github-token", "github-token"));
+        assert!(!is_near_miss("api", "app"));
+        assert!(!is_near_miss("stripe-webhook", "slack-webhook"));
+    }
+
+    #[test]
+    fn terminal_text_shows_control_characters_as_escapes() {
+        assert_eq!(printable("plain\ttext\nnext line"), "plain\ttext\nnext line");
+        assert_eq!(printable("clip\u{1b}]52;c;eA==\u{7}"), "clip\\u{1b}]52;c;eA==\\u{7}");
+        assert_eq!(printable("abc\u{202e}def"), "abc\\u{202e}def");
+        assert_eq!(one_line("one\ntwo"), "one\\u{a}two");
+    }
 
     #[test]
     fn credentials_are_replaced_and_words_kept() {

@@ -22,14 +22,6 @@ fn broken(rule: &'static str, why: impl Into<String>) -> InvalidName {
     InvalidName { rule, why: why.into() }
 }
 
-/// A character that changes what a terminal shows or does instead of being shown: control
-/// characters (newline, escape, bell, the C1 set) and the bidirectional formatting
-/// characters that reorder text on screen.
-pub(crate) fn is_hidden_control(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
 /// Kubernetes namespace: an RFC 1123 label.
 pub(crate) fn kubernetes_namespace(name: &str) -> Result<(), InvalidName> {
     dns1123_label(name).map_err(|why| {
