@@ -60,7 +60,11 @@ fn start(
     bench: &Bench,
     spec: &Arc<SecretSpec>,
 ) -> (Monitor, mpsc::UnboundedReceiver<MonitorEvent>) {
-    let options = ProbeOptions { mode: Mode::Live, request_timeout: Duration::from_secs(10) };
+    let options = ProbeOptions {
+        mode: Mode::Live,
+        request_timeout: Duration::from_secs(10),
+        env: greenlight::backends::Env::from_process(),
+    };
     let probe = detect::probe_for(Platform::Kubernetes, &bench.target, spec, options);
     let (tx, rx) = mpsc::unbounded_channel();
     let monitor = Monitor::spawn(

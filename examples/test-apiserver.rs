@@ -109,10 +109,10 @@ async fn serve_eso(server: &ApiServer, path: &str, endpoint: &str) -> eso::EsoSt
     let mut made = std::collections::BTreeMap::new();
     for entry in &spec.entries {
         let Some(delivered) = &entry.delivered else { continue };
-        let key = match &delivered.source {
-            greenlight::spec::Source::Aws(a) => a.name.clone(),
-            _ => continue,
+        let greenlight::backends::Asked::Aws(placement) = delivered.source.asked() else {
+            continue;
         };
+        let key = placement.name.clone();
         for target in &delivered.targets {
             let es = made
                 .entry((target.namespace.clone(), target.external_secret.clone()))
@@ -122,9 +122,11 @@ async fn serve_eso(server: &ApiServer, path: &str, endpoint: &str) -> eso::EsoSt
             }
         }
     }
-    let region = spec.entries.iter().find_map(|e| match e.delivered.as_ref().map(|d| &d.source) {
-        Some(greenlight::spec::Source::Aws(a)) => a.region.clone(),
-        _ => None,
+    let region = spec.entries.iter().filter_map(|e| e.delivered.as_ref()).find_map(|d| {
+        match d.source.asked() {
+            greenlight::backends::Asked::Aws(a) => a.region.clone(),
+            _ => None,
+        }
     });
     server.put_custom(
         "clustersecretstores",

@@ -87,7 +87,7 @@ fn namespaces(spec: &SecretSpec) -> Vec<String> {
             add(&k.namespace);
         }
         if let Some(d) = &entry.delivered {
-            if let crate::spec::Source::Kubernetes(k) = &d.source {
+            if let crate::backends::Asked::Cluster(k) = d.source.asked() {
                 add(&k.namespace);
             }
             for t in &d.targets {

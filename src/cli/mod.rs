@@ -335,6 +335,7 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     let options = detect::ProbeOptions {
         mode: detect::Mode::Once,
         request_timeout: Duration::from_secs(args.request_timeout),
+        env: crate::backends::Env::from_process(),
     };
     let probe = runtime.block_on(async {
         detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)
@@ -353,6 +354,7 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
     let options = detect::ProbeOptions {
         mode: detect::Mode::Live,
         request_timeout: Duration::from_secs(args.request_timeout),
+        env: crate::backends::Env::from_process(),
     };
     let probe = runtime.block_on(async {
         detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)

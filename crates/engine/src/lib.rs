@@ -14,6 +14,7 @@
 //! Nothing here depends on a window or a command-line parser: the app (`greenlight`) sits on
 //! top.
 
+pub mod backends;
 pub mod commands;
 pub mod detect;
 pub mod diagnose;

@@ -61,7 +61,11 @@ impl GreenlightApp {
         self.state.connection = None;
         self.state.ready = false;
         let _inside = self.runtime.enter();
-        let options = ProbeOptions { mode: Mode::Live, request_timeout: Duration::from_secs(10) };
+        let options = ProbeOptions {
+            mode: Mode::Live,
+            request_timeout: Duration::from_secs(10),
+            env: crate::backends::Env::from_process(),
+        };
         let probe = detect::probe_for(selection.platform, &self.state.choices(), &spec, options);
         let (tx, rx) = mpsc::unbounded_channel();
         let ctx = self.ctx.clone();

@@ -18,11 +18,11 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::aws::AwsProbe;
-use super::backends::{BackendError, Backends, Look};
 use super::kubernetes::KubernetesProbe;
 use super::kubernetes::eso::{Answer, Api, Ask, Cause, External};
 use super::kubernetes::wire::ProbeError;
 use super::{CheckOutcome, ConnectionStatus, Presence, Probe, ProbeFuture, Selection};
+use crate::backends::{Asked, BackendError, Context, Finding};
 use crate::commands::{self, CommandKind};
 use crate::diagnose::Hint;
 use crate::spec::{
@@ -153,7 +153,7 @@ pub struct DeliveryProbe {
     /// a Secret event (an error), so they are polled every few seconds until then.
     settled: Arc<AtomicBool>,
     /// Secret Manager, Doppler and Vault, asked directly.
-    backends: Backends,
+    backends: Arc<Context>,
     /// Longest wait for one backend.
     timeout: Duration,
     /// What wakes the monitor (from `subscribe`), for the ExternalSecret watches.
@@ -181,6 +181,7 @@ impl DeliveryProbe {
         kube: Arc<KubernetesProbe>,
         aws: impl FnOnce(&SecretSpec) -> Option<Arc<AwsProbe>>,
         spec: &SecretSpec,
+        backends: Context,
         timeout: Duration,
     ) -> Self {
         let (lowered, targets) = lower(spec);
@@ -192,7 +193,7 @@ impl DeliveryProbe {
             aws,
             features: std::sync::Mutex::new(FeatureSet::defaults(spec)),
             settled: Arc::new(AtomicBool::new(false)),
-            backends: Backends::default(),
+            backends: Arc::new(backends),
             timeout,
             nudge: std::sync::Mutex::new(None),
             watches: Arc::default(),
@@ -207,10 +208,10 @@ fn lower(spec: &SecretSpec) -> (SecretSpec, BTreeMap<(String, String), usize>) {
     let mut targets = BTreeMap::new();
     for entry in &mut lowered.entries {
         let Some(delivered) = entry.delivered.take() else { continue };
-        match &delivered.source {
-            Source::Aws(placement) => entry.aws = Some(placement.clone()),
-            Source::Kubernetes(placement) => entry.kubernetes = Some(placement.clone()),
-            Source::Gcp { .. } | Source::Doppler { .. } | Source::Vault { .. } => {}
+        match delivered.source.asked() {
+            Asked::Aws(placement) => entry.aws = Some(placement.clone()),
+            Asked::Cluster(placement) => entry.kubernetes = Some(placement.clone()),
+            Asked::Directly => {}
         }
         for t in &delivered.targets {
             let key = (t.namespace.clone(), t.secret.clone());
@@ -284,12 +285,10 @@ impl Probe for DeliveryProbe {
                 match &entry.delivered {
                     None => kube_indices.push(index),
                     Some(delivered) => {
-                        match delivered.source {
-                            Source::Aws(_) => aws_indices.push(index),
-                            Source::Kubernetes(_) => kube_indices.push(index),
-                            Source::Gcp { .. } | Source::Doppler { .. } | Source::Vault { .. } => {
-                                direct.push(index)
-                            }
+                        match delivered.source.asked() {
+                            Asked::Aws(_) => aws_indices.push(index),
+                            Asked::Cluster(_) => kube_indices.push(index),
+                            Asked::Directly => direct.push(index),
                         }
                         for t in delivered.targets.iter().filter(|t| t.is_needed(&features)) {
                             ask.externals.insert((t.namespace.clone(), t.external_secret.clone()));
@@ -319,12 +318,19 @@ impl Probe for DeliveryProbe {
                 }
             };
             let direct_round = futures::future::join_all(direct.iter().map(|&index| {
-                let backends = &backends;
+                let backends = backends.as_ref();
                 let spec = &spec;
                 async move {
                     let entry = spec.entries.get(index)?;
                     let source = &entry.delivered.as_ref()?.source;
-                    let look = backends.look(source, timeout).await;
+                    let look = match tokio::time::timeout(timeout, source.look(backends)).await {
+                        Ok(look) => look,
+                        Err(_) => Err(BackendError::Unreachable(format!(
+                            "{} did not answer within {} s",
+                            source.title(),
+                            timeout.as_secs()
+                        ))),
+                    };
                     Some((index, direct_outcome(entry, source, look)))
                 }
             }));
@@ -412,10 +418,7 @@ impl Probe for DeliveryProbe {
 
     fn start_over(&self) {
         self.kube.start_over();
-        let backends = self.backends.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { backends.start_over().await });
-        }
+        self.backends.forget();
         if let Some(aws) = &self.aws {
             aws.start_over();
         }
@@ -844,18 +847,18 @@ fn printable_reason_time(text: &str) -> String {
 fn direct_outcome(
     entry: &SecretEntry,
     source: &Source,
-    look: Result<Look, BackendError>,
+    look: Result<Finding, BackendError>,
 ) -> CheckOutcome {
     let title = source.title();
     match look {
-        Ok(Look::Present) => CheckOutcome::now(Presence::Present),
-        Ok(Look::Missing { near }) => {
+        Ok(Finding::Present { .. }) => CheckOutcome::now(Presence::Present),
+        Ok(Finding::Missing(absent)) => {
             let mut hints = Vec::new();
-            for name in near {
+            for name in absent.near() {
                 hints.push(Hint::says(format!(
                     "{title} has `{}`, which looks like a typo of `{}`: External Secrets asks for the exact name",
-                    crate::text::one_line(&name),
-                    source_name(source)
+                    crate::text::one_line(name),
+                    source.key()
                 )));
             }
             if let Some(command) = commands::posix_text(
@@ -869,27 +872,17 @@ fn direct_outcome(
             }
             CheckOutcome::now(Presence::Missing).with_hints(hints)
         }
-        Ok(Look::Wrong(reason)) => CheckOutcome::now(Presence::Wrong { reason }),
+        Ok(Finding::Wrong(reason)) => CheckOutcome::now(Presence::Wrong { reason }),
         Err(BackendError::Credentials { message, login }) => {
-            CheckOutcome::now(Presence::Unreachable { reason: message })
-                .with_hints(vec![Hint::with_command("Log in again, then press Check now:", login)])
+            CheckOutcome::now(Presence::Unreachable { reason: message }).with_hints(vec![
+                Hint::with_command("Log in again, then press Check now:", login.command),
+            ])
         }
         Err(BackendError::Forbidden(permission)) => {
             CheckOutcome::now(Presence::Forbidden { permission })
         }
-        Err(error @ BackendError::Unreachable(_)) => {
+        Err(error @ (BackendError::Unreachable(_) | BackendError::Throttled { .. })) => {
             CheckOutcome::now(Presence::Unreachable { reason: error.text() })
         }
-    }
-}
-
-/// The key a value has in its backend.
-fn source_name(source: &Source) -> &str {
-    match source {
-        Source::Aws(a) => &a.name,
-        Source::Kubernetes(k) => &k.secret,
-        Source::Gcp { secret, .. } => secret,
-        Source::Doppler { name, .. } => name,
-        Source::Vault { path, .. } => path,
     }
 }

@@ -3,7 +3,6 @@
 //! live. "Missing" is only ever reported when the backend cleanly said not found.
 
 pub mod aws;
-mod backends;
 mod backoff;
 mod connection;
 pub mod delivery;
@@ -439,12 +438,15 @@ pub enum Mode {
 }
 
 /// How probes are built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeOptions {
     /// Live or once.
     pub mode: Mode,
     /// Longest wait for any one request.
     pub request_timeout: Duration,
+    /// The environment the backends read their configuration from (taken at the edge:
+    /// [`crate::backends::Env::from_process`]).
+    pub env: crate::backends::Env,
 }
 
 /// The probe for `platform`, working where `target` says. Call inside a tokio runtime.
@@ -462,18 +464,25 @@ pub fn probe_for(
             let kube = Arc::new(kubernetes::KubernetesProbe::new(settings, spec));
             if spec.entries.iter().any(|e| e.delivered.is_some()) {
                 let aws = |lowered: &SecretSpec| {
-                    spec.delivers_from_aws().then(|| Arc::new(aws_probe(target, lowered, options)))
+                    spec.delivers_from_aws().then(|| Arc::new(aws_probe(target, lowered, &options)))
                 };
-                Arc::new(delivery::DeliveryProbe::new(kube, aws, spec, options.request_timeout))
+                let context = crate::backends::Context::new(options.env.clone());
+                Arc::new(delivery::DeliveryProbe::new(
+                    kube,
+                    aws,
+                    spec,
+                    context,
+                    options.request_timeout,
+                ))
             } else {
                 kube
             }
         }
-        Platform::Aws => Arc::new(aws_probe(target, spec, options)),
+        Platform::Aws => Arc::new(aws_probe(target, spec, &options)),
     }
 }
 
-fn aws_probe(target: &Target, spec: &SecretSpec, options: ProbeOptions) -> aws::AwsProbe {
+fn aws_probe(target: &Target, spec: &SecretSpec, options: &ProbeOptions) -> aws::AwsProbe {
     aws::AwsProbe::new(
         aws::Settings {
             profile: target.aws_profile.clone(),

@@ -62,3 +62,20 @@ pub struct AwsPlacement {
     /// Expected KMS key.
     pub kms_key: Option<String>,
 }
+
+impl KubernetesPlacement {
+    /// E.g. `Secret acme-prod/github-token`.
+    pub fn describe(&self) -> String {
+        format!("Secret {}/{}", self.namespace, self.secret)
+    }
+}
+
+impl AwsPlacement {
+    /// E.g. `Secrets Manager acme/github-token in us-east-1`.
+    pub fn describe(&self) -> String {
+        match &self.region {
+            Some(region) => format!("{} {} in {}", self.service.title(), self.name, region),
+            None => format!("{} {}", self.service.title(), self.name),
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A name that breaks a backend's rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InvalidName {
+pub struct InvalidName {
     /// The rule, stated in full.
     pub rule: &'static str,
     /// What about this name breaks it.
@@ -239,90 +239,6 @@ pub(crate) fn kubernetes_suggestion(name: &str) -> String {
         })
         .collect();
     mapped.trim_matches(|c| c == '-' || c == '.').to_owned()
-}
-
-/// Google Secret Manager secret ID.
-pub(crate) fn gcp_secret_id(name: &str) -> Result<(), InvalidName> {
-    const RULE: &str = "a Secret Manager secret ID is 1 to 255 ASCII letters, digits, '-' and '_'";
-    if name.is_empty() || name.len() > 255 {
-        return Err(broken(RULE, format!("it is {} characters long", name.len())));
-    }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
-    {
-        return Err(broken(RULE, format!("{bad:?} is not allowed")));
-    }
-    Ok(())
-}
-
-/// Google Cloud project ID.
-pub(crate) fn gcp_project(name: &str) -> Result<(), InvalidName> {
-    const RULE: &str = "a project ID is 6 to 30 lowercase letters, digits and '-', starting with a letter and not ending with '-'";
-    if !(6..=30).contains(&name.len()) {
-        return Err(broken(RULE, format!("it is {} characters long", name.len())));
-    }
-    if let Some(bad) =
-        name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(broken(RULE, format!("{bad:?} is not allowed")));
-    }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) || name.ends_with('-') {
-        return Err(broken(RULE, "it does not start with a letter, or ends with '-'"));
-    }
-    Ok(())
-}
-
-/// Doppler secret name.
-pub(crate) fn doppler_name(name: &str) -> Result<(), InvalidName> {
-    const RULE: &str =
-        "a Doppler secret name is uppercase letters, digits and '_', not starting with a digit";
-    if name.is_empty() {
-        return Err(broken(RULE, "it is empty"));
-    }
-    if let Some(bad) =
-        name.chars().find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_'))
-    {
-        return Err(broken(RULE, format!("{bad:?} is not allowed")));
-    }
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(broken(RULE, "it starts with a digit"));
-    }
-    Ok(())
-}
-
-/// Doppler project or config name.
-pub(crate) fn doppler_slug(name: &str) -> Result<(), InvalidName> {
-    const RULE: &str =
-        "a Doppler project or config name is 1 to 60 lowercase letters, digits, '-' and '_'";
-    if name.is_empty() || name.len() > 60 {
-        return Err(broken(RULE, format!("it is {} characters long", name.len())));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')))
-    {
-        return Err(broken(RULE, format!("{bad:?} is not allowed")));
-    }
-    Ok(())
-}
-
-/// Vault KV mount or secret path: segments of letters, digits, '-', '_' and '.', joined by
-/// '/', with no empty, '.' or '..' segment.
-pub(crate) fn vault_path(path: &str) -> Result<(), InvalidName> {
-    const RULE: &str = "a Vault path is segments of ASCII letters, digits, '-', '_' and '.' joined by '/', without empty, '.' or '..' segments";
-    if path.is_empty() || path.len() > 512 {
-        return Err(broken(RULE, format!("it is {} characters long", path.len())));
-    }
-    for segment in path.split('/') {
-        if segment.is_empty() || segment == "." || segment == ".." {
-            return Err(broken(RULE, format!("it has the segment {segment:?}")));
-        }
-        if let Some(bad) =
-            segment.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            return Err(broken(RULE, format!("{bad:?} is not allowed")));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

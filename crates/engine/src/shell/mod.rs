@@ -51,14 +51,14 @@ impl FromStr for Shell {
 
 /// One piece of a shell word: literal text (quoted on output) or shell syntax (verbatim).
 #[derive(Debug, Clone)]
-pub(crate) enum Piece {
+pub enum Piece {
     Lit(String),
     Raw(String),
 }
 
 /// A shell word made of pieces, e.g. `--from-file=key=` followed by `<(...)`.
 #[derive(Debug, Clone)]
-pub(crate) struct Word(pub(crate) Vec<Piece>);
+pub struct Word(pub(crate) Vec<Piece>);
 
 pub(crate) fn lit(text: impl Into<String>) -> Word {
     Word(vec![Piece::Lit(text.into())])

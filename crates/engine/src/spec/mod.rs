@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::backends::{BackendKind, Source};
 pub(crate) use crate::place::names;
 pub use crate::place::{AwsPlacement, AwsService, KubernetesPlacement};
 pub use error::{SpecError, SpecProblem};
@@ -62,38 +63,6 @@ pub enum Provider {
     /// A random value nobody needs to know; the create command makes it in the operator's
     /// own shell.
     Generated,
-}
-
-/// The service a backend is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackendKind {
-    /// AWS Secrets Manager.
-    AwsSecretsManager,
-    /// AWS Systems Manager Parameter Store.
-    AwsParameterStore,
-    /// Secrets in a source namespace, read by the External Secrets Kubernetes provider.
-    Kubernetes,
-    /// Google Cloud Secret Manager.
-    GcpSecretManager,
-    /// Doppler.
-    Doppler,
-    /// HashiCorp Vault, KV version 2.
-    VaultKv,
-}
-
-impl BackendKind {
-    /// The name used in spec files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackendKind::AwsSecretsManager => "aws-secrets-manager",
-            BackendKind::AwsParameterStore => "aws-parameter-store",
-            BackendKind::Kubernetes => "kubernetes",
-            BackendKind::GcpSecretManager => "gcp-secret-manager",
-            BackendKind::Doppler => "doppler",
-            BackendKind::VaultKv => "vault-kv",
-        }
-    }
 }
 
 /// The kind of External Secrets store the ExternalSecrets refer to.
@@ -234,72 +203,6 @@ pub struct Delivered {
     pub targets: Vec<DeliveryTarget>,
 }
 
-/// Where a delivered value lives.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Source {
-    /// AWS Secrets Manager or Parameter Store.
-    Aws(AwsPlacement),
-    /// A Secret in a source namespace (the External Secrets Kubernetes provider); `keys`
-    /// holds the one data key the value is in.
-    Kubernetes(KubernetesPlacement),
-    /// Google Cloud Secret Manager.
-    Gcp {
-        /// Project ID; `None` means the operator's gcloud project.
-        project: Option<String>,
-        /// Secret ID.
-        secret: String,
-    },
-    /// Doppler.
-    Doppler {
-        /// Project.
-        project: String,
-        /// Config.
-        config: String,
-        /// Secret name.
-        name: String,
-    },
-    /// Vault KV version 2.
-    Vault {
-        /// KV mount.
-        mount: String,
-        /// Path under the mount.
-        path: String,
-        /// The key in the secret's data holding the value.
-        property: String,
-    },
-}
-
-impl Source {
-    /// Human-readable location, e.g. `Doppler bookmarked/prd DATABASE_URL`.
-    pub fn describe(&self) -> String {
-        match self {
-            Source::Aws(a) => Placement::Aws(a).describe(),
-            Source::Kubernetes(k) => Placement::Kubernetes(k).describe(),
-            Source::Gcp { project: Some(project), secret } => {
-                format!("Secret Manager projects/{project}/secrets/{secret}")
-            }
-            Source::Gcp { project: None, secret } => format!("Secret Manager secret {secret}"),
-            Source::Doppler { project, config, name } => {
-                format!("Doppler {project}/{config} {name}")
-            }
-            Source::Vault { mount, path, property } => {
-                format!("Vault {mount}/{path} (key {property})")
-            }
-        }
-    }
-
-    /// The name of the backend, as operators know it.
-    pub fn title(&self) -> &'static str {
-        match self {
-            Source::Aws(a) => a.service.title(),
-            Source::Kubernetes(_) => "source namespace",
-            Source::Gcp { .. } => "Google Secret Manager",
-            Source::Doppler { .. } => "Doppler",
-            Source::Vault { .. } => "Vault",
-        }
-    }
-}
-
 /// One Kubernetes Secret External Secrets makes, in one namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeliveryTarget {
@@ -350,11 +253,8 @@ impl Placement<'_> {
     /// `Secrets Manager acme/github-token in us-east-1`.
     pub fn describe(&self) -> String {
         match self {
-            Placement::Kubernetes(k) => format!("Secret {}/{}", k.namespace, k.secret),
-            Placement::Aws(a) => match &a.region {
-                Some(region) => format!("{} {} in {}", a.service.title(), a.name, region),
-                None => format!("{} {}", a.service.title(), a.name),
-            },
+            Placement::Kubernetes(k) => k.describe(),
+            Placement::Aws(a) => a.describe(),
             Placement::Delivered(d) => {
                 let targets: Vec<String> =
                     d.targets.iter().map(|t| format!("{}/{}", t.namespace, t.secret)).collect();
@@ -482,7 +382,8 @@ impl SecretSpec {
     pub fn delivers_from_aws(&self) -> bool {
         self.entries
             .iter()
-            .any(|e| matches!(e.delivered.as_ref().map(|d| &d.source), Some(Source::Aws(_))))
+            .filter_map(|e| e.delivered.as_ref())
+            .any(|d| matches!(d.source.asked(), crate::backends::Asked::Aws(_)))
     }
 
     /// Looks up a feature by name.

@@ -166,30 +166,47 @@ pub(crate) struct RawEntry {
     pub generate: Option<RawGenerate>,
 }
 
-/// A backend holding delivered values. Which fields apply depends on `kind`.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "Backend")]
+/// A backend holding delivered values: its `kind`, and the fields that kind takes (each
+/// backend lists its own; see `backends`). The JSON Schema has one shape per kind.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct RawBackend {
     /// The service.
-    pub kind: crate::spec::BackendKind,
-    /// AWS region (aws-secrets-manager, aws-parameter-store). Default: the operator's profile
-    /// region.
-    pub region: Option<String>,
+    pub kind: crate::backends::BackendKind,
     /// Prefix added to each value's name to make its key in the backend, e.g. `platform/`.
     pub name_prefix: Option<String>,
-    /// Source namespace (kubernetes): one Secret per value, named after it.
-    pub namespace: Option<String>,
-    /// Data key holding the value in each source Secret (kubernetes) or Vault secret
-    /// (vault-kv). Default `value`.
-    pub property: Option<String>,
-    /// Google Cloud project ID (gcp-secret-manager; default: the operator's gcloud project)
-    /// or Doppler project (doppler).
-    pub project: Option<String>,
-    /// Doppler config, e.g. `prd`.
-    pub config: Option<String>,
-    /// KV version 2 mount (vault-kv). Default `secret`. The address comes from `VAULT_ADDR`.
-    pub mount: Option<String>,
+    /// The kind's own fields, checked against its list when the spec is validated.
+    #[serde(flatten)]
+    pub fields: IndexMap<String, String>,
+}
+
+impl JsonSchema for RawBackend {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Backend".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let shapes: Vec<serde_json::Value> = crate::backends::BackendKind::ALL
+            .iter()
+            .map(|kind| {
+                let backend = kind.backend();
+                let mut properties = serde_json::Map::new();
+                properties.insert("kind".into(), serde_json::json!({"const": backend.name(), "description": format!("{}.", backend.title())}));
+                properties.insert("name_prefix".into(), serde_json::json!({"type": "string", "description": "Prefix added to each value's name to make its key in the backend, e.g. `platform/`."}));
+                let mut required = vec![serde_json::json!("kind")];
+                for field in backend.fields() {
+                    properties.insert(field.name.into(), serde_json::json!({"type": "string", "description": field.doc}));
+                    if field.required {
+                        required.push(serde_json::json!(field.name));
+                    }
+                }
+                serde_json::json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+            })
+            .collect();
+        schemars::json_schema!({
+            "description": "A backend holding delivered values. Which fields apply depends on `kind`.",
+            "oneOf": shapes,
+        })
+    }
 }
 
 /// How delivered values reach the cluster.

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use super::super::positions::{index_path, key_path};
 use super::super::raw::{RawBackend, RawSpec, RawTarget, RawValue};
 use super::super::{
-    AwsPlacement, AwsService, BackendKind, Delivered, Delivery, DeliveryTarget,
-    KubernetesPlacement, Platform, SecretEntry, Source, StoreRef, names,
+    Delivered, Delivery, DeliveryTarget, Platform, SecretEntry, Source, StoreRef, names,
 };
 use super::{Common, Problems, closest, resolve_common};
+use crate::backends::Fields;
 
 /// What the delivery part resolves to: the store (when there is anything to deliver), the
 /// value rows, and the target Secrets by label (`Kubernetes Secret ns/name`) with where each
@@ -193,20 +193,7 @@ fn common(value: &RawValue) -> Common<'_> {
     }
 }
 
-/// The fields each backend kind takes, and those it needs.
-fn fields(kind: BackendKind) -> (&'static [&'static str], &'static [&'static str]) {
-    match kind {
-        BackendKind::AwsSecretsManager | BackendKind::AwsParameterStore => {
-            (&["region", "name_prefix"], &[])
-        }
-        BackendKind::Kubernetes => (&["namespace", "property", "name_prefix"], &["namespace"]),
-        BackendKind::GcpSecretManager => (&["project", "name_prefix"], &[]),
-        BackendKind::Doppler => (&["project", "config", "name_prefix"], &["project", "config"]),
-        BackendKind::VaultKv => (&["mount", "property", "name_prefix"], &[]),
-    }
-}
-
-fn check_backend(id: &str, backend: &RawBackend, p: &mut Problems<'_>) {
+fn check_backend(id: &str, raw: &RawBackend, p: &mut Problems<'_>) {
     let at = key_path("backends", id);
     if let Err(why) = names::identifier(id) {
         p.key(
@@ -216,135 +203,60 @@ fn check_backend(id: &str, backend: &RawBackend, p: &mut Problems<'_>) {
             why.rule.to_owned(),
         );
     }
-    let given: [(&str, &Option<String>); 7] = [
-        ("region", &backend.region),
-        ("name_prefix", &backend.name_prefix),
-        ("namespace", &backend.namespace),
-        ("property", &backend.property),
-        ("project", &backend.project),
-        ("config", &backend.config),
-        ("mount", &backend.mount),
-    ];
-    let (allowed, needed) = fields(backend.kind);
-    let kind = backend.kind.as_str();
-    for (field, value) in given {
-        if value.is_some() && !allowed.contains(&field) {
+    let backend = raw.kind.backend();
+    let kind = backend.name();
+    let fields = backend.fields();
+    let takes = || {
+        let mut names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+        names.push("name_prefix");
+        names.join(", ")
+    };
+    for (name, value) in &raw.fields {
+        let field_at = key_path(&at, name);
+        let Some(field) = fields.iter().find(|f| f.name == name) else {
             p.key(
-                &key_path(&at, field),
+                &field_at,
                 "backend-field",
-                format!("backend `{id}` ({kind}) has no `{field}`"),
-                format!("remove it; the {kind} kind takes {}", allowed.join(", ")),
+                format!("backend `{id}` ({kind}) has no `{name}`"),
+                format!("remove it; the {kind} kind takes {}", takes()),
             );
-        }
-        if value.is_none() && needed.contains(&field) {
-            p.key(
-                &at,
-                "backend-field",
-                format!("backend `{id}` ({kind}) needs `{field}`"),
-                format!("add `{field}: ...`"),
-            );
-        }
-    }
-    let mut check = |field: &str,
-                     value: &Option<String>,
-                     rule: fn(&str) -> Result<(), names::InvalidName>,
-                     what: &str| {
-        if let Some(value) = value
+            continue;
+        };
+        if let Some((rule, what)) = field.rule
             && let Err(why) = rule(value)
         {
             p.value(
-                &key_path(&at, field),
+                &field_at,
                 "backend-field",
                 format!("`{value}` is not a valid {what}: {}", why.why),
                 why.rule.to_owned(),
             );
         }
-    };
-    check("region", &backend.region, names::aws_region, "AWS region");
-    check("namespace", &backend.namespace, names::kubernetes_namespace, "namespace");
-    check("property", &backend.property, names::kubernetes_key, "data key");
-    check("mount", &backend.mount, names::vault_path, "Vault mount");
-    match backend.kind {
-        BackendKind::GcpSecretManager => {
-            check("project", &backend.project, names::gcp_project, "Google Cloud project ID");
-        }
-        BackendKind::Doppler => {
-            check("project", &backend.project, names::doppler_slug, "Doppler project");
-            check("config", &backend.config, names::doppler_slug, "Doppler config");
-        }
-        _ => {}
+    }
+    for field in fields.iter().filter(|f| f.required && !raw.fields.contains_key(f.name)) {
+        p.key(
+            &at,
+            "backend-field",
+            format!("backend `{id}` ({kind}) needs `{}`", field.name),
+            format!("add `{}: ...`", field.name),
+        );
     }
 }
 
 /// Where `value` lives in `backend`, with its key checked by the backend's rules.
-fn source(
-    value: &RawValue,
-    backend: &RawBackend,
-    path: &str,
-    p: &mut Problems<'_>,
-) -> Option<Source> {
-    let key = format!("{}{}", backend.name_prefix.as_deref().unwrap_or_default(), value.name);
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let (checked, source) = match backend.kind {
-        BackendKind::AwsSecretsManager | BackendKind::AwsParameterStore => {
-            let service = if backend.kind == BackendKind::AwsSecretsManager {
-                AwsService::SecretsManager
-            } else {
-                AwsService::ParameterStore
-            };
-            let checked = match service {
-                AwsService::SecretsManager => names::secrets_manager_name(&key),
-                AwsService::ParameterStore => names::parameter_store_name(&key),
-            };
-            let placement = AwsPlacement {
-                service,
-                name: key.clone(),
-                region: backend.region.clone(),
-                kms_key: None,
-            };
-            (checked, Source::Aws(placement))
+fn source(value: &RawValue, raw: &RawBackend, path: &str, p: &mut Problems<'_>) -> Option<Source> {
+    let key = format!("{}{}", raw.name_prefix.as_deref().unwrap_or_default(), value.name);
+    let backend = raw.kind.backend();
+    match backend.check_key(&key) {
+        Ok(()) => {
+            let fields = Fields(raw.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+            Some(backend.place(&fields, &key))
         }
-        BackendKind::Kubernetes => {
-            let placement = KubernetesPlacement {
-                namespace: text(&backend.namespace),
-                secret: key.clone(),
-                keys: vec![backend.property.clone().unwrap_or_else(|| "value".to_owned())],
-                secret_type: None,
-            };
-            (names::kubernetes_secret(&key), Source::Kubernetes(placement))
-        }
-        BackendKind::GcpSecretManager => (
-            names::gcp_secret_id(&key),
-            Source::Gcp { project: backend.project.clone(), secret: key.clone() },
-        ),
-        BackendKind::Doppler => (
-            names::doppler_name(&key),
-            Source::Doppler {
-                project: text(&backend.project),
-                config: text(&backend.config),
-                name: key.clone(),
-            },
-        ),
-        BackendKind::VaultKv => (
-            names::vault_path(&key),
-            Source::Vault {
-                mount: backend.mount.clone().unwrap_or_else(|| "secret".to_owned()),
-                path: key.clone(),
-                property: backend.property.clone().unwrap_or_else(|| "value".to_owned()),
-            },
-        ),
-    };
-    match checked {
-        Ok(()) => Some(source),
         Err(why) => {
             p.value(
                 &key_path(path, "name"),
                 "backend-key",
-                format!(
-                    "`{key}` is not a valid key in a {} backend: {}",
-                    backend.kind.as_str(),
-                    why.why
-                ),
+                format!("`{key}` is not a valid key in a {} backend: {}", backend.name(), why.why),
                 format!("rename the value (or the backend's name_prefix); {}", why.rule),
             );
             None
