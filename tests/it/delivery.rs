@@ -401,8 +401,9 @@ async fn secret_manager_doppler_and_vault_are_asked_by_metadata_and_names_only()
 
     // Refused logins: each backend says how to log in again.
     fakes.held.lock().unwrap().refuse = true;
+    // A refused DOPPLER_TOKEN is fixed in the variable, which wins over `doppler login`.
     for (name, login) in
-        [("gcp", "gcloud auth application-default login"), ("doppler", "doppler login")]
+        [("gcp", "gcloud auth application-default login"), ("doppler", "unset DOPPLER_TOKEN")]
     {
         let (_, report) = check(name).await;
         let value = &report["secrets"][0];
@@ -604,4 +605,138 @@ async fn an_external_secret_that_starts_failing_shows_at_once() {
     });
     assert!(watched, "no ExternalSecret watch was opened");
     chain.cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awkward_answers_never_read_missing_and_kv1_is_asked_by_listing() {
+    use crate::support::backends::{Awkward, DOPPLER_TOKEN, FakeBackends, VAULT_TOKEN};
+
+    let fakes = FakeBackends::start().await;
+    let cluster = Cluster::start().await;
+    let dir = cluster.dir.path().to_owned();
+    let key = dir.join("sa.json");
+    std::fs::write(&key, fakes.service_account_key("acme-prod-1")).unwrap();
+    let specs = [
+        ("gcp", "{ kind: gcp-secret-manager, project: acme-prod-1 }", "api-key"),
+        ("doppler", "{ kind: doppler, project: apps, config: prd }", "DATABASE_URL"),
+        ("vault", "{ kind: vault-kv, mount: kv, name_prefix: platform/ }", "db"),
+        ("vault1", "{ kind: vault-kv, mount: kv1, name_prefix: platform/ }", "db"),
+    ];
+    for (name, backend, value) in specs {
+        let text = one_backend_spec(backend, &format!("{name}-store"), value, "target");
+        std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
+    }
+    let check = |spec: &str| {
+        let path = dir.join(format!("{spec}.yaml"));
+        let mut command = cluster.greenlight_command(&[
+            "check",
+            "--context",
+            "test",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+        ]);
+        command
+            .env("GOOGLE_APPLICATION_CREDENTIALS", &key)
+            .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER", format!("{}/", fakes.url()))
+            .env("DOPPLER_TOKEN", DOPPLER_TOKEN)
+            .env("DOPPLER_API_HOST", fakes.url())
+            .env("VAULT_ADDR", fakes.url())
+            .env("VAULT_TOKEN", VAULT_TOKEN);
+        async move {
+            let out = command.output().await.unwrap();
+            let report: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stderr)));
+            report["secrets"][0].clone()
+        }
+    };
+    let force = |prefix: &str, answer: Awkward| {
+        let mut held = fakes.held.lock().unwrap();
+        held.awkward.clear();
+        held.awkward.push((prefix.to_owned(), answer));
+    };
+    fakes.held.lock().unwrap().vault_v1.insert("kv1".into());
+
+    // Secret Manager: `latest` is not found, and the secret itself cannot be asked cleanly.
+    let secret = "/v1/projects/acme-prod-1/secrets/api-key";
+    for awkward in [
+        Awkward::json(
+            403,
+            serde_json::json!({"error": {"code": 403, "status": "PERMISSION_DENIED"}}),
+        ),
+        Awkward::json(
+            429,
+            serde_json::json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}),
+        ),
+        Awkward::html(503),
+        Awkward::html(404),
+    ] {
+        // Only the secret's own path: `versions/latest` still answers NOT_FOUND.
+        let value = check_secret_only(&fakes, secret, awkward.clone(), || check("gcp")).await;
+        assert_ne!(value["state"], "missing", "{awkward:?}: {value:#}");
+    }
+    // Doppler: a 200 without names, a 404 (no such config, or not visible), an HTML page.
+    let names = "/v3/configs/config/secrets/names";
+    for awkward in [
+        Awkward::json(200, serde_json::json!({"success": true})),
+        Awkward::json(
+            404,
+            serde_json::json!({"messages": ["Could not find requested config"], "success": false}),
+        ),
+        Awkward::html(404),
+        Awkward::json(429, serde_json::json!({"messages": ["slow down"]})),
+    ] {
+        force(names, awkward.clone());
+        let value = check("doppler").await;
+        assert_eq!(value["state"], "unreachable", "{awkward:?}: {value:#}");
+    }
+    // Vault: a proxy's HTML 404, a sealed Vault, an answer without metadata.
+    for awkward in [
+        Awkward::html(404),
+        Awkward::json(503, serde_json::json!({"errors": ["Vault is sealed"]})),
+        Awkward::json(200, serde_json::json!({"data": {}})),
+        Awkward::json(
+            404,
+            serde_json::json!({"errors": ["no handler for route \"kv/metadata/platform/db\""]}),
+        ),
+    ] {
+        force("/v1/kv/metadata", awkward.clone());
+        let value = check("vault").await;
+        assert_ne!(value["state"], "missing", "{awkward:?}: {value:#}");
+        assert_ne!(value["state"], "present", "{awkward:?}: {value:#}");
+    }
+    fakes.held.lock().unwrap().awkward.clear();
+    fakes.held.lock().unwrap().doppler.insert(("apps".into(), "prd".into()), Default::default());
+    // The clean answers still say missing.
+    for name in ["gcp", "doppler", "vault", "vault1"] {
+        assert_eq!(check(name).await["state"], "missing", "{name}");
+    }
+    // KV version 1: found by listing its folder, never by reading it.
+    fakes.held.lock().unwrap().vault.insert(
+        ("kv1".into(), "platform/db".into()),
+        [("value".to_owned(), "kv1-value-55501".to_owned())].into(),
+    );
+    let value = check("vault1").await;
+    assert_ne!(value["state"], "missing", "{value:#}");
+    assert_eq!(value["hops"][0]["state"], "ok", "{value:#}");
+    fakes.assert_value_free();
+    cluster.assert_value_free();
+}
+
+/// Runs `check` while only the secret's own path (`secret`, not `secret/versions/...`) gives
+/// `answer`.
+async fn check_secret_only<F, Fut>(
+    fakes: &crate::support::backends::FakeBackends,
+    secret: &str,
+    answer: crate::support::backends::Awkward,
+    check: F,
+) -> Value
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    fakes.held.lock().unwrap().awkward_exact = Some((secret.to_owned(), answer));
+    let value = check().await;
+    fakes.held.lock().unwrap().awkward_exact = None;
+    value
 }

@@ -1,7 +1,9 @@
-//! Loopback stand-ins for Google Secret Manager, Doppler and Vault KV v2, following their
-//! published REST APIs for the calls Greenlight makes (and the value-returning ones it must
-//! never make, which are served so a test can prove they were not called). Every request is
-//! recorded. Tokens: `gcp-access-token` (from `/token`), `doppler-token`, `vault-token`.
+//! Loopback stand-ins for Google Secret Manager, Doppler and Vault KV (versions 2 and 1),
+//! following their published REST APIs for the calls Greenlight makes (and the
+//! value-returning ones it must never make, which are served so a test can prove they were
+//! not called). Every request is recorded. Tokens: `gcp-access-token` (from `/token`),
+//! `doppler-token`, `vault-token`. A test can force awkward answers on any path (an HTML
+//! page from a proxy, a 200 without the field the API promises, 403, 429, 503).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -37,9 +39,40 @@ pub struct Held {
     pub doppler: BTreeMap<(String, String), BTreeMap<String, String>>,
     /// (mount, path) -> key -> value
     pub vault: BTreeMap<(String, String), BTreeMap<String, String>>,
+    /// Vault mounts served as KV version 1 (every other mount is version 2).
+    pub vault_v1: std::collections::BTreeSet<String>,
     pub calls: Vec<Call>,
     /// Refuse every token (as after a revoked login).
     pub refuse: bool,
+    /// Answers forced for requests whose path starts with the key.
+    pub awkward: Vec<(String, Awkward)>,
+    /// An answer forced for requests to exactly this path.
+    pub awkward_exact: Option<(String, Awkward)>,
+}
+
+/// An answer a backend (or a proxy in front of it) gives that is not one of its documented
+/// ones.
+#[derive(Debug, Clone)]
+pub struct Awkward {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Awkward {
+    /// A proxy's HTML page with this status.
+    pub fn html(status: u16) -> Self {
+        Self {
+            status,
+            content_type: "text/html",
+            body: format!("<html><body><h1>{status}</h1><p>nginx</p></body></html>"),
+        }
+    }
+
+    /// JSON with this status.
+    pub fn json(status: u16, body: Value) -> Self {
+        Self { status, content_type: "application/json", body: body.to_string() }
+    }
 }
 
 /// The running fake backends.
@@ -95,6 +128,13 @@ impl FakeBackends {
         for call in &held.calls {
             assert!(!call.path.ends_with(":access"), "Secret Manager value read: {call:?}");
             assert!(!call.path.contains("/data/"), "Vault value read: {call:?}");
+            let v1_read = call
+                .path
+                .strip_prefix("/v1/")
+                .and_then(|p| p.split('/').next())
+                .is_some_and(|m| held.vault_v1.contains(m))
+                && !call.query.contains("list=true");
+            assert!(!v1_read, "Vault KV version 1 value read: {call:?}");
             assert!(
                 call.path != "/v3/configs/config/secrets" && !call.path.ends_with("/secret"),
                 "Doppler values read: {call:?}"
@@ -157,6 +197,16 @@ async fn handle(
         query: query.clone(),
         body: body.clone(),
     });
+    let exact = held.awkward_exact.iter().find(|(at, _)| *at == path);
+    if let Some((_, awkward)) =
+        exact.or_else(|| held.awkward.iter().find(|(prefix, _)| path.starts_with(prefix)))
+    {
+        return Response::builder()
+            .status(awkward.status)
+            .header("content-type", awkward.content_type)
+            .body(Full::new(Bytes::from(awkward.body.clone())))
+            .unwrap();
+    }
     let refuse = held.refuse;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match (method.as_str(), segments.as_slice()) {
@@ -233,6 +283,58 @@ async fn handle(
                     404,
                     json!({"messages": ["Could not find requested config"], "success": false}),
                 ),
+            }
+        }
+        ("GET", ["v1", "sys", "internal", "ui", "mounts", mount, ..]) => {
+            if refuse || vault_token != VAULT_TOKEN {
+                return reply(403, json!({"errors": ["permission denied"]}));
+            }
+            let v1 = held.vault_v1.contains(*mount);
+            // `secret` and `kv` are mounted, as on a fresh dev server with a KV engine added.
+            if v1 || ["secret", "kv"].contains(mount) || held.vault.keys().any(|(m, _)| m == mount)
+            {
+                let version = if v1 { "1" } else { "2" };
+                reply(
+                    200,
+                    json!({"data": {"path": format!("{mount}/"), "type": "kv", "options": {"version": version}}}),
+                )
+            } else {
+                reply(
+                    403,
+                    json!({"errors": [format!("preflight capability check returned 403, please ensure client's policies grant access to path \"{mount}/\"")]}),
+                )
+            }
+        }
+        ("GET", ["v1", mount, rest @ ..]) if held.vault_v1.contains(*mount) => {
+            if refuse || vault_token != VAULT_TOKEN {
+                return reply(403, json!({"errors": ["permission denied"]}));
+            }
+            let at = rest.join("/");
+            if param(&query, "list") == "true" {
+                let prefix = if at.is_empty() { String::new() } else { format!("{at}/") };
+                let mut keys: Vec<String> = held
+                    .vault
+                    .keys()
+                    .filter(|(m, p)| m == mount && p.starts_with(&prefix))
+                    .map(|(_, p)| {
+                        let below = &p[prefix.len()..];
+                        match below.split_once('/') {
+                            Some((folder, _)) => format!("{folder}/"),
+                            None => below.to_owned(),
+                        }
+                    })
+                    .collect();
+                keys.dedup();
+                if keys.is_empty() {
+                    return reply(404, json!({"errors": []}));
+                }
+                return reply(200, json!({"data": {"keys": keys}}));
+            }
+            // A KV version 1 read returns the value: served so a test can prove it was not
+            // called.
+            match held.vault.get(&((*mount).to_owned(), at)) {
+                Some(data) => reply(200, json!({"data": data})),
+                None => reply(404, json!({"errors": []})),
             }
         }
         ("GET", ["v1", mount, kind, rest @ ..]) => {

@@ -8,8 +8,8 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 
 use super::{
-    Absent, Asked, Backend, BackendError, BackendKind, Cli, Context, Env, Field, Fields, Finding,
-    Login, Place, Source, ValueFrom, Write, encode, get, read_small,
+    Answer, Asked, Backend, BackendError, BackendKind, Cli, Context, Env, Field, Fields, Finding,
+    Listing, Login, Place, Source, ValueFrom, Write, encode, get, read_small,
 };
 use crate::place::names::InvalidName;
 use crate::shell::{QuoteError, Shell, Word, lit, quote, raw, render};
@@ -185,12 +185,6 @@ impl Place for DopplerSecret {
     }
 }
 
-#[derive(Deserialize)]
-struct Names {
-    #[serde(default)]
-    names: Vec<String>,
-}
-
 /// The token and API host: the environment first, then the CLI's configuration file.
 fn login(env: &Env) -> (Option<String>, Option<String>) {
     let mut token = env.var("DOPPLER_TOKEN").map(str::to_owned);
@@ -250,12 +244,32 @@ fn pick(text: &str, cwd: &str) -> (Option<String>, Option<String>) {
         .map_or((None, None), |(_, s)| (s.token, s.api_host))
 }
 
+/// Where the token came from: the variable wins over the CLI's login, so a refused one is
+/// fixed by changing the variable, not by logging in again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenFrom {
+    Variable,
+    Login,
+}
+
 async fn look(
     cx: &Context,
     project: &str,
     config: &str,
     name: &str,
 ) -> Result<Finding, BackendError> {
+    let key = format!("doppler {project}/{config}");
+    let listing = cx.listing(&key, || names(cx, project, config)).await?;
+    Ok(match listing.proves_absent(name) {
+        Some(absent) => Finding::Missing(absent),
+        None => Finding::Present { changed: None },
+    })
+}
+
+/// The names in a config: one request for every value of the config in a round.
+async fn names(cx: &Context, project: &str, config: &str) -> Result<Listing, BackendError> {
+    let from =
+        if cx.env.var("DOPPLER_TOKEN").is_some() { TokenFrom::Variable } else { TokenFrom::Login };
     let (Some(token), host) = login(&cx.env) else {
         return Err(BackendError::Credentials {
             message: "not logged in to Doppler (no DOPPLER_TOKEN and no `doppler login`)"
@@ -268,7 +282,10 @@ async fn look(
     if !token.starts_with("dp.") {
         return Err(BackendError::Credentials {
             message: "the Doppler CLI keeps its login in the system keyring, which Greenlight does not read; export DOPPLER_TOKEN (a read-only service token for this config) before starting Greenlight".to_owned(),
-            login: Login { command: "export DOPPLER_TOKEN=\"$(doppler configure get token --plain)\"", note: None },
+            login: Login {
+                command: "export DOPPLER_TOKEN=\"$(doppler configure get token --plain)\"",
+                note: None,
+            },
         });
     }
     let host = host.unwrap_or_else(|| "https://api.doppler.com".to_owned());
@@ -280,38 +297,98 @@ async fn look(
     );
     let bearer = format!("Bearer {token}");
     let answer = cx.http.send(get(&url, ("authorization", &bearer))?).await?;
+    classify(&answer, project, config, from)
+}
+
+#[derive(Deserialize)]
+struct Names {
+    names: Vec<String>,
+}
+
+/// The one reading of Doppler's answer: a names list, or why there is none. A missing value
+/// is only ever a name absent from a whole list.
+fn classify(
+    answer: &Answer,
+    project: &str,
+    config: &str,
+    from: TokenFrom,
+) -> Result<Listing, BackendError> {
     match answer.status {
-        200 => {
-            let names: Names = serde_json::from_slice(&answer.body).map_err(|_| {
-                BackendError::Unreachable("Doppler's answer is not a list of names".to_owned())
-            })?;
-            if names.names.iter().any(|n| n == name) {
-                Ok(Finding::Present { changed: None })
-            } else {
-                Ok(Finding::Missing(Absent::legacy(super::near_misses(
-                    name,
-                    names.names.iter().map(String::as_str),
-                ))))
-            }
-        }
+        200 => answer.json::<Names>().map(|n| Listing::complete(n.names)).ok_or_else(|| {
+            BackendError::Unreachable("Doppler's answer has no list of names".to_owned())
+        }),
         401 => Err(BackendError::Credentials {
             message: "Doppler refused the token (401); it may have expired or been revoked"
                 .to_owned(),
-            login: Login { command: LOGIN, note: None },
+            login: match from {
+                TokenFrom::Variable => Login {
+                    command: "unset DOPPLER_TOKEN",
+                    note: Some("the token comes from DOPPLER_TOKEN, which wins over `doppler login`: set it to a valid service token for this config, or unset it to use your login".to_owned()),
+                },
+                TokenFrom::Login => Login { command: LOGIN, note: None },
+            },
         }),
         403 => Err(BackendError::Forbidden(format!(
             "reading secret names in Doppler {project}/{config}"
         ))),
-        404 => Ok(Finding::Wrong(format!(
-            "Doppler has no project `{project}` with a config `{config}` (or this token cannot see it)"
+        // Doppler says so for a project or config that does not exist, and for one the token
+        // may not see: either way nothing is known about the value.
+        400 | 404 if answer.is_json() => Err(BackendError::Unreachable(format!(
+            "Doppler has no project `{project}` with a config `{config}`, or this token cannot see it: check the backend's project and config, and that the token is for that config"
         ))),
-        other => Err(BackendError::Unreachable(format!("Doppler answered {other}"))),
+        _ => Err(answer.failure("Doppler")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(status: u16, content_type: &str, body: &str) -> Answer {
+        Answer::new(status, content_type, body.as_bytes().to_vec().into(), None)
+    }
+
+    #[test]
+    fn only_a_whole_names_list_can_say_missing() {
+        let read = |a: &Answer| classify(a, "apps", "prd", TokenFrom::Login);
+        let json = "application/json";
+        let listing =
+            read(&answer(200, json, r#"{"names":["DATABASE_URL"],"success":true}"#)).unwrap();
+        assert!(listing.proves_absent("API_TOKEN").is_some());
+        assert!(listing.proves_absent("DATABASE_URL").is_none());
+        for (status, content_type, body) in [
+            (200, json, r#"{"success":true}"#),
+            (200, json, r#"{"names":"#),
+            (200, "text/html", "<html/>"),
+            (404, json, r#"{"messages":["Could not find requested config"],"success":false}"#),
+            (404, "text/html", "<html>404</html>"),
+            (400, json, r#"{"messages":["Could not find requested project."],"success":false}"#),
+            (403, json, r#"{"messages":["Forbidden"],"success":false}"#),
+            (429, json, "{}"),
+            (500, json, "{}"),
+        ] {
+            let got = read(&answer(status, content_type, body));
+            assert!(got.is_err(), "{status} {body}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_token_from_the_environment_is_fixed_in_the_environment() {
+        let refused = answer(401, "application/json", r#"{"messages":["Invalid Auth token"]}"#);
+        let Err(BackendError::Credentials { login, .. }) =
+            classify(&refused, "a", "b", TokenFrom::Variable)
+        else {
+            panic!("not a credentials failure");
+        };
+        assert_eq!(login.command, "unset DOPPLER_TOKEN");
+        assert!(login.note.unwrap().contains("DOPPLER_TOKEN"));
+        let Err(BackendError::Credentials { login, .. }) =
+            classify(&refused, "a", "b", TokenFrom::Login)
+        else {
+            panic!("not a credentials failure");
+        };
+        assert_eq!(login.command, "doppler login");
+    }
 
     #[test]
     fn the_scope_closest_to_the_working_directory_wins() {

@@ -15,8 +15,8 @@ use http_body_util::Full;
 use serde::Deserialize;
 
 use super::{
-    Absent, Answer, Asked, Backend, BackendError, BackendKind, Cli, Context, Env, Field, Fields,
-    Finding, Login, Place, Source, ValueFrom, Write, encode, get, read_small,
+    Answer, Asked, Backend, BackendError, BackendKind, Cli, Context, Env, Expected, Field, Fields,
+    Finding, Login, NotFound, Place, Source, ValueFrom, Write, encode, get, read_small,
 };
 use crate::place::names::InvalidName;
 use crate::shell::{Word, lit, raw};
@@ -373,6 +373,7 @@ async fn near_misses(
     project: &str,
     wanted: &str,
     bearer: &str,
+    quota: Option<&str>,
 ) -> Vec<String> {
     let mut ids = Vec::new();
     let mut token = String::new();
@@ -385,7 +386,7 @@ async fn near_misses(
         if !token.is_empty() {
             url.push_str(&format!("&pageToken={}", encode(&token)));
         }
-        let Ok(request) = get(&url, ("authorization", bearer)) else { break };
+        let Ok(request) = request(&url, bearer, quota) else { break };
         let Ok(answer) = cx.http.send(request).await else { break };
         if answer.status != 200 {
             break;
@@ -406,20 +407,93 @@ async fn near_misses(
 
 #[derive(Deserialize)]
 struct Version {
-    #[serde(default)]
     state: String,
+    #[serde(default, rename = "createTime")]
+    create_time: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-struct ErrorAnswer {
-    #[serde(default)]
-    error: ErrorBody,
+/// Secret Manager's documented not-found: 404 with `error.status` `NOT_FOUND`.
+const NOT_FOUND: NotFound =
+    NotFound { status: 404, pointer: "/error/status", expected: Expected::Text("NOT_FOUND") };
+
+/// What the answer about `versions/latest` means.
+#[derive(Debug, PartialEq, Eq)]
+enum Latest {
+    /// The secret has a latest version, in this state.
+    Found(Finding),
+    /// No such secret, or a secret without a version: the secret itself tells them apart.
+    AskTheSecret,
 }
 
-#[derive(Deserialize, Default)]
-struct ErrorBody {
-    #[serde(default)]
-    status: String,
+/// The one reading of the answer about `versions/latest`.
+fn latest(answer: &Answer, project: &str, secret: &str) -> Result<Latest, BackendError> {
+    match answer.status {
+        200 => {
+            let version: Version = answer.json().ok_or_else(|| {
+                BackendError::Unreachable(
+                    "Secret Manager's answer is not a secret version".to_owned(),
+                )
+            })?;
+            let changed =
+                version.create_time.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+            Ok(Latest::Found(match version.state.as_str() {
+                "ENABLED" => Finding::Present { changed },
+                "DISABLED" => Finding::Wrong(format!(
+                    "its latest version in project {project} is disabled: enable it (`gcloud secrets versions list {secret}` shows its number) or add a version (the Rotate command)"
+                )),
+                "DESTROYED" => Finding::Wrong(
+                    "its latest version is destroyed: add a new version (the Rotate command)"
+                        .to_owned(),
+                ),
+                _ => Finding::Wrong("its latest version is in an unknown state".to_owned()),
+            }))
+        }
+        _ if NOT_FOUND.proves(answer).is_some() => Ok(Latest::AskTheSecret),
+        _ => Err(refused(answer, project, secret)),
+    }
+}
+
+/// The one reading of the answer about the secret itself, once `latest` was not found.
+fn the_secret(answer: &Answer, project: &str, secret: &str) -> Result<Finding, BackendError> {
+    if answer.status == 200 && answer.is_json() {
+        return Ok(Finding::Wrong(format!(
+            "the secret exists in project {project} but has no version: add one (the Rotate command, `gcloud secrets versions add`)"
+        )));
+    }
+    match NOT_FOUND.proves(answer) {
+        Some(absent) => Ok(Finding::Missing(absent)),
+        None => Err(refused(answer, project, secret)),
+    }
+}
+
+/// Why an answer is no answer: credentials, permission, throttling or something else.
+fn refused(answer: &Answer, project: &str, secret: &str) -> BackendError {
+    match answer.status {
+        401 => BackendError::Credentials {
+            message: "Secret Manager refused the access token (401)".to_owned(),
+            login: Login { command: LOGIN, note: None },
+        },
+        403 => BackendError::Forbidden(format!(
+            "secretmanager.versions.get on projects/{project}/secrets/{secret} (Google also answers this for a secret that does not exist when you may not see it)"
+        )),
+        _ => answer.failure("Secret Manager"),
+    }
+}
+
+/// A GET to Secret Manager with the token and, when the credentials name one, the quota
+/// project (every request, or Google refuses some with 403).
+fn request(
+    url: &str,
+    bearer: &str,
+    quota: Option<&str>,
+) -> Result<Request<Full<Bytes>>, BackendError> {
+    let mut request = get(url, ("authorization", bearer))?;
+    if let Some(quota) = quota
+        && let Ok(value) = http::HeaderValue::from_str(quota)
+    {
+        request.headers_mut().insert("x-goog-user-project", value);
+    }
+    Ok(request)
 }
 
 async fn look(
@@ -438,66 +512,81 @@ async fn look(
         .env
         .var("CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER")
         .unwrap_or("https://secretmanager.googleapis.com/")
+        .trim_end_matches('/')
         .to_owned();
-    let url = format!(
-        "{}/v1/projects/{}/secrets/{}/versions/latest",
-        endpoint.trim_end_matches('/'),
-        encode(&project),
-        encode(secret)
-    );
+    let secret_url =
+        format!("{endpoint}/v1/projects/{}/secrets/{}", encode(&project), encode(secret));
     let bearer = format!("Bearer {token}");
-    let mut request = get(&url, ("authorization", &bearer))?;
-    if let Some(quota) = &adc.quota_project_id
-        && let Ok(value) = http::HeaderValue::from_str(quota)
-    {
-        request.headers_mut().insert("x-goog-user-project", value);
+    let quota = adc.quota_project_id.as_deref();
+    let answer =
+        cx.http.send(request(&format!("{secret_url}/versions/latest"), &bearer, quota)?).await?;
+    if answer.status == 401 {
+        cx.memo.forget(TOKEN_MEMO);
     }
-    let answer: Answer = cx.http.send(request).await?;
-    let google_status =
-        || serde_json::from_slice::<ErrorAnswer>(&answer.body).unwrap_or_default().error.status;
-    match answer.status {
-        200 => {
-            let version: Version = serde_json::from_slice(&answer.body).map_err(|_| {
-                BackendError::Unreachable(
-                    "Secret Manager's answer is not a secret version".to_owned(),
-                )
-            })?;
-            Ok(match version.state.as_str() {
-                "ENABLED" => Finding::Present { changed: None },
-                "DISABLED" => Finding::Wrong(format!(
-                    "its latest version in project {project} is disabled: enable it (`gcloud secrets versions list {secret}` shows its number) or add a version (the Rotate command)"
-                )),
-                "DESTROYED" => Finding::Wrong(
-                    "its latest version is destroyed: add a new version (the Rotate command)"
-                        .to_owned(),
-                ),
-                _ => Finding::Wrong("its latest version is in an unknown state".to_owned()),
-            })
-        }
-        // The same answer for "no such secret" and "a secret with no version": the secret
-        // itself (its metadata) tells them apart.
-        404 if google_status() == "NOT_FOUND" => {
-            let secret_url = url.trim_end_matches("/versions/latest").to_owned();
-            let answer = cx.http.send(get(&secret_url, ("authorization", &bearer))?).await?;
-            if answer.status == 200 {
-                Ok(Finding::Wrong(format!(
-                    "the secret exists in project {project} but has no version: add one (the Rotate command, `gcloud secrets versions add`)"
-                )))
-            } else {
-                let near = near_misses(cx, &endpoint, &project, secret, &bearer).await;
-                Ok(Finding::Missing(Absent::legacy(near)))
+    match latest(&answer, &project, secret)? {
+        Latest::Found(finding) => Ok(finding),
+        Latest::AskTheSecret => {
+            let answer = cx.http.send(request(&secret_url, &bearer, quota)?).await?;
+            match the_secret(&answer, &project, secret)? {
+                Finding::Missing(absent) => {
+                    let near = near_misses(cx, &endpoint, &project, secret, &bearer, quota).await;
+                    Ok(Finding::Missing(absent.with_near(near)))
+                }
+                other => Ok(other),
             }
         }
-        401 => {
-            cx.memo.forget(TOKEN_MEMO);
-            Err(BackendError::Credentials {
-                message: "Secret Manager refused the access token (401)".to_owned(),
-                login: Login { command: LOGIN, note: None },
-            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, content_type: &str, body: &str) -> Answer {
+        Answer::new(status, content_type, body.as_bytes().to_vec().into(), None)
+    }
+
+    const JSON: &str = "application/json; charset=UTF-8";
+    const NOT_FOUND_BODY: &str = r#"{"error":{"code":404,"message":"Secret [projects/p/secrets/s] not found.","status":"NOT_FOUND"}}"#;
+
+    #[test]
+    fn only_google_s_not_found_leads_to_missing() {
+        let ask = |a: &Answer| latest(a, "p", "s");
+        assert_eq!(ask(&answer(404, JSON, NOT_FOUND_BODY)), Ok(Latest::AskTheSecret));
+        assert!(matches!(
+            ask(&answer(200, JSON, r#"{"state":"ENABLED","createTime":"2026-01-01T00:00:00Z"}"#)),
+            Ok(Latest::Found(Finding::Present { changed: Some(_) }))
+        ));
+        // Nothing else is a way to "missing": each is an error with its reason.
+        for (status, content_type, body) in [
+            (404, "text/html", "<html><body>Error 404 (Not Found)</body></html>"),
+            (404, JSON, r#"{"error":{"code":404,"status":"SOMETHING_ELSE"}}"#),
+            (403, JSON, r#"{"error":{"code":403,"status":"PERMISSION_DENIED"}}"#),
+            (429, JSON, r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED"}}"#),
+            (503, "text/plain", "unavailable"),
+            (200, JSON, r#"{"state":"ENAB"#),
+            (200, "text/html", "<html/>"),
+            (500, JSON, "{}"),
+        ] {
+            let got = ask(&answer(status, content_type, body));
+            assert!(got.is_err(), "{status} {body}: {got:?}");
         }
-        403 => Err(BackendError::Forbidden(format!(
-            "secretmanager.versions.get on projects/{project}/secrets/{secret} (Google also answers this for a secret that does not exist when you may not see it)"
-        ))),
-        other => Err(BackendError::Unreachable(format!("Secret Manager answered {other}"))),
+    }
+
+    #[test]
+    fn after_not_found_only_a_second_not_found_is_missing() {
+        let secret = |a: &Answer| the_secret(a, "p", "s");
+        assert!(matches!(secret(&answer(404, JSON, NOT_FOUND_BODY)), Ok(Finding::Missing(_))));
+        assert!(matches!(
+            secret(&answer(200, JSON, r#"{"name":"projects/p/secrets/s"}"#)),
+            Ok(Finding::Wrong(_))
+        ));
+        for status in [403, 429, 500, 503] {
+            let got = secret(&answer(status, JSON, r#"{"error":{"code":1}}"#));
+            assert!(got.is_err(), "{status}: {got:?}");
+        }
+        assert!(matches!(secret(&answer(429, JSON, "{}")), Err(BackendError::Throttled { .. })));
+        assert!(matches!(secret(&answer(403, JSON, "{}")), Err(BackendError::Forbidden(_))));
+        assert!(secret(&answer(404, "text/html", "<html/>")).is_err());
     }
 }

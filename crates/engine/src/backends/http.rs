@@ -36,7 +36,6 @@ pub(crate) struct Answer {
     pub(crate) retry_after: Option<Duration>,
 }
 
-#[allow(dead_code)] // taken up by each backend's classification next
 impl Answer {
     /// An answer as a server gave it (also for tests of a backend's classification).
     pub(crate) fn new(

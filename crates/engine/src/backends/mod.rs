@@ -37,7 +37,6 @@ use serde::{Deserialize, Serialize};
 pub use env::Env;
 pub(crate) use http::{Answer, Http, encode, get};
 pub use proof::Absent;
-#[allow(unused_imports)] // taken up by each backend's classification next
 pub(crate) use proof::{Expected, Listing, NotFound};
 
 use crate::place::names::InvalidName;
@@ -353,12 +352,41 @@ pub struct Context {
     pub(crate) http: Http,
     pub(crate) env: Env,
     pub(crate) memo: Memo,
+    /// Names lists read this round, shared by every value they answer for.
+    round: std::sync::Mutex<BTreeMap<String, SharedListing>>,
 }
+
+type SharedListing = Arc<tokio::sync::OnceCell<Result<Arc<Listing>, BackendError>>>;
 
 impl Context {
     /// A context for lookups in `env`.
     pub fn new(env: Env) -> Self {
-        Self { http: Http::default(), env, memo: Memo::default() }
+        Self { http: Http::default(), env, memo: Memo::default(), round: Default::default() }
+    }
+
+    /// A new round: names lists are read again.
+    pub fn begin_round(&self) {
+        if let Ok(mut round) = self.round.lock() {
+            round.clear();
+        }
+    }
+
+    /// The names list `key` this round: read once by `fetch`, shared by every value it
+    /// answers for.
+    pub(crate) async fn listing<F, Fut>(
+        &self,
+        key: &str,
+        fetch: F,
+    ) -> Result<Arc<Listing>, BackendError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Listing, BackendError>>,
+    {
+        let cell = match self.round.lock() {
+            Ok(mut round) => round.entry(key.to_owned()).or_default().clone(),
+            Err(_) => SharedListing::default(),
+        };
+        cell.get_or_init(|| async { fetch().await.map(Arc::new) }).await.clone()
     }
 
     /// Forgets tokens and facts ("Check now" after a new login).

@@ -2,9 +2,6 @@
 //! nowhere else: a denied, throttled, failed, truncated or unfamiliar answer (an HTML page
 //! from a proxy, a 200 without the field the API promises) can never become "missing".
 
-// Taken up by each backend's classification next.
-#![allow(dead_code)]
-
 use super::Answer;
 
 /// Proof that the backend said the value does not exist, with names that look like typos of
@@ -18,12 +15,6 @@ impl Absent {
     /// Names in the backend that look like typos of the wanted one.
     pub fn near(&self) -> &[String] {
         &self.near
-    }
-
-    /// Absence as the backends before this module decided it, each in its own way (to be
-    /// replaced by [`NotFound::proves`] and [`Listing::proves_absent`]).
-    pub(crate) fn legacy(near: Vec<String>) -> Self {
-        Self { near }
     }
 
     /// The same proof, with near misses found since.

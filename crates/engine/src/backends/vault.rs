@@ -1,15 +1,17 @@
-//! Vault KV: whether a secret exists and its current version is live, from
-//! `GET /v1/MOUNT/metadata/PATH` (never `data/`), at `VAULT_ADDR` with `VAULT_TOKEN` or the
-//! token `vault login` saved in `~/.vault-token`, and `VAULT_NAMESPACE` when set. Metadata
-//! cannot tell whether the value's key is in the secret; External Secrets' sync shows that.
-//! Written with `vault kv put` / `vault kv patch`, the value on stdin.
+//! Vault KV, at `VAULT_ADDR` with `VAULT_TOKEN` or the token `vault login` saved in
+//! `~/.vault-token`, and `VAULT_NAMESPACE` when set. The mount's version is asked first
+//! (`sys/internal/ui/mounts/MOUNT`, as `vault kv` does); on version 2, whether a secret exists
+//! and its current version is live, from `metadata/PATH` (never `data/`); on version 1, where
+//! any read returns the value, from a LIST of the parent folder (names only). Neither can
+//! tell whether the value's key is in the secret; External Secrets' sync shows that. Written
+//! with `vault kv put` / `vault kv patch`, the value on stdin.
 
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
 use super::{
-    Absent, Asked, Backend, BackendError, BackendKind, Cli, Context, Field, Fields, Finding, Login,
-    Place, Source, ValueFrom, Write, encode, get, read_small,
+    Answer, Asked, Backend, BackendError, BackendKind, Cli, Context, Expected, Field, Fields,
+    Finding, Listing, Login, NotFound, Place, Source, ValueFrom, Write, encode, get, read_small,
 };
 use crate::place::names::{self, InvalidName};
 use crate::shell::{Word, lit, raw};
@@ -156,32 +158,167 @@ impl Place for VaultSecret {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct Errors {
-    #[serde(default)]
-    errors: Vec<String>,
+/// How Greenlight reaches Vault: its address, a token, and the namespace when set.
+struct Vault<'a> {
+    cx: &'a Context,
+    address: String,
+    token: String,
+}
+
+impl Vault<'_> {
+    /// A GET of `path` (below `/v1/`), with the token and namespace.
+    async fn get(&self, path: &str) -> Result<Answer, BackendError> {
+        let url = format!("{}/v1/{path}", self.address.trim_end_matches('/'));
+        let mut request = get(&url, ("x-vault-token", &self.token))?;
+        if let Some(namespace) = self.cx.env.var("VAULT_NAMESPACE")
+            && let Ok(value) = http::HeaderValue::from_str(namespace)
+        {
+            request.headers_mut().insert("x-vault-namespace", value);
+        }
+        self.cx.http.send(request).await
+    }
+}
+
+fn encoded(path: &str) -> String {
+    path.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+/// The KV version of a mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kv {
+    V1,
+    V2,
 }
 
 #[derive(Deserialize)]
-struct Metadata {
+struct MountAnswer {
+    data: MountData,
+}
+
+#[derive(Deserialize)]
+struct MountData {
     #[serde(default)]
+    options: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// The one reading of `sys/internal/ui/mounts/MOUNT`, as `vault kv` reads it: version 2 when
+/// its options say so, else 1; a Vault too old to answer (404) has version 1 mounts.
+fn mount_version(answer: &Answer, mount: &str) -> Result<Kv, BackendError> {
+    match answer.status {
+        200 => {
+            let found: MountAnswer = answer.json().ok_or_else(|| {
+                BackendError::Unreachable("Vault's answer about the mount is not one".to_owned())
+            })?;
+            let version = found.data.options.and_then(|o| o.get("version").cloned());
+            Ok(if version.as_deref() == Some("2") { Kv::V2 } else { Kv::V1 })
+        }
+        404 if answer.is_json() => Ok(Kv::V1),
+        // Vault answers 403 for a mount that does not exist too, so it cannot be listed.
+        403 => Err(BackendError::Forbidden(format!(
+            "any access to the mount `{mount}` (or there is no such mount: `vault secrets list` shows them; Vault answers 403 for an expired token too: `vault login`)"
+        ))),
+        _ => Err(refused(answer, mount)),
+    }
+}
+
+/// A missing KV version 2 secret: 404 with no errors.
+const NOT_FOUND: NotFound =
+    NotFound { status: 404, pointer: "/errors", expected: Expected::EmptyArray };
+
+#[derive(Deserialize)]
+struct Metadata {
     data: MetadataData,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct MetadataData {
-    #[serde(default)]
     current_version: u64,
-    #[serde(default)]
     versions: std::collections::BTreeMap<String, VersionMeta>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct VersionMeta {
+    #[serde(default)]
+    created_time: String,
     #[serde(default)]
     deletion_time: String,
     #[serde(default)]
     destroyed: bool,
+}
+
+/// The one reading of KV version 2 metadata.
+fn metadata(answer: &Answer, mount: &str, path: &str) -> Result<Finding, BackendError> {
+    if let Some(absent) = NOT_FOUND.proves(answer) {
+        return Ok(Finding::Missing(absent));
+    }
+    if answer.status != 200 {
+        return Err(refused(answer, &format!("{mount}/metadata/{path}")));
+    }
+    let meta: Metadata = answer.json().ok_or_else(|| {
+        BackendError::Unreachable("Vault's answer is not KV version 2 metadata".to_owned())
+    })?;
+    let current = meta.data.versions.get(&meta.data.current_version.to_string());
+    // `delete_version_after` gives live versions a deletion time in the future.
+    let deleted = |v: &VersionMeta| {
+        !v.deletion_time.is_empty()
+            && humantime::parse_rfc3339_weak(&v.deletion_time)
+                .map_or(true, |at| at <= std::time::SystemTime::now())
+    };
+    Ok(match current {
+        Some(v) if v.destroyed => Finding::Wrong(
+            "its current version is destroyed: write a new one (the Rotate command)".to_owned(),
+        ),
+        Some(v) if deleted(v) => Finding::Wrong(
+            "its current version is deleted: undelete it (`vault kv undelete`) or write a new one"
+                .to_owned(),
+        ),
+        Some(v) => {
+            Finding::Present { changed: humantime::parse_rfc3339_weak(&v.created_time).ok() }
+        }
+        None => Finding::Wrong("it has no versions".to_owned()),
+    })
+}
+
+#[derive(Deserialize)]
+struct Keys {
+    data: KeysData,
+}
+
+#[derive(Deserialize)]
+struct KeysData {
+    keys: Vec<String>,
+}
+
+/// The one reading of a KV version 1 LIST of a folder: its keys, or (404 with no errors) an
+/// empty folder. A LIST never returns values.
+fn folder(answer: &Answer, at: &str) -> Result<Listing, BackendError> {
+    if NOT_FOUND.proves(answer).is_some() {
+        return Ok(Listing::complete(Vec::new()));
+    }
+    if answer.status != 200 {
+        return Err(refused(answer, &format!("list on {at}")));
+    }
+    answer
+        .json::<Keys>()
+        .map(|k| Listing::complete(k.data.keys))
+        .ok_or_else(|| BackendError::Unreachable("Vault's answer is not a list of keys".to_owned()))
+}
+
+/// Why an answer is no answer.
+fn refused(answer: &Answer, what: &str) -> BackendError {
+    match answer.status {
+        401 => BackendError::Credentials {
+            message: "Vault refused the token".to_owned(),
+            login: Login { command: LOGIN, note: None },
+        },
+        403 => BackendError::Forbidden(format!(
+            "read on {what} (Vault answers 403 for an expired token too: `vault login`)"
+        )),
+        404 if answer.is_json() => BackendError::Unreachable(format!(
+            "Vault has no KV secrets engine serving `{what}` (check the backend's mount, or `vault secrets list`)"
+        )),
+        _ => answer.failure("Vault"),
+    }
 }
 
 async fn look(cx: &Context, mount: &str, path: &str) -> Result<Finding, BackendError> {
@@ -200,58 +337,119 @@ async fn look(cx: &Context, mount: &str, path: &str) -> Result<Finding, BackendE
             login: Login { command: LOGIN, note: None },
         });
     };
-    let segments: Vec<String> = path.split('/').map(encode).collect();
-    let url = format!(
-        "{}/v1/{}/metadata/{}",
-        address.trim_end_matches('/'),
-        mount.split('/').map(encode).collect::<Vec<_>>().join("/"),
-        segments.join("/")
-    );
-    let mut request = get(&url, ("x-vault-token", &token))?;
-    if let Some(namespace) = env.var("VAULT_NAMESPACE")
-        && let Ok(value) = http::HeaderValue::from_str(namespace)
-    {
-        request.headers_mut().insert("x-vault-namespace", value);
-    }
-    let answer = cx.http.send(request).await?;
-    match answer.status {
-        200 => {
-            let meta: Metadata = serde_json::from_slice(&answer.body).map_err(|_| {
-                BackendError::Unreachable("Vault's answer is not KV version 2 metadata".to_owned())
-            })?;
-            let current = meta.data.versions.get(&meta.data.current_version.to_string());
-            // `delete_version_after` gives live versions a deletion time in the future.
-            let deleted = |v: &VersionMeta| {
-                !v.deletion_time.is_empty()
-                    && humantime::parse_rfc3339_weak(&v.deletion_time)
-                        .map_or(true, |at| at <= std::time::SystemTime::now())
-            };
-            Ok(match current {
-                Some(v) if v.destroyed => Finding::Wrong("its current version is destroyed: write a new one (the Rotate command)".to_owned()),
-                Some(v) if deleted(v) => Finding::Wrong("its current version is deleted: undelete it (`vault kv undelete`) or write a new one".to_owned()),
-                Some(_) => Finding::Present { changed: None },
-                None => Finding::Wrong("it has no versions".to_owned()),
+    let vault = Vault { cx, address: address.to_owned(), token };
+    // A mount's version is asked once in a while, as `vault kv` asks it before every call.
+    let memo = format!("vault-kv-version {address} {mount}");
+    let version = match cx.memo.get(&memo).as_deref() {
+        Some("1") => Kv::V1,
+        Some("2") => Kv::V2,
+        _ => {
+            let answer = vault.get(&format!("sys/internal/ui/mounts/{}", encoded(mount))).await?;
+            let version = mount_version(&answer, mount)?;
+            let text = if version == Kv::V1 { "1" } else { "2" };
+            cx.memo.put(&memo, text.to_owned(), std::time::Duration::from_secs(600));
+            version
+        }
+    };
+    match version {
+        Kv::V2 => {
+            let answer =
+                vault.get(&format!("{}/metadata/{}", encoded(mount), encoded(path))).await?;
+            metadata(&answer, mount, path)
+        }
+        Kv::V1 => {
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+            let at = if parent.is_empty() { mount.to_owned() } else { format!("{mount}/{parent}") };
+            let key = format!("vault-kv1 {address} {at}");
+            let listing = cx
+                .listing(&key, || async {
+                    let answer = vault.get(&format!("{}?list=true", encoded(&at))).await?;
+                    folder(&answer, &at)
+                })
+                .await?;
+            Ok(match listing.proves_absent(name) {
+                Some(absent) => Finding::Missing(absent),
+                None => Finding::Present { changed: None },
             })
         }
-        // A missing secret answers 404 with no errors; a path with no KV v2 engine behind it
-        // (a wrong mount, a KV v1 mount) answers 404 with "no handler for route".
-        404 => {
-            let errors = serde_json::from_slice::<Errors>(&answer.body).unwrap_or_default().errors;
-            if errors.is_empty() {
-                Ok(Finding::Missing(Absent::legacy(Vec::new())))
-            } else {
-                Ok(Finding::Wrong(format!(
-                    "Vault has no KV version 2 secrets engine at `{mount}` (check the backend's mount, or `vault secrets list`)"
-                )))
-            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, content_type: &str, body: &str) -> Answer {
+        Answer::new(status, content_type, body.as_bytes().to_vec().into(), None)
+    }
+
+    const JSON: &str = "application/json";
+
+    #[test]
+    fn the_mount_says_its_version() {
+        let v2 = r#"{"data":{"path":"secret/","type":"kv","options":{"version":"2"}}}"#;
+        let v1 = r#"{"data":{"path":"kv/","type":"kv","options":{"version":"1"}}}"#;
+        assert_eq!(mount_version(&answer(200, JSON, v2), "secret"), Ok(Kv::V2));
+        assert_eq!(mount_version(&answer(200, JSON, v1), "kv"), Ok(Kv::V1));
+        assert_eq!(
+            mount_version(&answer(200, JSON, r#"{"data":{"options":null}}"#), "kv"),
+            Ok(Kv::V1)
+        );
+        assert_eq!(mount_version(&answer(404, JSON, r#"{"errors":[]}"#), "kv"), Ok(Kv::V1));
+        let preflight = r#"{"errors":["preflight capability check returned 403, please ensure client's policies grant access to path \"nope/\""]}"#;
+        assert!(matches!(
+            mount_version(&answer(403, JSON, preflight), "nope"),
+            Err(BackendError::Forbidden(_))
+        ));
+        assert!(mount_version(&answer(404, "text/html", "<html/>"), "kv").is_err());
+        assert!(mount_version(&answer(200, JSON, "{}"), "kv").is_err());
+    }
+
+    #[test]
+    fn only_a_kv2_not_found_is_missing() {
+        let read = |a: &Answer| metadata(a, "secret", "platform/hf-token");
+        assert!(matches!(read(&answer(404, JSON, r#"{"errors":[]}"#)), Ok(Finding::Missing(_))));
+        let live = r#"{"data":{"current_version":2,"versions":{"2":{"created_time":"2026-02-01T00:00:00Z","deletion_time":"","destroyed":false}}}}"#;
+        assert!(matches!(
+            read(&answer(200, JSON, live)),
+            Ok(Finding::Present { changed: Some(_) })
+        ));
+        for (status, content_type, body) in [
+            (404, "text/html", "<html><h1>404 Not Found</h1></html>"),
+            (404, JSON, r#"{"errors":["no handler for route \"kv/metadata/x\""]}"#),
+            (404, JSON, "{}"),
+            (403, JSON, r#"{"errors":["permission denied"]}"#),
+            (429, JSON, "{}"),
+            (503, JSON, r#"{"errors":["Vault is sealed"]}"#),
+            (200, JSON, r#"{"data":{}}"#),
+            (200, JSON, r#"{"data":{"current_versi"#),
+        ] {
+            let got = read(&answer(status, content_type, body));
+            assert!(got.is_err(), "{status} {body}: {got:?}");
         }
-        403 => Err(BackendError::Forbidden(format!(
-            "read on {mount}/metadata/{path} (Vault answers 403 for an expired token too: `vault login`)"
-        ))),
-        401 => Err(BackendError::Credentials {
-            message: "Vault refused the token".to_owned(),
-            login: Login { command: LOGIN, note: None },
-        }),
-        other => Err(BackendError::Unreachable(format!("Vault answered {other}"))),
+    }
+
+    #[test]
+    fn on_kv1_a_folder_listing_decides() {
+        let listed = folder(
+            &answer(200, JSON, r#"{"data":{"keys":["hf-token","nested/"]}}"#),
+            "kv/platform",
+        )
+        .unwrap();
+        assert!(listed.proves_absent("hf-token").is_none());
+        assert!(listed.proves_absent("hf-tokn").is_some());
+        let empty = folder(&answer(404, JSON, r#"{"errors":[]}"#), "kv/platform").unwrap();
+        assert!(empty.proves_absent("hf-token").is_some());
+        for (status, content_type, body) in [
+            (404, "text/html", "<html/>"),
+            (403, JSON, r#"{"errors":["permission denied"]}"#),
+            (200, JSON, r#"{"data":{}}"#),
+            (500, JSON, "{}"),
+        ] {
+            assert!(
+                folder(&answer(status, content_type, body), "kv/x").is_err(),
+                "{status} {body}"
+            );
+        }
     }
 }

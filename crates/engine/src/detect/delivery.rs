@@ -317,6 +317,7 @@ impl Probe for DeliveryProbe {
                     Some(kube.eso(&ask).await)
                 }
             };
+            backends.begin_round();
             let direct_round = futures::future::join_all(direct.iter().map(|&index| {
                 let backends = backends.as_ref();
                 let spec = &spec;
@@ -874,9 +875,12 @@ fn direct_outcome(
         }
         Ok(Finding::Wrong(reason)) => CheckOutcome::now(Presence::Wrong { reason }),
         Err(BackendError::Credentials { message, login }) => {
-            CheckOutcome::now(Presence::Unreachable { reason: message }).with_hints(vec![
-                Hint::with_command("Log in again, then press Check now:", login.command),
-            ])
+            let text = match &login.note {
+                Some(note) => format!("{}; then press Check now:", crate::text::one_line(note)),
+                None => "Log in again, then press Check now:".to_owned(),
+            };
+            CheckOutcome::now(Presence::Unreachable { reason: message })
+                .with_hints(vec![Hint::with_command(text, login.command)])
         }
         Err(BackendError::Forbidden(permission)) => {
             CheckOutcome::now(Presence::Forbidden { permission })
