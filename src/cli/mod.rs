@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::commands::{self, Shell, Target};
 use crate::detect::{self, CheckOutcome, Monitor, MonitorEvent, Presence, Selection, State};
-use crate::report::{CheckReport, Verdict};
+use crate::report::{CheckReport, Verdict, Writing};
 use crate::spec::{self, Platform, SecretSpec};
 use crate::text::{one_line, printable};
 
@@ -125,6 +125,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Shell the commands in hints are written for.
+    #[arg(long, value_enum, default_value_t = ShellArg::Posix)]
+    shell: ShellArg,
     /// Longest wait for any one request to the cluster or AWS, in seconds (1 to 3600).
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -170,7 +173,7 @@ pub enum Format {
 }
 
 /// `--shell`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShellArg {
     /// bash and zsh.
     Posix,
@@ -272,6 +275,29 @@ fn target_of(_spec: &SecretSpec, args: &TargetArgs) -> Target {
     }
 }
 
+/// How a report writes its commands: for `shell`, pointing where the flags (completed by the
+/// connection, when known) say.
+fn writing_of(
+    spec: &SecretSpec,
+    args: &TargetArgs,
+    shell: ShellArg,
+    connection: Option<&detect::ConnectionStatus>,
+) -> Writing {
+    Writing {
+        target: detect::command_target(&target_of(spec, args), connection.map(|c| &c.connection)),
+        shell: shell.into(),
+    }
+}
+
+impl From<ShellArg> for Shell {
+    fn from(shell: ShellArg) -> Self {
+        match shell {
+            ShellArg::Posix => Shell::Posix,
+            ShellArg::Powershell => Shell::PowerShell,
+        }
+    }
+}
+
 fn selection_of(spec: &SecretSpec, args: &CheckArgs) -> Result<Selection, Failure> {
     let mut selection = Selection::defaults(spec);
     selection.platform = platform_of(spec, args.target.platform)?;
@@ -341,8 +367,10 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
         detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)
     });
     let outcomes = runtime.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
-    let mut report = CheckReport::build(&spec, &selection, &outcomes);
-    report.connection = probe.connection();
+    let connection = probe.connection();
+    let writing = writing_of(&spec, &args.target, args.shell, connection.as_ref());
+    let mut report = CheckReport::build(&spec, &selection, &outcomes, &writing);
+    report.connection = connection;
     print_report(&report, args.format);
     Ok(exit_of(&report))
 }
@@ -409,7 +437,8 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
             None => watching.await,
         }
     });
-    let report = CheckReport::build(&spec, &selection, &outcomes);
+    let writing = writing_of(&spec, &args.target, args.shell, None);
+    let report = CheckReport::build(&spec, &selection, &outcomes, &writing);
     if finished {
         if format == Format::Text {
             println!("{}: READY ({})", one_line(&report.deployment), report.progress());
@@ -475,10 +504,7 @@ fn run_commands(
     let spec = load(path)?;
     let platform = platform_of(&spec, target_args.platform)?;
     let target = target_of(&spec, target_args);
-    let shell = match shell {
-        ShellArg::Posix => Shell::Posix,
-        ShellArg::Powershell => Shell::PowerShell,
-    };
+    let shell = Shell::from(shell);
     if let Some(name) = only
         && !spec.entries.iter().any(|e| e.name == name)
     {

@@ -13,7 +13,7 @@ use crate::detect::{
     CheckOutcome, ConnectionStatus, MonitorEvent, Presence, Progress, Selection, State,
     command_target,
 };
-use crate::report::CheckReport;
+use crate::report::{CheckReport, Writing};
 use crate::spec::{Group, Platform, SecretSpec};
 
 /// One entry's live state.
@@ -274,7 +274,9 @@ impl AppState {
                 })
             })
             .collect();
-        let mut report = CheckReport::build(spec, selection, &outcomes);
+        let writing =
+            Writing { target: self.command_target(selection.platform), shell: self.shell };
+        let mut report = CheckReport::build(spec, selection, &outcomes, &writing);
         report.connection.clone_from(&self.connection);
         Some(report)
     }

@@ -190,6 +190,15 @@ async fn values_created_in_the_backend_turn_every_hop_green() {
         })
         .await;
     assert!(line["detail"].as_str().unwrap().contains("ExternalSecret"), "{line}");
+    // The hint's Sync now names the kubeconfig and context in use, as every command does.
+    let kubeconfig = chain.cluster.kubeconfig();
+    let (_, report) = chain.check(&["--kubeconfig", kubeconfig.to_str().unwrap()]).await;
+    let advice = hints(row(&report, "api-token"));
+    let sync = format!(
+        "kubectl annotate externalsecret api-token --kubeconfig {} --context test",
+        kubeconfig.display()
+    );
+    assert!(advice.contains(&sync), "{advice}");
     chain.run(&chain.generated("api-token", CommandKind::Sync), "").await;
     // The ExternalSecret for app also needs signing-key, so api-token's app hops wait for it.
     chain.run(&chain.generated("signing-key", CommandKind::Create), "").await;

@@ -6,6 +6,7 @@ use eframe::egui::{self, RichText};
 use crate::commands::{self, Shell};
 use crate::detect::delivery::Hop;
 use crate::detect::{CheckOutcome, Permission, Selection, State};
+use crate::diagnose::{Fix, Shown};
 use crate::spec::{Placement, Platform, Provider, SecretEntry};
 use crate::ui::actions::{UiAction, label};
 use crate::ui::state::{AppState, RowState};
@@ -139,25 +140,42 @@ fn diagnosis_ui(
         let color = state_color(state, ui.visuals().dark_mode);
         ui.label(RichText::new(format!("{symbol} Can create: {}", write.reason)).color(color));
     }
-    // Hints carry POSIX commands; the entry's own commands are shown below for the chosen
-    // shell, so a hint that repeats one points there instead. Commands are compared by their
-    // first line, which says what they do and where (the words for the profile or context
-    // may be spelled out in one and left to the shell in the other).
-    let own: Vec<String> =
-        commands::for_entry(entry, platform, &state.command_target(platform), Shell::Posix)
-            .map(|c| {
-                c.into_iter().filter_map(|c| c.text.lines().next().map(str::to_owned)).collect()
-            })
-            .unwrap_or_default();
-    for (n, hint) in outcome.hints.iter().enumerate() {
-        let first = hint.command.as_deref().and_then(|c| c.lines().next()).unwrap_or_default();
-        match &hint.command {
-            Some(_) if first.starts_with(": '") && own.iter().any(|o| o == first) => {
-                ui.label(format!("{} (the commands are below)", hint.text.trim_end_matches(':')));
+    // A hint whose fix is one of the entry's own commands points at it below; other fixes
+    // are written for the chosen shell and target, numbered from 1 as shown.
+    let Some(selection) = &state.selection else { return };
+    let target = state.command_target(platform);
+    let at = Shown {
+        entry,
+        platform,
+        target: &target,
+        shell: state.shell,
+        features: &selection.features,
+    };
+    let mut shown = 0;
+    for hint in &outcome.hints {
+        match &hint.fix {
+            Some(Fix::Entry(kind)) => {
+                ui.label(format!(
+                    "{} (the {} command is below)",
+                    hint.text.trim_end_matches(':'),
+                    kind.title()
+                ));
             }
-            Some(command) => {
+            Some(fix) => {
                 ui.label(&hint.text);
-                command_ui(ui, &format!("Fix {}", n + 1), command, index, actions);
+                match fix.render(&at) {
+                    Ok(Some(command)) => {
+                        shown += 1;
+                        command_ui(ui, &format!("Fix {shown}"), &command, index, actions);
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        ui.label(
+                            RichText::new(error.to_string())
+                                .color(state_color(State::Missing, ui.visuals().dark_mode)),
+                        );
+                    }
+                }
             }
             None => {
                 ui.label(&hint.text);

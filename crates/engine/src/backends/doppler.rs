@@ -9,12 +9,12 @@ use serde::Deserialize;
 
 use super::{
     Answer, Asked, Backend, BackendError, BackendKind, Cli, Context, Env, Field, Fields, Finding,
-    Listing, Login, Place, Source, ValueFrom, Write, encode, get, read_small,
+    Listing, Login, LoginCommand, Place, Source, ValueFrom, Write, encode, get, read_small,
 };
 use crate::place::names::InvalidName;
 use crate::shell::{QuoteError, Shell, Word, lit, quote, raw, render};
 
-const LOGIN: &str = "doppler login";
+const LOGIN: &[&str] = &["doppler", "login"];
 
 /// Doppler.
 pub(crate) struct Doppler;
@@ -274,7 +274,7 @@ async fn names(cx: &Context, project: &str, config: &str) -> Result<Listing, Bac
         return Err(BackendError::Credentials {
             message: "not logged in to Doppler (no DOPPLER_TOKEN and no `doppler login`)"
                 .to_owned(),
-            login: Login { command: LOGIN, note: None },
+            login: Login::run(LOGIN),
         });
     };
     // Doppler tokens start with `dp.`; a CLI that keeps its login in the system keyring
@@ -283,7 +283,10 @@ async fn names(cx: &Context, project: &str, config: &str) -> Result<Listing, Bac
         return Err(BackendError::Credentials {
             message: "the Doppler CLI keeps its login in the system keyring, which Greenlight does not read; export DOPPLER_TOKEN (a read-only service token for this config) before starting Greenlight".to_owned(),
             login: Login {
-                command: "export DOPPLER_TOKEN=\"$(doppler configure get token --plain)\"",
+                command: LoginCommand::Script {
+                    posix: "export DOPPLER_TOKEN=\"$(doppler configure get token --plain)\"",
+                    powershell: "$env:DOPPLER_TOKEN = (doppler configure get token --plain)",
+                },
                 note: None,
             },
         });
@@ -322,10 +325,13 @@ fn classify(
                 .to_owned(),
             login: match from {
                 TokenFrom::Variable => Login {
-                    command: "unset DOPPLER_TOKEN",
+                    command: LoginCommand::Script {
+                        posix: "unset DOPPLER_TOKEN",
+                        powershell: "Remove-Item Env:DOPPLER_TOKEN",
+                    },
                     note: Some("the token comes from DOPPLER_TOKEN, which wins over `doppler login`: set it to a valid service token for this config, or unset it to use your login".to_owned()),
                 },
-                TokenFrom::Login => Login { command: LOGIN, note: None },
+                TokenFrom::Login => Login::run(LOGIN),
             },
         }),
         403 => Err(BackendError::Forbidden(format!(
@@ -380,14 +386,14 @@ mod tests {
         else {
             panic!("not a credentials failure");
         };
-        assert_eq!(login.command, "unset DOPPLER_TOKEN");
+        assert!(matches!(login.command, LoginCommand::Script { posix: "unset DOPPLER_TOKEN", .. }));
         assert!(login.note.unwrap().contains("DOPPLER_TOKEN"));
         let Err(BackendError::Credentials { login, .. }) =
             classify(&refused, "a", "b", TokenFrom::Login)
         else {
             panic!("not a credentials failure");
         };
-        assert_eq!(login.command, "doppler login");
+        assert_eq!(login.command, LoginCommand::Run(&["doppler", "login"]));
     }
 
     #[test]

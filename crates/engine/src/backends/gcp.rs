@@ -21,7 +21,7 @@ use super::{
 use crate::place::names::InvalidName;
 use crate::shell::{Word, lit, raw};
 
-const LOGIN: &str = "gcloud auth application-default login";
+const LOGIN: &[&str] = &["gcloud", "auth", "application-default", "login"];
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
 /// Google Secret Manager.
@@ -214,7 +214,7 @@ fn adc_path(env: &Env) -> Option<PathBuf> {
 fn no_credentials(why: &str) -> BackendError {
     BackendError::Credentials {
         message: format!("no usable Google Application Default Credentials: {why}"),
-        login: Login { command: LOGIN, note: None },
+        login: Login::run(LOGIN),
     }
 }
 
@@ -340,7 +340,7 @@ async fn token(cx: &Context, adc: &Adc) -> Result<String, BackendError> {
                 "Google refused the Application Default Credentials ({}); they may have expired or been revoked",
                 answer.status
             ),
-            login: Login { command: LOGIN, note: None },
+            login: Login::run(LOGIN),
         });
     }
     let answer: TokenAnswer = serde_json::from_slice(&answer.body)
@@ -471,7 +471,7 @@ fn refused(answer: &Answer, project: &str, secret: &str) -> BackendError {
     match answer.status {
         401 => BackendError::Credentials {
             message: "Secret Manager refused the access token (401)".to_owned(),
-            login: Login { command: LOGIN, note: None },
+            login: Login::run(LOGIN),
         },
         403 => BackendError::Forbidden(format!(
             "secretmanager.versions.get on projects/{project}/secrets/{secret} (Google also answers this for a secret that does not exist when you may not see it)"

@@ -302,13 +302,35 @@ pub enum Finding {
     Wrong(String),
 }
 
-/// The login command that fixes a credential failure, and why it is the one.
+/// The command that fixes a credential failure, and why it is the one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {
-    /// The command, e.g. `vault login`.
-    pub command: &'static str,
+    /// The command.
+    pub command: LoginCommand,
     /// What to know before running it (e.g. a variable that wins over the login).
     pub note: Option<String>,
+}
+
+impl Login {
+    /// Run `words`, e.g. `vault login`.
+    pub(crate) fn run(words: &'static [&'static str]) -> Self {
+        Self { command: LoginCommand::Run(words), note: None }
+    }
+}
+
+/// A login command: a plain command line, or one written for each shell (it sets or unsets
+/// a variable of the operator's own shell).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginCommand {
+    /// A command line, quoted for the shell where it is shown.
+    Run(&'static [&'static str]),
+    /// The same thing in each shell.
+    Script {
+        /// For bash and zsh.
+        posix: &'static str,
+        /// For PowerShell.
+        powershell: &'static str,
+    },
 }
 
 /// Why a backend could not answer.

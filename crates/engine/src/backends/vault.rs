@@ -16,7 +16,7 @@ use super::{
 use crate::place::names::{self, InvalidName};
 use crate::shell::{Word, lit, raw};
 
-const LOGIN: &str = "vault login";
+const LOGIN: &[&str] = &["vault", "login"];
 
 /// HashiCorp Vault's KV secrets engine.
 pub(crate) struct VaultKv;
@@ -309,7 +309,7 @@ fn refused(answer: &Answer, what: &str) -> BackendError {
     match answer.status {
         401 => BackendError::Credentials {
             message: "Vault refused the token".to_owned(),
-            login: Login { command: LOGIN, note: None },
+            login: Login::run(LOGIN),
         },
         403 => BackendError::Forbidden(format!(
             "read on {what} (Vault answers 403 for an expired token too: `vault login`)"
@@ -334,7 +334,7 @@ async fn look(cx: &Context, mount: &str, path: &str) -> Result<Finding, BackendE
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(BackendError::Credentials {
             message: "not logged in to Vault (no VAULT_TOKEN and no ~/.vault-token)".to_owned(),
-            login: Login { command: LOGIN, note: None },
+            login: Login::run(LOGIN),
         });
     };
     let vault = Vault { cx, address: address.to_owned(), token };

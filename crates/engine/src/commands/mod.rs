@@ -15,8 +15,8 @@ use std::fmt;
 use crate::shell::{Piece, Word, lit, raw, remark, render};
 pub use crate::shell::{QuoteError, Sheet, Shell, quote};
 use crate::spec::{
-    AwsPlacement, AwsService, Encoding, Generate, KubernetesPlacement, Platform, Provider,
-    SecretEntry,
+    AwsPlacement, AwsService, Encoding, FeatureSet, Generate, KubernetesPlacement, Platform,
+    Provider, SecretEntry,
 };
 pub use sheet::sheet;
 
@@ -119,6 +119,18 @@ pub fn for_entry(
     target: &Target,
     shell: Shell,
 ) -> Result<Vec<FixCommand>, QuoteError> {
+    for_entry_with(entry, platform, target, shell, None)
+}
+
+/// [`for_entry`], with Sync now naming only the ExternalSecrets needed with `features` (all
+/// of them without).
+pub fn for_entry_with(
+    entry: &SecretEntry,
+    platform: Platform,
+    target: &Target,
+    shell: Shell,
+    features: Option<&FeatureSet>,
+) -> Result<Vec<FixCommand>, QuoteError> {
     let mut kinds: Vec<CommandKind> = if entry.provided_by == Provider::Vendor {
         vec![CommandKind::Verify]
     } else {
@@ -129,35 +141,48 @@ pub fn for_entry(
     }
     let mut out = Vec::new();
     for kind in kinds {
-        let text = match platform {
-            Platform::Kubernetes => match (&entry.delivered, &entry.kubernetes) {
-                (Some(delivered), _) => delivery::command(entry, delivered, target, shell, kind)?,
-                (None, Some(placement)) => kubernetes(entry, placement, target, shell, kind)?,
-                (None, None) => continue,
-            },
-            Platform::Aws => match &entry.aws {
-                Some(placement) => aws(entry, placement, target, shell, kind)?,
-                None => continue,
-            },
-        };
-        out.push(FixCommand { kind, shell, text });
+        if let Some(text) = command(entry, platform, target, shell, kind, features)? {
+            out.push(FixCommand { kind, shell, text });
+        }
     }
     Ok(out)
 }
 
-/// The POSIX command of `kind` for `entry`, for hints (they name commands in the shell most
-/// operators use; the app shows the chosen shell's).
-pub fn posix_text(
+/// The command of `kind` for `entry`, if it has one (see [`for_entry_with`]).
+pub fn command(
     entry: &SecretEntry,
     platform: Platform,
     target: &Target,
+    shell: Shell,
     kind: CommandKind,
-) -> Option<String> {
-    for_entry(entry, platform, target, Shell::Posix)
-        .ok()?
-        .into_iter()
-        .find(|c| c.kind == kind)
-        .map(|c| c.text)
+    features: Option<&FeatureSet>,
+) -> Result<Option<String>, QuoteError> {
+    let vendors = entry.provided_by == Provider::Vendor;
+    if vendors && kind != CommandKind::Verify && kind != CommandKind::Sync {
+        return Ok(None);
+    }
+    Ok(Some(match platform {
+        Platform::Kubernetes => match (&entry.delivered, &entry.kubernetes) {
+            (Some(delivered), _) if kind == CommandKind::Sync => {
+                let mut needed = delivered.clone();
+                needed.targets.retain(|t| features.is_none_or(|f| t.is_needed(f)));
+                if needed.targets.is_empty() {
+                    return Ok(None);
+                }
+                delivery::command(entry, &needed, target, shell, kind)?
+            }
+            (Some(delivered), _) => delivery::command(entry, delivered, target, shell, kind)?,
+            (None, _) if kind == CommandKind::Sync => return Ok(None),
+            (None, Some(placement)) => kubernetes(entry, placement, target, shell, kind)?,
+            (None, None) => return Ok(None),
+        },
+        Platform::Aws => match &entry.aws {
+            Some(placement) if kind != CommandKind::Sync => {
+                aws(entry, placement, target, shell, kind)?
+            }
+            _ => return Ok(None),
+        },
+    }))
 }
 
 /// Renders a plain argv for a POSIX shell; exposed so tests can prove it re-parses exactly.

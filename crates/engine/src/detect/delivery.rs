@@ -23,8 +23,8 @@ use super::kubernetes::eso::{Answer, Api, Ask, Cause, External};
 use super::kubernetes::wire::ProbeError;
 use super::{CheckOutcome, ConnectionStatus, Presence, Probe, ProbeFuture, Selection};
 use crate::backends::{Asked, BackendError, Context, Finding};
-use crate::commands::{self, CommandKind};
-use crate::diagnose::Hint;
+use crate::commands::CommandKind;
+use crate::diagnose::{Fix, Hint};
 use crate::spec::{
     Delivered, DeliveryTarget, FeatureSet, Platform, Provider, SecretEntry, SecretSpec, Source,
     StoreKind,
@@ -359,7 +359,6 @@ impl Probe for DeliveryProbe {
                 };
                 let chain = Chain {
                     spec: &spec,
-                    entry,
                     delivered,
                     features: &features,
                     backend: answers.get(&index),
@@ -459,7 +458,6 @@ fn keep_watching(
 /// Everything known about one value's chain in this round.
 struct Chain<'a> {
     spec: &'a SecretSpec,
-    entry: &'a SecretEntry,
     delivered: &'a Delivered,
     features: &'a FeatureSet,
     /// The backend's outcome, for backends Greenlight asks itself.
@@ -725,7 +723,7 @@ impl Chain<'_> {
         hops: Vec<Hop>,
         backend: Option<CheckOutcome>,
         sync_helps: bool,
-        needed: &[&DeliveryTarget],
+        _needed: &[&DeliveryTarget],
     ) -> CheckOutcome {
         let mut hints: Vec<Hint> = Vec::new();
         if let Some(command) = &self.delivered.create_with {
@@ -757,13 +755,10 @@ impl Chain<'_> {
                         HopState::Unreachable => Presence::Unreachable { reason: words },
                         _ => Presence::Wrong { reason: words },
                     };
-                    if sync_helps
-                        && backend_state.is_some_and(HopState::passes)
-                        && let Some(command) = self.sync_command(needed)
-                    {
-                        hints.push(Hint::with_command(
+                    if sync_helps && backend_state.is_some_and(HopState::passes) {
+                        hints.push(Hint::entry(
                             "The value is in the backend; ask External Secrets to sync now instead of at its next refresh:",
-                            command,
+                            CommandKind::Sync,
                         ));
                     }
                     CheckOutcome::now(presence)
@@ -773,20 +768,6 @@ impl Chain<'_> {
         outcome.hints = hints;
         outcome.hops = hops;
         outcome
-    }
-
-    /// Sync now for the targets needed with the current features only.
-    fn sync_command(&self, needed: &[&DeliveryTarget]) -> Option<String> {
-        let mut entry = self.entry.clone();
-        if let Some(delivered) = &mut entry.delivered {
-            delivered.targets = needed.iter().map(|t| (*t).clone()).collect();
-        }
-        commands::posix_text(
-            &entry,
-            Platform::Kubernetes,
-            &crate::commands::Target::default(),
-            CommandKind::Sync,
-        )
     }
 }
 
@@ -862,14 +843,11 @@ fn direct_outcome(
                     source.key()
                 )));
             }
-            if let Some(command) = commands::posix_text(
-                entry,
-                Platform::Kubernetes,
-                &crate::commands::Target::default(),
-                CommandKind::Create,
-            ) {
-                hints
-                    .push(Hint::with_command(format!("Not found in {title}. Create it:"), command));
+            if entry.provided_by != Provider::Vendor {
+                hints.push(Hint::entry(
+                    format!("Not found in {title}. Create it:"),
+                    CommandKind::Create,
+                ));
             }
             CheckOutcome::now(Presence::Missing).with_hints(hints)
         }
@@ -879,8 +857,8 @@ fn direct_outcome(
                 Some(note) => format!("{}; then press Check now:", crate::text::one_line(note)),
                 None => "Log in again, then press Check now:".to_owned(),
             };
-            CheckOutcome::now(Presence::Unreachable { reason: message })
-                .with_hints(vec![Hint::with_command(text, login.command)])
+            let hint = Hint { text, fix: Some(Fix::from(&login.command)) };
+            CheckOutcome::now(Presence::Unreachable { reason: message }).with_hints(vec![hint])
         }
         Err(BackendError::Forbidden(permission)) => {
             CheckOutcome::now(Presence::Forbidden { permission })

@@ -1,9 +1,18 @@
 //! AWS hints: what was found, in words, with the AWS CLI command that fixes or checks it.
 
-use super::{Hint, q};
+use super::{Hint, argv};
+use crate::commands::CommandKind;
 
-fn profile_flag(profile: Option<&str>) -> String {
-    profile.map(|p| format!(" --profile {}", q(p))).unwrap_or_default()
+/// `aws COMMAND... [--profile PROFILE] ARGS...`: the profile only when the connection names
+/// one.
+fn aws(command: &[&str], args: &[&str], profile: Option<&str>) -> Vec<String> {
+    let mut line = argv(&["aws"]);
+    line.extend(argv(command));
+    if let Some(profile) = profile {
+        line.extend(argv(&["--profile", profile]));
+    }
+    line.extend(argv(args));
+    line
 }
 
 /// The IAM policy Greenlight needs: describe and list only, never a value.
@@ -40,91 +49,91 @@ pub enum ConnectionProblem {
 
 /// What to do when the identity or configuration cannot be used.
 pub fn for_connection(problem: ConnectionProblem, profile: Option<&str>) -> Vec<Hint> {
-    let flag = profile_flag(profile);
-    let hint = match problem {
-        ConnectionProblem::SsoExpired => Hint::with_command(
-            "Log in again with SSO; Greenlight reconnects by itself:",
-            format!("aws sso login{flag}"),
-        ),
-        ConnectionProblem::Expired => Hint::with_command(
+    let (text, words): (&str, &[&str]) = match problem {
+        ConnectionProblem::SsoExpired => {
+            ("Log in again with SSO; Greenlight reconnects by itself:", &["sso", "login"])
+        }
+        ConnectionProblem::Expired => (
             "The temporary credentials expired. Refresh them (SSO login, your credential process, or new keys), then check:",
-            format!("aws sts get-caller-identity{flag}"),
+            &["sts", "get-caller-identity"],
         ),
-        ConnectionProblem::InvalidKeys => Hint::with_command(
-            "AWS does not recognise the access key. Enter a valid key pair:",
-            format!("aws configure{flag}"),
-        ),
-        ConnectionProblem::NoCredentials => Hint::with_command(
-            "Set up credentials for this profile (or log in with SSO):",
-            format!("aws configure{flag}"),
-        ),
-        ConnectionProblem::NoRegion => Hint::with_command(
+        ConnectionProblem::InvalidKeys => {
+            ("AWS does not recognise the access key. Enter a valid key pair:", &["configure"])
+        }
+        ConnectionProblem::NoCredentials => {
+            ("Set up credentials for this profile (or log in with SSO):", &["configure"])
+        }
+        ConnectionProblem::NoRegion => (
             "Set a default region for the profile (or pass --region):",
-            format!("aws configure set region us-east-1{flag}"),
+            &["configure", "set", "region", "us-east-1"],
         ),
-        ConnectionProblem::Unreachable => Hint::with_command(
+        ConnectionProblem::Unreachable => (
             "Check the network path to AWS (VPN, proxy, endpoint settings):",
-            format!("aws sts get-caller-identity{flag}"),
+            &["sts", "get-caller-identity"],
         ),
-        ConnectionProblem::Other => Hint::with_command(
-            "Check that the AWS CLI works with this profile:",
-            format!("aws sts get-caller-identity{flag}"),
-        ),
+        ConnectionProblem::Other => {
+            ("Check that the AWS CLI works with this profile:", &["sts", "get-caller-identity"])
+        }
     };
-    vec![hint]
+    vec![Hint::lines(text, vec![aws(words, &[], profile)])]
 }
 
 /// The identity may not call `action`: the policy that would allow it, and how to verify.
 pub fn denied(action: &str, profile: Option<&str>, caller_arn: Option<&str>) -> Vec<Hint> {
-    let source = caller_arn.filter(|a| !a.is_empty()).map_or("YOUR-ROLE-OR-USER-ARN".to_owned(), q);
+    let source = caller_arn.filter(|a| !a.is_empty()).unwrap_or("YOUR-ROLE-OR-USER-ARN");
     vec![
-        Hint::with_command(
+        Hint::document(
             format!(
                 "Your identity may not call {action}. Greenlight needs only these read-metadata permissions (no value is ever read); an administrator can attach this policy:"
             ),
-            GREENLIGHT_POLICY.to_owned(),
+            GREENLIGHT_POLICY,
         ),
-        Hint::with_command(
+        Hint::lines(
             "Verify the permissions:",
-            format!(
-                "aws iam simulate-principal-policy{} --policy-source-arn {source} --action-names secretsmanager:DescribeSecret secretsmanager:ListSecrets ssm:DescribeParameters",
-                profile_flag(profile)
-            ),
+            vec![aws(
+                &["iam", "simulate-principal-policy"],
+                &[
+                    "--policy-source-arn",
+                    source,
+                    "--action-names",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:ListSecrets",
+                    "ssm:DescribeParameters",
+                ],
+                profile,
+            )],
         ),
     ]
 }
 
 /// A Secrets Manager secret scheduled for deletion.
 pub fn scheduled_for_deletion(name: &str, region: &str, profile: Option<&str>) -> Hint {
-    Hint::with_command(
+    Hint::lines(
         "It is scheduled for deletion and unusable until restored. Restore it (this keeps its value):",
-        format!(
-            "aws secretsmanager restore-secret{} --region {} --secret-id {}",
-            profile_flag(profile),
-            q(region),
-            q(name)
-        ),
+        vec![aws(
+            &["secretsmanager", "restore-secret"],
+            &["--region", region, "--secret-id", name],
+            profile,
+        )],
     )
 }
 
 /// Exists but has no current value.
-pub fn no_current_value(put: Option<String>) -> Hint {
-    let text = "It exists but has no current value (no version is labelled AWSCURRENT). Store one:";
-    match put {
-        Some(command) => Hint::with_command(text, command),
-        None => Hint::says(text),
-    }
+pub fn no_current_value() -> Hint {
+    Hint::entry(
+        "It exists but has no current value (no version is labelled AWSCURRENT). Store one:",
+        CommandKind::Rotate,
+    )
 }
 
 /// A parameter of the wrong type.
-pub fn not_secure_string(kind: &str, overwrite: Option<String>) -> Hint {
-    let text = format!(
-        "It is a {kind} parameter, stored unencrypted; it must be a SecureString. Overwrite it as a SecureString:"
-    );
-    match overwrite {
-        Some(command) => Hint::with_command(text, command),
-        None => Hint::says(text),
-    }
+pub fn not_secure_string(kind: &str) -> Hint {
+    Hint::entry(
+        format!(
+            "It is a {kind} parameter, stored unencrypted; it must be a SecureString. Overwrite it as a SecureString:"
+        ),
+        CommandKind::Rotate,
+    )
 }
 
 /// Encrypted with a different KMS key than the spec names.
@@ -153,21 +162,17 @@ pub fn in_other_regions(
             "{text} (the spec needs the other copies too: keep them, and use the same value if they must match)."
         ));
     };
-    let command = match service {
-        "Parameter Store" => format!(
-            "aws ssm delete-parameter{} --region {} --name {}",
-            profile_flag(profile),
-            q(stray),
-            q(name)
-        ),
-        _ => format!(
-            "aws secretsmanager delete-secret{} --region {} --secret-id {}",
-            profile_flag(profile),
-            q(stray),
-            q(name)
+    let line = match service {
+        "Parameter Store" => {
+            aws(&["ssm", "delete-parameter"], &["--region", stray, "--name", name], profile)
+        }
+        _ => aws(
+            &["secretsmanager", "delete-secret"],
+            &["--region", stray, "--secret-id", name],
+            profile,
         ),
     };
-    Hint::with_command(format!("{text}; if the copy in {stray} was a mistake, remove it:"), command)
+    Hint::lines(format!("{text}; if the copy in {stray} was a mistake, remove it:"), vec![line])
 }
 
 /// Found in the other service.

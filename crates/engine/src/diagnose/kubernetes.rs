@@ -1,7 +1,8 @@
 //! Kubernetes hints: what was found, in words, with the kubectl command that fixes or checks
 //! it. Pure functions of what the probe saw.
 
-use super::{Hint, q};
+use super::{Hint, argv};
+use crate::commands::CommandKind;
 
 /// What the operator needs to know to act: the context and who they are.
 #[derive(Debug, Clone, Default)]
@@ -10,34 +11,43 @@ pub struct KubeIdentity {
     pub context: String,
     /// User name as the server sees it, if known.
     pub user: Option<String>,
-    /// Command that logs in again, if it can be told.
-    pub login: Option<String>,
+    /// The command that logs in again, if it can be told.
+    pub login: Option<Vec<String>>,
 }
 
 impl KubeIdentity {
-    fn at(&self, namespace: &str) -> String {
-        format!("--context {} --namespace {}", q(&self.context), q(namespace))
+    /// `--context CONTEXT --namespace NAMESPACE`.
+    fn at(&self, namespace: &str) -> Vec<String> {
+        argv(&["--context", &self.context, "--namespace", namespace])
+    }
+
+    /// `kubectl WORDS... --context CONTEXT --namespace NAMESPACE`.
+    fn kubectl(&self, words: &[&str], namespace: &str) -> Vec<String> {
+        let mut line = argv(&["kubectl"]);
+        line.extend(argv(words));
+        line.extend(self.at(namespace));
+        line
     }
 }
 
 /// The namespace does not exist.
 pub fn namespace_missing(scene: &KubeIdentity, namespace: &str) -> Hint {
-    Hint::with_command(
+    Hint::run(
         format!(
             "Namespace {namespace} does not exist in context {}. Create it first (or ask whoever deploys the workload):",
             scene.context
         ),
-        format!("kubectl create namespace {} --context {}", q(namespace), q(&scene.context)),
+        &["kubectl", "create", "namespace", namespace, "--context", &scene.context],
     )
 }
 
 /// Whether the namespace exists could not be checked.
 pub fn namespace_unknown(scene: &KubeIdentity, namespace: &str) -> Hint {
-    Hint::with_command(
+    Hint::run(
         format!(
             "Greenlight may not read namespace {namespace}, so it could not tell whether the namespace exists. Check:"
         ),
-        format!("kubectl get namespace {} --context {}", q(namespace), q(&scene.context)),
+        &["kubectl", "get", "namespace", namespace, "--context", &scene.context],
     )
 }
 
@@ -55,14 +65,9 @@ pub fn in_other_namespaces(
         "Secret {secret} exists in namespace {list}, not in {namespace} where the workload reads it. Create it in {namespace} with the create command"
     );
     match stray {
-        Some(stray) => Hint::with_command(
+        Some(stray) => Hint::lines(
             format!("{text}; if the copy in {stray} was a mistake, delete it:"),
-            format!(
-                "kubectl delete secret {} --context {} --namespace {}",
-                q(secret),
-                q(&scene.context),
-                q(stray)
-            ),
+            vec![scene.kubectl(&["delete", "secret", secret], stray)],
         ),
         None => Hint::says(format!(
             "{text} (the spec needs the other copies too: keep them, and use the same value if they must match)."
@@ -72,26 +77,25 @@ pub fn in_other_namespaces(
 
 /// A similar name exists in the right namespace.
 pub fn near_miss(scene: &KubeIdentity, wanted: &str, namespace: &str, found: &str) -> Hint {
-    Hint::with_command(
+    Hint::lines(
         format!(
             "Namespace {namespace} has a Secret named `{found}`, but the workload reads `{wanted}`. Create `{wanted}` with the create command; then remove the misnamed one:"
         ),
-        format!("kubectl delete secret {} {}", q(found), scene.at(namespace)),
+        vec![scene.kubectl(&["delete", "secret", found], namespace)],
     )
 }
 
 /// Fewer data keys than the spec lists.
-pub fn too_few_keys(rotate: Option<String>, found: u32, keys: &[String]) -> Hint {
-    let text = format!(
-        "It has {found} data key{} but the spec lists {} ({}). Key names are not read, so check which are missing with `kubectl describe secret`, then replace it with every key:",
-        if found == 1 { "" } else { "s" },
-        keys.len(),
-        keys.join(", ")
-    );
-    match rotate {
-        Some(command) => Hint::with_command(text, command),
-        None => Hint::says(text),
-    }
+pub fn too_few_keys(found: u32, keys: &[String]) -> Hint {
+    Hint::entry(
+        format!(
+            "It has {found} data key{} but the spec lists {} ({}). Key names are not read, so check which are missing with `kubectl describe secret`, then replace it with every key:",
+            if found == 1 { "" } else { "s" },
+            keys.len(),
+            keys.join(", ")
+        ),
+        CommandKind::Rotate,
+    )
 }
 
 /// The Secret type differs from the spec.
@@ -102,11 +106,11 @@ pub fn wrong_type(
     found: &str,
     wanted: &str,
 ) -> Hint {
-    Hint::with_command(
+    Hint::lines(
         format!(
             "Its type is `{found}` but the spec expects `{wanted}`. The type cannot be changed in place: delete it and create it again with the create command."
         ),
-        format!("kubectl delete secret {} {}", q(secret), scene.at(namespace)),
+        vec![scene.kubectl(&["delete", "secret", secret], namespace)],
     )
 }
 
@@ -149,19 +153,24 @@ fn role_hints(
     (role, verbs): (&str, &str),
     verify_verb: &str,
 ) -> Vec<Hint> {
-    let subject =
-        scene.user.as_deref().map_or("--user=YOUR-USER".to_owned(), |u| format!("--user={}", q(u)));
-    let at = scene.at(namespace);
+    let subject = format!("--user={}", scene.user.as_deref().unwrap_or("YOUR-USER"));
     vec![
-        Hint::with_command(
+        Hint::lines(
             intro,
-            format!(
-                "kubectl create role {role} --verb={verbs} --resource=secrets {at}\nkubectl create rolebinding {role} --role={role} {subject} {at}"
-            ),
+            vec![
+                scene.kubectl(
+                    &["create", "role", role, &format!("--verb={verbs}"), "--resource=secrets"],
+                    namespace,
+                ),
+                scene.kubectl(
+                    &["create", "rolebinding", role, &format!("--role={role}"), &subject],
+                    namespace,
+                ),
+            ],
         ),
-        Hint::with_command(
+        Hint::lines(
             "Verify the permission:",
-            format!("kubectl auth can-i {verify_verb} secrets {at}"),
+            vec![scene.kubectl(&["auth", "can-i", verify_verb, "secrets"], namespace)],
         ),
     ]
 }
@@ -175,38 +184,47 @@ fn capitalize(text: &str) -> String {
 pub fn credentials(scene: &KubeIdentity) -> Hint {
     match &scene.login {
         Some(login) => {
-            Hint::with_command("Log in again, then Greenlight reconnects by itself:", login.clone())
+            Hint::lines("Log in again, then Greenlight reconnects by itself:", vec![login.clone()])
         }
-        None => Hint::with_command(
+        None => Hint::run(
             "The credentials in the kubeconfig were rejected. Get fresh ones (for a token, from your cluster admin), then check:",
-            format!("kubectl auth whoami --context {}", q(&scene.context)),
+            &["kubectl", "auth", "whoami", "--context", &scene.context],
         ),
     }
 }
 
 /// The API server could not be reached.
 pub fn unreachable(scene: &KubeIdentity) -> Hint {
-    Hint::with_command(
+    Hint::run(
         "Check that the cluster is reachable from this machine (VPN, proxy, the server address in the kubeconfig):",
-        format!("kubectl cluster-info --context {}", q(&scene.context)),
+        &["kubectl", "cluster-info", "--context", &scene.context],
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::Fix;
+    use crate::shell::Shell;
 
     #[test]
     fn rbac_hint_names_the_user_and_the_exact_rule() {
         let scene =
             KubeIdentity { context: "prod".into(), user: Some("alice".into()), login: None };
         let hints = rbac(&scene, "acme", "get");
-        insta::assert_snapshot!(
+        let written = |shell: Shell| {
             hints
                 .iter()
-                .map(|h| format!("{}\n{}", h.text, h.command.clone().unwrap_or_default()))
+                .map(|h| {
+                    let Some(Fix::Run(lines)) = &h.fix else { panic!("no command") };
+                    let lines: Vec<String> =
+                        lines.iter().map(|l| super::super::line(l, shell).unwrap()).collect();
+                    format!("{}\n{}", h.text, lines.join("\n"))
+                })
                 .collect::<Vec<_>>()
                 .join("\n\n")
-        );
+        };
+        insta::assert_snapshot!(written(Shell::Posix));
+        insta::assert_snapshot!("rbac_hint_in_powershell", written(Shell::PowerShell));
     }
 }

@@ -3,9 +3,10 @@
 
 use serde::Serialize;
 
+use crate::commands::{Shell, Target};
 use crate::detect::{CheckOutcome, ConnectionStatus, Permission, Progress, Selection, State};
-use crate::diagnose::Hint;
-use crate::spec::{Group, SecretSpec};
+use crate::diagnose::{Hint, Shown};
+use crate::spec::{Group, SecretEntry, SecretSpec};
 use crate::text::one_line;
 
 /// Appends one formatted line to a `String`.
@@ -46,8 +47,8 @@ pub struct ReportRow {
     pub state: State,
     /// Where it must live.
     pub location: String,
-    /// Advice, with commands.
-    pub hints: Vec<Hint>,
+    /// Advice, with commands written for the report's shell and target.
+    pub hints: Vec<ReportHint>,
     /// The checklist group.
     pub group: Group,
     /// What it is for.
@@ -71,6 +72,25 @@ pub struct ReportRow {
     pub hops: Vec<crate::detect::delivery::Hop>,
 }
 
+/// One piece of advice as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportHint {
+    /// What was found and what to do.
+    pub text: String,
+    /// What to copy, written for the report's shell and target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// How a report writes its commands: for which shell, pointing where.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Writing {
+    /// Where commands point (kubeconfig, context, profile, region).
+    pub target: Target,
+    /// The shell they are written for.
+    pub shell: Shell,
+}
+
 /// How a check ended, for exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -84,7 +104,12 @@ pub enum Verdict {
 
 impl CheckReport {
     /// Builds the report from one outcome per entry (in spec order).
-    pub fn build(spec: &SecretSpec, selection: &Selection, outcomes: &[CheckOutcome]) -> Self {
+    pub fn build(
+        spec: &SecretSpec,
+        selection: &Selection,
+        outcomes: &[CheckOutcome],
+        writing: &Writing,
+    ) -> Self {
         let secrets: Vec<ReportRow> = spec
             .entries
             .iter()
@@ -97,7 +122,7 @@ impl CheckReport {
                     .placement(selection.platform)
                     .map(|p| p.describe())
                     .unwrap_or_default(),
-                hints: outcome.hints.clone(),
+                hints: written(&outcome.hints, entry, selection, writing),
                 group: entry.group(),
                 description: entry.description.clone(),
                 detail: outcome.presence.detail().map(str::to_owned),
@@ -266,6 +291,34 @@ impl CheckReport {
     }
 }
 
+/// `hints` with their fixes written for `writing`'s shell and target. A fix that cannot be
+/// written safely is left out, and its hint says so.
+fn written(
+    hints: &[Hint],
+    entry: &SecretEntry,
+    selection: &Selection,
+    writing: &Writing,
+) -> Vec<ReportHint> {
+    let at = Shown {
+        entry,
+        platform: selection.platform,
+        target: &writing.target,
+        shell: writing.shell,
+        features: &selection.features,
+    };
+    hints
+        .iter()
+        .map(|hint| match hint.fix.as_ref().map(|fix| fix.render(&at)) {
+            Some(Err(error)) => ReportHint {
+                text: format!("{} (the command cannot be written safely: {error})", hint.text),
+                command: None,
+            },
+            Some(Ok(command)) => ReportHint { text: hint.text.clone(), command },
+            None => ReportHint { text: hint.text.clone(), command: None },
+        })
+        .collect()
+}
+
 fn markdown_cell(text: &str) -> String {
     one_line(&text.replace('|', "\\|").replace('\n', " ")).into_owned()
 }
@@ -283,7 +336,7 @@ mod tests {
         let selection = Selection::defaults(&spec);
         let outcomes =
             [CheckOutcome::now(a), CheckOutcome::now(b), CheckOutcome::now(Presence::Missing)];
-        let report = CheckReport::build(&spec, &selection, &outcomes);
+        let report = CheckReport::build(&spec, &selection, &outcomes, &Writing::default());
         (report.verdict(), report.progress())
     }
 
@@ -315,7 +368,7 @@ mod tests {
         stale.stale = Some("last known state; the API server did not answer within 10 s".into());
         let outcomes =
             [CheckOutcome::now(Presence::Present), stale, CheckOutcome::now(Presence::Missing)];
-        let report = CheckReport::build(&spec, &selection, &outcomes);
+        let report = CheckReport::build(&spec, &selection, &outcomes, &Writing::default());
         assert!(!report.ready);
         assert_eq!(report.verdict(), Verdict::Unknown);
         assert_eq!(report.progress(), "1 of 2 required secrets present; 1 could not be re-checked");
@@ -334,7 +387,8 @@ mod tests {
         let selection = Selection::defaults(&spec);
         let outcomes: Vec<CheckOutcome> =
             spec.entries.iter().map(|_| CheckOutcome::now(Presence::Present)).collect();
-        let markdown = CheckReport::build(&spec, &selection, &outcomes).to_markdown();
+        let markdown =
+            CheckReport::build(&spec, &selection, &outcomes, &Writing::default()).to_markdown();
         assert!(markdown.contains("**Ready**: 2 of 2 required secrets present."), "{markdown}");
         assert!(markdown.contains("| ✓ present | `a` | Secret ns/a |  |"), "{markdown}");
         assert!(markdown.contains("## Provided by the vendor"), "{markdown}");

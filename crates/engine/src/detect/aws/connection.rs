@@ -84,9 +84,9 @@ pub async fn connect(
             message: format!(
                 "AWS profile `{name}` does not exist in ~/.aws/config or ~/.aws/credentials ({list})"
             ),
-            hints: vec![Hint::with_command(
+            hints: vec![Hint::run(
                 "Pick one of the profiles the AWS CLI knows:",
-                "aws configure list-profiles",
+                &["aws", "configure", "list-profiles"],
             )],
         });
     }

@@ -24,11 +24,7 @@ use outcome::{Round, create_hint, missing, parameter_outcome, secret_outcome};
 use session::{Session, session};
 use wire::{AwsError, ParameterMeta, SecretMeta};
 
-use super::{
-    AwsConnection, CheckOutcome, Connection, ConnectionStatus, DIAGNOSIS_BUDGET, Mode, Presence,
-    Probe, ProbeFuture, command_target,
-};
-use crate::commands::Target;
+use super::{CheckOutcome, ConnectionStatus, DIAGNOSIS_BUDGET, Mode, Presence, Probe, ProbeFuture};
 use crate::diagnose::aws as hints;
 use crate::spec::{AwsService, Expect, Platform, SecretSpec};
 
@@ -204,18 +200,6 @@ async fn check(
     };
     let profile = session.identity.profile.clone();
     let default_region = settings.region.clone().or_else(|| session.identity.region.clone());
-    let target = command_target(
-        &Target {
-            aws_profile: settings.profile.clone(),
-            aws_region: settings.region.clone(),
-            ..Target::default()
-        },
-        Some(&Connection::Aws(AwsConnection {
-            profile: profile.clone(),
-            region: default_region.clone(),
-            ..AwsConnection::default()
-        })),
-    );
     let (groups, mut outcomes) = plan(spec, indices, default_region.as_deref(), profile.as_deref());
     let results = look_up(&session, state, spec, &groups).await;
     remember(state, &results);
@@ -233,7 +217,7 @@ async fn check(
             Some((a.service, region.to_owned(), a.name.clone()))
         })
         .collect();
-    let round = Round { state, session: &session, target: &target, spec_regions, placed: &placed };
+    let round = Round { state, session: &session, spec_regions, placed: &placed };
     let mut diagnosed = 0usize;
     let judged = futures::future::join_all(results.into_iter().filter_map(|(index, result)| {
         let entry = spec.entries.get(index)?;
@@ -244,15 +228,11 @@ async fn check(
             diagnosed += 1;
             diagnosed <= 10
         };
-        let (session, target, profile, round) = (&session, &target, profile.as_deref(), &round);
+        let (session, profile, round) = (&session, profile.as_deref(), &round);
         Some(async move {
             let mut outcome = match result {
-                Ok(Found::Secret(Some(meta))) => {
-                    secret_outcome(entry, placement, region, &meta, target, profile)
-                }
-                Ok(Found::Parameter(Some(meta))) => {
-                    parameter_outcome(entry, placement, &meta, target)
-                }
+                Ok(Found::Secret(Some(meta))) => secret_outcome(placement, region, &meta, profile),
+                Ok(Found::Parameter(Some(meta))) => parameter_outcome(placement, &meta),
                 Ok(_) => diagnosis(round, entry, placement, region, diagnose).await,
                 Err(AwsError::Denied { action, .. }) => {
                     CheckOutcome::now(Presence::Forbidden { permission: action.clone() })
@@ -476,7 +456,6 @@ async fn diagnosis(
     let plain = || {
         CheckOutcome::now(Presence::Missing).with_hints(create_hint(
             entry,
-            round.target,
             &format!("Not found in {} in {region}. Create it:", placement.service.title()),
         ))
     };

@@ -6,17 +6,16 @@ use std::collections::BTreeSet;
 
 use super::session::Session;
 use super::wire::{self, ParameterMeta, SecretMeta};
-use crate::commands::{self, CommandKind, Target};
+use crate::commands::CommandKind;
 use crate::detect::{CheckOutcome, Presence};
 use crate::diagnose::{Hint, aws as hints};
-use crate::spec::{AwsPlacement, AwsService, Platform, SecretEntry};
+use crate::spec::{AwsPlacement, AwsService, SecretEntry};
 use crate::text::is_near_miss;
 
 /// What every diagnosis of one round shares.
 pub(super) struct Round<'a> {
     pub(super) state: &'a super::ProbeState,
     pub(super) session: &'a Session,
-    pub(super) target: &'a Target,
     /// The regions the spec names.
     pub(super) spec_regions: &'a BTreeSet<String>,
     /// Every (service, region, name) the spec places, needed now or not: a hint never offers
@@ -34,20 +33,13 @@ impl Round<'_> {
 const COMMON_REGIONS: [&str; 6] =
     ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"];
 
-pub(super) fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {
-    commands::posix_text(entry, Platform::Aws, target, kind)
-}
-
-pub(super) fn create_hint(entry: &SecretEntry, target: &Target, text: &str) -> Vec<Hint> {
+pub(super) fn create_hint(entry: &SecretEntry, text: &str) -> Vec<Hint> {
     if entry.provided_by == crate::spec::Provider::Vendor {
         return vec![Hint::says(
             "The vendor's deployment creates it; there is nothing to do until it runs.",
         )];
     }
-    vec![match command(entry, target, CommandKind::Create) {
-        Some(c) => Hint::with_command(text, c),
-        None => Hint::says(text),
-    }]
+    vec![Hint::entry(text, CommandKind::Create)]
 }
 
 /// Loose KMS key comparison: the same ID, ARN or alias, or one the suffix of the other.
@@ -68,11 +60,9 @@ fn other_key(wanted: Option<&str>, found: Option<&str>, default_alias: &str) -> 
 }
 
 pub(super) fn secret_outcome(
-    entry: &SecretEntry,
     placement: &AwsPlacement,
     region: &str,
     meta: &SecretMeta,
-    target: &Target,
     profile: Option<&str>,
 ) -> CheckOutcome {
     if let Some(date) = &meta.deleted {
@@ -85,29 +75,17 @@ pub(super) fn secret_outcome(
         return CheckOutcome::now(Presence::Wrong {
             reason: "exists, but has no current value".to_owned(),
         })
-        .with_hints(vec![hints::no_current_value(command(
-            entry,
-            target,
-            CommandKind::Rotate,
-        ))]);
+        .with_hints(vec![hints::no_current_value()]);
     }
     key_outcome(placement, meta.kms_key.as_deref(), "alias/aws/secretsmanager")
 }
 
-pub(super) fn parameter_outcome(
-    entry: &SecretEntry,
-    placement: &AwsPlacement,
-    meta: &ParameterMeta,
-    target: &Target,
-) -> CheckOutcome {
+pub(super) fn parameter_outcome(placement: &AwsPlacement, meta: &ParameterMeta) -> CheckOutcome {
     if meta.kind != wire::secure_string() {
         return CheckOutcome::now(Presence::Wrong {
             reason: format!("type {}, the spec expects SecureString", meta.kind),
         })
-        .with_hints(vec![hints::not_secure_string(
-            &meta.kind,
-            command(entry, target, CommandKind::Rotate),
-        )]);
+        .with_hints(vec![hints::not_secure_string(&meta.kind)]);
     }
     key_outcome(placement, meta.kms_key.as_deref(), "alias/aws/ssm")
 }
@@ -155,7 +133,7 @@ pub(super) async fn missing(
     placement: &AwsPlacement,
     region: &str,
 ) -> CheckOutcome {
-    let (session, target, spec_regions) = (round.session, round.target, round.spec_regions);
+    let (session, spec_regions) = (round.session, round.spec_regions);
     let service = placement.service;
     let name = &placement.name;
     let profile = session.identity.profile.as_deref();
@@ -178,7 +156,7 @@ pub(super) async fn missing(
             .map(|r| format!("{} {name} in {r}", service.title()))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut hints_list = create_hint(entry, target, &format!("Create it in {region}:"));
+        let mut hints_list = create_hint(entry, &format!("Create it in {region}:"));
         let stray = others.iter().find(|r| !round.placed(service, r, name));
         hints_list.push(hints::in_other_regions(
             service.title(),
@@ -202,8 +180,7 @@ pub(super) async fn missing(
     };
     for other in other_names.iter().collect::<BTreeSet<_>>() {
         if exists(session, other_service, region, other).await {
-            let mut hints_list =
-                create_hint(entry, target, &format!("Create it in {}:", service.title()));
+            let mut hints_list = create_hint(entry, &format!("Create it in {}:", service.title()));
             hints_list.push(hints::in_other_service(other_service.title(), other, service.title()));
             return CheckOutcome::now(Presence::FoundElsewhere {
                 location: format!("{} {other} in {region}", other_service.title()),
@@ -228,7 +205,7 @@ pub(super) async fn missing(
         names.into_iter().find(|n| is_near_miss(name, n) && !round.placed(service, region, n))
     }) {
         let mut hints_list = vec![hints::near_miss(&near, name)];
-        hints_list.extend(create_hint(entry, target, "Create it under the right name:"));
+        hints_list.extend(create_hint(entry, "Create it under the right name:"));
         return CheckOutcome::now(Presence::FoundElsewhere {
             location: format!("{} {near} in {region} (a similar name)", service.title()),
         })
@@ -236,7 +213,6 @@ pub(super) async fn missing(
     }
     CheckOutcome::now(Presence::Missing).with_hints(create_hint(
         entry,
-        target,
         &format!("Not found in {} in {region}. Create it:", service.title()),
     ))
 }

@@ -242,11 +242,11 @@ fn unknown(reason: String) -> WriteAccess {
 pub(super) fn hints(access: &WriteAccess, needs: &[Need]) -> Vec<Hint> {
     match access.can_create {
         Permission::Yes => Vec::new(),
-        Permission::No => vec![Hint::with_command(
+        Permission::No => vec![Hint::document(
             "Before pasting: you may not create or replace it here. An administrator can attach this policy (or the equivalent) to your user or role:",
             policy(needs),
         )],
-        Permission::Unknown => vec![Hint::with_command(
+        Permission::Unknown => vec![Hint::document(
             "Creating it needs these permissions; if the command fails with AccessDenied, an administrator can attach this policy:",
             policy(needs),
         )],

@@ -11,8 +11,7 @@ use kube::config::{ExecAuthCluster, KubeConfigOptions, Kubeconfig, KubeconfigErr
 
 use super::exec;
 use crate::detect::ConnectError;
-use crate::diagnose::Hint;
-use crate::shell::quote;
+use crate::diagnose::{Hint, argv};
 
 /// Where the chosen context points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +26,8 @@ pub struct ContextInfo {
     pub user: String,
     /// The exec credential plugin's program name, if the user has one.
     pub plugin: Option<String>,
-    /// What to run to log in again, when it can be told from the kubeconfig.
-    pub login: Option<String>,
+    /// What to run to log in again (an argv), when it can be told from the kubeconfig.
+    pub login: Option<Vec<String>>,
 }
 
 fn connect_error(message: impl Into<String>, hint: Hint) -> ConnectError {
@@ -48,9 +47,9 @@ pub fn read_kubeconfig(path: Option<&Path>) -> Result<Kubeconfig, ConnectError> 
         };
         connect_error(
             format!("cannot read the kubeconfig ({location}): {}", kubeconfig_problem(&e)),
-            Hint::with_command(
+            Hint::run(
                 "Check that the file exists and is valid; `kubectl config view` shows what kubectl reads.",
-                "kubectl config view --minify",
+                &["kubectl", "config", "view", "--minify"],
             ),
         )
     })
@@ -106,7 +105,7 @@ fn login_command(
     program: &str,
     args: &[String],
     env: &[HashMap<String, String>],
-) -> Option<String> {
+) -> Option<Vec<String>> {
     let arg_after =
         |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let env_value = |name: &str| {
@@ -114,21 +113,25 @@ fn login_command(
             .find(|e| e.get("name").map(String::as_str) == Some(name))
             .and_then(|e| e.get("value").cloned())
     };
-    match program {
+    let words: Vec<String> = match program {
         "aws" => {
             let profile = arg_after("--profile").or_else(|| env_value("AWS_PROFILE"));
-            Some(match profile {
-                Some(profile) => format!("aws sso login --profile {}", crate::shell::quote::posix(&profile).ok()?),
-                None => "aws sso login".to_owned(),
-            })
+            let mut words = argv(&["aws", "sso", "login"]);
+            if let Some(profile) = profile {
+                words.extend(argv(&["--profile", &profile]));
+            }
+            words
         }
-        "aws-iam-authenticator" => Some("aws sso login".to_owned()),
-        "gke-gcloud-auth-plugin" | "gcloud" => Some("gcloud auth login".to_owned()),
-        "kubelogin" => Some("az login".to_owned()),
-        "kubectl" if args.iter().any(|a| a == "oidc-login") => Some("kubectl oidc-login get-token --help  # then run any kubectl command to log in in the browser".to_owned()),
-        "doctl" => Some("doctl auth init".to_owned()),
-        _ => None,
-    }
+        "aws-iam-authenticator" => argv(&["aws", "sso", "login"]),
+        "gke-gcloud-auth-plugin" | "gcloud" => argv(&["gcloud", "auth", "login"]),
+        "kubelogin" => argv(&["az", "login"]),
+        "kubectl" if args.iter().any(|a| a == "oidc-login") => {
+            argv(&["kubectl", "oidc-login", "get-token", "--help"])
+        }
+        "doctl" => argv(&["doctl", "auth", "init"]),
+        _ => return None,
+    };
+    Some(words)
 }
 
 /// A client for one context, with what it is known by.
@@ -154,9 +157,9 @@ pub async fn connect(
         None => {
             return Err(connect_error(
                 "the kubeconfig has no current context",
-                Hint::with_command(
+                Hint::run(
                     "Pick one with `kubectl config use-context`, or choose a context in Greenlight.",
-                    "kubectl config get-contexts",
+                    &["kubectl", "config", "get-contexts"],
                 ),
             ));
         }
@@ -168,9 +171,9 @@ pub async fn connect(
                 "context `{name}` is not in the kubeconfig (it has: {})",
                 if known.is_empty() { "none".to_owned() } else { known.join(", ") }
             ),
-            Hint::with_command(
+            Hint::run(
                 "Use one of the contexts kubectl knows:",
-                "kubectl config get-contexts",
+                &["kubectl", "config", "get-contexts"],
             ),
         ));
     };
@@ -179,7 +182,6 @@ pub async fn connect(
     let cluster =
         config.clusters.iter().find(|c| c.name == details.cluster).and_then(|c| c.cluster.clone());
     let server = cluster.as_ref().and_then(|c| c.server.clone()).unwrap_or_default();
-    let quoted = quote::posix(&name).unwrap_or_else(|_| "CONTEXT".to_owned());
     let mut plugin = None;
     let mut login = None;
     let mut expires = None;
@@ -199,7 +201,7 @@ pub async fn connect(
         let credential =
             exec::run(&exec_config, cluster_info, timeout).await.map_err(|e| ConnectError {
                 message: e.to_string(),
-                hints: vec![plugin_hint(login.as_deref(), &quoted)],
+                hints: vec![plugin_hint(login.as_deref(), &name)],
             })?;
         auth.token = credential.token;
         if credential.client_certificate_data.is_some() {
@@ -216,9 +218,9 @@ pub async fn connect(
                     "the kubeconfig entry for context `{name}` cannot be used: {}",
                     kubeconfig_problem(&e)
                 ),
-                Hint::with_command(
+                Hint::run(
                     "Check the context's cluster and user entries:",
-                    format!("kubectl config view --minify --context {quoted}"),
+                    &["kubectl", "config", "view", "--minify", "--context", &name],
                 ),
             )
         })?;
@@ -231,7 +233,7 @@ pub async fn connect(
     let client = kube::Client::try_from(client_config).map_err(|e| match e {
         kube::Error::Auth(_) => connect_error(
             format!("credentials for context `{name}` could not be obtained from the kubeconfig"),
-            plugin_hint(login.as_deref(), &quoted),
+            plugin_hint(login.as_deref(), &name),
         ),
         _ => connect_error(
             format!("cannot set up a client for context `{name}` (TLS settings in the kubeconfig)"),
@@ -253,14 +255,14 @@ pub async fn connect(
 
 /// What to do when credentials could not be had: log in again, or see the plugin's own words
 /// in a terminal (Greenlight does not show them: they can carry credentials).
-fn plugin_hint(login: Option<&str>, context: &str) -> Hint {
+fn plugin_hint(login: Option<&[String]>, context: &str) -> Hint {
     match login {
         Some(login) => {
-            Hint::with_command("Log in again, then Greenlight reconnects by itself:", login)
+            Hint::lines("Log in again, then Greenlight reconnects by itself:", vec![login.to_vec()])
         }
-        None => Hint::with_command(
+        None => Hint::run(
             "Run any kubectl command with this context to see what the credential plugin says, and fix that:",
-            format!("kubectl auth whoami --context {context}"),
+            &["kubectl", "auth", "whoami", "--context", context],
         ),
     }
 }
@@ -272,12 +274,14 @@ mod tests {
     #[test]
     fn login_commands_follow_the_plugin() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let joined = |l: Option<Vec<String>>| l.map(|l| l.join(" "));
         assert_eq!(
             login_command(
                 "aws",
                 &args(&["eks", "get-token", "--cluster-name", "c", "--profile", "prod"]),
                 &[]
             )
+            .map(|l| l.join(" "))
             .as_deref(),
             Some("aws sso login --profile prod")
         );
@@ -286,11 +290,11 @@ mod tests {
             ("value".to_owned(), "ops team".to_owned()),
         ])];
         assert_eq!(
-            login_command("aws", &args(&["eks", "get-token"]), &env).as_deref(),
-            Some("aws sso login --profile 'ops team'")
+            login_command("aws", &args(&["eks", "get-token"]), &env),
+            Some(args(&["aws", "sso", "login", "--profile", "ops team"]))
         );
         assert_eq!(
-            login_command("gke-gcloud-auth-plugin", &[], &[]).as_deref(),
+            joined(login_command("gke-gcloud-auth-plugin", &[], &[])).as_deref(),
             Some("gcloud auth login")
         );
         assert_eq!(login_command("my-plugin", &[], &[]), None);

@@ -34,11 +34,7 @@ use outcome::{Observation, Round, judge, observe};
 use session::{Session, breaks_session, session};
 use view::{Access, NamespaceView, view};
 
-use super::{
-    CheckOutcome, Connection, ConnectionStatus, KubernetesConnection, Mode, Presence, Probe,
-    ProbeFuture, command_target,
-};
-use crate::commands::Target;
+use super::{CheckOutcome, ConnectionStatus, Mode, Presence, Probe, ProbeFuture};
 use crate::spec::{Expect, KubernetesPlacement, Platform, SecretEntry, SecretSpec};
 
 /// How the probe works.
@@ -62,15 +58,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The operator's choices these settings carry, as a command target.
-    pub(super) fn choices(&self) -> Target {
-        Target {
-            kubeconfig: self.kubeconfig.as_ref().map(|p| p.display().to_string()),
-            kube_context: self.context.clone(),
-            ..Target::default()
-        }
-    }
-
     /// Defaults for `context` and `mode`.
     pub fn new(context: Option<String>, mode: Mode) -> Self {
         Self {
@@ -233,13 +220,6 @@ async fn check(
     )
     .await;
 
-    let target = command_target(
-        &settings.choices(),
-        Some(&Connection::Kubernetes(KubernetesConnection {
-            context: Some(session.info.context.clone()),
-            ..KubernetesConnection::default()
-        })),
-    );
     // Presence first; then each missing Secret's diagnosis, all at once, each within its own
     // budget, so a slow search never costs a row its answer.
     let planned: Vec<(usize, &SecretEntry, &KubernetesPlacement, &Arc<NamespaceView>)> =
@@ -270,7 +250,6 @@ async fn check(
         settings,
         session: &session,
         views: &views,
-        target: &target,
         placed: &placed,
         permissions_epoch: state.permissions_epoch.load(Ordering::Relaxed),
     };

@@ -10,15 +10,11 @@ use super::Settings;
 use super::session::Session;
 use super::view::{Access, NamespaceView};
 use super::wire::{self, ProbeError, SecretRow};
-use crate::commands::{self, CommandKind, Target};
+use crate::commands::CommandKind;
 use crate::detect::{CheckOutcome, DIAGNOSIS_BUDGET, Permission, Presence, WriteAccess};
 use crate::diagnose::Hint;
 use crate::diagnose::kubernetes::{self as hints, KubeIdentity};
-use crate::spec::{KubernetesPlacement, Platform, SecretEntry};
-
-pub(super) fn command(entry: &SecretEntry, target: &Target, kind: CommandKind) -> Option<String> {
-    commands::posix_text(entry, Platform::Kubernetes, target, kind)
-}
+use crate::spec::{KubernetesPlacement, SecretEntry};
 
 /// What the view says about one placement, before any diagnosis.
 pub(super) enum Observation {
@@ -90,7 +86,6 @@ pub(super) struct Round<'a> {
     pub(super) settings: &'a Settings,
     pub(super) session: &'a Session,
     pub(super) views: &'a HashMap<String, Arc<NamespaceView>>,
-    pub(super) target: &'a Target,
     /// Every (namespace, Secret) the spec places, needed now or not: a hint never offers to
     /// delete one of them.
     pub(super) placed: &'a BTreeSet<(String, String)>,
@@ -126,12 +121,12 @@ pub(super) async fn judge(
         Observation::Answered { row, stale } => (row, stale),
     };
     let mut outcome = match row {
-        Some(row) => present(scene, entry, placement, &row, round.target),
+        Some(row) => present(scene, placement, &row),
         None => {
             let diagnosis = missing(round, view, entry, placement);
             match tokio::time::timeout(DIAGNOSIS_BUDGET, diagnosis).await {
                 Ok(outcome) => outcome,
-                Err(_) => plain_missing(entry, placement, round.target),
+                Err(_) => plain_missing(entry, placement),
             }
         }
     };
@@ -202,20 +197,9 @@ async fn write_access(round: &Round<'_>, view: &NamespaceView) -> WriteAccess {
 }
 
 /// Missing, with the create command and no diagnosis.
-fn plain_missing(
-    entry: &SecretEntry,
-    placement: &KubernetesPlacement,
-    target: &Target,
-) -> CheckOutcome {
+fn plain_missing(entry: &SecretEntry, placement: &KubernetesPlacement) -> CheckOutcome {
     let text = format!("Not found in namespace {}. Create it:", placement.namespace);
-    CheckOutcome::now(Presence::Missing).with_hints(vec![match command(
-        entry,
-        target,
-        CommandKind::Create,
-    ) {
-        Some(c) => Hint::with_command(text, c),
-        None => Hint::says(text),
-    }])
+    CheckOutcome::now(Presence::Missing).with_hints(vec![create_hint(entry, &text)])
 }
 
 pub(super) fn failed(scene: &KubeIdentity, namespace: &str, error: &ProbeError) -> CheckOutcome {
@@ -235,10 +219,8 @@ pub(super) fn failed(scene: &KubeIdentity, namespace: &str, error: &ProbeError) 
 
 pub(super) fn present(
     scene: &KubeIdentity,
-    entry: &SecretEntry,
     placement: &KubernetesPlacement,
     row: &SecretRow,
-    target: &Target,
 ) -> CheckOutcome {
     if let Some(wanted) = placement.secret_type.as_ref().filter(|w| **w != row.secret_type) {
         return CheckOutcome::now(Presence::Wrong {
@@ -257,11 +239,7 @@ pub(super) fn present(
         return CheckOutcome::now(Presence::Wrong {
             reason: format!("has {} of the {wanted} data keys the spec lists", row.keys),
         })
-        .with_hints(vec![hints::too_few_keys(
-            command(entry, target, CommandKind::Rotate),
-            row.keys,
-            &placement.keys,
-        )]);
+        .with_hints(vec![hints::too_few_keys(row.keys, &placement.keys)]);
     }
     CheckOutcome::now(Presence::Present)
 }
@@ -280,11 +258,7 @@ pub(super) async fn missing(
             "Not found in namespace {namespace}. The vendor's deployment creates it; there is nothing to do until it runs."
         ))]);
     }
-    let create = command(entry, round.target, CommandKind::Create);
-    let create_hint = |text: &str| match &create {
-        Some(c) => Hint::with_command(text, c.clone()),
-        None => Hint::says(text),
-    };
+    let create_hint = |text: &str| create_hint(entry, text);
     match namespace_exists(round.settings, session, view).await {
         Some(false) => {
             return CheckOutcome::now(Presence::Missing).with_hints(vec![
@@ -423,4 +397,13 @@ pub(super) async fn elsewhere(
     }
     found.sort();
     found
+}
+
+/// "Create it" with the entry's create command (the vendor's entries have none).
+fn create_hint(entry: &SecretEntry, text: &str) -> Hint {
+    if entry.provided_by == crate::spec::Provider::Vendor {
+        Hint::says(text)
+    } else {
+        Hint::entry(text, CommandKind::Create)
+    }
 }

@@ -20,7 +20,6 @@ use crate::spec::Expect;
 /// A connected client and what is known per namespace.
 pub(super) struct Session {
     pub(super) client: kube::Client,
-    pub(super) info: ContextInfo,
     /// When the exec plugin's credential stops working; the session is renewed before.
     pub(super) expires: Option<std::time::SystemTime>,
     /// Starts a round when the credential is due for renewal.
@@ -120,7 +119,6 @@ pub(super) async fn session(
     });
     let session = Arc::new(Session {
         client,
-        info,
         expires,
         renewal,
         scene,
