@@ -749,3 +749,31 @@ where
     fakes.held.lock().unwrap().awkward_exact = None;
     value
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_whose_backend_stops_answering_goes_stale_and_is_not_ready() {
+    let mut cluster = Cluster::start().await;
+    for ns in ["source", "app"] {
+        cluster.server.create_namespace(ns);
+    }
+    cluster.seed("source", "lonely", &[("value", "lonely-value-19283")]);
+    cluster.seed("app", "plain", &[("k", "plain-value-20311")]);
+    let spec = write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: stale\nplatforms: [kubernetes]\nbackends:\n  src: { kind: kubernetes, namespace: source }\ndelivery: { external_secrets: { store: { kind: ClusterSecretStore, name: s } } }\nvalues:\n  - { name: lonely, description: A value no Secret is made from yet }\nsecrets:\n  - { name: plain, description: A plain one, kubernetes: { namespace: app, keys: [k] } }\n  - { name: absent, description: Keeps the watch going, kubernetes: { namespace: app, keys: [k] } }\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let mut watch =
+        cluster.spawn_greenlight(&["watch", "--context", "test", "--format", "json", spec]);
+    watch.line_matching(Duration::from_secs(30), is("lonely", "present")).await;
+    watch.line_matching(Duration::from_secs(30), is("plain", "present")).await;
+    // The cluster (the value's backend) stops answering: both rows keep their last known
+    // state, marked stale, and neither counts as present.
+    cluster.server.stop();
+    let stale = |name: &'static str| -> Box<dyn Fn(&Value) -> bool> {
+        Box::new(move |l: &Value| {
+            l["name"] == name && l["state"] == "present" && !l["stale"].is_null()
+        })
+    };
+    watch.lines_matching_all(Duration::from_secs(60), vec![stale("plain"), stale("lonely")]).await;
+}

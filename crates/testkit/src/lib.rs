@@ -396,6 +396,38 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Reads lines until each of `wanted` has been satisfied by one of them, in any order, up
+    /// to `limit`; panics with what was seen otherwise.
+    pub async fn lines_matching_all(
+        &mut self,
+        limit: Duration,
+        wanted: Vec<Box<dyn Fn(&serde_json::Value) -> bool>>,
+    ) {
+        let mut met = vec![false; wanted.len()];
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + limit;
+        while met.iter().any(|m| !m) {
+            match tokio::time::timeout_at(deadline, self.lines.next_line()).await {
+                Ok(Ok(Some(line))) => {
+                    let value: serde_json::Value =
+                        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+                    for (i, wanted) in wanted.iter().enumerate() {
+                        met[i] |= wanted(&value);
+                    }
+                    seen.push(line);
+                }
+                Ok(Ok(None)) => panic!("greenlight exited; lines seen:\n{}", seen.join("\n")),
+                Ok(Err(e)) => panic!("reading greenlight: {e}"),
+                Err(_) => panic!(
+                    "not every line wanted came within {limit:?} (met: {met:?}); lines seen:\n{}",
+                    seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
 /// A line for `name` in `state`.
 pub fn is(name: &str, state: &str) -> impl Fn(&serde_json::Value) -> bool {
     let (name, state) = (name.to_owned(), state.to_owned());

@@ -540,7 +540,13 @@ impl Chain<'_> {
                 hops.push(t.secret);
             }
         }
-        self.verdict(hops, backend_outcome, sync_helps, &needed)
+        let mut outcome = self.verdict(hops, backend_outcome, sync_helps, &needed);
+        // A hop known only from before (a watch that broke, a backend that stopped answering)
+        // makes the whole row the last known state: it never counts as present.
+        if outcome.stale.is_none() {
+            outcome.stale = self.stale(&needed);
+        }
+        outcome
     }
 
     fn backend_hop(&self) -> (Hop, Option<CheckOutcome>) {
@@ -568,6 +574,15 @@ impl Chain<'_> {
                 None,
             ),
         }
+    }
+
+    /// Why a hop this row was judged by is only its last known state, if one is.
+    fn stale(&self, needed: &[&DeliveryTarget]) -> Option<String> {
+        let targets = needed.iter().filter_map(|t| {
+            let index = self.targets.get(&(t.namespace.clone(), t.secret.clone()))?;
+            self.answers.get(index)
+        });
+        self.backend.into_iter().chain(targets).find_map(|o| o.stale.clone())
     }
 
     fn manifests(&self) -> Option<&str> {
