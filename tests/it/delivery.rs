@@ -251,6 +251,32 @@ async fn a_hand_made_target_is_not_green_while_external_secrets_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_sync_through_the_spec_s_store_counts() {
+    let mut chain = chain(&["v1"]).await;
+    chain.moto.seed_secret("us-east-1", "platform/api-token", "cf-token-value-6604").await;
+    // The dns ExternalSecret reads through another store than the spec names; it syncs.
+    let server = &chain.cluster.server;
+    server.put_custom("clustersecretstores", aws_cluster_store("other-store", "us-east-1"));
+    let es = external_secret(
+        "dns",
+        "api-token",
+        ("ClusterSecretStore", "other-store"),
+        "api-token",
+        &[("token", "platform/api-token")],
+    );
+    server.put_custom("externalsecrets", es);
+    EsoStandIn::settled(&server.handle()).await;
+    let (_, report) = chain.check(&[]).await;
+    let token = row(&report, "api-token");
+    assert_ne!(token["state"], "present", "{token:#}");
+    let dns = hop(token, "ExternalSecret dns/api-token");
+    assert_eq!(dns["state"], "failing", "{dns:#}");
+    assert!(dns["detail"].as_str().unwrap().contains("other-store"), "{dns:#}");
+    chain.moto.assert_value_free();
+    chain.cluster.assert_value_free();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_secrets_missing_or_on_another_version_is_its_own_state() {
     let mut chain = chain(&[]).await;
     chain.moto.seed_secret("us-east-1", "platform/api-token", "cf-token-value-5512").await;

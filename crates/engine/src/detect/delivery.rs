@@ -576,6 +576,23 @@ impl Chain<'_> {
         }
     }
 
+    /// When `es` reads through another store than the spec names: what it reads through. Only
+    /// a sync through the spec's store says anything about the value the spec places.
+    fn other_store(&self, es: &External) -> Option<String> {
+        let wanted = &self.spec.delivery.as_ref()?.store;
+        let kind = if es.store_kind.is_empty() { "SecretStore" } else { es.store_kind.as_str() };
+        let same = es.store.is_empty() || (es.store == wanted.name && kind == wanted.kind.as_str());
+        (!same).then(|| {
+            format!(
+                "reads through {} {}, not the {} {} the spec names: it does not deliver the value from the spec's backend; point its secretStoreRef at the spec's store (or correct the spec)",
+                cell(kind, |c| c.is_ascii_alphanumeric()),
+                cell(&es.store, |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')),
+                wanted.kind.as_str(),
+                wanted.name
+            )
+        })
+    }
+
     /// Why a hop this row was judged by is only its last known state, if one is.
     fn stale(&self, needed: &[&DeliveryTarget]) -> Option<String> {
         let targets = needed.iter().filter_map(|t| {
@@ -689,7 +706,10 @@ impl Chain<'_> {
                 HopState::Missing,
                 Some("does not exist yet; the deployment's manifests create it".to_owned()),
             ),
-            Some(Ok(Some(es))) => es_state(es),
+            Some(Ok(Some(es))) => match self.other_store(es) {
+                Some(other) => (HopState::Failing, Some(other)),
+                None => es_state(es),
+            },
         };
         let synced = es_state == HopState::Ok;
         // ESO labels what it writes (since 0.11); older releases do not, so the label only

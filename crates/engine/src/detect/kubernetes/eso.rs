@@ -50,6 +50,10 @@ pub(crate) struct External {
     pub reason: String,
     /// The Last Sync column, when the server has it.
     pub last_sync: String,
+    /// The Store column: the store it reads through.
+    pub store: String,
+    /// The StoreType column: the store's kind (empty means SecretStore, ESO's default).
+    pub store_kind: String,
     /// For one that is not synced: the latest Warning Event, classified.
     pub cause: Option<Cause>,
 }
@@ -309,6 +313,8 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
                     ready: cell("ready"),
                     reason: cell("status"),
                     last_sync: cell("last sync"),
+                    store: cell("store"),
+                    store_kind: cell("storetype"),
                     cause: None,
                 };
                 if external.ready == "False" {
