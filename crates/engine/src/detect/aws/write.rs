@@ -33,6 +33,18 @@ fn partition(arn: &str) -> &str {
     arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
 }
 
+/// The region whose endpoint serves IAM in `partition` (IAM is global within a partition,
+/// and each partition has its own).
+fn iam_region(partition: &str) -> &'static str {
+    match partition {
+        "aws-cn" => "cn-north-1",
+        "aws-us-gov" => "us-gov-west-1",
+        "aws-iso" => "us-iso-east-1",
+        "aws-iso-b" => "us-isob-east-1",
+        _ => "us-east-1",
+    }
+}
+
 /// The KMS resource a key reference names.
 fn kms_arn(key: &str, partition: &str, region: &str, account: &str) -> String {
     if key.starts_with("arn:") {
@@ -172,7 +184,7 @@ pub(super) async fn access(
 async fn simulate(session: &Session, needs: &[Need]) -> WriteAccess {
     let iam = aws_sdk_iam::Client::from_conf(
         aws_sdk_iam::config::Builder::from(&session.identity.config)
-            .region(Region::new("us-east-1"))
+            .region(Region::new(iam_region(partition(&session.identity.arn))))
             .build(),
     );
     let source = match principal(&session.identity.arn) {
@@ -221,17 +233,31 @@ async fn simulate(session: &Session, needs: &[Need]) -> WriteAccess {
             denied.push(format!("{} ({decision})", result.eval_action_name));
         }
     }
-    if denied.is_empty() {
-        WriteAccess {
-            can_create: Permission::Yes,
-            reason: format!("{source} may create and replace it (simulated)"),
-        }
-    } else {
-        WriteAccess {
+    verdict(&source, &denied, needs)
+}
+
+/// The answer from what the simulation denied. IAM's simulation does not read a KMS key's
+/// own policy, so an allowed KMS action is not proven: the answer is then "unknown", naming
+/// what is left to check.
+fn verdict(source: &str, denied: &[String], needs: &[Need]) -> WriteAccess {
+    if !denied.is_empty() {
+        return WriteAccess {
             can_create: Permission::No,
             reason: format!("{source} may not: {}", denied.join(", ")),
-        }
+        };
     }
+    let kms: Vec<&str> =
+        needs.iter().filter(|n| n.action.starts_with("kms:")).map(|n| n.action).collect();
+    if kms.is_empty() {
+        return WriteAccess {
+            can_create: Permission::Yes,
+            reason: format!("{source} may create and replace it (simulated)"),
+        };
+    }
+    unknown(format!(
+        "IAM allows {source} to create and replace it (simulated), but whether the KMS key's own policy allows {} is not proven: the simulation does not read key policies",
+        kms.join(" and ")
+    ))
 }
 
 fn unknown(reason: String) -> WriteAccess {
@@ -256,6 +282,35 @@ pub(super) fn hints(access: &WriteAccess, needs: &[Need]) -> Vec<Hint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iam_is_asked_in_the_caller_s_partition() {
+        assert_eq!(iam_region(partition("arn:aws-cn:iam::123456789012:user/ops")), "cn-north-1");
+        assert_eq!(
+            iam_region(partition("arn:aws-us-gov:sts::123456789012:assumed-role/r/s")),
+            "us-gov-west-1"
+        );
+        assert_eq!(iam_region(partition("arn:aws:iam::123456789012:user/ops")), "us-east-1");
+    }
+
+    #[test]
+    fn an_allowed_kms_action_is_not_proven() {
+        let placement = |kms: Option<&str>| AwsPlacement {
+            service: AwsService::SecretsManager,
+            name: "acme/token".into(),
+            region: None,
+            kms_key: kms.map(str::to_owned),
+        };
+        let caller = "arn:aws:iam::123456789012:user/ops";
+        let plain = needs_for(&placement(None), "us-east-1", "123456789012", caller);
+        assert_eq!(verdict(caller, &[], &plain).can_create, Permission::Yes);
+        let with_key = needs_for(&placement(Some("alias/acme")), "us-east-1", "123456789012", caller);
+        let answer = verdict(caller, &[], &with_key);
+        assert_eq!(answer.can_create, Permission::Unknown);
+        assert!(answer.reason.contains("not proven"), "{}", answer.reason);
+        let denied = verdict(caller, &["kms:Decrypt (no policy allows it)".into()], &with_key);
+        assert_eq!(denied.can_create, Permission::No);
+    }
 
     #[test]
     fn sessions_are_simulated_as_their_role() {
