@@ -83,6 +83,12 @@ impl Backend for SecretManager {
         {
             return Err(InvalidName { rule: RULE, why: format!("{bad:?} is not allowed") });
         }
+        if name.starts_with('-') {
+            return Err(InvalidName {
+                rule: RULE,
+                why: "it starts with '-', which gcloud would read as an option".to_owned(),
+            });
+        }
         Ok(())
     }
 
@@ -541,6 +547,12 @@ async fn look(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_the_cli_would_read_as_an_option_is_refused() {
+        assert!(SecretManager.check_key("-api-key").is_err());
+        assert!(SecretManager.check_key("-api-key".trim_start_matches('-')).is_ok());
+    }
 
     fn answer(status: u16, content_type: &str, body: &str) -> Answer {
         Answer::new(status, content_type, body.as_bytes().to_vec().into(), None)

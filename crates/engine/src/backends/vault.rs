@@ -32,7 +32,7 @@ const FIELDS: &[Field] = &[
         name: "property",
         doc: "The key in each Vault secret's data holding the value. Default `value`.",
         required: false,
-        rule: Some((names::kubernetes_key, "data key")),
+        rule: Some((property, "data key")),
     },
 ];
 
@@ -46,6 +46,12 @@ fn path(path: &str) -> Result<(), InvalidName> {
             why: format!("it is {} characters long", path.len()),
         });
     }
+    if path.starts_with('-') {
+        return Err(InvalidName {
+            rule: RULE,
+            why: "it starts with '-', which the vault CLI would read as an option".to_owned(),
+        });
+    }
     for segment in path.split('/') {
         if segment.is_empty() || segment == "." || segment == ".." {
             return Err(InvalidName { rule: RULE, why: format!("it has the segment {segment:?}") });
@@ -55,6 +61,18 @@ fn path(path: &str) -> Result<(), InvalidName> {
         {
             return Err(InvalidName { rule: RULE, why: format!("{bad:?} is not allowed") });
         }
+    }
+    Ok(())
+}
+
+/// The key in a Vault secret's data: a data key that the vault CLI can take (`KEY=-`).
+fn property(key: &str) -> Result<(), InvalidName> {
+    names::kubernetes_key(key)?;
+    if key.starts_with('-') {
+        return Err(InvalidName {
+            rule: "a property is letters, digits, '-', '_' and '.', not starting with '-'",
+            why: "it starts with '-', which the vault CLI would read as an option".to_owned(),
+        });
     }
     Ok(())
 }
@@ -378,6 +396,12 @@ async fn look(cx: &Context, mount: &str, path: &str) -> Result<Finding, BackendE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_the_cli_would_read_as_an_option_is_refused() {
+        assert!(VaultKv.check_key("-platform/db").is_err());
+        assert!(VaultKv.check_key("-platform/db".trim_start_matches('-')).is_ok());
+    }
 
     fn answer(status: u16, content_type: &str, body: &str) -> Answer {
         Answer::new(status, content_type, body.as_bytes().to_vec().into(), None)

@@ -541,7 +541,7 @@ fn aws(
         words.extend(whereabouts);
         match placement.service {
             AwsService::SecretsManager => {
-                words.extend([lit("--secret-id"), lit(placement.name.clone())])
+                words.push(lit(format!("--secret-id={}", placement.name)))
             }
             AwsService::ParameterStore => words.extend([
                 lit("--parameter-filters"),
@@ -566,23 +566,19 @@ fn aws(
     words.extend(whereabouts);
     match (placement.service, kind) {
         (AwsService::SecretsManager, CommandKind::Create) => {
-            words.extend([lit("--name"), lit(placement.name.clone())]);
+            // The `=` form: a name that starts with '-' would be read as an option.
+            words.push(lit(format!("--name={}", placement.name)));
             if let Some(key) = &placement.kms_key {
-                words.extend([lit("--kms-key-id"), lit(key.clone())]);
+                words.push(lit(format!("--kms-key-id={key}")));
             }
         }
         (AwsService::SecretsManager, _) => {
-            words.extend([lit("--secret-id"), lit(placement.name.clone())])
+            words.push(lit(format!("--secret-id={}", placement.name)))
         }
         (AwsService::ParameterStore, _) => {
-            words.extend([
-                lit("--name"),
-                lit(placement.name.clone()),
-                lit("--type"),
-                lit("SecureString"),
-            ]);
+            words.extend([lit(format!("--name={}", placement.name)), lit("--type=SecureString")]);
             if let Some(key) = &placement.kms_key {
-                words.extend([lit("--key-id"), lit(key.clone())]);
+                words.push(lit(format!("--key-id={key}")));
             }
             if kind == CommandKind::Rotate {
                 words.push(lit("--overwrite"));

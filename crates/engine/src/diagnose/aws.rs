@@ -112,7 +112,7 @@ pub fn scheduled_for_deletion(name: &str, region: &str, profile: Option<&str>) -
         "It is scheduled for deletion and unusable until restored. Restore it (this keeps its value):",
         vec![aws(
             &["secretsmanager", "restore-secret"],
-            &["--region", region, "--secret-id", name],
+            &["--region", region, &format!("--secret-id={name}")],
             profile,
         )],
     )
@@ -163,12 +163,14 @@ pub fn in_other_regions(
         ));
     };
     let line = match service {
-        "Parameter Store" => {
-            aws(&["ssm", "delete-parameter"], &["--region", stray, "--name", name], profile)
-        }
+        "Parameter Store" => aws(
+            &["ssm", "delete-parameter"],
+            &["--region", stray, &format!("--name={name}")],
+            profile,
+        ),
         _ => aws(
             &["secretsmanager", "delete-secret"],
-            &["--region", stray, "--secret-id", name],
+            &["--region", stray, &format!("--secret-id={name}")],
             profile,
         ),
     };

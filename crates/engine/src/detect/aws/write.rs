@@ -304,7 +304,8 @@ mod tests {
         let caller = "arn:aws:iam::123456789012:user/ops";
         let plain = needs_for(&placement(None), "us-east-1", "123456789012", caller);
         assert_eq!(verdict(caller, &[], &plain).can_create, Permission::Yes);
-        let with_key = needs_for(&placement(Some("alias/acme")), "us-east-1", "123456789012", caller);
+        let with_key =
+            needs_for(&placement(Some("alias/acme")), "us-east-1", "123456789012", caller);
         let answer = verdict(caller, &[], &with_key);
         assert_eq!(answer.can_create, Permission::Unknown);
         assert!(answer.reason.contains("not proven"), "{}", answer.reason);
