@@ -396,13 +396,16 @@ impl Running {
     }
 }
 
+/// A test of one line of `watch --format json`.
+pub type LinePredicate = Box<dyn Fn(&serde_json::Value) -> bool>;
+
 impl Running {
     /// Reads lines until each of `wanted` has been satisfied by one of them, in any order, up
     /// to `limit`; panics with what was seen otherwise.
     pub async fn lines_matching_all(
         &mut self,
         limit: Duration,
-        wanted: Vec<Box<dyn Fn(&serde_json::Value) -> bool>>,
+        wanted: Vec<LinePredicate>,
     ) {
         let mut met = vec![false; wanted.len()];
         let mut seen = Vec::new();
