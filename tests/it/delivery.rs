@@ -758,8 +758,8 @@ async fn awkward_answers_never_read_missing_and_kv1_is_asked_by_listing() {
     cluster.assert_value_free();
 }
 
-/// Runs `check` while only the secret's own path (`secret`, not `secret/versions/...`) gives
-/// `answer`.
+/// Runs `check` while the project's secrets list is refused and only the secret's own path
+/// (`secret`, not `secret/versions/...`) gives `answer`.
 async fn check_secret_only<F, Fut>(
     fakes: &crate::support::backends::FakeBackends,
     secret: &str,
@@ -770,9 +770,15 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Value>,
 {
-    fakes.held.lock().unwrap().awkward_exact = Some((secret.to_owned(), answer));
+    // The project's list may not be read, so the secret is asked for by itself.
+    let list = secret.rsplit_once('/').unwrap().0.to_owned();
+    let refused = crate::support::backends::Awkward::json(
+        403,
+        serde_json::json!({"error": {"code": 403, "status": "PERMISSION_DENIED"}}),
+    );
+    fakes.held.lock().unwrap().awkward_exact = vec![(list, refused), (secret.to_owned(), answer)];
     let value = check().await;
-    fakes.held.lock().unwrap().awkward_exact = None;
+    fakes.held.lock().unwrap().awkward_exact.clear();
     value
 }
 
@@ -802,4 +808,96 @@ async fn a_value_whose_backend_stops_answering_goes_stale_and_is_not_ready() {
         })
     };
     watch.lines_matching_all(Duration::from_secs(60), vec![stale("plain"), stale("lonely")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_names_list_serves_a_whole_doppler_config() {
+    use crate::support::backends::{DOPPLER_TOKEN, FakeBackends};
+
+    let fakes = FakeBackends::start().await;
+    let cluster = Cluster::start().await;
+    fakes.held.lock().unwrap().doppler.insert(("apps".into(), "prd".into()), Default::default());
+    let mut text = String::from(
+        "version: 1\ndeployment: many\nplatforms: [kubernetes]\nbackends:\n  d: { kind: doppler, project: apps, config: prd }\ndelivery: { external_secrets: { store: { kind: ClusterSecretStore, name: s } } }\nvalues:\n",
+    );
+    for n in 0..20 {
+        text.push_str(&format!("  - {{ name: VALUE_{n}, description: One of many }}\n"));
+    }
+    let spec = write_spec(cluster.dir.path(), &text);
+    let mut command =
+        cluster.greenlight_command(&["check", "--context", "test", spec.to_str().unwrap()]);
+    command.env("DOPPLER_TOKEN", DOPPLER_TOKEN).env("DOPPLER_API_HOST", fakes.url());
+    let out = command.output().await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+    let lists = fakes.calls().iter().filter(|c| c.path.ends_with("/names")).count();
+    assert_eq!(lists, 1, "twenty values of one config, one names list");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_spec_s_external_secrets_wake_a_round() {
+    let mut cluster = Cluster::start().await;
+    for ns in ["source", "app"] {
+        cluster.server.create_namespace(ns);
+    }
+    cluster.server.install_eso(&["v1"]);
+    let provider = serde_json::json!({"kubernetes": {"remoteNamespace": "source"}});
+    cluster
+        .server
+        .put_custom("clustersecretstores", crate::support::eso::cluster_store("store", provider));
+    let store = ("ClusterSecretStore", "store");
+    cluster.server.put_custom(
+        "externalsecrets",
+        external_secret("app", "mine", store, "mine", &[("k", "token")]),
+    );
+    cluster.server.put_custom(
+        "externalsecrets",
+        external_secret("app", "theirs", store, "theirs", &[("k", "token")]),
+    );
+    cluster.seed("source", "token", &[("value", "source-value-70011")]);
+    let _eso = EsoStandIn::start_with(
+        cluster.server.handle(),
+        crate::support::eso::Sources::default(),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    );
+    EsoStandIn::settled(&cluster.server.handle()).await;
+    let spec = write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: wake\nplatforms: [kubernetes]\nbackends: { src: { kind: kubernetes, namespace: source } }\ndelivery: { external_secrets: { store: { kind: ClusterSecretStore, name: store } } }\nvalues:\n  - { name: token, description: Delivered }\ntargets:\n  - { namespace: app, secret: mine, keys: { k: token } }\nsecrets:\n  - { name: absent, description: Keeps the watch going, kubernetes: { namespace: app, keys: [k] } }\n",
+    );
+    let mut watch = cluster.spawn_greenlight(&[
+        "watch",
+        "--context",
+        "test",
+        "--format",
+        "json",
+        spec.to_str().unwrap(),
+    ]);
+    watch.line_matching(Duration::from_secs(30), is("token", "present")).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let reads = |server: &crate::support::apiserver::ApiServer| {
+        server.records().iter().filter(|r| r.path.ends_with("/externalsecrets/mine")).count()
+    };
+    let before = reads(&cluster.server);
+    // Someone else's ExternalSecret changes again and again: no round reads ours.
+    for n in 0..5 {
+        cluster.server.handle().set_status(
+            "externalsecrets",
+            "app",
+            "theirs",
+            serde_json::json!({"refreshTime": format!("2026-01-01T00:00:0{n}Z"), "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced"}]}),
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(reads(&cluster.server), before, "another ExternalSecret woke a round");
+    // Ours changing does.
+    cluster.server.handle().set_status(
+        "externalsecrets",
+        "app",
+        "mine",
+        serde_json::json!({"conditions": [{"type": "Ready", "status": "False", "reason": "SecretSyncedError"}]}),
+    );
+    watch
+        .line_matching(Duration::from_secs(10), |l| l["name"] == "token" && l["state"] != "present")
+        .await;
 }

@@ -46,8 +46,8 @@ pub struct Held {
     pub refuse: bool,
     /// Answers forced for requests whose path starts with the key.
     pub awkward: Vec<(String, Awkward)>,
-    /// An answer forced for requests to exactly this path.
-    pub awkward_exact: Option<(String, Awkward)>,
+    /// Answers forced for requests to exactly these paths.
+    pub awkward_exact: Vec<(String, Awkward)>,
 }
 
 /// An answer a backend (or a proxy in front of it) gives that is not one of its documented
@@ -165,6 +165,29 @@ fn reply(code: u16, body: Value) -> Response<Full<Bytes>> {
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap()
+}
+
+/// A Vault LIST of the folder `at` in `mount`: the keys below it (folders end in '/'), or
+/// 404 with no errors for an empty folder.
+fn folder(held: &Held, mount: &str, at: &str) -> Response<Full<Bytes>> {
+    let prefix = if at.is_empty() { String::new() } else { format!("{at}/") };
+    let mut keys: Vec<String> = held
+        .vault
+        .keys()
+        .filter(|(m, p)| m == mount && p.starts_with(&prefix))
+        .map(|(_, p)| {
+            let below = &p[prefix.len()..];
+            match below.split_once('/') {
+                Some((folder, _)) => format!("{folder}/"),
+                None => below.to_owned(),
+            }
+        })
+        .collect();
+    keys.dedup();
+    if keys.is_empty() {
+        return reply(404, json!({"errors": []}));
+    }
+    reply(200, json!({"data": {"keys": keys}}))
 }
 
 fn param(query: &str, name: &str) -> String {
@@ -311,24 +334,7 @@ async fn handle(
             }
             let at = rest.join("/");
             if param(&query, "list") == "true" {
-                let prefix = if at.is_empty() { String::new() } else { format!("{at}/") };
-                let mut keys: Vec<String> = held
-                    .vault
-                    .keys()
-                    .filter(|(m, p)| m == mount && p.starts_with(&prefix))
-                    .map(|(_, p)| {
-                        let below = &p[prefix.len()..];
-                        match below.split_once('/') {
-                            Some((folder, _)) => format!("{folder}/"),
-                            None => below.to_owned(),
-                        }
-                    })
-                    .collect();
-                keys.dedup();
-                if keys.is_empty() {
-                    return reply(404, json!({"errors": []}));
-                }
-                return reply(200, json!({"data": {"keys": keys}}));
+                return folder(&held, mount, &at);
             }
             // A KV version 1 read returns the value: served so a test can prove it was not
             // called.
@@ -340,6 +346,9 @@ async fn handle(
         ("GET", ["v1", mount, kind, rest @ ..]) => {
             if refuse || vault_token != VAULT_TOKEN {
                 return reply(403, json!({"errors": ["permission denied"]}));
+            }
+            if *kind == "metadata" && param(&query, "list") == "true" {
+                return folder(&held, mount, rest.join("/").trim_end_matches('/'));
             }
             let key = ((*mount).to_owned(), rest.join("/"));
             match (held.vault.get(&key), *kind) {

@@ -402,11 +402,7 @@ pub type LinePredicate = Box<dyn Fn(&serde_json::Value) -> bool>;
 impl Running {
     /// Reads lines until each of `wanted` has been satisfied by one of them, in any order, up
     /// to `limit`; panics with what was seen otherwise.
-    pub async fn lines_matching_all(
-        &mut self,
-        limit: Duration,
-        wanted: Vec<LinePredicate>,
-    ) {
+    pub async fn lines_matching_all(&mut self, limit: Duration, wanted: Vec<LinePredicate>) {
         let mut met = vec![false; wanted.len()];
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + limit;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{
     Answer, Asked, Backend, BackendError, BackendKind, Cli, Context, Env, Expected, Field, Fields,
-    Finding, Login, NotFound, Place, Source, ValueFrom, Write, encode, get, read_small,
+    Finding, Listing, Login, NotFound, Place, Source, ValueFrom, Write, encode, get, read_small,
 };
 use crate::place::names::InvalidName;
 use crate::shell::{Word, lit, raw};
@@ -359,6 +359,7 @@ async fn token(cx: &Context, adc: &Adc) -> Result<String, BackendError> {
 
 #[derive(Deserialize, Default)]
 struct SecretList {
+    /// Google leaves an empty list out of its JSON.
     #[serde(default)]
     secrets: Vec<SecretName>,
     #[serde(default, rename = "nextPageToken")]
@@ -367,48 +368,48 @@ struct SecretList {
 
 #[derive(Deserialize)]
 struct SecretName {
-    #[serde(default)]
     name: String,
 }
 
-/// Secret IDs in `project` that look like typos of `wanted`, from the secret list (metadata:
-/// names, never payloads), at most two pages of 250.
-async fn near_misses(
+/// Most pages of the secrets list read (250 secrets each) before asking one by one instead.
+const MAX_PAGES: usize = 40;
+
+/// The secret IDs in `project`, from the secrets list (names and metadata, never payloads),
+/// every page; an error when it cannot be read whole (no permission to list, too many), in
+/// which case each value is asked for by itself.
+async fn list(
     cx: &Context,
     endpoint: &str,
     project: &str,
-    wanted: &str,
     bearer: &str,
     quota: Option<&str>,
-) -> Vec<String> {
+) -> Result<Listing, BackendError> {
     let mut ids = Vec::new();
     let mut token = String::new();
-    for _ in 0..2 {
-        let mut url = format!(
-            "{}/v1/projects/{}/secrets?pageSize=250",
-            endpoint.trim_end_matches('/'),
-            encode(project)
-        );
+    for _ in 0..MAX_PAGES {
+        let mut url = format!("{endpoint}/v1/projects/{}/secrets?pageSize=250", encode(project));
         if !token.is_empty() {
             url.push_str(&format!("&pageToken={}", encode(&token)));
         }
-        let Ok(request) = request(&url, bearer, quota) else { break };
-        let Ok(answer) = cx.http.send(request).await else { break };
-        if answer.status != 200 {
-            break;
-        }
-        let list: SecretList = serde_json::from_slice(&answer.body).unwrap_or_default();
+        let answer = cx.http.send(request(&url, bearer, quota)?).await?;
+        let page: SecretList = match (answer.status, answer.json()) {
+            (200, Some(page)) => page,
+            _ => return Err(refused(&answer, project, "*")),
+        };
         ids.extend(
-            list.secrets
+            page.secrets
                 .into_iter()
                 .map(|s| s.name.rsplit('/').next().unwrap_or_default().to_owned()),
         );
-        if list.next.is_empty() {
-            break;
+        if page.next.is_empty() {
+            return Ok(Listing::complete(ids));
         }
-        token = list.next;
+        token = page.next;
     }
-    super::near_misses(wanted, ids.iter().map(String::as_str))
+    Err(BackendError::Unreachable(format!(
+        "project {project} has more than {} secrets",
+        MAX_PAGES * 250
+    )))
 }
 
 #[derive(Deserialize)]
@@ -462,9 +463,7 @@ fn latest(answer: &Answer, project: &str, secret: &str) -> Result<Latest, Backen
 /// The one reading of the answer about the secret itself, once `latest` was not found.
 fn the_secret(answer: &Answer, project: &str, secret: &str) -> Result<Finding, BackendError> {
     if answer.status == 200 && answer.is_json() {
-        return Ok(Finding::Wrong(format!(
-            "the secret exists in project {project} but has no version: add one (the Rotate command, `gcloud secrets versions add`)"
-        )));
+        return Ok(no_version(project));
     }
     match NOT_FOUND.proves(answer) {
         Some(absent) => Ok(Finding::Missing(absent)),
@@ -520,28 +519,40 @@ async fn look(
         .unwrap_or("https://secretmanager.googleapis.com/")
         .trim_end_matches('/')
         .to_owned();
-    let secret_url =
-        format!("{endpoint}/v1/projects/{}/secrets/{}", encode(&project), encode(secret));
     let bearer = format!("Bearer {token}");
     let quota = adc.quota_project_id.as_deref();
-    let answer =
-        cx.http.send(request(&format!("{secret_url}/versions/latest"), &bearer, quota)?).await?;
+    // One list of the project's secrets per round answers for every value not in it; a list
+    // that cannot be read (no permission to list) leaves each value to be asked by itself.
+    let listing = cx
+        .listing(&format!("gcp {project}"), || list(cx, &endpoint, &project, &bearer, quota))
+        .await;
+    if let Ok(listing) = &listing
+        && let Some(absent) = listing.proves_absent(secret)
+    {
+        return Ok(Finding::Missing(absent));
+    }
+    let secret_url =
+        format!("{endpoint}/v1/projects/{}/secrets/{}", encode(&project), encode(secret));
+    let latest_url = format!("{secret_url}/versions/latest");
+    let answer = cx.http.send(request(&latest_url, &bearer, quota)?).await?;
     if answer.status == 401 {
         cx.memo.forget(TOKEN_MEMO);
     }
     match latest(&answer, &project, secret)? {
         Latest::Found(finding) => Ok(finding),
+        // Listed, so it exists: it has no version.
+        Latest::AskTheSecret if listing.is_ok() => Ok(no_version(&project)),
         Latest::AskTheSecret => {
             let answer = cx.http.send(request(&secret_url, &bearer, quota)?).await?;
-            match the_secret(&answer, &project, secret)? {
-                Finding::Missing(absent) => {
-                    let near = near_misses(cx, &endpoint, &project, secret, &bearer, quota).await;
-                    Ok(Finding::Missing(absent.with_near(near)))
-                }
-                other => Ok(other),
-            }
+            the_secret(&answer, &project, secret)
         }
     }
+}
+
+fn no_version(project: &str) -> Finding {
+    Finding::Wrong(format!(
+        "the secret exists in project {project} but has no version: add one (the Rotate command, `gcloud secrets versions add`)"
+    ))
 }
 
 #[cfg(test)]

@@ -16,11 +16,6 @@ impl Absent {
     pub fn near(&self) -> &[String] {
         &self.near
     }
-
-    /// The same proof, with near misses found since.
-    pub(crate) fn with_near(self, near: Vec<String>) -> Self {
-        Self { near }
-    }
 }
 
 /// A backend's documented not-found answer: this status, a JSON body, and at `pointer` (a

@@ -371,6 +371,22 @@ async fn look(cx: &Context, mount: &str, path: &str) -> Result<Finding, BackendE
     };
     match version {
         Kv::V2 => {
+            // One LIST of the folder per round answers for every value not in it (names only);
+            // a folder that may not be listed leaves each value to its metadata.
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+            let at = format!("{mount}/metadata/{parent}");
+            let key = format!("vault-kv2 {address} {at}");
+            let listing = cx
+                .listing(&key, || async {
+                    let answer = vault.get(&format!("{}?list=true", encoded(&at))).await?;
+                    folder(&answer, &at)
+                })
+                .await;
+            if let Ok(listing) = &listing
+                && let Some(absent) = listing.proves_absent(name)
+            {
+                return Ok(Finding::Missing(absent));
+            }
             let answer =
                 vault.get(&format!("{}/metadata/{}", encoded(mount), encoded(path))).await?;
             metadata(&answer, mount, path)

@@ -18,6 +18,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::aws::AwsProbe;
+use super::cadence::{Cadence, Ended};
 use super::kubernetes::KubernetesProbe;
 use super::kubernetes::eso::{Answer, Api, Ask, Cause, External};
 use super::kubernetes::wire::ProbeError;
@@ -154,6 +155,8 @@ pub struct DeliveryProbe {
     settled: Arc<AtomicBool>,
     /// Secret Manager, Doppler and Vault, asked directly.
     backends: Arc<Context>,
+    /// How often each of those is asked.
+    cadence: Arc<Cadence>,
     /// Longest wait for one backend.
     timeout: Duration,
     /// What wakes the monitor (from `subscribe`), for the ExternalSecret watches.
@@ -162,12 +165,17 @@ pub struct DeliveryProbe {
     watches: Arc<std::sync::Mutex<Watches>>,
 }
 
-type Watches = BTreeMap<(String, String), tokio::task::JoinHandle<()>>;
+/// One ExternalSecret watch per (namespace, API version), and the names it wakes the monitor
+/// for.
+type Watches = BTreeMap<
+    (String, String),
+    (tokio::task::JoinHandle<()>, Arc<std::sync::Mutex<BTreeSet<String>>>),
+>;
 
 impl Drop for DeliveryProbe {
     fn drop(&mut self) {
         if let Ok(watches) = self.watches.lock() {
-            for task in watches.values() {
+            for (task, _) in watches.values() {
                 task.abort();
             }
         }
@@ -194,6 +202,7 @@ impl DeliveryProbe {
             features: std::sync::Mutex::new(FeatureSet::defaults(spec)),
             settled: Arc::new(AtomicBool::new(false)),
             backends: Arc::new(backends),
+            cadence: Arc::default(),
             timeout,
             nudge: std::sync::Mutex::new(None),
             watches: Arc::default(),
@@ -270,6 +279,7 @@ impl Probe for DeliveryProbe {
         let timeout = self.timeout;
         let nudge = self.nudge.lock().ok().and_then(|n| n.clone());
         let watches = self.watches.clone();
+        let cadence = self.cadence.clone();
         Box::pin(async move {
             let mut kube_indices = Vec::new();
             let mut aws_indices = Vec::new();
@@ -320,10 +330,14 @@ impl Probe for DeliveryProbe {
             backends.begin_round();
             let direct_round = futures::future::join_all(direct.iter().map(|&index| {
                 let backends = backends.as_ref();
-                let spec = &spec;
+                let (spec, cadence) = (&spec, cadence.as_ref());
                 async move {
                     let entry = spec.entries.get(index)?;
                     let source = &entry.delivered.as_ref()?.source;
+                    let key = format!("{:?}", source);
+                    if let Some(kept) = cadence.kept(&key) {
+                        return Some((index, kept));
+                    }
                     let look = match tokio::time::timeout(timeout, source.look(backends)).await {
                         Ok(look) => look,
                         Err(_) => Err(BackendError::Unreachable(format!(
@@ -332,7 +346,15 @@ impl Probe for DeliveryProbe {
                             timeout.as_secs()
                         ))),
                     };
-                    Some((index, direct_outcome(entry, source, look)))
+                    let ended = match &look {
+                        Err(BackendError::Throttled { retry_after, .. }) => {
+                            Ended::Throttled(*retry_after)
+                        }
+                        _ => Ended::Answered,
+                    };
+                    let outcome = direct_outcome(entry, source, look);
+                    cadence.record(&key, &outcome, ended);
+                    Some((index, cadence.kept(&key).unwrap_or(outcome)))
                 }
             }));
             let (kube_answers, aws_answers, eso, direct_answers) =
@@ -404,6 +426,7 @@ impl Probe for DeliveryProbe {
     }
 
     fn copied(&self) {
+        self.cadence.hurry();
         self.kube.copied();
         if let Some(aws) = &self.aws {
             aws.copied();
@@ -419,6 +442,7 @@ impl Probe for DeliveryProbe {
     fn start_over(&self) {
         self.kube.start_over();
         self.backends.forget();
+        self.cadence.forget();
         if let Some(aws) = &self.aws {
             aws.start_over();
         }
@@ -435,22 +459,30 @@ fn keep_watching(
     nudge: &Arc<Notify>,
 ) {
     let Ok(mut watches) = watches.lock() else { return };
-    let wanted: BTreeSet<(String, String)> =
-        ask.externals.iter().map(|(ns, _)| (ns.clone(), version.to_owned())).collect();
-    watches.retain(|key, task| {
-        let keep = wanted.contains(key) && !task.is_finished();
+    let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for (ns, name) in &ask.externals {
+        wanted.entry((ns.clone(), version.to_owned())).or_default().insert(name.clone());
+    }
+    watches.retain(|key, (task, _)| {
+        let keep = wanted.contains_key(key) && !task.is_finished();
         if !keep {
             task.abort();
         }
         keep
     });
-    for (namespace, version) in wanted {
-        if watches.contains_key(&(namespace.clone(), version.clone())) {
+    for (key, names) in wanted {
+        if let Some((_, current)) = watches.get(&key) {
+            if let Ok(mut current) = current.lock() {
+                *current = names;
+            }
             continue;
         }
-        let key = (namespace.clone(), version.clone());
-        if let Some(task) = kube.watch_externalsecrets(namespace, version, nudge.clone()) {
-            watches.insert(key, task);
+        let names = Arc::new(std::sync::Mutex::new(names));
+        let (namespace, version) = key.clone();
+        if let Some(task) =
+            kube.watch_externalsecrets(namespace, version, names.clone(), nudge.clone())
+        {
+            watches.insert(key, (task, names));
         }
     }
 }

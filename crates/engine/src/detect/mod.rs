@@ -4,6 +4,7 @@
 
 pub mod aws;
 mod backoff;
+mod cadence;
 mod connection;
 pub mod delivery;
 pub mod kubernetes;

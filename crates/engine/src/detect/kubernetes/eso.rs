@@ -183,13 +183,14 @@ impl KubernetesProbe {
 
 impl KubernetesProbe {
     /// In live mode, keeps a watch on the ExternalSecrets of `namespace` (API `version`) and
-    /// calls `wake` on every change, so a status change without a Secret change (a sync that
+    /// calls `wake` when one of `names` (kept current by the caller) changes, so a status change without a Secret change (a sync that
     /// starts failing) shows at once; reconnects with backoff. `None` in one-shot mode. The
     /// task holds the probe's state only through `Arc`s; aborting it ends the watch.
     pub(crate) fn watch_externalsecrets(
         self: &Arc<Self>,
         namespace: String,
         version: String,
+        names: Arc<std::sync::Mutex<BTreeSet<String>>>,
         wake: Arc<tokio::sync::Notify>,
     ) -> Option<tokio::task::JoinHandle<()>> {
         if self.settings.mode != crate::detect::Mode::Live {
@@ -225,9 +226,12 @@ impl KubernetesProbe {
                     .ok()?;
                     let mut stream = Box::pin(stream);
                     let mut changes = 0usize;
-                    while let Some(Ok(())) = stream.next().await {
+                    while let Some(Ok(name)) = stream.next().await {
                         changes += 1;
-                        wake.notify_one();
+                        // Only the ExternalSecrets the spec names start a round.
+                        if names.lock().map_or(true, |names| names.contains(&name)) {
+                            wake.notify_one();
+                        }
                     }
                     Some(changes)
                 };

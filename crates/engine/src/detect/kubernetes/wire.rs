@@ -720,15 +720,15 @@ pub(crate) async fn list_version(
 }
 
 /// Watches the collection at `path` from `version`, in Table form with no objects, yielding
-/// one `()` per change (a wake-up: the next round reads what changed). The stream ends when
-/// the server closes the watch; an error (410 included) ends it too.
+/// the name of each object that changed (a wake-up: the next round reads what changed). The
+/// stream ends when the server closes the watch; an error (410 included) ends it too.
 pub(crate) async fn watch_changes(
     client: &kube::Client,
     path: &str,
     version: &str,
     server_timeout: Duration,
     idle: Duration,
-) -> Result<impl Stream<Item = Result<(), ProbeError>> + use<>, ProbeError> {
+) -> Result<impl Stream<Item = Result<String, ProbeError>> + use<>, ProbeError> {
     let uri = format!(
         "{path}?watch=1&includeObject=None&allowWatchBookmarks=true&resourceVersion={}&timeoutSeconds={}",
         encode(version),
@@ -754,7 +754,21 @@ pub(crate) async fn watch_changes(
                 return Some((Err(error), (lines, true)));
             };
             match event.kind.as_str() {
-                "ADDED" | "MODIFIED" | "DELETED" => return Some((Ok(()), (lines, false))),
+                "ADDED" | "MODIFIED" | "DELETED" => {
+                    let layout = event
+                        .object
+                        .columns
+                        .as_deref()
+                        .filter(|c| !c.is_empty())
+                        .map(Layout::from_columns)
+                        .unwrap_or_default();
+                    let name = rows(&event.object, layout)
+                        .into_iter()
+                        .next()
+                        .map(|r| r.name)
+                        .unwrap_or_default();
+                    return Some((Ok(name), (lines, false)));
+                }
                 "ERROR" if event.object.code == 410 => {
                     return Some((Err(ProbeError::Gone), (lines, true)));
                 }
