@@ -21,3 +21,4 @@ mod sandbox;
 mod shell;
 mod spec_files;
 mod ui;
+mod vendor_text;
