@@ -6,7 +6,8 @@
 //! engine free of the window and the command line, and an edit here recompiles none of it.
 
 pub use greenlight_engine::{
-    SecretEntry, SecretSpec, SpecError, backends, commands, detect, diagnose, report, spec, text,
+    SecretEntry, SecretSpec, SpecError, backends, commands, detect, diagnose, fuzzing, report,
+    spec, text,
 };
 
 pub mod cli;

@@ -18,6 +18,8 @@ pub mod backends;
 pub mod commands;
 pub mod detect;
 pub mod diagnose;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod place;
 pub mod report;
 pub mod shell;

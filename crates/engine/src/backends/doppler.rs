@@ -229,7 +229,7 @@ struct Scope {
 
 /// The token and API host of the scope that best matches `cwd` (the longest path containing
 /// it, `/` last) in the CLI's configuration `text`.
-fn pick(text: &str, cwd: &str) -> (Option<String>, Option<String>) {
+pub(super) fn pick(text: &str, cwd: &str) -> (Option<String>, Option<String>) {
     let config: CliConfig = serde_saphyr::from_str(text).unwrap_or_default();
     config
         .scoped

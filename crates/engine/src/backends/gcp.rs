@@ -184,7 +184,7 @@ impl Place for GcpSecret {
 
 /// The fields of an ADC file Greenlight uses.
 #[derive(Deserialize)]
-struct Adc {
+pub(super) struct Adc {
     #[serde(rename = "type", default)]
     kind: String,
     #[serde(default)]
@@ -228,14 +228,19 @@ fn load_adc(env: &Env) -> Result<Adc, BackendError> {
     let path = adc_path(env).ok_or_else(|| no_credentials("no home directory"))?;
     let text = read_small(&path)
         .ok_or_else(|| no_credentials(&format!("{} cannot be read", path.display())))?;
-    let adc: Adc = serde_json::from_str(&text)
-        .map_err(|_| no_credentials(&format!("{} is not a credentials file", path.display())))?;
+    parse_adc(&text).map_err(|why| no_credentials(&format!("{}: {why}", path.display())))
+}
+
+/// Credentials of a supported kind from an ADC file's `text`, or why not.
+pub(super) fn parse_adc(text: &str) -> Result<Adc, String> {
+    let adc: Adc =
+        serde_json::from_str(text).map_err(|_| "it is not a credentials file".to_owned())?;
     match adc.kind.as_str() {
         "authorized_user" | "service_account" => Ok(adc),
-        other => Err(no_credentials(&format!(
+        other => Err(format!(
             "credentials of type `{}` are not supported here; use a user login or a service-account key",
             other.chars().filter(char::is_ascii_alphanumeric).take(40).collect::<String>()
-        ))),
+        )),
     }
 }
 

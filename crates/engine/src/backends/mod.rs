@@ -19,6 +19,8 @@
 mod aws;
 mod doppler;
 mod env;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gcp;
 mod http;
 mod kubernetes;

@@ -89,6 +89,12 @@ fn kubeconfig_problem(error: &KubeconfigError) -> String {
     }
 }
 
+/// The context names in the kubeconfig `text` and the current one, or what is wrong with it.
+pub fn kubeconfig_contexts(text: &str) -> Result<(Vec<String>, Option<String>), String> {
+    let config = Kubeconfig::from_yaml(text).map_err(|e| kubeconfig_problem(&e))?;
+    Ok((config.contexts.iter().map(|c| c.name.clone()).collect(), config.current_context.clone()))
+}
+
 /// The context names in the kubeconfig and the current one.
 pub fn contexts(path: Option<&Path>) -> Result<(Vec<String>, Option<String>), ConnectError> {
     let config = read_kubeconfig(path)?;

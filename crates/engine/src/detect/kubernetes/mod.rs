@@ -29,7 +29,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::Notify;
 
-pub use connection::{ContextInfo, contexts, current_context};
+pub use connection::{ContextInfo, contexts, current_context, kubeconfig_contexts};
 use outcome::{Observation, Round, judge, observe};
 use session::{Session, breaks_session, session};
 use view::{Access, NamespaceView, view};
