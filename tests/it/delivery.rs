@@ -901,3 +901,114 @@ async fn only_the_spec_s_external_secrets_wake_a_round() {
         .line_matching(Duration::from_secs(10), |l| l["name"] == "token" && l["state"] != "present")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_key_vault_values_are_asked_by_names_and_versions_only() {
+    use crate::support::backends::{
+        AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID, AzureVersion, FakeBackends,
+    };
+    use crate::support::eso::{Sources, cluster_store};
+
+    let fakes = FakeBackends::start().await;
+    let mut cluster = Cluster::start().await;
+    cluster.server.create_namespace("app");
+    cluster.server.install_eso(&["v1"]);
+    let provider =
+        serde_json::json!({"azurekv": {"vaultUrl": fakes.url(), "tenantId": AZURE_TENANT_ID}});
+    cluster.server.put_custom("clustersecretstores", cluster_store("kv-store", provider));
+    let es = external_secret(
+        "app",
+        "db",
+        ("ClusterSecretStore", "kv-store"),
+        "db",
+        &[("password", "db-password")],
+    );
+    cluster.server.put_custom("externalsecrets", es);
+    let _eso = EsoStandIn::start_with(
+        cluster.server.handle(),
+        Sources { moto: None, fakes: Some(fakes.held.clone()) },
+        Duration::from_millis(300),
+        Duration::from_millis(300),
+    );
+    EsoStandIn::settled(&cluster.server.handle()).await;
+    let backend = format!("{{ kind: azure-key-vault, vault_url: \"{}\" }}", fakes.url());
+    let spec = write_spec(
+        cluster.dir.path(),
+        &one_backend_spec(&backend, "kv-store", "db-password", "db"),
+    );
+    let spec = spec.to_str().unwrap().to_owned();
+    let check = |secret: &str| {
+        let mut command =
+            cluster.greenlight_command(&["check", "--context", "test", "--format", "json", &spec]);
+        command
+            .env("AZURE_CLIENT_ID", AZURE_CLIENT_ID)
+            .env("AZURE_CLIENT_SECRET", secret)
+            .env("AZURE_TENANT_ID", AZURE_TENANT_ID)
+            .env("AZURE_AUTHORITY_HOST", fakes.url());
+        async move {
+            let out = command.output().await.unwrap();
+            let report: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stderr)));
+            (out.status.code(), report["secrets"][0].clone())
+        }
+    };
+
+    // A refused service principal: the environment wins over `az login`, and says so.
+    let (_, value) = check("not-the-secret").await;
+    assert_eq!(value["state"], "unreachable", "{value:#}");
+    assert!(hints(&value).contains("AZURE_CLIENT_ID"), "{value:#}");
+
+    // Nothing there: missing, with the az command that sets it from a hidden prompt.
+    fakes
+        .held
+        .lock()
+        .unwrap()
+        .azure
+        .insert("db-pasword".into(), vec![AzureVersion::new("typo-value-99120")]);
+    let (code, value) = check(AZURE_CLIENT_SECRET).await;
+    assert_eq!(code, Some(3), "{value:#}");
+    assert_eq!(value["state"], "missing", "{value:#}");
+    let advice = hints(&value);
+    assert!(
+        advice.contains(
+            "az keyvault secret set --vault-name=127 --name=db-password --file=/dev/stdin"
+        ),
+        "{advice}"
+    );
+    assert!(advice.contains("--output=none"), "{advice}");
+    assert!(advice.contains("db-pasword"), "a near miss is named: {advice}");
+
+    // A disabled latest version is wrong; an enabled one, synced by External Secrets, is green.
+    fakes.held.lock().unwrap().azure.insert(
+        "db-password".into(),
+        vec![AzureVersion { enabled: false, ..AzureVersion::new("disabled-value-99121") }],
+    );
+    let (_, value) = check(AZURE_CLIENT_SECRET).await;
+    assert_eq!(value["state"], "wrong", "{value:#}");
+    assert!(value["detail"].as_str().unwrap().contains("disabled"), "{value:#}");
+    fakes
+        .held
+        .lock()
+        .unwrap()
+        .azure
+        .get_mut("db-password")
+        .unwrap()
+        .push(AzureVersion::new("azure-value-99122"));
+    let mut last = Value::Null;
+    for _ in 0..40 {
+        let (code, value) = check(AZURE_CLIENT_SECRET).await;
+        if code == Some(0) {
+            last = Value::Null;
+            break;
+        }
+        last = value;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(last.is_null(), "never green: {last:#}");
+    drop(check);
+    cluster.seeded.extend(
+        ["typo-value-99120", "disabled-value-99121", "azure-value-99122"].map(String::from),
+    );
+    fakes.assert_value_free();
+    cluster.assert_value_free();
+}

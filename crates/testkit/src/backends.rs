@@ -20,6 +20,11 @@ use tokio::net::TcpListener;
 pub const DOPPLER_TOKEN: &str = "dp.st.prd.test-doppler-token";
 pub const VAULT_TOKEN: &str = "vault-token";
 pub const GCP_TOKEN: &str = "gcp-access-token";
+/// The service principal the fake Microsoft Entra ID accepts, and the token it gives.
+pub const AZURE_CLIENT_ID: &str = "00000000-0000-0000-0000-0000000000aa";
+pub const AZURE_CLIENT_SECRET: &str = "azure-client-secret-for-tests";
+pub const AZURE_TENANT_ID: &str = "test-tenant";
+pub const AZURE_TOKEN: &str = "azure-access-token";
 
 /// One request.
 #[derive(Debug, Clone)]
@@ -39,6 +44,8 @@ pub struct Held {
     pub doppler: BTreeMap<(String, String), BTreeMap<String, String>>,
     /// (mount, path) -> key -> value
     pub vault: BTreeMap<(String, String), BTreeMap<String, String>>,
+    /// Key Vault: name -> versions (value, enabled, created), oldest first.
+    pub azure: BTreeMap<String, Vec<AzureVersion>>,
     /// Vault mounts served as KV version 1 (every other mount is version 2).
     pub vault_v1: std::collections::BTreeSet<String>,
     pub calls: Vec<Call>,
@@ -48,6 +55,23 @@ pub struct Held {
     pub awkward: Vec<(String, Awkward)>,
     /// Answers forced for requests to exactly these paths.
     pub awkward_exact: Vec<(String, Awkward)>,
+}
+
+/// One version of a Key Vault secret.
+#[derive(Debug, Clone)]
+pub struct AzureVersion {
+    pub value: String,
+    pub enabled: bool,
+    pub created: u64,
+}
+
+impl AzureVersion {
+    /// An enabled version made now.
+    pub fn new(value: &str) -> Self {
+        let created =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        Self { value: value.to_owned(), enabled: true, created }
+    }
 }
 
 /// An answer a backend (or a proxy in front of it) gives that is not one of its documented
@@ -127,6 +151,10 @@ impl FakeBackends {
         assert!(!held.calls.is_empty(), "no backend was asked; the check proves nothing");
         for call in &held.calls {
             assert!(!call.path.ends_with(":access"), "Secret Manager value read: {call:?}");
+            let segments: Vec<&str> = call.path.split('/').filter(|s| !s.is_empty()).collect();
+            let key_vault_read = matches!(segments.as_slice(), ["secrets", _] | ["secrets", _, _])
+                && segments.get(2) != Some(&"versions");
+            assert!(!key_vault_read, "Key Vault value read: {call:?}");
             assert!(!call.path.contains("/data/"), "Vault value read: {call:?}");
             let v1_read = call
                 .path
@@ -211,6 +239,7 @@ async fn handle(
     };
     let bearer = header("authorization").strip_prefix("Bearer ").unwrap_or_default().to_owned();
     let vault_token = header("x-vault-token");
+    let host = header("host");
     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let body = String::from_utf8_lossy(&body).into_owned();
     let mut held = held.lock().unwrap();
@@ -360,6 +389,107 @@ async fn handle(
                 _ => reply(404, json!({"errors": []})),
             }
         }
+        (_, [_, "oauth2", "v2.0", "token"]) | (_, ["secrets", ..]) => {
+            let call = KeyVaultCall {
+                method: &method,
+                segments: &segments,
+                query: &query,
+                body: &body,
+                bearer: &bearer,
+                host: &host,
+            };
+            key_vault(&mut held, &call, refuse)
+        }
         _ => reply(404, json!({"error": "not served here"})),
+    }
+}
+
+/// Microsoft Entra ID's token endpoint and Key Vault's secrets API, as far as Greenlight and
+/// the External Secrets stand-in use them (and the value-returning reads, to prove they are
+/// not made).
+struct KeyVaultCall<'a> {
+    method: &'a str,
+    segments: &'a [&'a str],
+    query: &'a str,
+    body: &'a str,
+    bearer: &'a str,
+    host: &'a str,
+}
+
+fn key_vault(held: &mut Held, call: &KeyVaultCall<'_>, refuse: bool) -> Response<Full<Bytes>> {
+    let KeyVaultCall { method, segments, query, body, bearer, host } = *call;
+    let unauthorized = || {
+        Response::builder()
+            .status(401)
+            .header("content-type", "application/json")
+            .header("www-authenticate", "Bearer authorization=\"https://login.windows.net/test-tenant\", resource=\"https://vault.azure.net\"")
+            .body(Full::new(Bytes::from(json!({"error": {"code": "Unauthorized", "message": "Request is missing a Bearer or PoP token."}}).to_string())))
+            .unwrap()
+    };
+    let not_found = |name: &str| {
+        reply(
+            404,
+            json!({"error": {"code": "SecretNotFound", "message": format!("A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command.")}}),
+        )
+    };
+    match (method, segments) {
+        ("POST", [tenant, "oauth2", "v2.0", "token"]) => {
+            let ok = !refuse
+                && *tenant == AZURE_TENANT_ID
+                && body.contains(&format!("client_id={AZURE_CLIENT_ID}"))
+                && body.contains(&format!("client_secret={AZURE_CLIENT_SECRET}"))
+                && body.contains("scope=https%3A%2F%2Fvault.azure.net%2F.default");
+            if ok {
+                reply(
+                    200,
+                    json!({"token_type": "Bearer", "expires_in": 3599, "access_token": AZURE_TOKEN}),
+                )
+            } else {
+                reply(
+                    401,
+                    json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}),
+                )
+            }
+        }
+        _ if refuse || bearer != AZURE_TOKEN => unauthorized(),
+        ("GET", ["secrets"]) => {
+            let skip: usize = param(query, "$skiptoken").parse().unwrap_or(0);
+            let names: Vec<&String> = held.azure.keys().collect();
+            let page: Vec<Value> = names
+                .iter()
+                .skip(skip)
+                .take(25)
+                .map(|n| json!({"id": format!("https://fake.vault.azure.net/secrets/{n}"), "attributes": {"enabled": true}}))
+                .collect();
+            let next = (skip + 25 < names.len())
+                .then(|| format!("http://{host}/secrets?api-version=7.4&$skiptoken={}", skip + 25));
+            reply(200, json!({"value": page, "nextLink": next}))
+        }
+        ("GET", ["secrets", name, "versions"]) => match held.azure.get(*name) {
+            Some(versions) => {
+                let items: Vec<Value> = versions
+                    .iter()
+                    .enumerate()
+                    .map(|(n, v)| json!({"id": format!("https://fake.vault.azure.net/secrets/{name}/{n}"), "attributes": {"enabled": v.enabled, "created": v.created, "updated": v.created, "recoveryLevel": "Recoverable+Purgeable"}}))
+                    .collect();
+                reply(200, json!({"value": items, "nextLink": null}))
+            }
+            None => not_found(name),
+        },
+        // The value: what Greenlight must never ask for (the stand-in reads it).
+        ("GET", ["secrets", name, ..]) => match held.azure.get(*name).and_then(|v| v.last()) {
+            Some(version) => reply(
+                200,
+                json!({"value": version.value, "id": format!("https://fake.vault.azure.net/secrets/{name}/0")}),
+            ),
+            None => not_found(name),
+        },
+        ("PUT", ["secrets", name]) => {
+            let value: Value = serde_json::from_str(body).unwrap_or_default();
+            let version = AzureVersion::new(value["value"].as_str().unwrap_or_default());
+            held.azure.entry((*name).to_owned()).or_default().push(version);
+            reply(200, json!({"id": format!("https://fake.vault.azure.net/secrets/{name}/1")}))
+        }
+        _ => reply(404, json!({"error": {"code": "BadParameter"}})),
     }
 }

@@ -278,6 +278,15 @@ fn fetch_fake(
                 .filter(|(_, state)| state == "ENABLED")
                 .map(|(v, _)| v.clone())
                 .ok_or(format!("{prefix}unable to access Secret from SecretManager Client: Secret does not exist"))?
+        } else if !provider["azurekv"].is_null() {
+            // ESO reads `secret/NAME` (or a bare NAME) as a secret; its latest enabled version.
+            let name = key.strip_prefix("secret/").unwrap_or(&key).to_owned();
+            held.azure
+                .get(&name)
+                .and_then(|versions| versions.last())
+                .filter(|v| v.enabled)
+                .map(|v| v.value.clone())
+                .ok_or(format!("{prefix}Secret does not exist"))?
         } else if !provider["doppler"].is_null() {
             let scope =
                 (text(&provider["doppler"]["project"]), text(&provider["doppler"]["config"]));

@@ -12,11 +12,13 @@
 //! | Google Secret Manager | `gcp` | here: a version's metadata |
 //! | Doppler | `doppler` | here: the names list |
 //! | Vault KV (v1 and v2) | `vault` | here: metadata (v2) or a LIST of the parent (v1) |
+//! | Azure Key Vault | `azure` | here: the names list and a secret's versions |
 //!
 //! A new backend is its own file, a variant and a line in [`BackendKind::backend`], a
 //! loopback fake in the test kit, and its docs.
 
 mod aws;
+mod azure;
 mod doppler;
 mod env;
 #[doc(hidden)]
@@ -63,17 +65,20 @@ pub enum BackendKind {
     Doppler,
     /// HashiCorp Vault, KV (version 2, or version 1).
     VaultKv,
+    /// Azure Key Vault.
+    AzureKeyVault,
 }
 
 impl BackendKind {
     /// Every kind, in the order the docs list them.
-    pub const ALL: [BackendKind; 6] = [
+    pub const ALL: [BackendKind; 7] = [
         BackendKind::AwsSecretsManager,
         BackendKind::AwsParameterStore,
         BackendKind::Kubernetes,
         BackendKind::GcpSecretManager,
         BackendKind::Doppler,
         BackendKind::VaultKv,
+        BackendKind::AzureKeyVault,
     ];
 
     /// The backend behind the kind: the registry, one line per backend.
@@ -85,6 +90,7 @@ impl BackendKind {
             BackendKind::GcpSecretManager => &gcp::SecretManager,
             BackendKind::Doppler => &doppler::Doppler,
             BackendKind::VaultKv => &vault::VaultKv,
+            BackendKind::AzureKeyVault => &azure::KeyVault,
         }
     }
 
@@ -141,6 +147,10 @@ pub trait Backend: Sync {
     fn title(&self) -> &'static str;
     /// The fields a declaration of it takes.
     fn fields(&self) -> &'static [Field];
+    /// Rules across a declaration's fields (e.g. one of two is needed), as problems in words.
+    fn check_fields(&self, _fields: &Fields) -> Vec<String> {
+        Vec::new()
+    }
     /// Checks a value's key (after the declaration's `name_prefix`) against its naming rule.
     fn check_key(&self, key: &str) -> Result<(), InvalidName>;
     /// The place of the value with `key` in the backend `fields` declare (already checked).

@@ -233,6 +233,15 @@ fn check_backend(id: &str, raw: &RawBackend, p: &mut Problems<'_>) {
             );
         }
     }
+    let given = Fields(raw.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    for problem in backend.check_fields(&given) {
+        p.key(
+            &at,
+            "backend-field",
+            format!("backend `{id}` ({kind}) {problem}"),
+            format!("see the {kind} fields in the spec format"),
+        );
+    }
     for field in fields.iter().filter(|f| f.required && !raw.fields.contains_key(f.name)) {
         p.key(
             &at,
