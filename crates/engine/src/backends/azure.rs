@@ -76,7 +76,7 @@ fn vault_url(url: &str) -> Result<(), InvalidName> {
         Some("http") if loopback => {}
         _ => return broken("it is not an https address"),
     }
-    if uri.path().trim_end_matches('/') != "" || uri.query().is_some() {
+    if !uri.path().trim_end_matches('/').is_empty() || uri.query().is_some() {
         return broken("it has a path");
     }
     if uri.host().is_none_or(str::is_empty) {
