@@ -1005,7 +1005,6 @@ async fn azure_key_vault_values_are_asked_by_names_and_versions_only() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(last.is_null(), "never green: {last:#}");
-    drop(check);
     cluster.seeded.extend(
         ["typo-value-99120", "disabled-value-99121", "azure-value-99122"].map(String::from),
     );
