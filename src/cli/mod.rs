@@ -366,8 +366,8 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     let probe = runtime.block_on(async {
         detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)
     });
-    let outcomes = runtime.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
-    let connection = probe.connection();
+    let (outcomes, connection) =
+        runtime.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
     let writing = writing_of(&spec, &args.target, args.shell, connection.as_ref());
     let mut report = CheckReport::build(&spec, &selection, &outcomes, &writing);
     report.connection = connection;
@@ -426,7 +426,9 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
                     }
                 }
                 MonitorEvent::RoundFinished { ready: true, .. } => return true,
-                MonitorEvent::RoundFinished { ready: false, .. } | MonitorEvent::RoundStarted => {}
+                MonitorEvent::RoundFinished { ready: false, .. }
+                | MonitorEvent::RoundStarted
+                | MonitorEvent::Progress { .. } => {}
             }
         }
         false

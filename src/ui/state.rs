@@ -81,6 +81,8 @@ pub struct AppState {
     pub connection: Option<ConnectionStatus>,
     /// A round is in flight.
     pub checking: bool,
+    /// How far the round in flight is: rows decided of rows asked.
+    pub progress: Option<(usize, usize)>,
     /// When the last round finished.
     pub last_round_at: Option<SystemTime>,
     /// Every required secret is present.
@@ -170,7 +172,11 @@ impl AppState {
     /// Folds one engine event in.
     pub fn apply(&mut self, event: MonitorEvent) {
         match event {
-            MonitorEvent::RoundStarted => self.checking = true,
+            MonitorEvent::RoundStarted => {
+                self.checking = true;
+                self.progress = None;
+            }
+            MonitorEvent::Progress { decided, asked } => self.progress = Some((decided, asked)),
             MonitorEvent::Connection(status) => self.connection = Some(status),
             MonitorEvent::Changed { index, outcome } => {
                 let name = self
@@ -215,6 +221,7 @@ impl AppState {
             }
             MonitorEvent::RoundFinished { ready, at } => {
                 self.checking = false;
+                self.progress = None;
                 self.last_round_at = Some(at);
                 if ready && !self.ready {
                     self.note("Ready: every required secret is present.");
@@ -307,7 +314,12 @@ impl AppState {
     /// has to repaint while nothing changes.
     pub fn freshness(&self) -> String {
         match (self.checking, self.last_round_at) {
-            (true, _) | (false, None) => "checking…".to_owned(),
+            (true, _) | (false, None) => match self.progress {
+                Some((decided, asked)) if decided < asked => {
+                    format!("checking… {decided} of {asked}")
+                }
+                _ => "checking…".to_owned(),
+            },
             (false, Some(at)) => {
                 let stamp = humantime::format_rfc3339_seconds(at).to_string();
                 format!("checked at {} UTC", stamp.get(11..16).unwrap_or(&stamp))

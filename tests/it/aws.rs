@@ -299,8 +299,7 @@ async fn watch_turns_green_when_the_generated_aws_commands_run() {
     let mut moto = Moto::start().await;
     let spec = write(&moto, SPEC);
     let mut watch = moto.watch_json(&spec);
-    watch.line_matching(WAIT, is("github-token", "missing")).await;
-    watch.line_matching(WAIT, is("webhook-secret", "missing")).await;
+    watch.states(WAIT, &[("github-token", "missing"), ("webhook-secret", "missing")]).await;
 
     let (ok, _, stderr) = moto
         .shell(

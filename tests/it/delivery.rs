@@ -203,8 +203,9 @@ async fn values_created_in_the_backend_turn_every_hop_green() {
     // The ExternalSecret for app also needs signing-key, so api-token's app hops wait for it.
     chain.run(&chain.generated("signing-key", CommandKind::Create), "").await;
     chain.run(&chain.generated("signing-key", CommandKind::Sync), "").await;
-    watch.line_matching(Duration::from_secs(30), is("api-token", "present")).await;
-    watch.line_matching(Duration::from_secs(30), is("signing-key", "present")).await;
+    watch
+        .states(Duration::from_secs(30), &[("api-token", "present"), ("signing-key", "present")])
+        .await;
 
     let (code, report) = chain.check(&[]).await;
     assert_eq!(code, Some(0), "{report:#}");
@@ -797,8 +798,7 @@ async fn a_value_whose_backend_stops_answering_goes_stale_and_is_not_ready() {
     let spec = spec.to_str().unwrap();
     let mut watch =
         cluster.spawn_greenlight(&["watch", "--context", "test", "--format", "json", spec]);
-    watch.line_matching(Duration::from_secs(30), is("lonely", "present")).await;
-    watch.line_matching(Duration::from_secs(30), is("plain", "present")).await;
+    watch.states(Duration::from_secs(30), &[("lonely", "present"), ("plain", "present")]).await;
     // The cluster (the value's backend) stops answering: both rows keep their last known
     // state, marked stale, and neither counts as present.
     cluster.server.stop();

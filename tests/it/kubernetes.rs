@@ -399,8 +399,7 @@ async fn a_plugin_that_fails_at_renewal_leaves_stale_rows_and_no_credential_in_s
 async fn watch_turns_green_when_the_generated_commands_run() {
     let (cluster, spec) = cluster().await;
     let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
-    watch.line_matching(WAIT, is("github-token", "missing")).await;
-    watch.line_matching(WAIT, is("db-credentials", "missing")).await;
+    watch.states(WAIT, &[("github-token", "missing"), ("db-credentials", "missing")]).await;
 
     let (ok, _, stderr) = cluster
         .shell(
@@ -478,9 +477,16 @@ secrets:
     cluster.seed("default", "misplaced", &[("k", "misplaced-value-71")]);
     cluster.seed("acme", "api.token", &[("k", "near-value-72")]);
     let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
-    watch.line_matching(WAIT, is("misplaced", "found_elsewhere")).await;
-    watch.line_matching(WAIT, is("api-token", "found_elsewhere")).await;
-    watch.line_matching(WAIT, is("homeless", "missing")).await;
+    watch
+        .states(
+            WAIT,
+            &[
+                ("misplaced", "found_elsewhere"),
+                ("api-token", "found_elsewhere"),
+                ("homeless", "missing"),
+            ],
+        )
+        .await;
 
     for name in ["misplaced", "api-token"] {
         let (ok, _, stderr) = cluster
@@ -506,8 +512,7 @@ async fn a_server_that_goes_away_mid_watch_leaves_stale_state_then_recovers() {
     let (mut cluster, spec) = cluster().await;
     cluster.seed("acme", "github-token", &[("token", "stale-value-81")]);
     let mut watch = cluster.spawn_greenlight(&["watch", &spec, "--format", "json"]);
-    watch.line_matching(WAIT, is("github-token", "present")).await;
-    watch.line_matching(WAIT, is("db-credentials", "missing")).await;
+    watch.states(WAIT, &[("github-token", "present"), ("db-credentials", "missing")]).await;
 
     cluster.server.stop();
     let stale =

@@ -427,8 +427,18 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Reads lines until each `(name, state)` has been seen, in any order (rows are decided
+    /// as their backend answers, not in spec order).
+    pub async fn states(&mut self, limit: Duration, wanted: &[(&str, &str)]) {
+        let wanted: Vec<LinePredicate> =
+            wanted.iter().map(|(name, state)| Box::new(is(name, state)) as LinePredicate).collect();
+        self.lines_matching_all(limit, wanted).await;
+    }
+}
+
 /// A line for `name` in `state`.
-pub fn is(name: &str, state: &str) -> impl Fn(&serde_json::Value) -> bool {
+pub fn is(name: &str, state: &str) -> impl Fn(&serde_json::Value) -> bool + use<> {
     let (name, state) = (name.to_owned(), state.to_owned());
     move |line| line["name"] == name.as_str() && line["state"] == state.as_str()
 }

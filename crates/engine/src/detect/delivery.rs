@@ -11,25 +11,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::Notify;
 
 use super::aws::AwsProbe;
 use super::cadence::{Cadence, Ended};
 use super::kubernetes::KubernetesProbe;
 use super::kubernetes::eso::{Answer, Api, Ask, Cause, External};
 use super::kubernetes::wire::ProbeError;
-use super::{CheckOutcome, ConnectionStatus, Presence, Probe, ProbeFuture, Selection};
+use super::{CheckOutcome, Decided, Decision, Pace, Presence, Probe, RoundAsk, RoundReport, Wake};
 use crate::backends::{Asked, BackendError, Context, Finding};
 use crate::commands::CommandKind;
 use crate::diagnose::{Fix, Hint};
 use crate::spec::{
-    Delivered, DeliveryTarget, FeatureSet, Platform, Provider, SecretEntry, SecretSpec, Source,
-    StoreKind,
+    Delivered, DeliveryTarget, FeatureSet, Provider, SecretEntry, SecretSpec, Source, StoreKind,
 };
+use futures::future::BoxFuture;
 
 /// One hop of a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,18 +147,12 @@ pub struct DeliveryProbe {
     targets: Arc<BTreeMap<(String, String), usize>>,
     kube: Arc<KubernetesProbe>,
     aws: Option<Arc<AwsProbe>>,
-    features: std::sync::Mutex<FeatureSet>,
-    /// False while some delivered value is not green: ExternalSecret statuses change without
-    /// a Secret event (an error), so they are polled every few seconds until then.
-    settled: Arc<AtomicBool>,
     /// Secret Manager, Doppler and Vault, asked directly.
     backends: Arc<Context>,
     /// How often each of those is asked.
     cadence: Arc<Cadence>,
     /// Longest wait for one backend.
     timeout: Duration,
-    /// What wakes the monitor (from `subscribe`), for the ExternalSecret watches.
-    nudge: std::sync::Mutex<Option<Arc<Notify>>>,
     /// Live mode: one ExternalSecret watch per (namespace, API version).
     watches: Arc<std::sync::Mutex<Watches>>,
 }
@@ -199,12 +191,9 @@ impl DeliveryProbe {
             targets: Arc::new(targets),
             kube,
             aws,
-            features: std::sync::Mutex::new(FeatureSet::defaults(spec)),
-            settled: Arc::new(AtomicBool::new(false)),
             backends: Arc::new(backends),
             cadence: Arc::default(),
             timeout,
-            nudge: std::sync::Mutex::new(None),
             watches: Arc::default(),
         }
     }
@@ -263,188 +252,208 @@ fn target_entry(t: &DeliveryTarget) -> SecretEntry {
 }
 
 impl Probe for DeliveryProbe {
-    fn check(
-        &self,
-        spec: Arc<SecretSpec>,
-        _platform: Platform,
-        indices: Vec<usize>,
-    ) -> ProbeFuture {
-        let kube = self.kube.clone();
-        let aws = self.aws.clone();
-        let features = self.features.lock().map(|f| f.clone()).unwrap_or_default();
-        let lowered = self.lowered.clone();
-        let targets = self.targets.clone();
-        let done = self.settled.clone();
-        let backends = self.backends.clone();
-        let timeout = self.timeout;
-        let nudge = self.nudge.lock().ok().and_then(|n| n.clone());
-        let watches = self.watches.clone();
-        let cadence = self.cadence.clone();
-        Box::pin(async move {
-            let mut kube_indices = Vec::new();
-            let mut aws_indices = Vec::new();
-            let mut direct = Vec::new();
-            let mut ask = Ask {
+    fn round(&self, ask: RoundAsk) -> BoxFuture<'static, RoundReport> {
+        self.kube.take(&ask);
+        if let Some(aws) = &self.aws {
+            aws.take(&ask);
+        }
+        if ask.start_over {
+            self.backends.forget();
+            self.cadence.forget();
+        }
+        if ask.copied {
+            self.cadence.hurry();
+        }
+        let parts = Parts {
+            kube: self.kube.clone(),
+            aws: self.aws.clone(),
+            lowered: self.lowered.clone(),
+            targets: self.targets.clone(),
+            backends: self.backends.clone(),
+            cadence: self.cadence.clone(),
+            timeout: self.timeout,
+            watches: self.watches.clone(),
+        };
+        Box::pin(async move { parts.round(ask).await })
+    }
+}
+
+/// What one round needs of the probe.
+struct Parts {
+    kube: Arc<KubernetesProbe>,
+    aws: Option<Arc<AwsProbe>>,
+    lowered: Arc<SecretSpec>,
+    targets: Arc<BTreeMap<(String, String), usize>>,
+    backends: Arc<Context>,
+    cadence: Arc<Cadence>,
+    timeout: Duration,
+    watches: Arc<std::sync::Mutex<Watches>>,
+}
+
+/// Which probe asks each row of a round.
+#[derive(Default)]
+struct Plan {
+    /// Rows without delivery, and the target Secrets needed (their outcomes are hops).
+    kube: Vec<usize>,
+    /// Rows whose value is in an AWS backend.
+    aws: Vec<usize>,
+    /// Rows whose value is in a backend asked directly.
+    direct: Vec<usize>,
+    /// Plain Kubernetes rows: decided as soon as they are known.
+    plain: BTreeSet<usize>,
+    /// What External Secrets is asked.
+    eso: Ask,
+}
+
+impl Parts {
+    fn plan(&self, spec: &SecretSpec, rows: &[usize], features: &FeatureSet) -> Plan {
+        let mut plan = Plan {
+            eso: Ask {
                 store: spec.delivery.as_ref().map(|d| d.store.clone()),
                 manifests: spec.delivery.as_ref().and_then(|d| d.api_version.clone()),
                 externals: BTreeSet::new(),
-            };
-            let mut needed_targets: BTreeSet<usize> = BTreeSet::new();
-            for &index in &indices {
-                let Some(entry) = spec.entries.get(index) else { continue };
-                match &entry.delivered {
-                    None => kube_indices.push(index),
-                    Some(delivered) => {
-                        match delivered.source.asked() {
-                            Asked::Aws(_) => aws_indices.push(index),
-                            Asked::Cluster(_) => kube_indices.push(index),
-                            Asked::Directly => direct.push(index),
-                        }
-                        for t in delivered.targets.iter().filter(|t| t.is_needed(&features)) {
-                            ask.externals.insert((t.namespace.clone(), t.external_secret.clone()));
-                            if let Some(&i) = targets.get(&(t.namespace.clone(), t.secret.clone()))
-                            {
-                                needed_targets.insert(i);
-                            }
-                        }
-                    }
-                }
-            }
-            kube_indices.extend(needed_targets.iter().copied());
-            let kube_round = kube.check(lowered.clone(), Platform::Kubernetes, kube_indices);
-            let aws_round = async {
-                match (&aws, aws_indices.is_empty()) {
-                    (Some(aws), false) => {
-                        aws.check(lowered.clone(), Platform::Aws, aws_indices).await
-                    }
-                    _ => Vec::new(),
-                }
-            };
-            let eso_round = async {
-                if ask.externals.is_empty() && ask.store.is_none() {
-                    None
-                } else {
-                    Some(kube.eso(&ask).await)
-                }
-            };
-            backends.begin_round();
-            let direct_round = futures::future::join_all(direct.iter().map(|&index| {
-                let backends = backends.as_ref();
-                let (spec, cadence) = (&spec, cadence.as_ref());
-                async move {
-                    let entry = spec.entries.get(index)?;
-                    let source = &entry.delivered.as_ref()?.source;
-                    let key = format!("{:?}", source);
-                    if let Some(kept) = cadence.kept(&key) {
-                        return Some((index, kept));
-                    }
-                    let look = match tokio::time::timeout(timeout, source.look(backends)).await {
-                        Ok(look) => look,
-                        Err(_) => Err(BackendError::Unreachable(format!(
-                            "{} did not answer within {} s",
-                            source.title(),
-                            timeout.as_secs()
-                        ))),
-                    };
-                    let ended = match &look {
-                        Err(BackendError::Throttled { retry_after, .. }) => {
-                            Ended::Throttled(*retry_after)
-                        }
-                        _ => Ended::Answered,
-                    };
-                    let outcome = direct_outcome(entry, source, look);
-                    cadence.record(&key, &outcome, ended);
-                    Some((index, cadence.kept(&key).unwrap_or(outcome)))
-                }
-            }));
-            let (kube_answers, aws_answers, eso, direct_answers) =
-                tokio::join!(kube_round, aws_round, eso_round, direct_round);
-            if let (Some(nudge), Some(Ok(Api::Served { using, .. }))) =
-                (&nudge, eso.as_ref().map(|a| &a.api))
-            {
-                keep_watching(&kube, &watches, &ask, using, nudge);
-            }
-            let mut answers: BTreeMap<usize, CheckOutcome> = kube_answers
-                .into_iter()
-                .chain(aws_answers)
-                .chain(direct_answers.into_iter().flatten())
-                .collect();
-            let mut out = Vec::new();
-            let mut settled = true;
-            for index in indices {
-                let Some(entry) = spec.entries.get(index) else { continue };
-                let Some(delivered) = &entry.delivered else {
-                    if let Some(outcome) = answers.remove(&index) {
-                        out.push((index, outcome));
-                    }
-                    continue;
-                };
-                let chain = Chain {
-                    spec: &spec,
-                    delivered,
-                    features: &features,
-                    backend: answers.get(&index),
-                    targets: targets.as_ref(),
-                    answers: &answers,
-                    eso: eso.as_ref(),
-                };
-                let outcome = chain.judge();
-                // Fast re-reads help only while something can still change by itself: not when
-                // External Secrets is missing or on the wrong version.
-                let stuck = outcome.hops.iter().any(|h| {
-                    h.kind == HopKind::Operator
-                        && matches!(h.state, HopState::NotInstalled | HopState::VersionNotServed)
-                });
-                settled &= outcome.confirms_presence() || stuck;
-                out.push((index, outcome));
-            }
-            done.store(settled, Ordering::Relaxed);
-            out
-        })
-    }
-
-    fn poll_interval(&self, all_present: bool) -> Duration {
-        let kube = self.kube.poll_interval(all_present);
-        let aws = self.aws.as_ref().map_or(kube, |a| a.poll_interval(all_present));
-        let chains = if self.settled.load(Ordering::Relaxed) {
-            Duration::from_secs(30)
-        } else {
-            Duration::from_secs(2)
+            },
+            ..Plan::default()
         };
-        kube.min(aws).min(chains)
-    }
-
-    fn subscribe(&self, nudge: Arc<Notify>) {
-        if let Ok(mut slot) = self.nudge.lock() {
-            *slot = Some(nudge.clone());
+        let mut needed_targets: BTreeSet<usize> = BTreeSet::new();
+        for &index in rows {
+            let Some(entry) = spec.entries.get(index) else { continue };
+            let Some(delivered) = &entry.delivered else {
+                plan.kube.push(index);
+                plan.plain.insert(index);
+                continue;
+            };
+            match delivered.source.asked() {
+                Asked::Aws(_) => plan.aws.push(index),
+                Asked::Cluster(_) => plan.kube.push(index),
+                Asked::Directly => plan.direct.push(index),
+            }
+            for t in delivered.targets.iter().filter(|t| t.is_needed(features)) {
+                plan.eso.externals.insert((t.namespace.clone(), t.external_secret.clone()));
+                if let Some(&i) = self.targets.get(&(t.namespace.clone(), t.secret.clone())) {
+                    needed_targets.insert(i);
+                }
+            }
         }
-        self.kube.subscribe(nudge);
+        plan.kube.extend(needed_targets);
+        plan
     }
 
-    fn connection(&self) -> Option<ConnectionStatus> {
-        self.kube.connection()
-    }
-
-    fn copied(&self) {
-        self.cadence.hurry();
-        self.kube.copied();
-        if let Some(aws) = &self.aws {
-            aws.copied();
+    async fn round(self, ask: RoundAsk) -> RoundReport {
+        let spec = ask.spec.clone();
+        let features = ask.selection.features.clone();
+        let plan = self.plan(&spec, &ask.rows, &features);
+        // Plain rows go out as the cluster answers; backend rows and targets are kept to
+        // judge the chains.
+        let (inner, mut from_kube) = Decided::channel();
+        let kube_round = {
+            let (kube, lowered, rows) =
+                (self.kube.clone(), self.lowered.clone(), plan.kube.clone());
+            async move {
+                kube.check_rows(&lowered, rows, &inner).await;
+            }
+        };
+        let forward = async {
+            let mut kept = BTreeMap::new();
+            while let Some(decision) = from_kube.recv().await {
+                match decision {
+                    Decision::Row(index, outcome) if plan.plain.contains(&index) => {
+                        ask.decided.row(index, outcome);
+                    }
+                    Decision::Row(index, outcome) => {
+                        kept.insert(index, outcome);
+                    }
+                    Decision::Connection(status) => ask.decided.connection(status),
+                }
+            }
+            kept
+        };
+        let aws_round = async {
+            match (&self.aws, plan.aws.is_empty()) {
+                (Some(aws), false) => aws.outcomes(&self.lowered, plan.aws.clone()).await,
+                _ => Vec::new(),
+            }
+        };
+        let eso_round = async {
+            if plan.eso.externals.is_empty() && plan.eso.store.is_none() {
+                None
+            } else {
+                Some(self.kube.eso(&plan.eso).await)
+            }
+        };
+        self.backends.begin_round();
+        let direct_round =
+            futures::future::join_all(plan.direct.iter().map(|&index| self.direct(&spec, index)));
+        let ((), kept, aws_answers, eso, direct_answers) =
+            tokio::join!(kube_round, forward, aws_round, eso_round, direct_round);
+        if let Some(Ok(Api::Served { using, .. })) = eso.as_ref().map(|a| &a.api) {
+            keep_watching(&self.kube, &self.watches, &plan.eso, using, &ask.wake);
         }
-    }
-
-    fn select(&self, selection: &Selection) {
-        if let Ok(mut features) = self.features.lock() {
-            features.clone_from(&selection.features);
+        let answers: BTreeMap<usize, CheckOutcome> = kept
+            .into_iter()
+            .chain(aws_answers)
+            .chain(direct_answers.into_iter().flatten())
+            .collect();
+        let mut settled = true;
+        for &index in &ask.rows {
+            let Some(entry) = spec.entries.get(index) else { continue };
+            let Some(delivered) = &entry.delivered else { continue };
+            let chain = Chain {
+                spec: &spec,
+                delivered,
+                features: &features,
+                backend: answers.get(&index),
+                targets: self.targets.as_ref(),
+                answers: &answers,
+                eso: eso.as_ref(),
+            };
+            let outcome = chain.judge();
+            // Fast re-reads help only while something can still change by itself: not when
+            // External Secrets is missing or on the wrong version.
+            let stuck = outcome.hops.iter().any(|h| {
+                h.kind == HopKind::Operator
+                    && matches!(h.state, HopState::NotInstalled | HopState::VersionNotServed)
+            });
+            settled &= outcome.confirms_presence() || stuck;
+            ask.decided.row(index, outcome);
         }
+        RoundReport { pace: self.pace(settled) }
     }
 
-    fn start_over(&self) {
-        self.kube.start_over();
-        self.backends.forget();
-        self.cadence.forget();
-        if let Some(aws) = &self.aws {
-            aws.start_over();
+    /// Row `index`'s value, from a backend asked directly (or what the cadence kept).
+    async fn direct(&self, spec: &SecretSpec, index: usize) -> Option<(usize, CheckOutcome)> {
+        let entry = spec.entries.get(index)?;
+        let source = &entry.delivered.as_ref()?.source;
+        let key = format!("{source:?}");
+        if let Some(kept) = self.cadence.kept(&key) {
+            return Some((index, kept));
+        }
+        let look = match tokio::time::timeout(self.timeout, source.look(&self.backends)).await {
+            Ok(look) => look,
+            Err(_) => Err(BackendError::Unreachable(format!(
+                "{} did not answer within {} s",
+                source.title(),
+                self.timeout.as_secs()
+            ))),
+        };
+        let ended = match &look {
+            Err(BackendError::Throttled { retry_after, .. }) => Ended::Throttled(*retry_after),
+            _ => Ended::Answered,
+        };
+        let outcome = direct_outcome(entry, source, look);
+        self.cadence.record(&key, &outcome, ended);
+        Some((index, self.cadence.kept(&key).unwrap_or(outcome)))
+    }
+
+    /// The soonest any part wants to come back. ExternalSecret statuses change without a
+    /// Secret event (an error), so unsettled chains are read every few seconds.
+    fn pace(&self, settled: bool) -> Pace {
+        let kube = self.kube.pace();
+        let aws = self.aws.as_ref().map_or(kube, |a| a.pace());
+        let chains = if settled { Duration::from_secs(30) } else { Duration::from_secs(2) };
+        Pace {
+            missing: kube.missing.min(aws.missing).min(chains),
+            settled: kube.settled.min(aws.settled).min(chains),
         }
     }
 }
@@ -456,7 +465,7 @@ fn keep_watching(
     watches: &std::sync::Mutex<Watches>,
     ask: &Ask,
     version: &str,
-    nudge: &Arc<Notify>,
+    wake: &Wake,
 ) {
     let Ok(mut watches) = watches.lock() else { return };
     let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
@@ -480,7 +489,7 @@ fn keep_watching(
         let names = Arc::new(std::sync::Mutex::new(names));
         let (namespace, version) = key.clone();
         if let Some(task) =
-            kube.watch_externalsecrets(namespace, version, names.clone(), nudge.clone())
+            kube.watch_externalsecrets(namespace, version, names.clone(), wake.clone())
         {
             watches.insert(key, (task, names));
         }

@@ -9,14 +9,12 @@ mod connection;
 pub mod delivery;
 pub mod kubernetes;
 mod monitor;
+mod round;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use tokio::sync::Notify;
 
 use crate::commands::Target;
 use crate::diagnose::Hint;
@@ -26,6 +24,7 @@ pub use connection::{
     AwsConnection, Connection, ConnectionStatus, KubernetesConnection, command_target,
 };
 pub use monitor::{HURRY_INTERVAL, Monitor, MonitorCommand, MonitorEvent, ROUND_TIMEOUT};
+pub use round::{Decided, Decision, Pace, Probe, RoundAsk, RoundReport, Wake, drive};
 
 /// What is known about one secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,77 +345,47 @@ impl Progress {
     }
 }
 
-/// Boxed future returned by probes, so probes can be used as trait objects.
-pub type ProbeFuture = Pin<Box<dyn Future<Output = Vec<(usize, CheckOutcome)>> + Send>>;
-
-/// Answers for one backend. `check` receives the indices (into `spec.entries`) of the entries
-/// to check on `platform` and returns an outcome for each it could decide; an index it leaves
-/// out is reported as unreachable by the caller.
-pub trait Probe: Send + Sync {
-    /// Checks these entries once.
-    fn check(&self, spec: Arc<SecretSpec>, platform: Platform, indices: Vec<usize>) -> ProbeFuture;
-
-    /// How long to wait before the next round; `all_present` is true when nothing required is
-    /// missing.
-    fn poll_interval(&self, all_present: bool) -> Duration;
-
-    /// Gives the probe a way to ask for a round at once (a watch saw a change). Probes that
-    /// only poll ignore it.
-    fn subscribe(&self, _nudge: Arc<Notify>) {}
-
-    /// Where the probe is connected, once known.
-    fn connection(&self) -> Option<ConnectionStatus> {
-        None
-    }
-
-    /// The operator copied a command and is about to run it: permissions are asked again, so a
-    /// permission granted meanwhile shows within a round.
-    fn copied(&self) {}
-
-    /// The operator's choices for the coming rounds (features on or off), for probes whose
-    /// work depends on them. Called before every round.
-    fn select(&self, _selection: &Selection) {}
-
-    /// The operator asked to check everything again ("Check now"): the next round starts
-    /// from scratch (configuration re-read, credentials renewed, permissions and diagnoses
-    /// asked again), so a fixed login or a granted permission shows at once.
-    fn start_over(&self) {}
-}
-
 /// Checks every entry once: settled ones without asking, the rest through `probe`, within
-/// [`ROUND_TIMEOUT`]. Returns one outcome per entry, in spec order.
+/// [`ROUND_TIMEOUT`]. Returns one outcome per entry, in spec order, and where the probe is
+/// connected.
 pub async fn check_once(
     spec: Arc<SecretSpec>,
     selection: &Selection,
     probe: &dyn Probe,
-) -> Vec<CheckOutcome> {
+) -> (Vec<CheckOutcome>, Option<ConnectionStatus>) {
     let mut outcomes: Vec<Option<CheckOutcome>> =
         spec.entries.iter().map(|e| selection.settled(e).map(CheckOutcome::now)).collect();
     let asked: Vec<usize> =
         outcomes.iter().enumerate().filter(|(_, o)| o.is_none()).map(|(i, _)| i).collect();
+    let mut connection = None;
     if !asked.is_empty() {
-        probe.select(selection);
-        let answers = tokio::time::timeout(
-            ROUND_TIMEOUT,
-            probe.check(spec.clone(), selection.platform, asked),
-        )
-        .await;
-        for (index, outcome) in answers.unwrap_or_default() {
-            if let Some(slot) = outcomes.get_mut(index) {
-                *slot = Some(outcome);
+        let ask = |decided| RoundAsk {
+            spec: spec.clone(),
+            rows: asked,
+            selection: selection.clone(),
+            start_over: false,
+            copied: false,
+            wake: Wake::default(),
+            decided,
+        };
+        drive(probe, ask, ROUND_TIMEOUT, |decision| match decision {
+            Decision::Row(index, outcome) => {
+                if let Some(slot) = outcomes.get_mut(index) {
+                    *slot = Some(outcome);
+                }
             }
-        }
-    }
-    outcomes
-        .into_iter()
-        .map(|o| {
-            o.unwrap_or_else(|| {
-                CheckOutcome::now(Presence::Unreachable {
-                    reason: format!("no answer within {} s", ROUND_TIMEOUT.as_secs()),
-                })
-            })
+            Decision::Connection(status) => connection = Some(status),
         })
-        .collect()
+        .await;
+    }
+    let outcomes =
+        outcomes.into_iter().map(|o| o.unwrap_or_else(|| CheckOutcome::now(no_answer()))).collect();
+    (outcomes, connection)
+}
+
+/// A row a round did not answer in time.
+pub(crate) fn no_answer() -> Presence {
+    Presence::Unreachable { reason: format!("no answer within {} s", ROUND_TIMEOUT.as_secs()) }
 }
 
 /// The tokio runtime the engine's I/O runs on, for the CLI and the app alike: two workers

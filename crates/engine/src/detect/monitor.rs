@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{CheckOutcome, Presence, Probe, Selection, check_once};
+use super::{CheckOutcome, Decision, Pace, Presence, Probe, RoundAsk, Selection, Wake, drive};
 use crate::spec::SecretSpec;
 
 /// Longest a probe may take for one round (a request timeout for presence, then the
@@ -45,6 +45,13 @@ pub enum MonitorEvent {
     },
     /// Where the probe is connected changed (or became known).
     Connection(super::ConnectionStatus),
+    /// How far the round is: rows decided of rows asked.
+    Progress {
+        /// Rows decided so far this round.
+        decided: usize,
+        /// Rows asked this round.
+        asked: usize,
+    },
     /// A round finished; every row has been checked.
     RoundFinished {
         /// True when every entry that blocks readiness is confirmed present (a stale row
@@ -90,18 +97,143 @@ impl Drop for Monitor {
     }
 }
 
+/// What the loop carries from one round to the next.
+struct Loop {
+    spec: Arc<SecretSpec>,
+    selection: Selection,
+    probe: Arc<dyn Probe>,
+    events: mpsc::UnboundedSender<MonitorEvent>,
+    /// Each row's last outcome.
+    known: Vec<Option<CheckOutcome>>,
+    connection: Option<super::ConnectionStatus>,
+    wake: Wake,
+    start_over: bool,
+    copied: bool,
+    pace: Pace,
+    /// Tells the window (or CLI) to look.
+    look: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// A round slower than this shows its rows as they come, at most once per [`FILL_EVERY`].
+const SLOW_ROUND: Duration = Duration::from_millis(200);
+const FILL_EVERY: Duration = Duration::from_millis(100);
+
+impl Loop {
+    /// Sends `event`; false when nobody listens any more.
+    fn send(&self, event: MonitorEvent) -> bool {
+        self.events.send(event).is_ok()
+    }
+
+    /// Keeps `fresh` for row `index` (its last known state when `fresh` is no answer) and
+    /// reports it when it changed; whether it changed.
+    fn decide(&mut self, index: usize, fresh: CheckOutcome) -> bool {
+        let outcome = keep_last_known(self.known.get(index).and_then(Option::as_ref), fresh);
+        let Some(slot) = self.known.get_mut(index) else { return false };
+        let changed = slot.as_ref().is_none_or(|previous| !previous.same_as(&outcome));
+        *slot = Some(outcome.clone());
+        if changed {
+            self.send(MonitorEvent::Changed { index, outcome });
+        }
+        changed
+    }
+
+    /// One round: settled rows at once, the rest as the probe decides them, and what it
+    /// did not decide in time as no answer. Whether anything changed.
+    async fn round(&mut self) -> bool {
+        let mut news = false;
+        let mut rows = Vec::new();
+        let spec = self.spec.clone();
+        for (index, entry) in spec.entries.iter().enumerate() {
+            match self.selection.settled(entry) {
+                Some(presence) => news |= self.decide(index, CheckOutcome::now(presence)),
+                None => rows.push(index),
+            }
+        }
+        if rows.is_empty() {
+            return news;
+        }
+        let asked = rows.len();
+        let mut decided = vec![false; spec.entries.len()];
+        let mut count = 0;
+        let (selection, start_over, copied, wake) = (
+            self.selection.clone(),
+            std::mem::take(&mut self.start_over),
+            std::mem::take(&mut self.copied),
+            self.wake.clone(),
+        );
+        let probe = self.probe.clone();
+        let started = tokio::time::Instant::now();
+        let mut looked: Option<tokio::time::Instant> = None;
+        let ask = |sink| RoundAsk {
+            spec: spec.clone(),
+            rows: rows.clone(),
+            selection,
+            start_over,
+            copied,
+            wake,
+            decided: sink,
+        };
+        // Each decision goes out at once: a window reading the events sees rows fill in.
+        let report = drive(probe.as_ref(), ask, ROUND_TIMEOUT, |decision| match decision {
+            Decision::Row(index, outcome) => {
+                if let Some(flag) = decided.get_mut(index).filter(|f| !**f) {
+                    *flag = true;
+                    count += 1;
+                }
+                let changed = self.decide(index, outcome);
+                news |= changed;
+                self.send(MonitorEvent::Progress { decided: count, asked });
+                // A slow round fills the window in as it goes.
+                if changed
+                    && started.elapsed() >= SLOW_ROUND
+                    && looked.is_none_or(|at| at.elapsed() >= FILL_EVERY)
+                {
+                    (self.look)();
+                    looked = Some(tokio::time::Instant::now());
+                }
+            }
+            Decision::Connection(status) => {
+                if self.connection.as_ref() != Some(&status) {
+                    news = true;
+                    self.connection = Some(status.clone());
+                    self.send(MonitorEvent::Connection(status));
+                }
+            }
+        })
+        .await;
+        for index in rows {
+            if decided.get(index) == Some(&false) {
+                news |= self.decide(index, CheckOutcome::now(super::no_answer()));
+            }
+        }
+        if let Some(report) = report {
+            self.pace = report.pace;
+        }
+        news
+    }
+}
+
 async fn run(
     spec: Arc<SecretSpec>,
-    mut selection: Selection,
+    selection: Selection,
     probe: Arc<dyn Probe>,
     mut inbox: mpsc::UnboundedReceiver<MonitorCommand>,
     events: mpsc::UnboundedSender<MonitorEvent>,
     wake: Arc<dyn Fn() + Send + Sync>,
 ) {
-    let mut known: Vec<Option<CheckOutcome>> = vec![None; spec.entries.len()];
-    let nudge = Arc::new(tokio::sync::Notify::new());
-    probe.subscribe(nudge.clone());
-    let mut connection = None;
+    let mut state = Loop {
+        known: vec![None; spec.entries.len()],
+        spec,
+        selection,
+        probe,
+        events,
+        connection: None,
+        wake: Wake::default(),
+        start_over: false,
+        copied: false,
+        pace: Pace { missing: Duration::from_secs(5), settled: Duration::from_secs(30) },
+        look: wake.clone(),
+    };
     let mut hurry_until: Option<tokio::time::Instant> = None;
     // The UI is woken only when there is something new to show (or once a minute, for the
     // time of the last check), so an idle window draws nothing.
@@ -109,43 +241,21 @@ async fn run(
     let mut last_ready = None;
     let mut asked = true;
     loop {
-        if events.send(MonitorEvent::RoundStarted).is_err() {
+        if !state.send(MonitorEvent::RoundStarted) {
             return;
         }
         if asked {
             wake();
         }
-        let mut news = false;
-        let outcomes = check_once(spec.clone(), &selection, probe.as_ref()).await;
-        for (index, fresh) in outcomes.into_iter().enumerate() {
-            let outcome = keep_last_known(known.get(index).and_then(Option::as_ref), fresh);
-            let slot = known.get_mut(index);
-            let changed = match &slot {
-                Some(Some(previous)) => !previous.same_as(&outcome),
-                _ => true,
-            };
-            if let Some(slot) = slot {
-                *slot = Some(outcome.clone());
-            }
-            news |= changed;
-            if changed && events.send(MonitorEvent::Changed { index, outcome }).is_err() {
-                return;
-            }
-        }
-        let ready =
-            super::Progress::of(&spec, &selection, known.iter().map(Option::as_ref)).ready();
-        let now_connected = probe.connection();
-        if now_connected != connection {
-            news = true;
-            connection.clone_from(&now_connected);
-            if let Some(status) = now_connected
-                && events.send(MonitorEvent::Connection(status)).is_err()
-            {
-                return;
-            }
-        }
+        let news = state.round().await;
+        let ready = super::Progress::of(
+            &state.spec,
+            &state.selection,
+            state.known.iter().map(Option::as_ref),
+        )
+        .ready();
         let at = std::time::SystemTime::now();
-        if events.send(MonitorEvent::RoundFinished { ready, at }).is_err() {
+        if !state.send(MonitorEvent::RoundFinished { ready, at }) {
             return;
         }
         let minute = last_wake.is_none_or(|w| w.elapsed() >= Duration::from_secs(60));
@@ -155,18 +265,19 @@ async fn run(
         }
         last_ready = Some(ready);
 
-        // Wait for the next round: a command, or the probe's interval.
-        let mut interval = probe.poll_interval(ready);
+        // Wait for the next round: a command, the probe's pace, or a watch's wake-up.
+        let mut interval = state.pace.wait(ready);
         if hurry_until.is_some_and(|until| tokio::time::Instant::now() < until) {
             interval = interval.min(HURRY_INTERVAL);
         }
+        let woken = state.wake.clone();
         let first = tokio::select! {
             command = inbox.recv() => match command {
                 Some(command) => Some(command),
                 None => return,
             },
             () = tokio::time::sleep(interval) => None,
-            () = nudge.notified() => None,
+            () = woken.woken() => None,
         };
         // Latest wins: fold everything already queued into one round.
         let mut pending = first.into_iter().collect::<Vec<_>>();
@@ -176,12 +287,12 @@ async fn run(
         asked = !pending.is_empty();
         for command in pending {
             match command {
-                MonitorCommand::Select(next) => selection = next,
+                MonitorCommand::Select(next) => state.selection = next,
                 MonitorCommand::Hurry(period) => {
                     hurry_until = Some(tokio::time::Instant::now() + period);
-                    probe.copied();
+                    state.copied = true;
                 }
-                MonitorCommand::Refresh => probe.start_over(),
+                MonitorCommand::Refresh => state.start_over = true,
             }
         }
     }
@@ -214,9 +325,9 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::super::ProbeFuture;
     use super::*;
-    use crate::spec::{Platform, parse_bytes};
+    use crate::detect::RoundReport;
+    use crate::spec::parse_bytes;
 
     const SPEC: &str = "version: 1\ndeployment: t\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: ns } }\nsecrets:\n  - { name: a, description: A, kubernetes: { keys: [k] } }\n  - { name: b, description: B, required: false, kubernetes: { keys: [k] } }\n";
 
@@ -226,48 +337,44 @@ mod tests {
         calls: AtomicUsize,
         delay: Duration,
         hang: std::sync::atomic::AtomicBool,
+        started_over: AtomicUsize,
+        copied: AtomicUsize,
     }
 
     impl Probe for Arc<FakeProbe> {
-        fn check(
-            &self,
-            _spec: Arc<SecretSpec>,
-            _platform: Platform,
-            indices: Vec<usize>,
-        ) -> ProbeFuture {
+        fn round(&self, ask: RoundAsk) -> futures::future::BoxFuture<'static, RoundReport> {
             let me = self.clone();
             Box::pin(async move {
                 me.calls.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(me.delay).await;
+                if ask.start_over {
+                    me.started_over.fetch_add(1, Ordering::SeqCst);
+                }
+                if ask.copied {
+                    me.copied.fetch_add(1, Ordering::SeqCst);
+                }
                 if me.hang.load(Ordering::SeqCst) {
                     std::future::pending::<()>().await;
                 }
                 let present = me.present.lock().map(|p| p.clone()).unwrap_or_default();
-                indices
-                    .into_iter()
-                    .map(|i| {
-                        let presence = if present.get(i).copied().unwrap_or(false) {
-                            Presence::Present
-                        } else {
-                            Presence::Missing
-                        };
-                        (
-                            i,
-                            CheckOutcome {
-                                presence,
-                                hints: Vec::new(),
-                                checked_at: std::time::UNIX_EPOCH,
-                                stale: None,
-                                write: None,
-                                hops: Vec::new(),
-                            },
-                        )
-                    })
-                    .collect()
+                for i in ask.rows {
+                    // Row 0 answers at once; the others after the delay.
+                    if i > 0 {
+                        tokio::time::sleep(me.delay).await;
+                    }
+                    let presence = if present.get(i).copied().unwrap_or(false) {
+                        Presence::Present
+                    } else {
+                        Presence::Missing
+                    };
+                    ask.decided.row(i, CheckOutcome::now(presence));
+                }
+                RoundReport {
+                    pace: Pace {
+                        missing: Duration::from_secs(2),
+                        settled: Duration::from_secs(30),
+                    },
+                }
             })
-        }
-        fn poll_interval(&self, all_present: bool) -> Duration {
-            if all_present { Duration::from_secs(30) } else { Duration::from_secs(2) }
         }
     }
 
@@ -278,6 +385,8 @@ mod tests {
             calls: AtomicUsize::new(0),
             delay,
             hang: std::sync::atomic::AtomicBool::new(false),
+            started_over: AtomicUsize::new(0),
+            copied: AtomicUsize::new(0),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let selection = Selection::defaults(&spec);
@@ -300,7 +409,9 @@ mod tests {
             match rx.recv().await.unwrap() {
                 MonitorEvent::Changed { index, outcome } => changes.push((index, outcome.presence)),
                 MonitorEvent::RoundFinished { ready, .. } => return (changes, ready),
-                MonitorEvent::RoundStarted | MonitorEvent::Connection(_) => {}
+                MonitorEvent::RoundStarted
+                | MonitorEvent::Connection(_)
+                | MonitorEvent::Progress { .. } => {}
             }
         }
     }
@@ -370,6 +481,8 @@ mod tests {
             calls: AtomicUsize::new(0),
             delay: Duration::ZERO,
             hang: std::sync::atomic::AtomicBool::new(false),
+            started_over: AtomicUsize::new(0),
+            copied: AtomicUsize::new(0),
         });
         let wakes = Arc::new(AtomicUsize::new(0));
         let counter = wakes.clone();
@@ -419,12 +532,37 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_hung_probe_marks_rows_unreachable_and_the_monitor_goes_on() {
+    async fn a_round_out_of_time_keeps_what_was_answered_and_the_monitor_goes_on() {
         let (_probe, _monitor, mut rx) = start(Duration::from_secs(3600));
-        let (changes, ready) = next_round(&mut rx).await;
+        let mut progress = Vec::new();
+        let mut changes = Vec::new();
+        let ready = loop {
+            match rx.recv().await.unwrap() {
+                MonitorEvent::Changed { index, outcome } => changes.push((index, outcome.presence)),
+                MonitorEvent::Progress { decided, asked } => progress.push((decided, asked)),
+                MonitorEvent::RoundFinished { ready, .. } => break ready,
+                _ => {}
+            }
+        };
         assert!(!ready);
-        assert_eq!(changes.len(), 2);
-        assert!(changes.iter().all(|(_, p)| matches!(p, Presence::Unreachable { .. })));
+        assert_eq!(progress, vec![(1, 2)], "row 0 was shown while row 1 was still asked");
+        assert_eq!(changes[0], (0, Presence::Missing), "the answered row is kept");
+        assert!(matches!(changes[1], (1, Presence::Unreachable { .. })), "{changes:?}");
+        // The next round starts on the probe's pace.
+        let (_, ready) = next_round(&mut rx).await;
+        assert!(!ready);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn check_now_and_copy_reach_the_probe_once() {
+        let (probe, monitor, mut rx) = start(Duration::ZERO);
+        next_round(&mut rx).await;
+        monitor.send(MonitorCommand::Refresh);
+        monitor.send(MonitorCommand::Hurry(Duration::from_secs(5)));
+        next_round(&mut rx).await;
+        next_round(&mut rx).await;
+        assert_eq!(probe.started_over.load(Ordering::SeqCst), 1);
+        assert_eq!(probe.copied.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,15 +18,19 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 
 pub use connection::profiles;
 use outcome::{Round, create_hint, missing, parameter_outcome, secret_outcome};
 use session::{Session, session};
 use wire::{AwsError, ParameterMeta, SecretMeta};
 
-use super::{CheckOutcome, ConnectionStatus, DIAGNOSIS_BUDGET, Mode, Presence, Probe, ProbeFuture};
+use super::{
+    CheckOutcome, ConnectionStatus, DIAGNOSIS_BUDGET, Mode, Pace, Presence, Probe, RoundAsk,
+    RoundReport,
+};
 use crate::diagnose::aws as hints;
-use crate::spec::{AwsService, Expect, Platform, SecretSpec};
+use crate::spec::{AwsService, Expect, SecretSpec};
 
 /// From this many secrets known to exist, confirm them with ListSecrets pages instead of one
 /// DescribeSecret each.
@@ -108,46 +112,67 @@ impl AwsProbe {
 }
 
 impl Probe for AwsProbe {
-    fn check(
+    fn round(&self, ask: RoundAsk) -> BoxFuture<'static, RoundReport> {
+        self.take(&ask);
+        let probe = self.clone_parts();
+        Box::pin(async move {
+            let (settings, expect, regions, state) = probe;
+            let outcomes = check(&settings, &expect, &regions, &state, &ask.spec, ask.rows).await;
+            if let Some(status) = state.connection.lock().ok().and_then(|c| c.clone()) {
+                ask.decided.connection(status);
+            }
+            for (index, outcome) in outcomes {
+                ask.decided.row(index, outcome);
+            }
+            RoundReport { pace: pace(&state) }
+        })
+    }
+}
+
+impl AwsProbe {
+    /// Takes the round's requests: "Check now" and a Copy.
+    pub(crate) fn take(&self, ask: &RoundAsk) {
+        if ask.start_over {
+            self.state.start_over.store(true, Ordering::Relaxed);
+        }
+        if ask.start_over || ask.copied {
+            self.state.permissions_epoch.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn clone_parts(&self) -> (Settings, Expect, BTreeSet<String>, Arc<ProbeState>) {
+        (self.settings.clone(), self.expect.clone(), self.spec_regions.clone(), self.state.clone())
+    }
+
+    /// One round's outcomes, for a probe that judges them further (delivery chains).
+    pub(crate) async fn outcomes(
         &self,
-        spec: Arc<SecretSpec>,
-        _platform: Platform,
-        indices: Vec<usize>,
-    ) -> ProbeFuture {
-        let settings = self.settings.clone();
-        let expect = self.expect.clone();
-        let regions = self.spec_regions.clone();
-        let state = self.state.clone();
-        Box::pin(async move { check(&settings, &expect, &regions, &state, &spec, indices).await })
+        spec: &SecretSpec,
+        rows: Vec<usize>,
+    ) -> Vec<(usize, CheckOutcome)> {
+        let (settings, expect, regions, state) = self.clone_parts();
+        check(&settings, &expect, &regions, &state, spec, rows).await
     }
 
-    fn poll_interval(&self, all_present: bool) -> Duration {
-        // While something is missing the missing names are looked up every second (secrets
-        // already found are confirmed once a minute), easing off after a few quiet minutes.
-        let quiet = self.state.last_change.lock().map_or(true, |at| at.elapsed() > QUIET_AFTER);
-        let base = match (all_present, quiet) {
-            (true, _) => Duration::from_secs(60),
-            (false, false) => Duration::from_secs(1),
-            (false, true) => Duration::from_secs(5),
-        };
-        let streak = self.state.throttled.load(Ordering::Relaxed).min(5);
+    /// The next round's pace.
+    pub(crate) fn pace(&self) -> Pace {
+        pace(&self.state)
+    }
+}
+
+/// While something is missing the missing names are looked up every second (secrets already
+/// found are confirmed once a minute), easing off after a few quiet minutes; throttling
+/// doubles the wait, with jitter, so several Greenlights behind one account do not poll in
+/// step.
+fn pace(state: &ProbeState) -> Pace {
+    let quiet = state.last_change.lock().map_or(true, |at| at.elapsed() > QUIET_AFTER);
+    let streak = state.throttled.load(Ordering::Relaxed).min(5);
+    let paced = |base: Duration| {
         let backed_off = (base * 2u32.pow(streak)).min(Duration::from_secs(120));
-        // Jitter, so several Greenlights behind one account do not poll in step.
         crate::detect::backoff::jitter(backed_off, Duration::from_millis(500))
-    }
-
-    fn connection(&self) -> Option<ConnectionStatus> {
-        self.state.connection.lock().ok().and_then(|c| c.clone())
-    }
-
-    fn start_over(&self) {
-        self.state.start_over.store(true, Ordering::Relaxed);
-        self.state.permissions_epoch.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn copied(&self) {
-        self.state.permissions_epoch.fetch_add(1, Ordering::Relaxed);
-    }
+    };
+    let missing = if quiet { Duration::from_secs(5) } else { Duration::from_secs(1) };
+    Pace { missing: paced(missing), settled: paced(Duration::from_secs(60)) }
 }
 
 /// What one lookup found.

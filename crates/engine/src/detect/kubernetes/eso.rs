@@ -191,7 +191,7 @@ impl KubernetesProbe {
         namespace: String,
         version: String,
         names: Arc<std::sync::Mutex<BTreeSet<String>>>,
-        wake: Arc<tokio::sync::Notify>,
+        wake: crate::detect::Wake,
     ) -> Option<tokio::task::JoinHandle<()>> {
         if self.settings.mode != crate::detect::Mode::Live {
             return None;
@@ -230,7 +230,7 @@ impl KubernetesProbe {
                         changes += 1;
                         // Only the ExternalSecrets the spec names start a round.
                         if names.lock().map_or(true, |names| names.contains(&name)) {
-                            wake.notify_one();
+                            wake.now();
                         }
                     }
                     Some(changes)

@@ -21,21 +21,24 @@ mod session;
 mod view;
 pub(crate) mod wire;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::Notify;
+use futures::future::BoxFuture;
 
 pub use connection::{ContextInfo, contexts, current_context, kubeconfig_contexts};
 use outcome::{Observation, Round, judge, observe};
 use session::{Session, breaks_session, session};
 use view::{Access, NamespaceView, view};
 
-use super::{CheckOutcome, ConnectionStatus, Mode, Presence, Probe, ProbeFuture};
-use crate::spec::{Expect, KubernetesPlacement, Platform, SecretEntry, SecretSpec};
+use super::{
+    CheckOutcome, ConnectionStatus, Decided, Mode, Pace, Presence, Probe, RoundAsk, RoundReport,
+    Wake,
+};
+use crate::spec::{Expect, KubernetesPlacement, SecretEntry, SecretSpec};
 
 /// How the probe works.
 #[derive(Debug, Clone)]
@@ -81,7 +84,7 @@ pub struct KubernetesProbe {
 
 pub(super) struct ProbeState {
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
-    nudge: std::sync::Mutex<Option<Arc<Notify>>>,
+    nudge: std::sync::Mutex<Option<Wake>>,
     connection: std::sync::Mutex<Option<ConnectionStatus>>,
     polling: AtomicBool,
     /// Set by "Check now": the next round starts from a fresh session.
@@ -101,12 +104,12 @@ impl ProbeState {
 
 /// Starts a monitor round, when a monitor listens.
 #[derive(Clone)]
-pub(super) struct Nudge(Option<Arc<Notify>>);
+pub(super) struct Nudge(Option<Wake>);
 
 impl Nudge {
     pub(super) fn notify(&self) {
-        if let Some(notify) = &self.0 {
-            notify.notify_one();
+        if let Some(wake) = &self.0 {
+            wake.now();
         }
     }
 }
@@ -130,116 +133,96 @@ impl KubernetesProbe {
 }
 
 impl Probe for KubernetesProbe {
-    fn check(
-        &self,
-        spec: Arc<SecretSpec>,
-        _platform: Platform,
-        indices: Vec<usize>,
-    ) -> ProbeFuture {
+    fn round(&self, ask: RoundAsk) -> BoxFuture<'static, RoundReport> {
+        self.take(&ask);
         let settings = self.settings.clone();
         let expect = self.expect.clone();
         let state = self.state.clone();
-        Box::pin(async move { check(&settings, &expect, &state, &spec, indices).await })
-    }
-
-    fn poll_interval(&self, all_present: bool) -> Duration {
-        let connected = self.state.session.try_lock().map(|s| s.is_some()).unwrap_or(true);
-        let polling = self.state.polling.load(Ordering::Relaxed);
-        match (connected, polling, all_present) {
-            (false, _, _) => Duration::from_secs(5),
-            (true, true, false) => Duration::from_secs(3),
-            _ => Duration::from_secs(30),
-        }
-    }
-
-    fn subscribe(&self, nudge: Arc<Notify>) {
-        if let Ok(mut slot) = self.state.nudge.lock() {
-            *slot = Some(nudge);
-        }
-    }
-
-    fn connection(&self) -> Option<ConnectionStatus> {
-        self.state.connection.lock().ok().and_then(|c| c.clone())
-    }
-
-    fn start_over(&self) {
-        self.state.start_over.store(true, Ordering::Relaxed);
-    }
-
-    fn copied(&self) {
-        self.state.permissions_epoch.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            check(&settings, &expect, &state, &ask.spec, ask.rows, &ask.decided).await;
+            RoundReport { pace: pace(&state) }
+        })
     }
 }
+
+impl KubernetesProbe {
+    /// `rows` checked with decisions sent to `decided`, for a probe that combines this one's
+    /// answers with others (delivery chains).
+    pub(crate) async fn check_rows(&self, spec: &SecretSpec, rows: Vec<usize>, decided: &Decided) {
+        check(&self.settings, &self.expect, &self.state, spec, rows, decided).await;
+    }
+
+    /// The next round's pace.
+    pub(crate) fn pace(&self) -> Pace {
+        pace(&self.state)
+    }
+
+    /// Takes the round's requests: "Check now", a Copy, and how to wake the monitor.
+    pub(crate) fn take(&self, ask: &RoundAsk) {
+        if ask.start_over {
+            self.state.start_over.store(true, Ordering::Relaxed);
+        }
+        if ask.copied {
+            self.state.permissions_epoch.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut slot) = self.state.nudge.lock() {
+            *slot = Some(ask.wake.clone());
+        }
+    }
+}
+
+/// Every 30 s with a watch on every namespace (it wakes the monitor itself), every 3 s while
+/// a namespace is polled and something is missing, every 5 s while not connected.
+fn pace(state: &ProbeState) -> Pace {
+    let connected = state.session.try_lock().map(|s| s.is_some()).unwrap_or(true);
+    let polling = state.polling.load(Ordering::Relaxed);
+    let missing = match (connected, polling) {
+        (false, _) => Duration::from_secs(5),
+        (true, true) => Duration::from_secs(3),
+        (true, false) => Duration::from_secs(30),
+    };
+    let settled = if connected { Duration::from_secs(30) } else { Duration::from_secs(5) };
+    Pace { missing, settled }
+}
+
+/// Namespaces asked at once, at most: enough for a far cluster, within API priority and
+/// fairness.
+const NAMESPACES_AT_ONCE: usize = 8;
 
 async fn check(
     settings: &Settings,
     expect: &Expect,
     state: &Arc<ProbeState>,
     spec: &SecretSpec,
-    indices: Vec<usize>,
-) -> Vec<(usize, CheckOutcome)> {
+    rows: Vec<usize>,
+    decided: &Decided,
+) {
     if state.start_over.swap(false, Ordering::Relaxed) {
         // "Check now": re-read the kubeconfig, re-run the credential plugin, review access.
         *state.session.lock().await = None;
     }
-    let session = match session(settings, expect, state).await {
+    let session = session(settings, expect, state).await;
+    if let Some(status) = state.connection.lock().ok().and_then(|c| c.clone()) {
+        decided.connection(status);
+    }
+    let session = match session {
         Ok(session) => session,
         Err(error) => {
-            return indices
-                .into_iter()
-                .map(|i| {
-                    (
-                        i,
-                        CheckOutcome::now(Presence::Unreachable {
-                            reason: format!("not connected: {}", error.message),
-                        })
-                        .with_hints(error.hints.clone()),
-                    )
-                })
-                .collect();
+            for row in rows {
+                let reason = format!("not connected: {}", error.message);
+                let outcome = CheckOutcome::now(Presence::Unreachable { reason })
+                    .with_hints(error.hints.clone());
+                decided.row(row, outcome);
+            }
+            return;
         }
     };
     let mut by_namespace: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for index in indices {
+    for index in rows {
         if let Some(placement) = spec.entries.get(index).and_then(|e| e.kubernetes.as_ref()) {
             by_namespace.entry(placement.namespace.clone()).or_default().push(index);
         }
     }
-    let views = futures::future::join_all(
-        by_namespace.keys().map(|ns| view(settings, state, &session, ns)),
-    )
-    .await;
-    let views: HashMap<String, Arc<NamespaceView>> =
-        views.into_iter().map(|v| (v.namespace.clone(), v)).collect();
-    // Without a watch, rounds come every few seconds (and denials are reviewed when due).
-    let polling = views.values().any(|v| v.access != Access::Watch);
-    state.polling.store(polling, Ordering::Relaxed);
-    // Namespaces that may be listed but not watched are listed every round.
-    futures::future::join_all(
-        views.values().filter(|v| v.access == Access::List).map(|v| refresh(settings, &session, v)),
-    )
-    .await;
-
-    // Presence first; then each missing Secret's diagnosis, all at once, each within its own
-    // budget, so a slow search never costs a row its answer.
-    let planned: Vec<(usize, &SecretEntry, &KubernetesPlacement, &Arc<NamespaceView>)> =
-        by_namespace
-            .iter()
-            .flat_map(|(namespace, indices)| {
-                let view = views.get(namespace);
-                indices.iter().filter_map(move |&index| {
-                    let entry = spec.entries.get(index)?;
-                    Some((index, entry, entry.kubernetes.as_ref()?, view?))
-                })
-            })
-            .collect();
-    // Get-only namespaces ask per Secret: at most 16 requests at a time, in plan order.
-    let asks: Vec<_> = planned
-        .iter()
-        .map(|(_, _, placement, view)| observe(settings, &session, view, placement))
-        .collect();
-    let observations: Vec<Observation> = futures::stream::iter(asks).buffered(16).collect().await;
-    let broken = observations.iter().filter_map(Observation::failure).any(breaks_session);
     let placed: BTreeSet<(String, String)> = spec
         .entries
         .iter()
@@ -249,22 +232,99 @@ async fn check(
     let round = Round {
         settings,
         session: &session,
-        views: &views,
         placed: &placed,
         permissions_epoch: state.permissions_epoch.load(Ordering::Relaxed),
     };
-    let outcomes = futures::future::join_all(planned.iter().zip(observations).map(
-        |((index, entry, placement, view), observation)| {
-            let round = &round;
-            async move { (*index, judge(round, view, entry, placement, observation).await) }
-        },
-    ))
-    .await;
+    state.polling.store(false, Ordering::Relaxed);
+    // Namespaces are asked at once (a few at a time) and each decides the rows it can as soon
+    // as it has them, so a far cluster fills the checklist in as it answers. A row not found
+    // waits until every namespace has answered: its diagnosis looks at the others.
+    let rounds: Vec<_> = by_namespace
+        .into_iter()
+        .map(|(namespace, rows)| namespace_round(&round, state, spec, namespace, rows, decided))
+        .collect();
+    let observed: Vec<Observed> =
+        futures::stream::iter(rounds).buffer_unordered(NAMESPACES_AT_ONCE).collect().await;
+    let broken = observed.iter().any(|o| o.broken);
+    let round = &round;
+    let not_found = observed.iter().flat_map(|o| {
+        o.not_found.iter().filter_map(|(index, observation)| {
+            let entry = spec.entries.get(*index)?;
+            let placement = entry.kubernetes.as_ref()?;
+            let view = o.view.clone();
+            Some(async move {
+                let outcome = judge(round, &view, entry, placement, observation.clone()).await;
+                decided.row(*index, outcome);
+            })
+        })
+    });
+    futures::future::join_all(not_found.collect::<Vec<_>>()).await;
     if broken {
         // Next round re-reads the kubeconfig and re-runs the credential plugin.
         *state.session.lock().await = None;
     }
-    outcomes
+}
+
+/// What one namespace's round left to decide.
+struct Observed {
+    view: Arc<NamespaceView>,
+    /// Rows its answer does not hold, with that answer.
+    not_found: Vec<(usize, Observation)>,
+    /// A failure broke the session.
+    broken: bool,
+}
+
+/// One namespace's rows: its view (access reviewed, watched or listed), each row observed,
+/// and those found (or failed) judged and sent as soon as they are.
+async fn namespace_round(
+    round: &Round<'_>,
+    state: &Arc<ProbeState>,
+    spec: &SecretSpec,
+    namespace: String,
+    rows: Vec<usize>,
+    decided: &Decided,
+) -> Observed {
+    let (settings, session) = (round.settings, round.session);
+    let view = view(settings, state, session, &namespace).await;
+    // Without a watch, rounds come every few seconds (and denials are reviewed when due).
+    if view.access != Access::Watch {
+        state.polling.store(true, Ordering::Relaxed);
+    }
+    if view.access == Access::List {
+        refresh(settings, session, &view).await;
+    }
+    let planned: Vec<(usize, &SecretEntry, &KubernetesPlacement)> = rows
+        .into_iter()
+        .filter_map(|index| {
+            let entry = spec.entries.get(index)?;
+            Some((index, entry, entry.kubernetes.as_ref()?))
+        })
+        .collect();
+    // Get-only namespaces ask per Secret: at most 16 requests at a time.
+    let asks: Vec<_> = planned
+        .iter()
+        .map(|(_, _, placement)| observe(settings, session, &view, placement))
+        .collect();
+    let observations: Vec<Observation> = futures::stream::iter(asks).buffered(16).collect().await;
+    let broken = observations.iter().filter_map(Observation::failure).any(breaks_session);
+    let mut not_found = Vec::new();
+    let mut now = Vec::new();
+    for ((index, entry, placement), observation) in planned.into_iter().zip(observations) {
+        if observation.not_found() {
+            not_found.push((index, observation));
+        } else {
+            now.push((index, entry, placement, observation));
+        }
+    }
+    futures::future::join_all(now.into_iter().map(|(index, entry, placement, observation)| {
+        let view = &view;
+        async move {
+            let outcome = judge(round, view, entry, placement, observation).await;
+            decided.row(index, outcome);
+        }
+    }))
+    .await;
+    Observed { view, not_found, broken }
 }
 
 /// Lists `view`'s namespace into its cache.

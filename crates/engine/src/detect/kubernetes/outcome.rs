@@ -17,6 +17,7 @@ use crate::diagnose::kubernetes::{self as hints, KubeIdentity};
 use crate::spec::{KubernetesPlacement, SecretEntry};
 
 /// What the view says about one placement, before any diagnosis.
+#[derive(Clone)]
 pub(super) enum Observation {
     /// The user may not read Secrets in the namespace.
     Denied,
@@ -28,6 +29,11 @@ pub(super) enum Observation {
 }
 
 impl Observation {
+    /// An answer that does not hold the Secret.
+    pub(super) fn not_found(&self) -> bool {
+        matches!(self, Observation::Answered { row: None, .. })
+    }
+
     /// The failure behind this observation, if any (for deciding whether the session broke).
     pub(super) fn failure(&self) -> Option<&ProbeError> {
         match self {
@@ -85,7 +91,6 @@ pub(super) async fn observe(
 pub(super) struct Round<'a> {
     pub(super) settings: &'a Settings,
     pub(super) session: &'a Session,
-    pub(super) views: &'a HashMap<String, Arc<NamespaceView>>,
     /// Every (namespace, Secret) the spec places, needed now or not: a hint never offers to
     /// delete one of them.
     pub(super) placed: &'a BTreeSet<(String, String)>,
@@ -291,8 +296,8 @@ pub(super) async fn missing(
             create_hint("Create it under the right name:"),
         ]);
     }
-    let others =
-        elsewhere(round.settings, session, round.views, &placement.secret, namespace).await;
+    let views = session.views.lock().await.clone();
+    let others = elsewhere(round.settings, session, &views, &placement.secret, namespace).await;
     if !others.is_empty() {
         let location = others
             .iter()

@@ -116,16 +116,16 @@ impl NamespaceView {
 pub(super) async fn view(
     settings: &Settings,
     state: &Arc<ProbeState>,
-    session: &Arc<Session>,
+    session: &Session,
     namespace: &str,
 ) -> Arc<NamespaceView> {
-    let mut views = session.views.lock().await;
-    let existing = views.get(namespace).cloned();
+    let existing = session.views.lock().await.get(namespace).cloned();
     if let Some(view) = &existing
         && !view.review_due(settings.mode)
     {
         return view.clone();
     }
+    // The lock is not held while the server answers: namespaces are reviewed side by side.
     let access = review(settings, &session.client, namespace).await;
     if let Some(view) = existing
         && view.access == access
@@ -156,7 +156,7 @@ pub(super) async fn view(
         write: tokio::sync::Mutex::new(None),
         reviewed_at: std::sync::Mutex::new(Instant::now()),
     });
-    views.insert(namespace.to_owned(), view.clone());
+    session.views.lock().await.insert(namespace.to_owned(), view.clone());
     view
 }
 
