@@ -13,6 +13,7 @@ mod cli;
 mod commands;
 mod delivery;
 mod demo;
+mod distance;
 mod fuzz_regressions;
 mod gui_smoke;
 mod kubernetes;

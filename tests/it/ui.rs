@@ -528,3 +528,42 @@ fn a_granted_write_permission_shows_after_a_copy() {
     assert!(copied.elapsed() < Duration::from_secs(10), "{:?}", copied.elapsed());
     harness.get_by_label_contains("Can create: you may create and replace Secrets");
 }
+
+#[test]
+fn a_slow_first_round_fills_the_window_in_as_namespaces_answer() {
+    let server_runtime = runtime();
+    let mut cluster = server_runtime.block_on(crate::support::Cluster::start());
+    // More namespaces than are asked at once, each answer 400 ms away: the last ones answer
+    // a round trip after the first.
+    let mut text = String::from("version: 1\ndeployment: far\nplatforms: [kubernetes]\nsecrets:\n");
+    for n in 0..40 {
+        let namespace = format!("far-{n:02}");
+        cluster.server.create_namespace(&namespace);
+        cluster.seed(&namespace, "token", &[("k", &format!("far-value-{n:03}"))]);
+        text.push_str(&format!(
+            "  - {{ name: token-{n:02}, description: d, kubernetes: {{ namespace: {namespace}, secret: token, keys: [k] }} }}\n"
+        ));
+    }
+    let spec = crate::support::write_spec(cluster.dir.path(), &text);
+    cluster.server.set_latency(Duration::from_millis(400));
+    let runtime = runtime();
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()), sandbox: None },
+    );
+    let decided =
+        |app: &GreenlightApp| app.state.rows.iter().filter(|r| r.state() == State::Present).count();
+    // Some rows present while others are still being checked, the header counting.
+    settle(&mut harness, |app| decided(app) > 0);
+    let shown = decided(harness.state());
+    assert!(shown < 40, "every row arrived at once ({shown}): nothing filled in");
+    assert!(
+        harness.state().state.freshness().starts_with("checking… "),
+        "{}",
+        harness.state().state.freshness()
+    );
+    harness.get_by_label_contains("checking… ");
+    settle(&mut harness, |app| decided(app) == 40);
+    assert!(!harness.state().state.freshness().starts_with("checking"));
+    cluster.assert_value_free();
+}

@@ -66,6 +66,12 @@ pub(crate) struct Machinery {
     fault: Fault,
     records: Vec<Record>,
     watches_paused: bool,
+    /// Added before every answer and every new connection, as a far cluster's round trip.
+    latency: Duration,
+    /// Requests still to be answered 429 (with `Retry-After: 1`).
+    throttled: usize,
+    /// SelfSubjectRulesReview answers say `incomplete` (as with a webhook authorizer).
+    rules_incomplete: bool,
 }
 
 /// Where one request's record is kept.
@@ -106,9 +112,45 @@ impl Tap {
     }
 }
 
+/// Waits the round trip a far cluster adds.
+pub(crate) async fn latency(shared: &Shared) {
+    let latency = lock(&shared.state).machinery.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+}
+
+/// Whether rules reviews say they are incomplete.
+pub(crate) fn rules_incomplete(shared: &Shared) -> bool {
+    lock(&shared.state).machinery.rules_incomplete
+}
+
 /// The injected fault's answer, when one applies.
 pub(crate) async fn intercept(shared: &Shared, path: &str) -> Option<Response<Body>> {
-    let fault = lock(&shared.state).machinery.fault;
+    latency(shared).await;
+    let (fault, throttled) = {
+        let mut state = lock(&shared.state);
+        let machinery = &mut state.machinery;
+        let throttled = machinery.throttled > 0;
+        machinery.throttled = machinery.throttled.saturating_sub(1);
+        (machinery.fault, throttled)
+    };
+    if throttled {
+        let body = serde_json::to_vec(&status(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+            json!({"retryAfterSeconds": 1}),
+        ))
+        .unwrap_or_default();
+        return Some(build(
+            Response::builder()
+                .status(429)
+                .header("content-type", "application/json")
+                .header("retry-after", "1"),
+            full(body),
+        ));
+    }
     match fault {
         Fault::Hang => std::future::pending().await,
         Fault::Error500 => {
@@ -148,6 +190,24 @@ impl ApiServer {
     /// Misbehave from now on (or behave again with [`Fault::None`]).
     pub fn set_fault(&self, fault: Fault) {
         lock(&self.shared.state).machinery.fault = fault;
+    }
+
+    /// Adds `latency` before every answer and every new connection, as a cluster behind a
+    /// VPN or in another region does.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.shared.state).machinery.latency = latency;
+    }
+
+    /// Answers the next `requests` requests with 429 and `Retry-After: 1`, as API priority
+    /// and fairness does under load.
+    pub fn throttle(&self, requests: usize) {
+        lock(&self.shared.state).machinery.throttled = requests;
+    }
+
+    /// SelfSubjectRulesReview answers say `incomplete` from now on (as when a webhook
+    /// authorizer also decides), so clients must fall back to access reviews.
+    pub fn set_rules_incomplete(&self, incomplete: bool) {
+        lock(&self.shared.state).machinery.rules_incomplete = incomplete;
     }
 
     /// Rejects the user's token with 401 from now on, as an expired credential is.

@@ -110,7 +110,10 @@ pub(crate) fn route(shared: &Shared, call: &Call<'_>) -> Reply {
             200,
             discovery_group(
                 "authorization.k8s.io",
-                &[("selfsubjectaccessreviews", "SelfSubjectAccessReview")],
+                &[
+                    ("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+                    ("selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+                ],
             ),
         ),
         ("GET", ["apis", "authentication.k8s.io", "v1"]) => reply(
@@ -122,6 +125,9 @@ pub(crate) fn route(shared: &Shared, call: &Call<'_>) -> Reply {
         ),
         ("POST", ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
             access_review(call)
+        }
+        ("POST", ["apis", "authorization.k8s.io", "v1", "selfsubjectrulesreviews"]) => {
+            rules_review(shared, call)
         }
         ("POST", ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => reply(
             201,
@@ -150,6 +156,33 @@ fn access_review(call: &Call<'_>) -> Reply {
     let name = attrs.at(&["name"]).as_str().filter(|n| !n.is_empty());
     let allowed = authorize(call.user, verb, resource, namespace, name).is_none();
     review.set(&["status"], json!({"allowed": allowed}));
+    reply(201, review)
+}
+
+/// SelfSubjectRulesReview: what the caller may do in one namespace (rules bound there and
+/// cluster-wide ones), as the real server lists them.
+fn rules_review(shared: &Shared, call: &Call<'_>) -> Reply {
+    let mut review: Value = serde_json::from_slice(call.body).unwrap_or(json!({}));
+    // The real server answers a review without a namespace with 400, as here.
+    let Some(namespace) =
+        review.at(&["spec", "namespace"]).as_str().filter(|ns| !ns.is_empty()).map(str::to_owned)
+    else {
+        return reply(400, status(400, "BadRequest", "no namespace on request", json!({})));
+    };
+    let rules: Vec<Value> = call
+        .user
+        .rules
+        .iter()
+        .filter(|rule| rule.namespace.as_deref().is_none_or(|ns| ns == namespace))
+        .map(|rule| json!({"verbs": rule.verbs, "apiGroups": ["*"], "resources": rule.resources}))
+        .collect();
+    let incomplete = crate::tap::rules_incomplete(shared);
+    let mut answer =
+        json!({"resourceRules": rules, "nonResourceRules": [], "incomplete": incomplete});
+    if incomplete {
+        answer.set(&["evaluationError"], json!("webhook authorizer: rules not listed"));
+    }
+    review.set(&["status"], answer);
     reply(201, review)
 }
 

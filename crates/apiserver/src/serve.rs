@@ -51,6 +51,7 @@ pub(crate) async fn accept(shared: Arc<Shared>, acceptor: TlsAcceptor, listener:
         let shared = shared.clone();
         let acceptor = acceptor.clone();
         connections.spawn(async move {
+            crate::tap::latency(&shared).await;
             let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await else {
                 return;
             };
@@ -76,9 +77,6 @@ fn json_response(code: u16, body: &serde_json::Value, tap: &Tap) -> Response<Bod
 }
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
-    if let Some(answer) = crate::tap::intercept(&shared, req.uri().path()).await {
-        return answer;
-    }
     let (parts, body) = req.into_parts();
     let header = |name: &str| {
         parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
@@ -104,6 +102,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         content_type: &content_type,
     };
     let tap = Tap::open(&shared, &facts);
+    if let Some(answer) = crate::tap::intercept(&shared, path).await {
+        tap.status(answer.status().as_u16());
+        return answer;
+    }
     let Some(user) = user else {
         let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "Unauthorized", "reason": "Unauthorized", "code": 401});
         return json_response(401, &body, &tap);

@@ -19,9 +19,9 @@ pub(crate) struct Facts<'a> {
 }
 
 #[cfg(feature = "test-machinery")]
-pub(crate) use crate::machinery::{Tap, intercept, muted, watch_gate};
+pub(crate) use crate::machinery::{Tap, intercept, latency, muted, rules_incomplete, watch_gate};
 #[cfg(not(feature = "test-machinery"))]
-pub(crate) use off::{Tap, intercept, muted, watch_gate};
+pub(crate) use off::{Tap, intercept, latency, muted, rules_incomplete, watch_gate};
 
 #[cfg(not(feature = "test-machinery"))]
 mod off {
@@ -48,6 +48,14 @@ mod off {
     /// No faults: every request is served.
     pub(crate) async fn intercept(_: &Shared, _: &str) -> Option<Response<Body>> {
         None
+    }
+
+    /// No added round trip.
+    pub(crate) async fn latency(_: &Shared) {}
+
+    /// Rules reviews are complete: the server's RBAC is all there is.
+    pub(crate) fn rules_incomplete(_: &Shared) -> bool {
+        false
     }
 
     /// Watches start at once.

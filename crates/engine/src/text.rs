@@ -45,10 +45,6 @@ pub fn is_near_miss(wanted: &str, found: &str) -> bool {
     if wanted == found {
         return false;
     }
-    let fold = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
-    if fold(wanted) == fold(found) {
-        return true;
-    }
     let limit = if wanted.len() >= 12 {
         2
     } else if wanted.len() >= 5 {
@@ -56,6 +52,17 @@ pub fn is_near_miss(wanted: &str, found: &str) -> bool {
     } else {
         0
     };
+    // Folding keeps lengths, and an edit distance is at least the difference in length.
+    if wanted.chars().count().abs_diff(found.chars().count()) > limit {
+        return false;
+    }
+    let fold = |c: u8| match c.to_ascii_lowercase() {
+        b'_' | b'.' => b'-',
+        c => c,
+    };
+    if wanted.len() == found.len() && wanted.bytes().map(fold).eq(found.bytes().map(fold)) {
+        return true;
+    }
     strsim::levenshtein(wanted, found) <= limit
 }
 

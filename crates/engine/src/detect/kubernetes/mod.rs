@@ -185,9 +185,10 @@ fn pace(state: &ProbeState) -> Pace {
     Pace { missing, settled }
 }
 
-/// Namespaces asked at once, at most: enough for a far cluster, within API priority and
-/// fairness.
-const NAMESPACES_AT_ONCE: usize = 8;
+/// Namespaces asked at once, at most: enough that a far cluster's round trips overlap, and
+/// few beside what API priority and fairness gives one user (kubectl's own client allows
+/// bursts of 300); a 429 is retried after the server's Retry-After.
+const NAMESPACES_AT_ONCE: usize = 32;
 
 async fn check(
     settings: &Settings,
@@ -290,7 +291,7 @@ async fn namespace_round(
     if view.access != Access::Watch {
         state.polling.store(true, Ordering::Relaxed);
     }
-    if view.access == Access::List {
+    if view.access == Access::List && !view.take_fresh() {
         refresh(settings, session, &view).await;
     }
     let planned: Vec<(usize, &SecretEntry, &KubernetesPlacement)> = rows

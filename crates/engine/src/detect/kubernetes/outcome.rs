@@ -2,8 +2,7 @@
 //! with a diagnosis of what was actually found (namespace missing, another namespace, a
 //! near-miss name), forbidden, or unreachable with the failure behind it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::Settings;
@@ -76,13 +75,14 @@ pub(super) async fn observe(
                     .await
                     .ok();
             }
-            match view.secrets.snapshot() {
-                (Some(rows), stale) => {
-                    Observation::Answered { row: rows.get(&placement.secret).cloned(), stale }
-                }
-                (None, Some(error)) => Observation::Failed(error),
+            view.secrets.read(|rows, error| match (rows, error) {
+                (Some(rows), stale) => Observation::Answered {
+                    row: rows.get(&placement.secret).cloned(),
+                    stale: stale.cloned(),
+                },
+                (None, Some(error)) => Observation::Failed(error.clone()),
                 (None, None) => Observation::Failed(ProbeError::Timeout(settings.request_timeout)),
-            }
+            })
         }
     }
 }
@@ -162,17 +162,36 @@ async fn write_access(round: &Round<'_>, view: &NamespaceView) -> WriteAccess {
     let (client, timeout, namespace) =
         (&round.session.client, round.settings.request_timeout, view.namespace.as_str());
     let namespace_missing = view.exists.lock().await.is_some_and(|(_, e)| e == Some(false));
-    let (create, patch, create_namespace) = tokio::join!(
-        wire::can(client, "create", "secrets", Some(namespace), timeout),
-        wire::can(client, "patch", "secrets", Some(namespace), timeout),
-        async {
-            if namespace_missing {
-                Some(wire::can(client, "create", "namespaces", None, timeout).await)
-            } else {
-                None
+    // No request when Secrets may be written in every namespace; else the rules reviewed
+    // with the view when they are of this epoch, or one rules review; access reviews only
+    // for what rules cannot tell.
+    let wide =
+        super::view::cluster_wide(round.settings, round.session, round.permissions_epoch).await;
+    let rules = match view.rules_of(round.permissions_epoch, WRITE_ANSWER_FOR) {
+        _ if wide.create && wide.patch => None,
+        Some(rules) => Some(rules),
+        None => wire::rules(client, namespace, timeout).await.ok(),
+    };
+    let ask = |verb: &'static str| {
+        let known = match verb {
+            "create" if wide.create => Some(true),
+            "patch" if wide.patch => Some(true),
+            _ => rules.as_ref().and_then(|r| r.answer(verb, "secrets")),
+        };
+        async move {
+            match known {
+                Some(answer) => Ok(answer),
+                None => wire::can(client, verb, "secrets", Some(namespace), timeout).await,
             }
-        },
-    );
+        }
+    };
+    let (create, patch, create_namespace) = tokio::join!(ask("create"), ask("patch"), async {
+        if namespace_missing {
+            Some(wire::can(client, "create", "namespaces", None, timeout).await)
+        } else {
+            None
+        }
+    },);
     let answer = match (create, patch, create_namespace) {
         (Err(e), _, _) | (_, _, Some(Err(e))) => WriteAccess {
             can_create: Permission::Unknown,
@@ -280,14 +299,15 @@ pub(super) async fn missing(
         Some(true) => {}
     }
     // A similar name that the spec itself places is another entry, not a typo.
-    let (rows, _) = view.secrets.snapshot();
-    if let Some(similar) = rows.as_ref().and_then(|rows| {
-        rows.keys()
+    let similar = view.secrets.read(|rows, _| {
+        rows?
+            .keys()
             .find(|name| {
                 crate::text::is_near_miss(&placement.secret, name) && !round.placed(namespace, name)
             })
             .cloned()
-    }) {
+    });
+    if let Some(similar) = similar {
         return CheckOutcome::now(Presence::FoundElsewhere {
             location: format!("Secret {namespace}/{similar} (a similar name)"),
         })
@@ -296,8 +316,7 @@ pub(super) async fn missing(
             create_hint("Create it under the right name:"),
         ]);
     }
-    let views = session.views.lock().await.clone();
-    let others = elsewhere(round.settings, session, &views, &placement.secret, namespace).await;
+    let others = elsewhere(round, &placement.secret, namespace).await;
     if !others.is_empty() {
         let location = others
             .iter()
@@ -320,6 +339,10 @@ pub(super) async fn namespace_exists(
     session: &Session,
     view: &NamespaceView,
 ) -> Option<bool> {
+    // A namespace with Secrets in it exists: no request needed.
+    if view.secrets.read(|rows, _| rows.is_some_and(|rows| !rows.is_empty())) {
+        return Some(true);
+    }
     // Held while asking, so the Secrets of one namespace share one request.
     let mut cached = view.exists.lock().await;
     if let Some((_, known)) = cached.filter(|(at, _)| at.elapsed() < Duration::from_secs(15)) {
@@ -332,8 +355,7 @@ pub(super) async fn namespace_exists(
             Ok(exists) => Some(exists),
             Err(_) => {
                 // No permission to read the namespace: a non-empty list proves it exists.
-                let (rows, _) = view.secrets.snapshot();
-                rows.filter(|r| !r.is_empty()).map(|_| true)
+                view.secrets.read(|rows, _| rows.filter(|r| !r.is_empty()).map(|_| true))
             }
         };
     *cached = Some((Instant::now(), answer));
@@ -343,40 +365,32 @@ pub(super) async fn namespace_exists(
 /// Other namespaces holding a Secret named `name`: the namespaces already watched, and, when
 /// the user may list namespaces, up to 50 others. Those are listed (as Tables) at most once a
 /// minute for all missing Secrets together, so the cost grows with namespaces, not Secrets.
-pub(super) async fn elsewhere(
-    settings: &Settings,
-    session: &Session,
-    views: &HashMap<String, Arc<NamespaceView>>,
-    name: &str,
-    namespace: &str,
-) -> Vec<String> {
-    let mut found: Vec<String> = views
+pub(super) async fn elsewhere(round: &Round<'_>, name: &str, namespace: &str) -> Vec<String> {
+    let (settings, session) = (round.settings, round.session);
+    let mut found: Vec<String> = session
+        .views
+        .lock()
+        .await
         .values()
         .filter(|v| {
             v.namespace != namespace
-                && v.secrets.snapshot().0.is_some_and(|rows| rows.contains_key(name))
+                && v.secrets.read(|rows, _| rows.is_some_and(|rows| rows.contains_key(name)))
         })
         .map(|v| v.namespace.clone())
         .collect();
     let mut others = session.others.lock().await;
     if others.as_ref().is_none_or(|(at, _)| at.elapsed() > Duration::from_secs(60)) {
-        let may_list = *session
-            .may_list_namespaces
-            .get_or_init(|| async {
-                wire::can(&session.client, "list", "namespaces", None, settings.request_timeout)
-                    .await
-                    .unwrap_or(false)
-            })
-            .await;
+        let watched: BTreeSet<String> = session.views.lock().await.keys().cloned().collect();
         let mut listed = BTreeMap::new();
-        let all = if may_list {
-            wire::list_namespaces(&session.client, settings.request_timeout).await.ok()
-        } else {
-            None
+        // Only when the cluster-wide review allowed it: nothing refused is tried.
+        let wide = super::view::cluster_wide(settings, session, round.permissions_epoch).await;
+        let all = match wide.list_namespaces {
+            true => wire::list_namespaces(&session.client, settings.request_timeout).await.ok(),
+            false => None,
         };
         if let Some(all) = all {
             let candidates: Vec<String> =
-                all.into_iter().filter(|ns| !views.contains_key(ns)).take(50).collect();
+                all.into_iter().filter(|ns| !watched.contains(ns)).take(50).collect();
             let answers = futures::future::join_all(
                 candidates
                     .iter()

@@ -26,7 +26,9 @@ pub(super) struct Session {
     pub(super) renewal: Option<JoinHandle<()>>,
     pub(super) scene: KubeIdentity,
     pub(super) views: tokio::sync::Mutex<HashMap<String, Arc<NamespaceView>>>,
-    pub(super) may_list_namespaces: tokio::sync::OnceCell<bool>,
+    /// What the user may do with Secrets in every namespace, asked once per permissions
+    /// epoch (four access reviews for the whole spec instead of a review per namespace).
+    pub(super) cluster_wide: tokio::sync::Mutex<Option<(u64, Instant, super::view::ClusterWide)>>,
     /// Secret names in namespaces the spec does not use, listed at most once a minute.
     pub(super) others: tokio::sync::Mutex<Option<(Instant, Listing)>>,
 }
@@ -123,7 +125,7 @@ pub(super) async fn session(
         renewal,
         scene,
         views: tokio::sync::Mutex::new(HashMap::new()),
-        may_list_namespaces: tokio::sync::OnceCell::new(),
+        cluster_wide: tokio::sync::Mutex::new(None),
         others: tokio::sync::Mutex::new(None),
     });
     *slot = Some(session.clone());

@@ -51,6 +51,8 @@ pub(crate) enum ProbeError {
     Throttled {
         /// The server's message.
         message: String,
+        /// When the server says to ask again.
+        retry_after: Option<Duration>,
     },
     /// Any other error status.
     #[error("the API server answered {code}: {message}")]
@@ -119,7 +121,7 @@ impl ProbeError {
 
     /// An error status. Only a Kubernetes `Status` object is taken at its word: a 404 from an
     /// ingress or proxy is not "not found", and its page is not shown.
-    fn from_status(code: u16, status: Option<ApiStatus>) -> Self {
+    fn from_status(code: u16, status: Option<ApiStatus>, retry_after: Option<Duration>) -> Self {
         let Some(status) = status.filter(|s| s.kind == "Status") else {
             return ProbeError::Status {
                 code,
@@ -134,7 +136,7 @@ impl ProbeError {
                 ProbeError::NotFound { kind: status.details.kind }
             }
             410 => ProbeError::Gone,
-            429 => ProbeError::Throttled { message },
+            429 => ProbeError::Throttled { message, retry_after },
             code => ProbeError::Status {
                 code,
                 message: if message.is_empty() { scrub(&status.reason) } else { message },
@@ -195,9 +197,16 @@ async fn respond(
     let code = response.status().as_u16();
     if !response.status().is_success() {
         let json = is_json(&response);
+        // Seconds only (as the API server sends), at most a minute.
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(60)));
         let body = read_limited(response.into_body(), MAX_ERROR_BODY).await.unwrap_or_default();
         let status = json.then(|| serde_json::from_slice::<ApiStatus>(&body).ok()).flatten();
-        return Err(ProbeError::from_status(code, status));
+        return Err(ProbeError::from_status(code, status, retry_after));
     }
     if !is_json(&response) {
         return Err(ProbeError::Protocol(
@@ -207,17 +216,39 @@ async fn respond(
     Ok(response)
 }
 
+/// Sends `request` and reads the answer, within `timeout`. A 429 (API priority and
+/// fairness shedding load) is asked again after the server's `Retry-After` (1 s when it
+/// names none), while the time allows.
 async fn send(
     client: &kube::Client,
     request: Request<Vec<u8>>,
     timeout: Duration,
 ) -> Result<bytes::Bytes, ProbeError> {
-    let exchange =
-        async { read_limited(respond(client, request).await?.into_body(), MAX_BODY).await };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(result) => result,
-        Err(_) => Err(ProbeError::Timeout(timeout)),
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let exchange = async {
+            read_limited(respond(client, copy(&request)).await?.into_body(), MAX_BODY).await
+        };
+        let result = match tokio::time::timeout_at(deadline, exchange).await {
+            Ok(result) => result,
+            Err(_) => return Err(ProbeError::Timeout(timeout)),
+        };
+        let Err(ProbeError::Throttled { retry_after, .. }) = &result else { return result };
+        let again = tokio::time::Instant::now() + retry_after.unwrap_or(Duration::from_secs(1));
+        if again >= deadline {
+            return result;
+        }
+        tokio::time::sleep_until(again).await;
     }
+}
+
+/// The same request again (requests here are small: a GET or a review).
+fn copy(request: &Request<Vec<u8>>) -> Request<Vec<u8>> {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.headers_mut() = request.headers().clone();
+    copy
 }
 
 fn get(uri: &str, accept: &str) -> Result<Request<Vec<u8>>, ProbeError> {
@@ -604,6 +635,92 @@ pub(crate) async fn can(
     Ok(review.status.allowed)
 }
 
+/// What the user may do in one namespace, from a SelfSubjectRulesReview: the rules bound
+/// there and cluster-wide ones. `incomplete` when another authorizer (a webhook) also
+/// decides: then a missing rule proves nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Rules {
+    rules: Vec<ResourceRule>,
+    /// The server could not list everything the user may do.
+    pub(crate) incomplete: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+struct ResourceRule {
+    #[serde(default)]
+    verbs: Vec<String>,
+    #[serde(default, rename = "apiGroups")]
+    api_groups: Vec<String>,
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(default, rename = "resourceNames")]
+    resource_names: Vec<String>,
+}
+
+impl Rules {
+    /// Whether a rule lets the user `verb` core `resource` (every object of it: a rule
+    /// limited to some names does not count).
+    pub(crate) fn allow(&self, verb: &str, resource: &str) -> bool {
+        let any = |list: &[String], wanted: &str| list.iter().any(|v| v == "*" || v == wanted);
+        self.rules.iter().any(|rule| {
+            any(&rule.verbs, verb)
+                && any(&rule.api_groups, "")
+                && any(&rule.resources, resource)
+                && rule.resource_names.is_empty()
+        })
+    }
+
+    /// Whether `verb` on `resource` is allowed: `Some(true)` when a rule says so,
+    /// `Some(false)` when the rules are complete and none does, `None` when they cannot tell.
+    pub(crate) fn answer(&self, verb: &str, resource: &str) -> Option<bool> {
+        if self.allow(verb, resource) {
+            Some(true)
+        } else if self.incomplete {
+            None
+        } else {
+            Some(false)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RulesReview {
+    #[serde(default)]
+    status: Option<RulesStatus>,
+}
+
+#[derive(Deserialize)]
+struct RulesStatus {
+    #[serde(default, rename = "resourceRules")]
+    resource_rules: Vec<ResourceRule>,
+    #[serde(default)]
+    incomplete: bool,
+}
+
+/// SelfSubjectRulesReview: what the current user may do in `namespace`, in one request.
+pub(crate) async fn rules(
+    client: &kube::Client,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<Rules, ProbeError> {
+    let body = serde_json::json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectRulesReview",
+        "spec": {"namespace": namespace}
+    });
+    let request = Request::post("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::ACCEPT, "application/json")
+        .body(serde_json::to_vec(&body).unwrap_or_default())
+        .map_err(|e| ProbeError::Protocol(e.to_string()))?;
+    let review: RulesReview = serde_json::from_slice(&send(client, request, timeout).await?)
+        .map_err(|_| ProbeError::Protocol("not a SelfSubjectRulesReview".to_owned()))?;
+    let status = review.status.ok_or_else(|| {
+        ProbeError::Protocol("a SelfSubjectRulesReview without status".to_owned())
+    })?;
+    Ok(Rules { rules: status.resource_rules, incomplete: status.incomplete })
+}
+
 /// SelfSubjectReview: the user name the server sees, when the server offers it.
 pub(crate) async fn whoami(client: &kube::Client, timeout: Duration) -> Result<String, ProbeError> {
     let body =
@@ -872,21 +989,24 @@ mod tests {
             r#"{"kind":"Status","reason":"NotFound","message":"secrets \"x\" not found","details":{"kind":"secrets","name":"x"}}"#,
         );
         assert_eq!(
-            ProbeError::from_status(404, secret),
+            ProbeError::from_status(404, secret, None),
             ProbeError::NotFound { kind: "secrets".into() }
         );
         // An ingress's 404 page, or a JSON 404 that is not a Status, is not an answer.
-        assert!(matches!(ProbeError::from_status(404, None), ProbeError::Status { code: 404, .. }));
+        assert!(matches!(
+            ProbeError::from_status(404, None, None),
+            ProbeError::Status { code: 404, .. }
+        ));
         let other = status(r#"{"kind":"Error","reason":"NotFound"}"#);
         assert!(matches!(
-            ProbeError::from_status(404, other),
+            ProbeError::from_status(404, other, None),
             ProbeError::Status { code: 404, .. }
         ));
         let forbidden = status(
             r#"{"kind":"Status","reason":"Forbidden","message":"secrets is forbidden\u001b]52;c;x\u0007"}"#,
         );
         assert_eq!(
-            ProbeError::from_status(403, forbidden),
+            ProbeError::from_status(403, forbidden, None),
             ProbeError::Forbidden { message: "secrets is forbidden]52;c;x".into() }
         );
     }
