@@ -6,8 +6,8 @@
 //! engine free of the window and the command line, and an edit here recompiles none of it.
 
 pub use greenlight_engine::{
-    SecretEntry, SecretSpec, SpecError, backends, commands, detect, diagnose, fuzzing, report,
-    spec, text,
+    SecretEntry, SecretSpec, SpecError, backends, commands, detect, diagnose, fuzzing, init,
+    report, spec, text,
 };
 
 pub mod cli;

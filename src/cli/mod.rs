@@ -1,5 +1,5 @@
 //! The command line: `Cli` (parsed by `main`), and the headless verbs `check`, `watch`,
-//! `commands`, `lint`, `schema`. Parse, validate, run, and map the result to an exit code
+//! `commands`, `lint`, `schema`, `init`. Parse, validate, run, and map the result to an exit code
 //! scripts can rely on. Opening the desktop app is `main`'s choice, not this module's.
 
 use std::collections::BTreeMap;
@@ -16,6 +16,8 @@ use crate::detect::{self, CheckOutcome, Monitor, MonitorEvent, Presence, Selecti
 use crate::report::{CheckReport, Verdict, Writing};
 use crate::spec::{self, Platform, SecretSpec};
 use crate::text::{one_line, printable};
+
+mod init;
 
 /// Exit codes, a stable contract for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,10 @@ pub enum Verb {
     },
     /// Print the JSON Schema of the spec format.
     Schema,
+    /// Draft a spec from the deployment's rendered manifests: the Secrets its workloads read,
+    /// its ExternalSecrets' values and targets, its stores' backends and credentials. Never
+    /// reads a value. E.g. `helm template acme ./chart | greenlight init - --out spec.yaml`.
+    Init(init::InitArgs),
     /// Try Greenlight without a cluster: start a sandbox cluster inside Greenlight, print the
     /// path of a kubeconfig for it, and open the window on the quickstart example (or SPEC)
     /// against it. Paste a Copy'd command into a terminal and watch its row turn green.
@@ -206,6 +212,7 @@ pub fn run(verb: Verb, window: &dyn Fn(Launch) -> Result<(), String>) -> std::pr
             run_commands(&spec, shell, secret.as_deref(), &target)
         }
         Verb::Lint { spec } => run_lint(&spec),
+        Verb::Init(args) => init::run(&args),
         Verb::Schema => {
             print!("{}", spec::json_schema());
             Ok(Exit::Ready)

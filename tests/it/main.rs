@@ -16,6 +16,7 @@ mod demo;
 mod distance;
 mod fuzz_regressions;
 mod gui_smoke;
+mod init;
 mod kubernetes;
 mod paste;
 mod real_cluster;

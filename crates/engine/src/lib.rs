@@ -20,6 +20,7 @@ pub mod detect;
 pub mod diagnose;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod init;
 pub mod place;
 pub mod report;
 pub mod shell;

@@ -69,6 +69,10 @@ impl Backend for Aws {
         })
     }
 
+    fn fields_from_store(&self, provider: &serde_json::Value) -> Vec<(&'static str, String)> {
+        super::fields_at(provider, &[("region", &["region"])])
+    }
+
     fn eso_provider(&self) -> &'static str {
         "aws"
     }

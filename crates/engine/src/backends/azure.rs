@@ -140,6 +140,10 @@ impl Backend for KeyVault {
         Source::new(VaultSecret { url, name: key.to_owned() })
     }
 
+    fn fields_from_store(&self, provider: &serde_json::Value) -> Vec<(&'static str, String)> {
+        super::fields_at(provider, &[("vault_url", &["vaultUrl"])])
+    }
+
     fn eso_provider(&self) -> &'static str {
         "azurekv"
     }

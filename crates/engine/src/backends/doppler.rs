@@ -95,6 +95,10 @@ impl Backend for Doppler {
         })
     }
 
+    fn fields_from_store(&self, provider: &serde_json::Value) -> Vec<(&'static str, String)> {
+        super::fields_at(provider, &[("project", &["project"]), ("config", &["config"])])
+    }
+
     fn eso_provider(&self) -> &'static str {
         "doppler"
     }

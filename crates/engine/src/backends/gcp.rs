@@ -99,6 +99,10 @@ impl Backend for SecretManager {
         })
     }
 
+    fn fields_from_store(&self, provider: &serde_json::Value) -> Vec<(&'static str, String)> {
+        super::fields_at(provider, &[("project", &["projectID"])])
+    }
+
     fn eso_provider(&self) -> &'static str {
         "gcpsm"
     }

@@ -53,6 +53,10 @@ impl Backend for SourceNamespace {
         }))
     }
 
+    fn fields_from_store(&self, provider: &serde_json::Value) -> Vec<(&'static str, String)> {
+        super::fields_at(provider, &[("namespace", &["remoteNamespace"])])
+    }
+
     fn eso_provider(&self) -> &'static str {
         "kubernetes"
     }

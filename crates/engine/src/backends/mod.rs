@@ -110,6 +110,23 @@ impl BackendKind {
     }
 }
 
+/// The string at `path` under `value`, if there is one.
+pub(crate) fn store_field(value: &serde_json::Value, path: &[&str]) -> Option<String> {
+    let mut at = value;
+    for key in path {
+        at = at.get(key)?;
+    }
+    at.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// Pairs of a declaration field and the store's string at `path`, where given.
+pub(crate) fn fields_at(
+    provider: &serde_json::Value,
+    pairs: &[(&'static str, &[&str])],
+) -> Vec<(&'static str, String)> {
+    pairs.iter().filter_map(|(field, path)| Some((*field, store_field(provider, path)?))).collect()
+}
+
 /// A naming rule: what is wrong with a name, if anything.
 pub type Rule = fn(&str) -> Result<(), InvalidName>;
 
@@ -160,6 +177,11 @@ pub trait Backend: Sync {
     /// For providers that serve several services: the store's `service` that means this one.
     fn eso_service(&self) -> Option<&'static str> {
         None
+    }
+    /// The fields of a declaration read from a store's provider block (`spec.provider.<it>`),
+    /// for `greenlight init`: only where the store says them, never a credential.
+    fn fields_from_store(&self, _provider: &serde_json::Value) -> Vec<(&'static str, String)> {
+        Vec::new()
     }
     /// The environment variables its lookups read (a hermetic test environment drops them).
     fn env(&self) -> &'static [&'static str] {

@@ -106,6 +106,10 @@ impl Backend for VaultKv {
         })
     }
 
+    fn fields_from_store(&self, provider: &serde_json::Value) -> Vec<(&'static str, String)> {
+        super::fields_at(provider, &[("mount", &["path"])])
+    }
+
     fn eso_provider(&self) -> &'static str {
         "vault"
     }

@@ -617,6 +617,14 @@ fn resolve_common(
             "say what the secret is for, e.g. \"GitHub Personal Access Token for CI\"".to_owned(),
         );
     }
+    if entry.description.trim_start().starts_with("TODO") {
+        p.warn(
+            &key_path(path, "description"),
+            "placeholder-description",
+            format!("secret `{}` still has a placeholder description", entry.name),
+            "say what the secret is for and where the operator gets it, e.g. \"GitHub Personal Access Token for CI\"".to_owned(),
+        );
+    }
     let when = p.features(
         entry.when,
         &key_path(path, "when"),
