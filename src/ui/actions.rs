@@ -37,6 +37,20 @@ pub mod label {
     pub const PATH: &str = "Spec path";
     /// Opens the typed path.
     pub const OPEN_PATH: &str = "Open this file";
+    /// Drafts a spec from the deployment's manifests.
+    pub const FROM_MANIFESTS: &str = "New spec from manifests…";
+    /// The field for the manifests' path.
+    pub const MANIFESTS_PATH: &str = "Manifests (file or folder)";
+    /// Drafts from the typed path.
+    pub const DRAFT: &str = "Draft the spec";
+    /// Chooses a manifest file.
+    pub const CHOOSE_FILE: &str = "Choose file…";
+    /// Chooses a folder of manifests.
+    pub const CHOOSE_FOLDER: &str = "Choose folder…";
+    /// Saves the drafted spec and opens it.
+    pub const SAVE_DRAFT: &str = "Save and open…";
+    /// Drops the drafted spec.
+    pub const DISCARD_DRAFT: &str = "Discard";
 }
 
 /// Something the user asked for.
@@ -93,6 +107,18 @@ pub enum UiAction {
     MoveSelection(isize),
     /// Copy the create command of the selected secret.
     CopySelectedCreate,
+    /// Show the manifests field (the first step of a spec drafted from manifests).
+    StartDraft,
+    /// The manifests field changed.
+    SetManifestsPath(String),
+    /// Choose the manifests with a dialog: a folder when true, else a file.
+    ChooseManifests(bool),
+    /// Draft a spec from the manifests at the typed path.
+    DraftTyped,
+    /// Save the drafted spec and open it.
+    SaveDraft,
+    /// Drop the drafted spec.
+    DiscardDraft,
 }
 
 /// Report formats.

@@ -109,6 +109,23 @@ pub struct AppState {
     pub region_draft: String,
     /// The path field, shown (with what is typed) when no file chooser could open.
     pub path_entry: Option<String>,
+    /// The manifests field of "New spec from manifests…", while shown.
+    pub manifests_entry: Option<String>,
+    /// A spec drafted from manifests, not saved yet.
+    pub draft: Option<DraftShown>,
+    /// Why the last draft failed.
+    pub draft_error: Option<String>,
+}
+
+/// A spec drafted from manifests, shown for review before it is saved.
+#[derive(Debug, Clone)]
+pub struct DraftShown {
+    /// The manifests it was drafted from.
+    pub source: std::path::PathBuf,
+    /// The spec's text.
+    pub text: String,
+    /// What was found, a line each.
+    pub summary: Vec<String>,
 }
 
 /// What the checklist shows, in order: group headings and entries.

@@ -567,3 +567,66 @@ fn a_slow_first_round_fills_the_window_in_as_namespaces_answer() {
     assert!(!harness.state().state.freshness().starts_with("checking"));
     cluster.assert_value_free();
 }
+
+#[test]
+fn a_spec_drafted_from_manifests_is_reviewed_then_saved_and_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("rendered.yaml");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manifests/doppler-eso.yaml"),
+        &manifests,
+    )
+    .unwrap();
+    let runtime = runtime();
+    let mut harness =
+        app(&runtime, AppOptions { spec: None, kubeconfig: no_cluster(), sandbox: None });
+    harness.step();
+    harness.get_by_label(label::FROM_MANIFESTS).click();
+    frames(&mut harness, 2);
+    // A path that is not there first, as operators type them.
+    harness.get_by_label(label::MANIFESTS_PATH).click();
+    frames(&mut harness, 2);
+    harness.get_by_label(label::MANIFESTS_PATH).type_text("/nonexistent/rendered.yaml");
+    frames(&mut harness, 2);
+    assert_eq!(
+        harness.state().state.manifests_entry.as_deref(),
+        Some("/nonexistent/rendered.yaml")
+    );
+    harness.get_by_label(label::DRAFT).click();
+    settle(&mut harness, |app| app.state.draft_error.is_some());
+    harness.get_by_label_contains("- for standard input");
+
+    harness.state_mut().state.manifests_entry = Some(manifests.display().to_string());
+    frames(&mut harness, 2);
+    harness.get_by_label(label::DRAFT).click();
+    settle(&mut harness, |app| app.state.draft.is_some());
+    harness.get_by_label_contains("3 ExternalSecrets: 2 values in the backend, 3 target Secrets");
+    harness.get_by_label_contains("places are marked TODO");
+    let text = harness.state().state.draft.as_ref().unwrap().text.clone();
+    assert!(text.contains("doppler-token-auth"), "{text}");
+
+    let chooser = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join("zenity").is_file()))
+        || (std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+            && std::path::Path::new("/usr/libexec/xdg-desktop-portal").exists());
+    if chooser {
+        eprintln!("a file chooser would open here; the save is covered where none is installed");
+        return;
+    }
+    harness.get_by_label(label::SAVE_DRAFT).click();
+    let saved = dir.path().join("greenlight-spec.yaml");
+    settle(&mut harness, |app| app.state.spec.is_some() || app.state.spec_error.is_some());
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), text);
+    assert_eq!(harness.state().state.spec_path.as_deref(), Some(saved.as_path()));
+    // Saving again never replaces the file the vendor may have edited since.
+    harness.get_by_label(label::CLOSE).click();
+    frames(&mut harness, 2);
+    harness.get_by_label(label::FROM_MANIFESTS).click();
+    frames(&mut harness, 2);
+    harness.state_mut().state.manifests_entry = Some(manifests.display().to_string());
+    harness.get_by_label(label::DRAFT).click();
+    settle(&mut harness, |app| app.state.draft.is_some());
+    harness.get_by_label(label::SAVE_DRAFT).click();
+    settle(&mut harness, |app| app.state.draft_error.is_some());
+    harness.get_by_label_contains("already exists");
+}

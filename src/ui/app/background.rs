@@ -31,6 +31,17 @@ pub enum UiEvent {
     Picked(Option<PathBuf>),
     /// A report was saved (or not).
     Saved(Result<PathBuf, String>),
+    /// Manifests were chosen for a draft.
+    ManifestsPicked(PathBuf),
+    /// A spec was drafted from manifests (or not).
+    Drafted {
+        /// The manifests.
+        source: PathBuf,
+        /// The draft, or why there is none.
+        result: Result<crate::init::Draft, String>,
+    },
+    /// The drafted spec was saved (or not).
+    DraftSaved(Result<PathBuf, String>),
 }
 
 /// Reads and validates the spec at `path` off the async threads.
@@ -48,7 +59,7 @@ pub(super) async fn read_spec(path: PathBuf) -> UiEvent {
 pub const NO_CHOOSER: &str = "No file chooser is available on this desktop (no file-chooser portal, no zenity). Install one (`sudo apt install xdg-desktop-portal-gtk`, or `zenity`), or type the spec's path.";
 
 /// Whether a file chooser can open: a desktop portal on the session bus, or zenity.
-fn file_chooser_available() -> bool {
+pub(super) fn file_chooser_available() -> bool {
     let on_path = |program: &str| {
         std::env::var_os("PATH")
             .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))

@@ -23,6 +23,9 @@ impl GreenlightApp {
                 UiEvent::Picked(Some(path)) => self.load(path),
                 UiEvent::Picked(None) => {}
                 UiEvent::Saved(Ok(path)) => self.saved(&path),
+                UiEvent::ManifestsPicked(path) => self.draft_from(path),
+                UiEvent::Drafted { source, result } => self.drafted(source, result),
+                UiEvent::DraftSaved(result) => self.draft_saved(result),
                 UiEvent::Saved(Err(error)) => {
                     self.state.notify(format!("The report was not saved: {error}"))
                 }

@@ -6,6 +6,7 @@
 
 mod background;
 mod dispatch;
+mod draft;
 mod draw;
 mod events;
 mod input;
