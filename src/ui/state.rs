@@ -213,7 +213,9 @@ impl AppState {
                         row.copied_at.filter(|_| after == State::Present).map(|at| at.elapsed());
                     row.outcome = Some(outcome);
                     let mut text = match before {
-                        Some(before) => format!("{name}: {} → {}", before.as_str(), after.as_str()),
+                        Some(before) => {
+                            format!("{name}: {} (was {})", after.as_str(), before.as_str())
+                        }
                         None => format!("{name}: {}", after.as_str()),
                     };
                     if let Some(took) = took {

@@ -630,3 +630,58 @@ fn a_spec_drafted_from_manifests_is_reviewed_then_saved_and_opened() {
     settle(&mut harness, |app| app.state.draft_error.is_some());
     harness.get_by_label_contains("already exists");
 }
+
+/// Every character outside ASCII in the text Greenlight writes (string literals in the app
+/// and the engine, comments left out).
+fn written_characters() -> std::collections::BTreeMap<char, String> {
+    fn walk(dir: &std::path::Path, out: &mut std::collections::BTreeMap<char, String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (number, line) in text.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or_default();
+                    // Lines marked `// terminal text` are for terminals, whose fonts differ.
+                    if line.trim_start().starts_with("//")
+                        || line.contains("// terminal text")
+                        || code.matches('"').count() < 2
+                    {
+                        continue;
+                    }
+                    for c in code.chars().filter(|c| !c.is_ascii()) {
+                        out.entry(c)
+                            .or_insert_with(|| format!("{}:{}", path.display(), number + 1));
+                    }
+                }
+            }
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut out = std::collections::BTreeMap::new();
+    walk(&root.join("src"), &mut out);
+    walk(&root.join("crates/engine/src"), &mut out);
+    out
+}
+
+#[test]
+fn every_character_greenlight_writes_is_in_the_fonts_it_ships() {
+    let runtime = runtime();
+    let mut harness =
+        app(&runtime, AppOptions { spec: None, kubeconfig: no_cluster(), sandbox: None });
+    harness.step();
+    let written = written_characters();
+    assert!(written.contains_key(&'…'), "the scan finds what the app writes: {written:?}");
+    let missing: Vec<String> = harness.ctx.fonts_mut(|fonts| {
+        written
+            .iter()
+            .filter(|(c, _)| {
+                !fonts.has_glyph(&egui::FontId::proportional(14.0), **c)
+                    || !fonts.has_glyph(&egui::FontId::monospace(14.0), **c)
+            })
+            .map(|(c, at)| format!("{c:?} (U+{:04X}) at {at}", u32::from(*c)))
+            .collect()
+    });
+    assert!(missing.is_empty(), "characters the fonts cannot draw: {missing:#?}");
+}

@@ -101,15 +101,16 @@ impl State {
         }
     }
 
-    /// A symbol that, with the word, makes the state readable without colour.
+    /// A symbol that, with the word, makes the state readable without colour, in a terminal
+    /// (the window draws its own, from the fonts it ships).
     pub fn symbol(self) -> &'static str {
         match self {
             State::Checking => "…",
-            State::Present => "✓",
+            State::Present => "✓", // terminal text
             State::Wrong => "!",
-            State::Missing => "✗",
-            State::FoundElsewhere => "≠",
-            State::Forbidden => "⊘",
+            State::Missing => "✗",        // terminal text
+            State::FoundElsewhere => "≠", // terminal text
+            State::Forbidden => "⊘",      // terminal text
             State::Unreachable => "?",
             State::Skipped => "–",
             State::NotNeeded => "·",

@@ -212,13 +212,13 @@ impl CheckReport {
                     put!(
                         out,
                         "      {} {:<18} {}{detail}",
-                        if hop.state.passes() { "✓" } else { "·" },
+                        if hop.state.passes() { "✓" } else { "·" }, // terminal text
                         hop.state.as_str(),
                         one_line(&hop.location)
                     );
                 }
                 for hint in &row.hints {
-                    put!(out, "      → {}", one_line(&hint.text));
+                    put!(out, "      → {}", one_line(&hint.text)); // terminal text
                     if let Some(command) = &hint.command {
                         for line in command.lines() {
                             put!(out, "          {line}");

@@ -261,7 +261,7 @@ impl Placement<'_> {
                 if targets.is_empty() {
                     d.source.describe()
                 } else {
-                    format!("{} → Secret {}", d.source.describe(), targets.join(", "))
+                    format!("{}, delivered to Secret {}", d.source.describe(), targets.join(", "))
                 }
             }
         }
