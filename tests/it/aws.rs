@@ -771,3 +771,50 @@ async fn names_at_the_edges_of_the_rules_work_in_every_generated_command() {
     assert_eq!(code, Some(0), "{report:#}");
     moto.assert_value_free();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pasted_commands_work_with_environment_credentials_and_no_config_file() {
+    let mut moto = Moto::start().await;
+    // No region in the spec: the CLI takes it from the environment, as the SDK did.
+    let spec = write(
+        &moto,
+        "version: 1\ndeployment: env-creds\nplatforms: [aws]\ndefaults: { aws: { service: secrets-manager, name_prefix: env/ } }\nsecrets:\n  - { name: api-key, description: API key }\n  - { name: db-url, description: Database URL, aws: { service: parameter-store, name: /env/db-url } }\n",
+    );
+    let generated = |name: &str, kind: CommandKind| {
+        let spec = spec::load(spec.as_ref()).unwrap();
+        let entry = spec.entries.iter().find(|e| e.name == name).unwrap();
+        // What `greenlight commands` writes when the connection names no profile.
+        commands::for_entry(entry, spec::Platform::Aws, &Target::default(), Shell::Posix)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.kind == kind)
+            .unwrap()
+            .text
+    };
+    let create = generated("api-key", CommandKind::Create);
+    assert!(!create.contains("--profile"), "{create}");
+    let environment = "export AWS_CONFIG_FILE=/nonexistent/config AWS_SHARED_CREDENTIALS_FILE=/nonexistent/credentials AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1\n";
+    for (shell, name, value) in
+        [("bash", "api-key", "env value 141\n"), ("zsh", "db-url", "env value 142\n")]
+    {
+        let script = format!("{environment}{}", generated(name, CommandKind::Create));
+        let (ok, _, stderr) = moto.shell(shell, &script, value).await;
+        assert!(ok, "{shell}: {stderr}\n{script}");
+        let verify = format!("{environment}{}", generated(name, CommandKind::Verify));
+        let (ok, shown, stderr) = moto.shell(shell, &verify, "").await;
+        assert!(ok && !shown.contains("env value"), "{shell}: {stderr}\n{shown}");
+    }
+    // AWS_PROFILE, as the operator's shell may set it, is honoured the same way.
+    let (ok, _, stderr) = moto
+        .shell(
+            "bash",
+            &format!("export AWS_PROFILE=moto\n{}", generated("api-key", CommandKind::Verify)),
+            "",
+        )
+        .await;
+    assert!(ok, "{stderr}");
+    moto.seeded.extend(["env value 141".to_owned(), "env value 142".to_owned()]);
+    let (code, report) = check(&moto, &["--region", "us-east-1", &spec]).await;
+    assert_eq!(code, Some(0), "{report:#}");
+    moto.assert_value_free();
+}

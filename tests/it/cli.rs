@@ -238,7 +238,19 @@ fn commands_prints_every_kind_for_both_shells() {
         "aws",
     ]));
     assert!(powershell.contains("Read-Host -AsSecureString"), "{powershell}");
-    assert!(powershell.contains("--profile $(if ($env:AWS_PROFILE)"), "{powershell}");
+    // No profile named: the aws CLI finds credentials as Greenlight's SDK did.
+    assert!(!powershell.contains("--profile"), "{powershell}");
+    let named = stdout(&greenlight(&[
+        "commands",
+        QUICKSTART,
+        "--shell",
+        "powershell",
+        "--platform",
+        "aws",
+        "--profile",
+        "prod",
+    ]));
+    assert!(named.contains("--profile prod"), "{named}");
 }
 
 #[test]

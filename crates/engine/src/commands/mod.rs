@@ -230,32 +230,19 @@ fn context_words(target: &Target, shell: Shell) -> Vec<Word> {
     words
 }
 
-fn profile_word(target: &Target, shell: Shell) -> Word {
-    match (&target.aws_profile, shell) {
-        (Some(profile), _) => lit(profile.clone()),
-        (None, Shell::Posix) => raw("\"${AWS_PROFILE:-default}\""),
-        (None, Shell::PowerShell) => {
-            raw("$(if ($env:AWS_PROFILE) { $env:AWS_PROFILE } else { 'default' })")
-        }
+/// `--profile NAME` and `--region REGION` where Greenlight knows them; otherwise nothing, so
+/// the aws CLI finds its credentials and region as the SDK did for Greenlight (`AWS_PROFILE`,
+/// environment credentials, SSO, an instance role; `AWS_REGION`, the profile's region). A
+/// `--profile default` would fail where only environment credentials exist.
+fn whereabouts(placement: &AwsPlacement, target: &Target) -> Vec<Word> {
+    let mut words = Vec::new();
+    if let Some(profile) = &target.aws_profile {
+        words.extend([lit("--profile"), lit(profile.clone())]);
     }
-}
-
-fn region_word(
-    placement: &AwsPlacement,
-    target: &Target,
-    shell: Shell,
-) -> Result<Word, QuoteError> {
-    Ok(match (placement.region.as_ref().or(target.aws_region.as_ref()), shell) {
-        (Some(region), _) => lit(region.clone()),
-        (None, Shell::Posix) => {
-            let profile = render(&[profile_word(target, shell)], shell)?;
-            raw(format!("\"$(aws configure get region --profile {profile})\""))
-        }
-        (None, Shell::PowerShell) => {
-            let profile = render(&[profile_word(target, shell)], shell)?;
-            raw(format!("(aws configure get region --profile {profile})"))
-        }
-    })
+    if let Some(region) = placement.region.as_ref().or(target.aws_region.as_ref()) {
+        words.extend([lit("--region"), lit(region.clone())]);
+    }
+    words
 }
 
 /// A value the command needs: typed at a hidden prompt, or random.
@@ -527,10 +514,8 @@ fn aws(
     shell: Shell,
     kind: CommandKind,
 ) -> Result<String, QuoteError> {
-    let profile = profile_word(target, shell);
-    let region = region_word(placement, target, shell)?;
     let location = format!("{} {}", placement.service.title(), placement.name);
-    let whereabouts = vec![lit("--profile"), profile, lit("--region"), region];
+    let whereabouts = whereabouts(placement, target);
     if kind == CommandKind::Verify {
         let mut words = match placement.service {
             AwsService::SecretsManager => {
