@@ -128,6 +128,28 @@ pub struct DraftShown {
     pub summary: Vec<String>,
 }
 
+/// Whether the filter text (lower case) finds `entry`: by its name or description, or by where
+/// it lives on the chosen platform (namespace, Secret, backend key, the target Secrets and
+/// ExternalSecrets that deliver it).
+fn matches_filter(
+    entry: &crate::spec::SecretEntry,
+    platform: Option<Platform>,
+    needle: &str,
+) -> bool {
+    let found = |text: &str| text.to_lowercase().contains(needle);
+    if found(&entry.name) || found(&entry.description) {
+        return true;
+    }
+    let Some(placement) = platform.and_then(|p| entry.placement(p)) else { return false };
+    if found(&placement.describe()) {
+        return true;
+    }
+    match placement {
+        crate::spec::Placement::Delivered(d) => d.targets.iter().any(|t| found(&t.external_secret)),
+        _ => false,
+    }
+}
+
 /// What the checklist shows, in order: group headings and entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line {
@@ -254,6 +276,7 @@ impl AppState {
     pub fn lines(&self) -> Vec<Line> {
         let Some(spec) = &self.spec else { return Vec::new() };
         let needle = self.filter.trim().to_lowercase();
+        let platform = self.selection.as_ref().map(|s| s.platform);
         let mut lines = Vec::new();
         for group in Group::ALL {
             let members: Vec<usize> = spec
@@ -261,11 +284,7 @@ impl AppState {
                 .iter()
                 .enumerate()
                 .filter(|(_, e)| e.group() == group)
-                .filter(|(_, e)| {
-                    needle.is_empty()
-                        || e.name.to_lowercase().contains(&needle)
-                        || e.description.to_lowercase().contains(&needle)
-                })
+                .filter(|(_, e)| needle.is_empty() || matches_filter(e, platform, &needle))
                 .map(|(i, _)| i)
                 .collect();
             if !members.is_empty() {

@@ -688,3 +688,35 @@ fn every_character_greenlight_writes_is_in_the_fonts_it_ships() {
     });
     assert!(missing.is_empty(), "characters the fonts cannot draw: {missing:#?}");
 }
+
+#[test]
+fn the_filter_finds_a_row_by_where_it_lives() {
+    let runtime = runtime();
+    let mut harness = app(
+        &runtime,
+        AppOptions {
+            spec: example("platform-contract.yaml"),
+            kubeconfig: no_cluster(),
+            sandbox: None,
+        },
+    );
+    settle(&mut harness, |app| app.state.selection.is_some());
+    let shown = |harness: &mut Harness<'_, GreenlightApp>, text: &str| -> Vec<String> {
+        harness.state_mut().state.filter = text.to_owned();
+        let state = &harness.state().state;
+        let spec = state.spec.as_ref().unwrap();
+        state
+            .lines()
+            .into_iter()
+            .filter_map(|line| match line {
+                greenlight::ui::state::Line::Entry(i) => Some(spec.entries[i].name.clone()),
+                greenlight::ui::state::Line::Heading(_) => None,
+            })
+            .collect()
+    };
+    // A target Secret, its namespace, and the store's credential by its namespace.
+    assert_eq!(shown(&mut harness, "key-portal"), ["litellm-master-key"]);
+    assert!(shown(&mut harness, "experience").contains(&"dex-open-webui-client-secret".to_owned()));
+    assert_eq!(shown(&mut harness, "external-secrets/"), ["secret-store-key"]);
+    assert!(shown(&mut harness, "no such thing").is_empty());
+}

@@ -96,7 +96,7 @@ pub fn filter_ui(
             .add(
                 egui::TextEdit::singleline(&mut text)
                     .id(filter_id)
-                    .hint_text("name or purpose (Ctrl+F)")
+                    .hint_text("name, purpose, namespace or Secret (Ctrl+F)")
                     .desired_width(240.0),
             )
             .labelled_by(name.id);
