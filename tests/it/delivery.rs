@@ -213,6 +213,11 @@ async fn values_created_in_the_backend_turn_every_hop_green() {
     for h in token["hops"].as_array().unwrap() {
         assert_eq!(h["state"], "ok", "{h:#}");
     }
+    // Green claims only what was observed: a key count, not key names; the spec's mapping.
+    let secret = hop(token, "Secret dns/api-token")["detail"].as_str().unwrap().to_owned();
+    assert!(secret.contains("names not read") && !secret.starts_with("has "), "{secret}");
+    let es = hop(token, "ExternalSecret dns/api-token")["detail"].as_str().unwrap().to_owned();
+    assert!(es.contains("the spec's, not read from the cluster"), "{es}");
     // What ESO wrote is what the operator typed (read here by the test, never by Greenlight).
     let written = chain.cluster.server.secret("dns", "api-token").unwrap();
     assert_eq!(written["data"]["token"], base64_of("cf-token-value-8841"));

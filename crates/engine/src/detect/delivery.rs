@@ -767,7 +767,13 @@ impl Chain<'_> {
         let (state, detail) = match outcome.map(|o| &o.presence) {
             Some(Presence::Present) if !synced && unlabelled => (HopState::NotManaged, Some("exists but was not made by External Secrets, which will take it over and overwrite it; values belong in the backend".to_owned())),
             Some(Presence::Present) if matches!(es_state, HopState::Failing | HopState::Missing) => (HopState::Stale, Some("exists, but its ExternalSecret is not synced: it holds old data".to_owned())),
-            Some(Presence::Present) => (HopState::Ok, Some(format!("has {}", t.keys.join(", ")))),
+            // Only what was observed: the Table gives a key count, never names.
+            Some(Presence::Present) => (HopState::Ok, Some(format!(
+                "exists with at least {} data key{}; names not read (the spec lists {})",
+                t.keys.len(),
+                if t.keys.len() == 1 { "" } else { "s" },
+                t.keys.join(", ")
+            ))),
             Some(Presence::Missing) if synced => (HopState::Failing, Some("missing although its ExternalSecret says synced (creationPolicy Merge or None does not create it)".to_owned())),
             Some(Presence::Missing) => (HopState::Waiting, Some("External Secrets makes it once the ExternalSecret syncs".to_owned())),
             Some(Presence::Forbidden { permission }) => (HopState::Forbidden, Some(permission.clone())),
@@ -871,7 +877,14 @@ fn es_state(es: &External) -> (HopState, Option<String>) {
         format!(" (last sync {})", printable_reason_time(&es.last_sync))
     };
     match (es.ready.as_str(), es.reason.as_str()) {
-        ("True", "SecretSynced") | ("True", "") => (HopState::Ok, Some(format!("synced{when}"))),
+        // The ExternalSecret's own mapping (which backend key feeds which data key) is not
+        // read: the hop says the link is the spec's.
+        ("True", "SecretSynced") | ("True", "") => (
+            HopState::Ok,
+            Some(format!(
+                "synced{when}; which value feeds which key is the spec's, not read from the cluster"
+            )),
+        ),
         ("True", "SecretMissing") => (
             HopState::Failing,
             Some("creationPolicy Merge, and the Secret it merges into does not exist".to_owned()),
