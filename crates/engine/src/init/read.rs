@@ -239,32 +239,24 @@ fn pod(spec: &Value, namespace: &str, object: &str, found: &mut Found) {
     }
     for volume in list(spec, "volumes") {
         let volume_name = at(volume, &["name"]).unwrap_or("?");
-        if let Some(secret) = volume.get("secret") {
-            let name = at(secret, &["secretName"]).unwrap_or_default();
-            let how = format!("volume {volume_name}");
+        let projected = volume
+            .pointer("/projected/sources")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|source| source.get("secret"))
+            .map(|secret| (secret, "name", format!("projected volume {volume_name}")));
+        let plain =
+            volume.get("secret").map(|s| (s, "secretName", format!("volume {volume_name}")));
+        // A mount with `items` reads those keys; without, the whole Secret (no key known).
+        for (secret, name_field, how) in plain.into_iter().chain(projected) {
+            let name = at(secret, &[name_field]).unwrap_or_default();
             let items = list(secret, "items");
             if items.is_empty() {
                 need(name, None, optional(secret), how.clone(), Need::Keys);
             }
             for item in items {
                 need(name, at(item, &["key"]), optional(secret), how.clone(), Need::Keys);
-            }
-        }
-        for source in volume
-            .pointer("/projected/sources")
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            if let Some(secret) = source.get("secret") {
-                let name = at(secret, &["name"]).unwrap_or_default();
-                let how = format!("projected volume {volume_name}");
-                let items = list(secret, "items");
-                if items.is_empty() {
-                    need(name, None, optional(secret), how.clone(), Need::Keys);
-                }
-                for item in items {
-                    need(name, at(item, &["key"]), optional(secret), how.clone(), Need::Keys);
-                }
             }
         }
     }

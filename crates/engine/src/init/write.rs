@@ -40,6 +40,31 @@ fn references(out: &mut String, indent: &str, refs: &BTreeSet<Reference>) {
     }
 }
 
+/// What the vendor wrote for a value or a secret, kept by `--merge`.
+struct Kept<'a> {
+    provided_by: Provider,
+    when: Option<&'a crate::spec::raw::FeatureList>,
+    docs: Option<&'a str>,
+    generate: Option<&'a crate::spec::raw::RawGenerate>,
+}
+
+impl Kept<'_> {
+    fn write(&self, out: &mut String) {
+        if self.provided_by != Provider::Customer {
+            let _ = writeln!(out, "    provided_by: {}", json(&self.provided_by));
+        }
+        if let Some(when) = self.when {
+            let _ = writeln!(out, "    when: {}", json(when));
+        }
+        if let Some(docs) = self.docs {
+            let _ = writeln!(out, "    docs: {}", json(&docs));
+        }
+        if let Some(generate) = self.generate {
+            let _ = writeln!(out, "    generate: {}", json(generate));
+        }
+    }
+}
+
 /// One operator-made Secret in the draft.
 struct Entry {
     namespace: String,
@@ -327,18 +352,13 @@ pub(super) fn write(
                 if !kept.required {
                     out.push_str("    required: false\n");
                 }
-                if kept.provided_by != Provider::Customer {
-                    let _ = writeln!(out, "    provided_by: {}", json(&kept.provided_by));
+                Kept {
+                    provided_by: kept.provided_by,
+                    when: kept.when.as_ref(),
+                    docs: kept.docs.as_deref(),
+                    generate: kept.generate.as_ref(),
                 }
-                if let Some(when) = &kept.when {
-                    let _ = writeln!(out, "    when: {}", json(when));
-                }
-                if let Some(docs) = &kept.docs {
-                    let _ = writeln!(out, "    docs: {}", json(docs));
-                }
-                if let Some(generate) = &kept.generate {
-                    let _ = writeln!(out, "    generate: {}", json(generate));
-                }
+                .write(&mut out);
                 if let Some(create_with) = &kept.create_with {
                     let _ = writeln!(out, "    create_with: {}", json(create_with));
                 }
@@ -443,18 +463,13 @@ pub(super) fn write(
                 out.push_str("    required: false\n");
             }
             if let Some(kept) = kept {
-                if kept.provided_by != Provider::Customer {
-                    let _ = writeln!(out, "    provided_by: {}", json(&kept.provided_by));
+                Kept {
+                    provided_by: kept.provided_by,
+                    when: kept.when.as_ref(),
+                    docs: kept.docs.as_deref(),
+                    generate: kept.generate.as_ref(),
                 }
-                if let Some(when) = &kept.when {
-                    let _ = writeln!(out, "    when: {}", json(when));
-                }
-                if let Some(docs) = &kept.docs {
-                    let _ = writeln!(out, "    docs: {}", json(docs));
-                }
-                if let Some(generate) = &kept.generate {
-                    let _ = writeln!(out, "    generate: {}", json(generate));
-                }
+                .write(&mut out);
             }
             let mut placement = format!("namespace: {}", q(&entry.namespace));
             if name != entry.secret || kept.is_some_and(|k| k.name != entry.secret) {

@@ -625,12 +625,8 @@ pub(crate) async fn can(
         "kind": "SelfSubjectAccessReview",
         "spec": {"resourceAttributes": {"namespace": namespace.unwrap_or_default(), "verb": verb, "resource": resource, "group": ""}}
     });
-    let request = Request::post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header(http::header::ACCEPT, "application/json")
-        .body(serde_json::to_vec(&body).unwrap_or_default())
-        .map_err(|e| ProbeError::Protocol(e.to_string()))?;
-    let review: Review = serde_json::from_slice(&send(client, request, timeout).await?)
+    let answer = post_review(client, "selfsubjectaccessreviews", &body, timeout).await?;
+    let review: Review = serde_json::from_slice(&answer)
         .map_err(|_| ProbeError::Protocol("not a SelfSubjectAccessReview".to_owned()))?;
     Ok(review.status.allowed)
 }
@@ -697,6 +693,21 @@ struct RulesStatus {
     incomplete: bool,
 }
 
+/// POSTs a review of the `authorization.k8s.io/v1` `resource` kind; its answer's body.
+async fn post_review(
+    client: &kube::Client,
+    resource: &str,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> Result<Vec<u8>, ProbeError> {
+    let request = Request::post(format!("/apis/authorization.k8s.io/v1/{resource}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::ACCEPT, "application/json")
+        .body(serde_json::to_vec(body).unwrap_or_default())
+        .map_err(|e| ProbeError::Protocol(e.to_string()))?;
+    Ok(send(client, request, timeout).await?.to_vec())
+}
+
 /// SelfSubjectRulesReview: what the current user may do in `namespace`, in one request.
 pub(crate) async fn rules(
     client: &kube::Client,
@@ -708,12 +719,8 @@ pub(crate) async fn rules(
         "kind": "SelfSubjectRulesReview",
         "spec": {"namespace": namespace}
     });
-    let request = Request::post("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header(http::header::ACCEPT, "application/json")
-        .body(serde_json::to_vec(&body).unwrap_or_default())
-        .map_err(|e| ProbeError::Protocol(e.to_string()))?;
-    let review: RulesReview = serde_json::from_slice(&send(client, request, timeout).await?)
+    let answer = post_review(client, "selfsubjectrulesreviews", &body, timeout).await?;
+    let review: RulesReview = serde_json::from_slice(&answer)
         .map_err(|_| ProbeError::Protocol("not a SelfSubjectRulesReview".to_owned()))?;
     let status = review.status.ok_or_else(|| {
         ProbeError::Protocol("a SelfSubjectRulesReview without status".to_owned())
