@@ -109,6 +109,8 @@ pub struct AppState {
     pub region_draft: String,
     /// The path field, shown (with what is typed) when no file chooser could open.
     pub path_entry: Option<String>,
+    /// Whether the row to start with was chosen for this spec (once, after its first round).
+    pub start_chosen: bool,
     /// The manifests field of "New spec from manifests…", while shown.
     pub manifests_entry: Option<String>,
     /// A spec drafted from manifests, not saved yet.
@@ -194,6 +196,7 @@ impl AppState {
         }
         self.rows = vec![RowState::default(); spec.entries.len()];
         self.selected = self.selected.filter(|i| *i < spec.entries.len() && keep_selection);
+        self.start_chosen = keep_selection;
         self.selection = Some(selection);
         self.spec = Some(Arc::new(spec));
         self.spec_error = None;
@@ -268,8 +271,28 @@ impl AppState {
                     self.note("Ready: every required secret is present.");
                 }
                 self.ready = ready;
+                if !self.start_chosen {
+                    self.start_chosen = true;
+                    if self.selected.is_none() {
+                        self.selected = self.first_to_do();
+                    }
+                }
             }
         }
+    }
+
+    /// Where the operator starts: the first row, in the order shown, that is required, theirs
+    /// to create, and missing, misplaced or wrong.
+    fn first_to_do(&self) -> Option<usize> {
+        let spec = self.spec.as_ref()?;
+        self.lines().into_iter().find_map(|line| {
+            let Line::Entry(index) = line else { return None };
+            let entry = spec.entries.get(index)?;
+            let state = self.rows.get(index)?.state();
+            let theirs = entry.required && entry.provided_by != crate::spec::Provider::Vendor;
+            (theirs && matches!(state, State::Missing | State::FoundElsewhere | State::Wrong))
+                .then_some(index)
+        })
     }
 
     /// Group headings and entries to show, filtered by the filter text.

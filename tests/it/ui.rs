@@ -188,7 +188,9 @@ fn rows_follow_the_engine_against_a_cluster() {
     cluster.seed("acme", "github-token", &[("token", "ui-value-201")]);
     settle(&mut harness, |app| app.state.rows[0].state() == State::Present && app.state.ready);
     harness.get_by_label_contains("Ready: 1 of 1 required secret present");
-    assert_eq!(harness.get_all_by_label("✔ present").count(), 1);
+    // The row, and its details: it was missing at the start, so the window selected it.
+    assert_eq!(harness.state().state.selected, Some(0));
+    assert_eq!(harness.get_all_by_label("✔ present").count(), 2);
 
     // Features and skips go to the engine.
     harness.get_by_label("extra").click();
@@ -515,7 +517,8 @@ fn a_granted_write_permission_shows_after_a_copy() {
         app.state.rows[0].outcome.as_ref().and_then(|o| o.write.as_ref()).map(|w| w.can_create)
     };
     settle(&mut harness, |app| can_create(app) == Some(Permission::No));
-    harness.get_by_label("github-token").click();
+    // Missing and required: the window starts on it.
+    assert_eq!(harness.state().state.selected, Some(0));
     frames(&mut harness, 3);
     harness.get_by_label_contains("Can create: you may read but not create Secrets");
     let mut granted = read_only;
@@ -719,4 +722,26 @@ fn the_filter_finds_a_row_by_where_it_lives() {
     assert!(shown(&mut harness, "experience").contains(&"dex-open-webui-client-secret".to_owned()));
     assert_eq!(shown(&mut harness, "external-secrets/"), ["secret-store-key"]);
     assert!(shown(&mut harness, "no such thing").is_empty());
+}
+
+#[test]
+fn the_window_starts_on_the_first_row_the_operator_must_create() {
+    let server_runtime = runtime();
+    let mut cluster = cluster_on(&server_runtime);
+    cluster.seed("acme", "present-one", &[("k", "start-value-401")]);
+    let spec = crate::support::write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: start\nplatforms: [kubernetes]\ndefaults: { kubernetes: { namespace: acme } }\nsecrets:\n  - { name: present-one, description: Already there, kubernetes: { keys: [k] } }\n  - { name: vendors-one, description: The vendor's, provided_by: vendor, kubernetes: { keys: [k] } }\n  - { name: optional-one, description: Optional, required: false, kubernetes: { keys: [k] } }\n  - { name: todo-one, description: To create, kubernetes: { keys: [k] } }\n",
+    );
+    let runtime = runtime();
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()), sandbox: None },
+    );
+    settle(&mut harness, |app| app.state.last_round_at.is_some());
+    let state = &harness.state().state;
+    let selected = state.selected.map(|i| state.spec.as_ref().unwrap().entries[i].name.clone());
+    assert_eq!(selected.as_deref(), Some("todo-one"));
+    harness.get_by_label_contains("Not found in namespace acme");
+    cluster.assert_value_free();
 }
