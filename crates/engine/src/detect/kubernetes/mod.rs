@@ -244,8 +244,18 @@ async fn check(
         .into_iter()
         .map(|(namespace, rows)| namespace_round(&round, state, spec, namespace, rows, decided))
         .collect();
-    let observed: Vec<Observed> =
-        futures::stream::iter(rounds).buffer_unordered(NAMESPACES_AT_ONCE).collect().await;
+    // A session's first round also searches the namespaces the spec does not use, beside the
+    // others rather than after them: a row not found is diagnosed without another wait.
+    let first = session.others.lock().await.is_none();
+    let search = async {
+        if first {
+            drop(outcome::search_others(&round).await);
+        }
+    };
+    let (observed, ()): (Vec<Observed>, ()) = tokio::join!(
+        futures::stream::iter(rounds).buffer_unordered(NAMESPACES_AT_ONCE).collect(),
+        search
+    );
     let broken = observed.iter().any(|o| o.broken);
     let round = &round;
     let not_found = observed.iter().flat_map(|o| {

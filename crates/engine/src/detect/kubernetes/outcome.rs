@@ -362,25 +362,16 @@ pub(super) async fn namespace_exists(
     answer
 }
 
-/// Other namespaces holding a Secret named `name`: the namespaces already watched, and, when
-/// the user may list namespaces, up to 50 others. Those are listed (as Tables) at most once a
-/// minute for all missing Secrets together, so the cost grows with namespaces, not Secrets.
-pub(super) async fn elsewhere(round: &Round<'_>, name: &str, namespace: &str) -> Vec<String> {
+/// Lists the namespaces the spec does not use (up to 50, when the user may list namespaces),
+/// unless that was done within the last minute; the listing, locked.
+pub(super) async fn search_others<'a>(
+    round: &Round<'a>,
+) -> tokio::sync::MutexGuard<'a, Option<(Instant, super::session::Listing)>> {
     let (settings, session) = (round.settings, round.session);
-    let mut found: Vec<String> = session
-        .views
-        .lock()
-        .await
-        .values()
-        .filter(|v| {
-            v.namespace != namespace
-                && v.secrets.read(|rows, _| rows.is_some_and(|rows| rows.contains_key(name)))
-        })
-        .map(|v| v.namespace.clone())
-        .collect();
     let mut others = session.others.lock().await;
     if others.as_ref().is_none_or(|(at, _)| at.elapsed() > Duration::from_secs(60)) {
-        let watched: BTreeSet<String> = session.views.lock().await.keys().cloned().collect();
+        let mut skip: BTreeSet<String> = session.views.lock().await.keys().cloned().collect();
+        skip.extend(round.placed.iter().map(|(namespace, _)| namespace.clone()));
         let mut listed = BTreeMap::new();
         // Only when the cluster-wide review allowed it: nothing refused is tried.
         let wide = super::view::cluster_wide(settings, session, round.permissions_epoch).await;
@@ -390,7 +381,7 @@ pub(super) async fn elsewhere(round: &Round<'_>, name: &str, namespace: &str) ->
         };
         if let Some(all) = all {
             let candidates: Vec<String> =
-                all.into_iter().filter(|ns| !watched.contains(ns)).take(50).collect();
+                all.into_iter().filter(|ns| !skip.contains(ns)).take(50).collect();
             let answers = futures::future::join_all(
                 candidates
                     .iter()
@@ -406,6 +397,26 @@ pub(super) async fn elsewhere(round: &Round<'_>, name: &str, namespace: &str) ->
         }
         *others = Some((Instant::now(), listed));
     }
+    others
+}
+
+/// Other namespaces holding a Secret named `name`: the namespaces already watched, and, when
+/// the user may list namespaces, up to 50 others. Those are listed (as Tables) at most once a
+/// minute for all missing Secrets together, so the cost grows with namespaces, not Secrets.
+pub(super) async fn elsewhere(round: &Round<'_>, name: &str, namespace: &str) -> Vec<String> {
+    let session = round.session;
+    let mut found: Vec<String> = session
+        .views
+        .lock()
+        .await
+        .values()
+        .filter(|v| {
+            v.namespace != namespace
+                && v.secrets.read(|rows, _| rows.is_some_and(|rows| rows.contains_key(name)))
+        })
+        .map(|v| v.namespace.clone())
+        .collect();
+    let others = search_others(round).await;
     if let Some((_, listed)) = others.as_ref() {
         found.extend(
             listed
