@@ -1,5 +1,5 @@
 //! `greenlight-fuzz TARGET SECONDS`: mutation fuzzing of one parser (`spec`, `kubeconfig`,
-//! `adc`, `doppler-config`, or `all`) for a while. Inputs start from seeds; each round applies
+//! `adc`, `doppler-config`, `manifests`, or `all`) for a while. Inputs start from seeds; each round applies
 //! a few random edits (byte flips, insertions of YAML and JSON syntax, deletions,
 //! duplications, splices of other seeds, deep nesting, anchors and aliases, odd Unicode) and
 //! calls the parser under `catch_unwind`. An input that panics is saved under

@@ -23,9 +23,23 @@ pub fn doppler_config(bytes: &[u8]) -> bool {
     crate::backends::fuzzing::doppler_config(&String::from_utf8_lossy(bytes))
 }
 
+/// Rendered manifests for `greenlight init`.
+pub fn manifests(bytes: &[u8]) -> bool {
+    let input = crate::init::Input {
+        origin: "fuzz.yaml".to_owned(),
+        text: String::from_utf8_lossy(bytes).into_owned(),
+    };
+    crate::init::draft(&[input], &crate::init::Options::default(), None).is_ok()
+}
+
 /// A parser under test: whether it accepted the input.
 pub type Parser = fn(&[u8]) -> bool;
 
 /// Every entry point, by name, for the harness and the tests.
-pub const TARGETS: [(&str, Parser); 4] =
-    [("spec", spec), ("kubeconfig", kubeconfig), ("adc", adc), ("doppler-config", doppler_config)];
+pub const TARGETS: [(&str, Parser); 5] = [
+    ("spec", spec),
+    ("kubeconfig", kubeconfig),
+    ("adc", adc),
+    ("doppler-config", doppler_config),
+    ("manifests", manifests),
+];

@@ -6,12 +6,19 @@ use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 
-use crate::spec::raw::{RawEntry, RawFeature, RawSpec, RawTarget, RawValue};
+use crate::spec::Platform;
+use crate::spec::raw::{
+    RawAwsDefaults, RawEntry, RawExpect, RawFeature, RawSpec, RawTarget, RawValue,
+};
 
 /// The vendor's existing spec, by the names a draft matches on.
 pub struct Merged {
     /// Its `deployment`.
     pub deployment: String,
+    /// Its platforms: an AWS placement written beside the Kubernetes one is kept.
+    pub(super) platforms: Vec<Platform>,
+    pub(super) defaults_aws: RawAwsDefaults,
+    pub(super) expect: RawExpect,
     pub(super) features: IndexMap<String, RawFeature>,
     /// Entries by (namespace, Secret) where they say so, else by name.
     pub(super) entries: BTreeMap<String, RawEntry>,
@@ -52,6 +59,15 @@ impl Merged {
                 targets.insert((namespace, target.secret.clone()), target.clone());
             }
         }
-        Ok(Self { deployment: raw.deployment, features: raw.features, entries, values, targets })
+        Ok(Self {
+            deployment: raw.deployment,
+            platforms: raw.platforms,
+            defaults_aws: raw.defaults.aws,
+            expect: raw.expect,
+            features: raw.features,
+            entries,
+            values,
+            targets,
+        })
     }
 }

@@ -191,7 +191,24 @@ pub(super) fn write(
     );
     out.push_str("version: 1\n");
     let _ = writeln!(out, "deployment: {}", q(deployment));
-    out.push_str("platforms: [kubernetes]\n");
+    // What the vendor wrote beyond the manifests (other platforms, AWS defaults, the expected
+    // cluster or account) is kept when merging.
+    let mut platforms = vec![crate::spec::Platform::Kubernetes];
+    if let Some(merged) = merged {
+        platforms
+            .extend(merged.platforms.iter().filter(|p| **p != crate::spec::Platform::Kubernetes));
+    }
+    let _ = writeln!(out, "platforms: {}", json(&platforms));
+    if let Some(merged) = merged {
+        let defaults = json(&merged.defaults_aws);
+        if defaults != json(&crate::spec::raw::RawAwsDefaults::default()) {
+            let _ = writeln!(out, "defaults: {{ aws: {defaults} }}");
+        }
+        let expect = json(&merged.expect);
+        if expect != json(&crate::spec::raw::RawExpect::default()) {
+            let _ = writeln!(out, "expect: {expect}");
+        }
+    }
     if let Some(merged) = merged.filter(|m| !m.features.is_empty()) {
         out.push_str("\nfeatures:\n");
         for (name, feature) in &merged.features {
@@ -470,6 +487,9 @@ pub(super) fn write(
                     generate: kept.generate.as_ref(),
                 }
                 .write(&mut out);
+                if let Some(aws) = &kept.aws {
+                    let _ = writeln!(out, "    aws: {}", json(aws));
+                }
             }
             let mut placement = format!("namespace: {}", q(&entry.namespace));
             if name != entry.secret || kept.is_some_and(|k| k.name != entry.secret) {
