@@ -75,6 +75,10 @@ async fn check_reports_present_wrong_and_missing_with_exit_codes() {
     assert_eq!(report["connection"]["platform"], "aws");
     assert_eq!(report["connection"]["account"], "123456789012");
     assert_eq!(report["connection"]["profile"], "moto");
+    assert_eq!(
+        report["connection"]["credentials"], "profile moto",
+        "where the pasted commands get theirs too"
+    );
     assert!(report["connection"]["warnings"].as_array().unwrap().is_empty(), "{report:#}");
 
     // The rotate command overwrites it as a SecureString, in place.

@@ -52,6 +52,9 @@ pub struct AwsConnection {
     /// The endpoint override, when one is set (tests, LocalStack, VPC endpoints).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// Where the credentials came from, in words (a profile, SSO, the environment, a role).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
 }
 
 /// What a probe reports about its connection: where, and what the operator should know.
@@ -87,6 +90,7 @@ impl ConnectionStatus {
                     value.clone().or_else(|| connected.then(|| default.to_owned()))
                 };
                 push("Profile", &or(&a.profile, "(default chain)"));
+                push("Credentials", &a.credentials);
                 push("Region", &or(&a.region, "(none)"));
                 push("Account", &a.account);
                 push("Identity", &a.identity);

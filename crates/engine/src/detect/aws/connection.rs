@@ -59,6 +59,34 @@ pub struct Identity {
     pub arn: String,
     /// Endpoint override, when set (tests, LocalStack, VPC endpoints).
     pub endpoint: Option<String>,
+    /// Where the credentials came from, in words.
+    pub credentials: String,
+}
+
+/// Where the SDK's credentials come from, in the order its default chain tries them, so the
+/// operator knows what a pasted `aws` command will use too.
+pub(crate) fn credential_source(
+    profile: Option<&str>,
+    sso: bool,
+    env: impl Fn(&str) -> Option<String>,
+    known_profiles: &[String],
+) -> String {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+    match profile {
+        Some(name) if sso => format!("SSO, profile {name}"),
+        Some(name) => format!("profile {name}"),
+        None if set("AWS_ACCESS_KEY_ID") => "environment variables (AWS_ACCESS_KEY_ID)".to_owned(),
+        None if known_profiles.iter().any(|p| p == "default") => "profile default".to_owned(),
+        None if set("AWS_WEB_IDENTITY_TOKEN_FILE") => {
+            "web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)".to_owned()
+        }
+        None if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            || set("AWS_CONTAINER_CREDENTIALS_FULL_URI") =>
+        {
+            "the container's role".to_owned()
+        }
+        None => "the instance's role (or another source of the default chain)".to_owned(),
+    }
 }
 
 /// Loads the configuration for `profile` (or the default chain when `None`) and asks STS who
@@ -150,12 +178,41 @@ pub async fn connect(
             });
         }
     };
+    let sso = match &chosen {
+        Some(name) => is_sso(name).await,
+        None => false,
+    };
+    let credentials =
+        credential_source(chosen.as_deref(), sso, |name| std::env::var(name).ok(), &known);
     Ok(Identity {
         config,
+        credentials,
         profile: chosen,
         region: resolved_region,
         account: identity.account().unwrap_or_default().to_owned(),
         arn: identity.arn().unwrap_or_default().to_owned(),
         endpoint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_credential_source_is_named_as_the_default_chain_finds_it() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        };
+        let none: &[String] = &[];
+        let default = ["default".to_owned()];
+        assert_eq!(credential_source(Some("ops"), true, env(&[]), none), "SSO, profile ops");
+        assert_eq!(credential_source(Some("ops"), false, env(&[]), none), "profile ops");
+        assert_eq!(
+            credential_source(None, false, env(&[("AWS_ACCESS_KEY_ID", "AKIA")]), &default),
+            "environment variables (AWS_ACCESS_KEY_ID)"
+        );
+        assert_eq!(credential_source(None, false, env(&[]), &default), "profile default");
+        assert!(credential_source(None, false, env(&[]), none).contains("instance's role"));
+    }
 }

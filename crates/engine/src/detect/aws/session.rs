@@ -56,6 +56,7 @@ pub(super) fn connected(identity: &connection::Identity) -> Connection {
         account: Some(identity.account.clone()),
         identity: Some(identity.arn.clone()),
         endpoint: identity.endpoint.clone(),
+        credentials: Some(identity.credentials.clone()),
     })
 }
 
