@@ -48,6 +48,23 @@ struct Kept<'a> {
     generate: Option<&'a crate::spec::raw::RawGenerate>,
 }
 
+macro_rules! kept_from {
+    ($raw:ty) => {
+        impl<'a> From<&'a $raw> for Kept<'a> {
+            fn from(raw: &'a $raw) -> Self {
+                Kept {
+                    provided_by: raw.provided_by,
+                    when: raw.when.as_ref(),
+                    docs: raw.docs.as_deref(),
+                    generate: raw.generate.as_ref(),
+                }
+            }
+        }
+    };
+}
+kept_from!(crate::spec::raw::RawValue);
+kept_from!(crate::spec::raw::RawEntry);
+
 impl Kept<'_> {
     fn write(&self, out: &mut String) {
         if self.provided_by != Provider::Customer {
@@ -369,13 +386,7 @@ pub(super) fn write(
                 if !kept.required {
                     out.push_str("    required: false\n");
                 }
-                Kept {
-                    provided_by: kept.provided_by,
-                    when: kept.when.as_ref(),
-                    docs: kept.docs.as_deref(),
-                    generate: kept.generate.as_ref(),
-                }
-                .write(&mut out);
+                Kept::from(kept).write(&mut out);
                 if let Some(create_with) = &kept.create_with {
                     let _ = writeln!(out, "    create_with: {}", json(create_with));
                 }
@@ -480,13 +491,7 @@ pub(super) fn write(
                 out.push_str("    required: false\n");
             }
             if let Some(kept) = kept {
-                Kept {
-                    provided_by: kept.provided_by,
-                    when: kept.when.as_ref(),
-                    docs: kept.docs.as_deref(),
-                    generate: kept.generate.as_ref(),
-                }
-                .write(&mut out);
+                Kept::from(kept).write(&mut out);
                 if let Some(aws) = &kept.aws {
                     let _ = writeln!(out, "    aws: {}", json(aws));
                 }
