@@ -110,9 +110,9 @@ struct Reviewed {
 }
 
 /// What the user may do with Secrets in `namespace`, asked before anything is listed: no
-/// request of its own when Secrets may be listed and watched in every namespace, else one rules review (SelfSubjectRulesReview), with access reviews
-/// only for what the rules cannot tell. A review that fails (an old server, a webhook outage)
-/// is not a denial: try and see.
+/// request of its own when Secrets may be listed and watched in every namespace, else one
+/// rules review (SelfSubjectRulesReview), with access reviews only for what the rules cannot
+/// tell. A review that fails (an old server, a webhook outage) is not a denial: try and see.
 async fn review(settings: &Settings, session: &Session, epoch: u64, namespace: &str) -> Reviewed {
     let timeout = settings.request_timeout;
     let client = &session.client;
@@ -148,10 +148,11 @@ pub(super) struct ClusterWide {
 }
 
 /// What the user may do with Secrets in every namespace (and whether namespaces may be
-/// listed): five access reviews side by side,
-/// asked once per permissions epoch (again after [`REVIEW_INTERVAL`] when not everything was
-/// allowed). Namespaces asking at once wait for the one answer. A review that fails allows
-/// nothing here: each namespace is then reviewed on its own.
+/// listed): five access reviews side by side, asked once per permissions epoch (again after
+/// [`REVIEW_INTERVAL`] when not everything was allowed). Namespaces asking at once wait for
+/// the one answer. A review that fails allows nothing here: each namespace is then reviewed
+/// on its own. A permission revoked later shows as a refused list, which makes the rows
+/// forbidden, never missing.
 pub(super) async fn cluster_wide(
     settings: &Settings,
     session: &Session,
