@@ -745,3 +745,39 @@ fn the_window_starts_on_the_first_row_the_operator_must_create() {
     harness.get_by_label_contains("Not found in namespace acme");
     cluster.assert_value_free();
 }
+
+#[test]
+fn the_list_and_the_details_both_fit_from_800_by_600_up() {
+    for (width, height) in [(800.0, 600.0), (1180.0, 760.0), (1920.0, 1080.0)] {
+        let runtime = runtime();
+        let handle = runtime.handle().clone();
+        let options = AppOptions {
+            spec: example("platform-contract.yaml"),
+            kubeconfig: no_cluster(),
+            sandbox: None,
+        };
+        let mut harness = Harness::builder()
+            .with_size([width, height])
+            .build_eframe(move |cc| GreenlightApp::new(cc, handle, options));
+        settle(&mut harness, |app| app.state.spec.is_some());
+        // The row with the longest chain text, selected.
+        harness.state_mut().state.selected = Some(0);
+        frames(&mut harness, 4);
+        let name = harness.state().state.spec.as_ref().unwrap().entries[0].name.clone();
+        let shown: Vec<egui::Rect> =
+            harness.get_all_by_label(&name).map(|node| node.rect()).collect();
+        assert_eq!(shown.len(), 2, "{width}x{height}: the row and the details' heading");
+        let (row, heading) = if shown[0].left() < shown[1].left() {
+            (shown[0], shown[1])
+        } else {
+            (shown[1], shown[0])
+        };
+        assert!(row.right() <= heading.left(), "{width}x{height}: the details cover the list");
+        assert!(heading.left() >= 300.0, "{width}x{height}: the list is squeezed ({heading:?})");
+        for node in harness.get_all_by_label_contains("Secret Manager secret") {
+            let at = node.rect();
+            assert!(at.right() <= width + 1.0, "{width}x{height}: the details run off ({at:?})");
+            assert!(at.left() >= heading.left() - 1.0, "{width}x{height}: clipped ({at:?})");
+        }
+    }
+}

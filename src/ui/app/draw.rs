@@ -6,6 +6,10 @@ use super::GreenlightApp;
 use crate::ui::actions::UiAction;
 use crate::ui::panels;
 
+/// The narrowest the checklist and the details may become beside each other.
+const LIST_MIN: f32 = 380.0;
+const DETAILS_MIN: f32 = 320.0;
+
 impl GreenlightApp {
     /// Draws the window and returns what the user asked for.
     pub fn draw(&mut self, ui: &mut egui::Ui) -> Vec<UiAction> {
@@ -31,12 +35,16 @@ impl GreenlightApp {
             ui.add_space(2.0);
         });
         if let Some(index) = state.selected {
-            egui::Panel::right("details").resizable(true).default_size(460.0).min_size(320.0).show(
-                ui,
-                |ui| {
+            // The list keeps at least LIST_MIN of the width; the details wrap within the rest.
+            let most = (ui.available_width() - LIST_MIN).max(DETAILS_MIN);
+            egui::Panel::right("details")
+                .resizable(true)
+                .default_size(460.0_f32.min(most))
+                .min_size(DETAILS_MIN)
+                .max_size(most)
+                .show(ui, |ui| {
                     panels::details_ui(ui, state, index, &mut actions);
-                },
-            );
+                });
         }
         egui::CentralPanel::default().show(ui, |ui| {
             panels::filter_ui(ui, state, &mut actions, self.filter_id);

@@ -106,7 +106,7 @@ fn placement_ui(ui: &mut egui::Ui, entry: &SecretEntry, platform: Platform) {
     egui::Grid::new("where").num_columns(2).show(ui, |ui| {
         for (what, value) in rows {
             ui.label(what);
-            ui.monospace(value);
+            ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
             ui.end_row();
         }
     });
@@ -189,15 +189,20 @@ fn diagnosis_ui(
 fn chain_ui(ui: &mut egui::Ui, hops: &[Hop]) {
     ui.label(RichText::new("Delivery chain").strong());
     let dark = ui.visuals().dark_mode;
-    egui::Grid::new("chain").num_columns(3).striped(true).show(ui, |ui| {
+    egui::Grid::new("chain").num_columns(2).striped(true).show(ui, |ui| {
         for hop in hops {
             let tone = hop.state.tone();
             let word = hop.state.as_str().replace('_', " ");
             ui.label(
                 RichText::new(format!("{} {word}", symbol(tone))).color(state_color(tone, dark)),
             );
-            ui.monospace(&hop.location);
-            ui.label(RichText::new(hop.detail.as_deref().unwrap_or_default()).weak());
+            // Where, and what was seen there, one under the other: both wrap in a narrow panel.
+            ui.vertical(|ui| {
+                ui.add(egui::Label::new(RichText::new(&hop.location).monospace()).wrap());
+                if let Some(detail) = hop.detail.as_deref().filter(|d| !d.is_empty()) {
+                    ui.add(egui::Label::new(RichText::new(detail).weak()).wrap());
+                }
+            });
             ui.end_row();
         }
     });
