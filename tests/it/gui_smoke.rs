@@ -155,7 +155,12 @@ fn window_named(display: &Display, app: &mut std::process::Child, name: &str) ->
             return id.to_owned();
         }
         if let Ok(Some(status)) = app.try_wait() {
-            panic!("greenlight exited ({status})");
+            // What it said on the way out, so a failure on another machine can be read.
+            let mut said = String::new();
+            if let Some(mut stderr) = app.stderr.take() {
+                std::io::Read::read_to_string(&mut stderr, &mut said).ok();
+            }
+            panic!("greenlight exited ({status}): {said}");
         }
         assert!(Instant::now() < deadline, "no window named {name}");
         std::thread::sleep(Duration::from_millis(100));
@@ -217,7 +222,7 @@ async fn the_demo_window_turns_a_copied_command_green() {
         .env("KUBECONFIG", "/nonexistent/greenlight-test/kubeconfig")
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let kubeconfig = first_line(app.stdout.take().unwrap());
