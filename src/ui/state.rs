@@ -128,6 +128,8 @@ pub struct DraftShown {
     pub text: String,
     /// What was found, a line each.
     pub summary: Vec<String>,
+    /// Places only the vendor can fill in (placeholder descriptions and fields).
+    pub todo: usize,
 }
 
 /// Whether the filter text (lower case) finds `entry`: by its name or description, or by where

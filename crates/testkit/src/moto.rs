@@ -1,7 +1,8 @@
 //! A real moto server (from the project's Python venv) behind a recording HTTP proxy, plus a
 //! scratch AWS config with a `moto` profile. The proxy records every request (who sent it,
 //! which API action, the response body) so tests can prove what Greenlight asked for and was
-//! sent, and injects throttling, delays and outages on demand.
+//! sent, and injects throttling, delays and outages on demand. Over 600 lines: the server, its
+//! recording proxy and the helpers that run clients against it share one state.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -105,11 +105,7 @@ impl GreenlightApp {
         if typed.is_empty() {
             return;
         }
-        let path = match (typed.strip_prefix("~/"), std::env::var_os("HOME")) {
-            (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
-            _ => std::path::PathBuf::from(typed),
-        };
-        self.load(path);
+        self.load(typed_path(typed));
     }
 
     fn close_spec(&mut self) {
@@ -245,5 +241,13 @@ impl GreenlightApp {
             Some(at) => at.saturating_add_signed(step).min(entries.len() - 1),
         };
         self.state.selected = entries.get(next).copied();
+    }
+}
+
+/// A path as typed in a field: `~/` means the home folder.
+pub(super) fn typed_path(typed: &str) -> std::path::PathBuf {
+    match (typed.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => std::path::PathBuf::from(typed),
     }
 }

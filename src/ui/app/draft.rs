@@ -48,11 +48,7 @@ impl GreenlightApp {
         if typed.is_empty() {
             return;
         }
-        let path = match (typed.strip_prefix("~/"), std::env::var_os("HOME")) {
-            (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-            _ => PathBuf::from(typed),
-        };
-        self.draft_from(path);
+        self.draft_from(super::dispatch::typed_path(typed));
     }
 
     /// Reads and drafts off the UI thread.
@@ -79,8 +75,11 @@ impl GreenlightApp {
         match result {
             Ok(draft) => {
                 self.state.note(format!("Drafted a spec from {}", source.display()));
+                // Placeholder descriptions and fields only a vendor can fill in.
+                let todo =
+                    draft.text.matches("\"TODO").count() + draft.text.matches(": TODO").count();
                 self.state.draft =
-                    Some(DraftShown { source, text: draft.text, summary: draft.summary });
+                    Some(DraftShown { source, text: draft.text, summary: draft.summary, todo });
             }
             Err(error) => self.state.draft_error = Some(error),
         }

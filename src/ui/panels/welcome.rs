@@ -109,8 +109,7 @@ fn draft_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) {
         for line in &draft.summary {
             ui.label(line);
         }
-        // Placeholder descriptions and fields only a vendor can fill in.
-        let todo = draft.text.matches("\"TODO").count() + draft.text.matches(": TODO").count();
+        let todo = draft.todo;
         if todo > 0 {
             ui.label(format!(
                 "{todo} place{} marked TODO only you can fill in (descriptions, a store not in the manifests); the spec opens with them listed.",

@@ -7,7 +7,9 @@
 //! and each target Secret a vendor-provided Kubernetes entry (presence only: its create
 //! commands are never shown, ESO owns it). External Secrets is asked through
 //! [`KubernetesProbe::eso`]. Backends Greenlight does not ask directly (Secret Manager,
-//! Doppler, Vault) are judged from what External Secrets reports.
+//! Doppler, Vault) are judged from what External Secrets reports. Over 600 lines: planning,
+//! asking and judging the hops share the chain's types; separating the pure judge from the
+//! asking is an open refactor (issue 20).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -13,6 +13,7 @@
 //! failure is `unreachable` or `forbidden`, and a watch that breaks keeps its last rows,
 //! marked stale, until it recovers by itself.
 
+mod access;
 mod connection;
 pub(crate) mod eso;
 mod exec;
