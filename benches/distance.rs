@@ -75,6 +75,10 @@ fn kubectl() -> String {
     std::env::var("GREENLIGHT_KUBECTL").unwrap_or_else(|_| "kubectl".to_owned())
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one benchmark case set up, timed and reported top to bottom"
+)]
 async fn run(case: &Case, runs: usize, breakdown: &mut Vec<String>) {
     let server = ApiServer::start().await.unwrap().with_admin();
     let per = case.secrets / case.namespaces;

@@ -12,6 +12,8 @@ say "Checking formatting (cargo fmt --all --check)"
 cargo fmt --all --check
 say "Linting (cargo clippy --workspace --all-targets -- -D warnings)"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
+say "Checking file sizes (scripts/check-sizes.sh)"
+bash scripts/check-sizes.sh
 say "Running the test suite (build artefacts in $CARGO_TARGET_DIR)"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast "$@"

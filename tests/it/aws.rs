@@ -1,7 +1,8 @@
 //! AWS detection end to end: the built `greenlight` binary against a real moto server (behind
 //! a recording proxy), with the generated commands run by the real `aws` CLI in bash and zsh.
 //! Every test ends by proving from the proxy's records that Greenlight never called an
-//! operation that returns values and was never sent one.
+//! operation that returns values and was never sent one. Over 600 lines because each test is a
+//! whole journey against one moto server; they share its setup and the proxy's proofs.
 
 use std::time::Duration;
 
@@ -641,6 +642,10 @@ async fn before_the_paste_the_operator_learns_whether_they_may_create() {
     moto.assert_value_free();
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one journey: a role with a path assumed through STS, then every simulation checked"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_assumed_role_is_simulated_as_its_role() {
     use crate::support::moto::Simulation;

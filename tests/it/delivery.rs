@@ -1,6 +1,7 @@
 //! Delivery chains end to end: values in moto's Secrets Manager, External Secrets (the
 //! project's stand-in) syncing them into the test API server, Greenlight watching every hop,
-//! and the generated commands run with the real `aws` CLI and `kubectl`.
+//! and the generated commands run with the real `aws` CLI and `kubectl`. Over 600 lines because
+//! each test is a whole chain (backend, store, ExternalSecret, Secret) sharing one setup.
 
 use std::time::Duration;
 
@@ -333,6 +334,10 @@ targets:
     )
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one journey through three backends sharing one cluster and one set of fakes"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_manager_doppler_and_vault_are_asked_by_metadata_and_names_only() {
     use crate::support::backends::{DOPPLER_TOKEN, FakeBackends, VAULT_TOKEN};
@@ -648,6 +653,10 @@ async fn an_external_secret_that_starts_failing_shows_at_once() {
     chain.cluster.assert_value_free();
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "a table of awkward answers, each checked against the same round"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awkward_answers_never_read_missing_and_kv1_is_asked_by_listing() {
     use crate::support::backends::{Awkward, DOPPLER_TOKEN, FakeBackends, VAULT_TOKEN};
@@ -907,6 +916,10 @@ async fn only_the_spec_s_external_secrets_wake_a_round() {
         .await;
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one journey: create, awkward answers, sync through the ESO stand-in"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_key_vault_values_are_asked_by_names_and_versions_only() {
     use crate::support::backends::{

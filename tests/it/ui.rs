@@ -1,7 +1,8 @@
 //! The desktop app, driven through egui_kittest by the labels users see: the welcome screen
 //! and examples, spec errors in the window, Copy putting only the command on the clipboard,
 //! rows flipping through the real engine against the test API server, skip and features,
-//! keyboard navigation, and a 1,000-secret spec drawing only the visible rows.
+//! keyboard navigation, and a 1,000-secret spec drawing only the visible rows. Over 600 lines
+//! because the window's tests share one harness and its helpers.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -76,6 +76,23 @@ fn json_response(code: u16, body: &serde_json::Value, tap: &Tap) -> Response<Bod
     build(Response::builder().status(code).header("content-type", "application/json"), full(bytes))
 }
 
+/// The OpenAPI v2 document. kubectl 1.20 validates against it; it only reads protobuf, and
+/// a Content-Type with '@' in it (the real one) trips its media type parser, so octet-stream.
+fn openapi_v2() -> Response<Body> {
+    build(
+        Response::builder().status(200).header("content-type", "application/octet-stream"),
+        full(protobuf::openapi_v2()),
+    )
+}
+
+/// A body in a format the API server does not read.
+fn unsupported_media(content_type: &str) -> crate::reply::Reply {
+    let message = format!(
+        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json; got {content_type}"
+    );
+    reply(415, status(415, "UnsupportedMediaType", &message, json!({})))
+}
+
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let header = |name: &str| {
@@ -112,13 +129,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     };
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if method == "GET" && segments == ["openapi", "v2"] {
-        // kubectl 1.20 validates against this; it only reads protobuf, and a Content-Type
-        // with '@' in it (the real one) trips its media type parser, so octet-stream it is.
         tap.status(200);
-        return build(
-            Response::builder().status(200).header("content-type", "application/octet-stream"),
-            full(protobuf::openapi_v2()),
-        );
+        return openapi_v2();
     }
     if method == "GET" && matches!(query_param(query, "watch").as_deref(), Some("1" | "true")) {
         return open_watch(&shared, &user, &segments, &accept, query, tap);
@@ -136,17 +148,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         && method != "DELETE"
         && !(content_type.contains("json") || content_type.contains("yaml"))
     {
-        reply(
-            415,
-            status(
-                415,
-                "UnsupportedMediaType",
-                &format!(
-                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json; got {content_type}"
-                ),
-                json!({}),
-            ),
-        )
+        unsupported_media(&content_type)
     } else {
         let call = Call {
             user: &user,

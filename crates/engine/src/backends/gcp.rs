@@ -2,8 +2,8 @@
 //! version's metadata (`GET .../versions/latest`, never `:access`), with Application Default
 //! Credentials (an `authorized_user` from `gcloud auth application-default login`, or a
 //! service-account key). The endpoint honours gcloud's
-//! `CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER`. Written with `gcloud secrets`. Over 600
-//! lines because a backend is one file by design (the registry's rule), tests included.
+//! `CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER`. Written with `gcloud secrets`.
+//! Over 600 lines because a backend is one file by design (the registry's rule), tests included.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

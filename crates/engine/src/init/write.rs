@@ -92,7 +92,7 @@ struct Entry {
     refs: BTreeSet<Reference>,
 }
 
-#[allow(clippy::too_many_lines)] // one document, written top to bottom
+#[expect(clippy::too_many_lines, reason = "one document, written top to bottom")]
 pub(super) fn write(
     found: &Found,
     deployment: &str,

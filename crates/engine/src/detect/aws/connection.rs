@@ -89,6 +89,45 @@ pub(crate) fn credential_source(
     }
 }
 
+/// The SDK configuration for `profile` (the default chain when `None`) and `region`, with
+/// Greenlight's timeouts, TLS and user agent.
+async fn load_config(
+    profile: Option<&str>,
+    region: Option<&str>,
+    timeout: Duration,
+) -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_timeout(timeout)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http.clone())
+        .timeout_config(timeouts);
+    // Names Greenlight in the user agent, so CloudTrail shows which tool made the calls.
+    if let Ok(name) = aws_types::app_name::AppName::new("greenlight") {
+        loader = loader.app_name(name);
+    }
+    if let Some(name) = profile {
+        // The profile the operator chose, and only it: environment credentials must not
+        // quietly stand in for it. The provider needs the same HTTP client (SSO, STS).
+        let providers = aws_config::provider_config::ProviderConfig::default()
+            .with_http_client(http)
+            .with_region(region.map(|r| Region::new(r.to_owned())));
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .configure(&providers)
+            .profile_name(name)
+            .build();
+        loader = loader.profile_name(name).credentials_provider(credentials);
+    }
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region.to_owned()));
+    }
+    loader.load().await
+}
+
 /// Loads the configuration for `profile` (or the default chain when `None`) and asks STS who
 /// it is. A profile that does not exist is an error naming those that do.
 pub async fn connect(
@@ -118,36 +157,7 @@ pub async fn connect(
             )],
         });
     }
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_timeout(timeout)
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http.clone())
-        .timeout_config(timeouts);
-    // Names Greenlight in the user agent, so CloudTrail shows which tool made the calls.
-    if let Ok(name) = aws_types::app_name::AppName::new("greenlight") {
-        loader = loader.app_name(name);
-    }
-    if let Some(name) = &chosen {
-        // The profile the operator chose, and only it: environment credentials must not
-        // quietly stand in for it. The provider needs the same HTTP client (SSO, STS).
-        let providers = aws_config::provider_config::ProviderConfig::default()
-            .with_http_client(http)
-            .with_region(region.map(|r| Region::new(r.to_owned())));
-        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
-            .configure(&providers)
-            .profile_name(name)
-            .build();
-        loader = loader.profile_name(name).credentials_provider(credentials);
-    }
-    if let Some(region) = region {
-        loader = loader.region(Region::new(region.to_owned()));
-    }
-    let config = loader.load().await;
+    let config = load_config(chosen.as_deref(), region, timeout).await;
     let endpoint = config.endpoint_url().map(str::to_owned);
     let resolved_region = config.region().map(|r| r.to_string());
     // STS is global but needs a region to sign; any works for GetCallerIdentity.

@@ -188,6 +188,36 @@ impl Found {
     }
 }
 
+/// Every row of `indices` unreachable, with why the connection failed.
+fn not_connected(
+    indices: Vec<usize>,
+    error: &crate::detect::ConnectError,
+) -> Vec<(usize, CheckOutcome)> {
+    indices
+        .into_iter()
+        .map(|i| {
+            let reason = format!("not connected: {}", error.message);
+            (i, CheckOutcome::now(Presence::Unreachable { reason }).with_hints(error.hints.clone()))
+        })
+        .collect()
+}
+
+/// Every (service, region, name) the spec places, so a similar name the spec places itself
+/// is not taken for a typo.
+fn placed_in(
+    spec: &SecretSpec,
+    default_region: Option<&str>,
+) -> BTreeSet<(AwsService, String, String)> {
+    spec.entries
+        .iter()
+        .filter_map(|e| e.aws.as_ref())
+        .filter_map(|a| {
+            let region = a.region.as_deref().or(default_region)?;
+            Some((a.service, region.to_owned(), a.name.clone()))
+        })
+        .collect()
+}
+
 /// Entries checked together: one service in one region.
 type Groups = BTreeMap<(AwsService, String), Vec<usize>>;
 
@@ -208,20 +238,7 @@ async fn check(
     }
     let session = match session(settings, expect, spec_regions, state).await {
         Ok(session) => session,
-        Err(error) => {
-            return indices
-                .into_iter()
-                .map(|i| {
-                    (
-                        i,
-                        CheckOutcome::now(Presence::Unreachable {
-                            reason: format!("not connected: {}", error.message),
-                        })
-                        .with_hints(error.hints.clone()),
-                    )
-                })
-                .collect();
-        }
+        Err(error) => return not_connected(indices, &error),
     };
     let profile = session.identity.profile.clone();
     let default_region = settings.region.clone().or_else(|| session.identity.region.clone());
@@ -233,15 +250,7 @@ async fn check(
         .flat_map(|((_, region), members)| members.iter().map(move |&i| (i, region.as_str())))
         .collect();
     let broken = results.values().any(|r| r.as_ref().is_err_and(AwsError::is_credentials));
-    let placed: BTreeSet<(AwsService, String, String)> = spec
-        .entries
-        .iter()
-        .filter_map(|e| e.aws.as_ref())
-        .filter_map(|a| {
-            let region = a.region.as_deref().or(default_region.as_deref())?;
-            Some((a.service, region.to_owned(), a.name.clone()))
-        })
-        .collect();
+    let placed = placed_in(spec, default_region.as_deref());
     let round = Round { state, session: &session, spec_regions, placed: &placed };
     let mut diagnosed = 0usize;
     let judged = futures::future::join_all(results.into_iter().filter_map(|(index, result)| {

@@ -133,6 +133,28 @@ pub(super) async fn missing(
     placement: &AwsPlacement,
     region: &str,
 ) -> CheckOutcome {
+    if let Some(found) = in_other_regions(round, entry, placement, region).await {
+        return found;
+    }
+    if let Some(found) = in_other_service(round, entry, placement, region).await {
+        return found;
+    }
+    if let Some(found) = near_miss(round, entry, placement, region).await {
+        return found;
+    }
+    CheckOutcome::now(Presence::Missing).with_hints(create_hint(
+        entry,
+        &format!("Not found in {} in {region}. Create it:", placement.service.title()),
+    ))
+}
+
+/// The same name in other regions: the spec's and the common ones, at most eight.
+async fn in_other_regions(
+    round: &Round<'_>,
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    region: &str,
+) -> Option<CheckOutcome> {
     let (session, spec_regions) = (round.session, round.spec_regions);
     let service = placement.service;
     let name = &placement.name;
@@ -150,24 +172,36 @@ pub(super) async fn missing(
             .await;
     let others: Vec<String> =
         candidates.into_iter().zip(found).filter(|(_, f)| *f).map(|(r, _)| r).collect();
-    if !others.is_empty() {
-        let location = others
-            .iter()
-            .map(|r| format!("{} {name} in {r}", service.title()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut hints_list = create_hint(entry, &format!("Create it in {region}:"));
-        let stray = others.iter().find(|r| !round.placed(service, r, name));
-        hints_list.push(hints::in_other_regions(
-            service.title(),
-            name,
-            region,
-            &others,
-            stray,
-            profile,
-        ));
-        return CheckOutcome::now(Presence::FoundElsewhere { location }).with_hints(hints_list);
+    if others.is_empty() {
+        return None;
     }
+    let location = others
+        .iter()
+        .map(|r| format!("{} {name} in {r}", service.title()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut hints_list = create_hint(entry, &format!("Create it in {region}:"));
+    let stray = others.iter().find(|r| !round.placed(service, r, name));
+    hints_list.push(hints::in_other_regions(
+        service.title(),
+        name,
+        region,
+        &others,
+        stray,
+        profile,
+    ));
+    Some(CheckOutcome::now(Presence::FoundElsewhere { location }).with_hints(hints_list))
+}
+
+/// The same name in the other AWS service (Parameter Store for Secrets Manager and back).
+async fn in_other_service(
+    round: &Round<'_>,
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    region: &str,
+) -> Option<CheckOutcome> {
+    let service = placement.service;
+    let name = &placement.name;
     let (other_service, other_names) = match service {
         AwsService::SecretsManager => (
             AwsService::ParameterStore,
@@ -179,15 +213,28 @@ pub(super) async fn missing(
         ),
     };
     for other in other_names.iter().collect::<BTreeSet<_>>() {
-        if exists(session, other_service, region, other).await {
+        if exists(round.session, other_service, region, other).await {
             let mut hints_list = create_hint(entry, &format!("Create it in {}:", service.title()));
             hints_list.push(hints::in_other_service(other_service.title(), other, service.title()));
-            return CheckOutcome::now(Presence::FoundElsewhere {
-                location: format!("{} {other} in {region}", other_service.title()),
-            })
-            .with_hints(hints_list);
+            return Some(
+                CheckOutcome::now(Presence::FoundElsewhere {
+                    location: format!("{} {other} in {region}", other_service.title()),
+                })
+                .with_hints(hints_list),
+            );
         }
     }
+    None
+}
+
+/// A similar name in the same service and region that the spec does not place itself.
+async fn near_miss(
+    round: &Round<'_>,
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    region: &str,
+) -> Option<CheckOutcome> {
+    let (session, service, name) = (round.session, placement.service, &placement.name);
     let prefix: String = match name.rfind('/') {
         Some(cut) if cut > 0 => name.get(..=cut).unwrap_or_default().to_owned(),
         _ => name.chars().take(3).collect(),
@@ -201,20 +248,17 @@ pub(super) async fn missing(
         }
     };
     // A similar name that the spec itself places is another entry, not a typo.
-    if let Some(near) = similar.ok().and_then(|names| {
+    let near = similar.ok().and_then(|names| {
         names.into_iter().find(|n| is_near_miss(name, n) && !round.placed(service, region, n))
-    }) {
-        let mut hints_list = vec![hints::near_miss(&near, name)];
-        hints_list.extend(create_hint(entry, "Create it under the right name:"));
-        return CheckOutcome::now(Presence::FoundElsewhere {
+    })?;
+    let mut hints_list = vec![hints::near_miss(&near, name)];
+    hints_list.extend(create_hint(entry, "Create it under the right name:"));
+    Some(
+        CheckOutcome::now(Presence::FoundElsewhere {
             location: format!("{} {near} in {region} (a similar name)", service.title()),
         })
-        .with_hints(hints_list);
-    }
-    CheckOutcome::now(Presence::Missing).with_hints(create_hint(
-        entry,
-        &format!("Not found in {} in {region}. Create it:", service.title()),
-    ))
+        .with_hints(hints_list),
+    )
 }
 
 #[cfg(test)]

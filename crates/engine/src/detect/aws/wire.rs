@@ -404,6 +404,10 @@ pub(crate) fn secure_string() -> &'static str {
 mod tests {
     use super::*;
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one table of real AWS error shapes and what each is classified as"
+    )]
     #[test]
     fn classification_covers_the_common_failures() {
         let denied = classify_parts(

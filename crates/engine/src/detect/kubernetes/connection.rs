@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use kube::config::{ExecAuthCluster, KubeConfigOptions, Kubeconfig, KubeconfigError};
+use kube::config::{Cluster, ExecAuthCluster, KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use super::exec;
 use crate::detect::ConnectError;
@@ -188,34 +188,8 @@ pub async fn connect(
     let cluster =
         config.clusters.iter().find(|c| c.name == details.cluster).and_then(|c| c.cluster.clone());
     let server = cluster.as_ref().and_then(|c| c.server.clone()).unwrap_or_default();
-    let mut plugin = None;
-    let mut login = None;
-    let mut expires = None;
-    if let Some(auth) = config
-        .auth_infos
-        .iter_mut()
-        .find(|a| a.name == user_name)
-        .and_then(|a| a.auth_info.as_mut())
-        && let Some(exec_config) = auth.exec.take()
-    {
-        let program = exec::program_name(&exec_config);
-        let args = exec_config.args.clone().unwrap_or_default();
-        let env = exec_config.env.clone().unwrap_or_default();
-        login = login_command(&program, &args, &env);
-        plugin = Some(program);
-        let cluster_info = cluster.as_ref().and_then(|c| ExecAuthCluster::try_from(c).ok());
-        let credential =
-            exec::run(&exec_config, cluster_info, timeout).await.map_err(|e| ConnectError {
-                message: e.to_string(),
-                hints: vec![plugin_hint(login.as_deref(), &name)],
-            })?;
-        auth.token = credential.token;
-        if credential.client_certificate_data.is_some() {
-            auth.client_certificate_data = credential.client_certificate_data;
-            auth.client_key_data = credential.client_key_data;
-        }
-        expires = credential.expires;
-    }
+    let Plugin { plugin, login, expires } =
+        run_plugin(&mut config, &user_name, cluster.as_ref(), &name, timeout).await?;
     let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
     let mut client_config =
         kube::Config::from_custom_kubeconfig(config, &options).await.map_err(|e| {
@@ -257,6 +231,53 @@ pub async fn connect(
         login,
     };
     Ok(Connected { client, info, expires })
+}
+
+/// What the user's exec credential plugin (if any) is, how to log in again, and when the
+/// credential it gave expires.
+#[derive(Default)]
+struct Plugin {
+    plugin: Option<String>,
+    login: Option<Vec<String>>,
+    expires: Option<SystemTime>,
+}
+
+/// Runs the exec credential plugin of `user_name` (if it has one) and puts its credential
+/// into the kubeconfig in its place.
+async fn run_plugin(
+    config: &mut Kubeconfig,
+    user_name: &str,
+    cluster: Option<&Cluster>,
+    name: &str,
+    timeout: Duration,
+) -> Result<Plugin, ConnectError> {
+    let mut out = Plugin::default();
+    if let Some(auth) = config
+        .auth_infos
+        .iter_mut()
+        .find(|a| a.name == user_name)
+        .and_then(|a| a.auth_info.as_mut())
+        && let Some(exec_config) = auth.exec.take()
+    {
+        let program = exec::program_name(&exec_config);
+        let args = exec_config.args.clone().unwrap_or_default();
+        let env = exec_config.env.clone().unwrap_or_default();
+        out.login = login_command(&program, &args, &env);
+        out.plugin = Some(program);
+        let cluster_info = cluster.and_then(|c| ExecAuthCluster::try_from(c).ok());
+        let credential =
+            exec::run(&exec_config, cluster_info, timeout).await.map_err(|e| ConnectError {
+                message: e.to_string(),
+                hints: vec![plugin_hint(out.login.as_deref(), name)],
+            })?;
+        auth.token = credential.token;
+        if credential.client_certificate_data.is_some() {
+            auth.client_certificate_data = credential.client_certificate_data;
+            auth.client_key_data = credential.client_key_data;
+        }
+        out.expires = credential.expires;
+    }
+    Ok(out)
 }
 
 /// What to do when credentials could not be had: log in again, or see the plugin's own words

@@ -267,8 +267,22 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
         api: api.clone(),
         stores: BTreeMap::new(),
         externals: BTreeMap::new(),
-        managed: BTreeMap::new(),
+        managed: ask_managed(client, &namespaces, timeout).await,
     };
+    let Ok(Api::Served { using, .. }) = api else { return answer };
+    if let Some(store) = &ask.store {
+        answer.stores = ask_stores(client, store, &using, &namespaces, timeout).await;
+    }
+    answer.externals = ask_externals(client, &ask.externals, &using, timeout).await;
+    answer
+}
+
+/// The names of the Secrets External Secrets manages, per namespace.
+async fn ask_managed(
+    client: &kube::Client,
+    namespaces: &BTreeSet<&String>,
+    timeout: std::time::Duration,
+) -> BTreeMap<String, Result<BTreeSet<String>, ProbeError>> {
     let managed = futures::future::join_all(namespaces.iter().map(|ns| async move {
         let query = format!("labelSelector={MANAGED_LABEL}%3Dtrue");
         let path = wire::path_of(&["api", "v1", "namespaces", ns, "secrets"]);
@@ -279,35 +293,51 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
         )
     }))
     .await;
-    answer.managed = managed.into_iter().collect();
-    let Ok(Api::Served { using, .. }) = api else { return answer };
-    let version = using.as_str();
-    if let Some(store) = &ask.store {
-        let scopes: Vec<String> = match store.kind {
-            StoreKind::ClusterSecretStore => vec![String::new()],
-            StoreKind::SecretStore => namespaces.iter().map(|ns| (*ns).clone()).collect(),
+    managed.into_iter().collect()
+}
+
+/// The spec's store: once for a ClusterSecretStore (scope `""`), per namespace otherwise.
+async fn ask_stores(
+    client: &kube::Client,
+    store: &StoreRef,
+    version: &str,
+    namespaces: &BTreeSet<&String>,
+    timeout: std::time::Duration,
+) -> BTreeMap<String, Result<Option<TableRow>, ProbeError>> {
+    let scopes: Vec<String> = match store.kind {
+        StoreKind::ClusterSecretStore => vec![String::new()],
+        StoreKind::SecretStore => namespaces.iter().map(|ns| (*ns).clone()).collect(),
+    };
+    let stores = futures::future::join_all(scopes.into_iter().map(|ns| async move {
+        let path = if ns.is_empty() {
+            wire::path_of(&["apis", GROUP, version, store.kind.plural(), &store.name])
+        } else {
+            wire::path_of(&[
+                "apis",
+                GROUP,
+                version,
+                "namespaces",
+                &ns,
+                store.kind.plural(),
+                &store.name,
+            ])
         };
-        let stores = futures::future::join_all(scopes.into_iter().map(|ns| async move {
-            let path = if ns.is_empty() {
-                wire::path_of(&["apis", GROUP, version, store.kind.plural(), &store.name])
-            } else {
-                wire::path_of(&[
-                    "apis",
-                    GROUP,
-                    version,
-                    "namespaces",
-                    &ns,
-                    store.kind.plural(),
-                    &store.name,
-                ])
-            };
-            let row = wire::table_row(client, &path, store.kind.plural(), timeout).await;
-            (ns, row)
-        }))
-        .await;
-        answer.stores = stores.into_iter().collect();
-    }
-    let externals = futures::future::join_all(ask.externals.iter().map(|(ns, name)| async move {
+        let row = wire::table_row(client, &path, store.kind.plural(), timeout).await;
+        (ns, row)
+    }))
+    .await;
+    stores.into_iter().collect()
+}
+
+/// Each ExternalSecret the spec names, with the cause of a failure classified from its newest
+/// Warning.
+async fn ask_externals(
+    client: &kube::Client,
+    externals: &BTreeSet<(String, String)>,
+    version: &str,
+    timeout: std::time::Duration,
+) -> BTreeMap<(String, String), Result<Option<External>, ProbeError>> {
+    let externals = futures::future::join_all(externals.iter().map(|(ns, name)| async move {
         let path =
             wire::path_of(&["apis", GROUP, version, "namespaces", ns, "externalsecrets", name]);
         let found = match wire::table_row(client, &path, "externalsecrets", timeout).await {
@@ -342,8 +372,7 @@ async fn ask_all(session: &Arc<Session>, ask: &Ask, timeout: std::time::Duration
         ((ns.clone(), name.clone()), found)
     }))
     .await;
-    answer.externals = externals.into_iter().collect();
-    answer
+    externals.into_iter().collect()
 }
 
 #[cfg(test)]

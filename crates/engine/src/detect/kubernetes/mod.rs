@@ -20,6 +20,7 @@ mod exec;
 mod outcome;
 mod session;
 mod view;
+mod watch;
 pub(crate) mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -316,7 +316,7 @@ pub(super) async fn watch_namespace(
     // The view's own list (already in the rows) is where the first watch starts.
     let mut listed = listed;
     loop {
-        let mut version = match listed.take() {
+        let version = match listed.take() {
             Some(version) => version,
             None => match wire::list_secrets(&client, &namespace, settings.request_timeout).await {
                 Ok((rows, version)) => {
@@ -337,57 +337,7 @@ pub(super) async fn watch_namespace(
         };
         backoff.reset();
         // Watch until the history expires (relist at once) or something breaks (relist later).
-        let failure = loop {
-            let stream = match wire::watch_secrets(
-                &client,
-                &namespace,
-                &version,
-                settings.watch_renew,
-                settings.watch_idle.max(settings.request_timeout),
-            )
-            .await
-            {
-                Ok(stream) => stream,
-                Err(error) => break Some(error),
-            };
-            let mut stream = std::pin::pin!(stream);
-            let mut ended = None;
-            while let Some(item) = stream.next().await {
-                match item {
-                    Ok(Change::Upsert(row, v)) => {
-                        version = v;
-                        secrets.update(|cache| {
-                            if let Some(rows) = cache.rows.as_mut() {
-                                rows.insert(row.name.clone(), row);
-                            }
-                        });
-                        nudge.notify();
-                    }
-                    Ok(Change::Delete(name, v)) => {
-                        version = v;
-                        secrets.update(|cache| {
-                            if let Some(rows) = cache.rows.as_mut() {
-                                rows.remove(&name);
-                            }
-                        });
-                        nudge.notify();
-                    }
-                    Ok(Change::Bookmark(v)) => {
-                        if !v.is_empty() {
-                            version = v;
-                        }
-                    }
-                    Err(error) => {
-                        ended = Some(error);
-                        break;
-                    }
-                }
-            }
-            match ended {
-                None => continue,
-                Some(error) => break Some(error),
-            }
-        };
+        let failure = follow(&client, &namespace, version, &secrets, &settings, &nudge).await;
         match failure {
             Some(ProbeError::Gone) | None => {}
             Some(error) => {
@@ -395,6 +345,69 @@ pub(super) async fn watch_namespace(
                 nudge.notify();
                 tokio::time::sleep(backoff.wait()).await;
             }
+        }
+    }
+}
+
+/// Follows one namespace's Secrets from `version`, watch after watch, until a watch fails;
+/// returns why (`Gone` when the history expired).
+async fn follow(
+    client: &kube::Client,
+    namespace: &str,
+    mut version: String,
+    secrets: &SecretRows,
+    settings: &Settings,
+    nudge: &Nudge,
+) -> Option<ProbeError> {
+    loop {
+        let stream = match wire::watch_secrets(
+            client,
+            namespace,
+            &version,
+            settings.watch_renew,
+            settings.watch_idle.max(settings.request_timeout),
+        )
+        .await
+        {
+            Ok(stream) => stream,
+            Err(error) => return Some(error),
+        };
+        let mut stream = std::pin::pin!(stream);
+        let mut ended = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(Change::Upsert(row, v)) => {
+                    version = v;
+                    secrets.update(|cache| {
+                        if let Some(rows) = cache.rows.as_mut() {
+                            rows.insert(row.name.clone(), row);
+                        }
+                    });
+                    nudge.notify();
+                }
+                Ok(Change::Delete(name, v)) => {
+                    version = v;
+                    secrets.update(|cache| {
+                        if let Some(rows) = cache.rows.as_mut() {
+                            rows.remove(&name);
+                        }
+                    });
+                    nudge.notify();
+                }
+                Ok(Change::Bookmark(v)) => {
+                    if !v.is_empty() {
+                        version = v;
+                    }
+                }
+                Err(error) => {
+                    ended = Some(error);
+                    break;
+                }
+            }
+        }
+        match ended {
+            None => continue,
+            Some(error) => return Some(error),
         }
     }
 }

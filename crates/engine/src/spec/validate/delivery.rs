@@ -44,7 +44,26 @@ pub(super) fn resolve(
                 .to_owned(),
         );
     }
-    let store = match &raw.delivery {
+    let store = resolve_store(raw, anything, p);
+    check_platforms(raw, anything, platforms, p);
+    let value_names: Vec<&str> = raw.values.iter().map(|v| v.name.as_str()).collect();
+    let mut per_value = targets_by_value(raw, &value_names, known_features, &mut out, p);
+    let first_backend = raw.backends.keys().next();
+    for (i, value) in raw.values.iter().enumerate() {
+        let entry = resolve_value(raw, value, i, first_backend, &mut per_value, known_features, p);
+        out.values.push(entry);
+    }
+    out.delivery = store.map(|(store, api_version)| Delivery { store, api_version });
+    out
+}
+
+/// The store the ExternalSecrets read through, with the API version the spec names.
+fn resolve_store(
+    raw: &RawSpec,
+    anything: bool,
+    p: &mut Problems<'_>,
+) -> Option<(StoreRef, Option<String>)> {
+    match &raw.delivery {
         Some(delivery) => {
             let store = &delivery.external_secrets.store;
             if let Err(why) = names::kubernetes_secret(&store.name) {
@@ -89,7 +108,11 @@ pub(super) fn resolve(
             }
             None
         }
-    };
+    }
+}
+
+/// Delivered values land in Kubernetes Secrets, so the spec's platforms must say so.
+fn check_platforms(raw: &RawSpec, anything: bool, platforms: &[Platform], p: &mut Problems<'_>) {
     if anything && !platforms.contains(&Platform::Kubernetes) {
         p.value(
             "platforms",
@@ -106,13 +129,22 @@ pub(super) fn resolve(
             "list only `kubernetes` in `platforms`; an AWS backend is declared under `backends:`".to_owned(),
         );
     }
+}
 
-    let value_names: Vec<&str> = raw.values.iter().map(|v| v.name.as_str()).collect();
+/// Every target, per namespace, attached to the values it holds; the target labels are
+/// kept in `out` so plain secrets that collide with one can be reported.
+fn targets_by_value<'v>(
+    raw: &RawSpec,
+    value_names: &[&'v str],
+    known_features: &[&str],
+    out: &mut Resolved,
+    p: &mut Problems<'_>,
+) -> HashMap<&'v str, Vec<DeliveryTarget>> {
     let mut per_value: HashMap<&str, Vec<DeliveryTarget>> = HashMap::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     for (i, target) in raw.targets.iter().enumerate() {
         let path = index_path("targets", i);
-        for (resolved, fed_by) in resolve_target(target, &path, &value_names, known_features, p) {
+        for (resolved, fed_by) in resolve_target(target, &path, value_names, known_features, p) {
             let label = format!("Kubernetes Secret {}/{}", resolved.namespace, resolved.secret);
             if let Some(first) = seen.get(&label) {
                 let line = p.index.value(first).line;
@@ -134,51 +166,59 @@ pub(super) fn resolve(
         }
     }
 
-    let first_backend = raw.backends.keys().next();
-    for (i, value) in raw.values.iter().enumerate() {
-        let path = index_path("values", i);
-        let mut entry = resolve_common(&common(value), &path, known_features, p);
-        let backend_id = match (&value.backend, first_backend) {
-            (Some(id), _) => Some((id, key_path(&path, "backend"))),
-            (None, Some(id)) => Some((id, path.clone())),
-            (None, None) => None,
-        };
-        let backend = backend_id.and_then(|(id, at)| match raw.backends.get(id) {
-            Some(backend) => Some((id, backend)),
-            None => {
-                let declared: Vec<&str> = raw.backends.keys().map(String::as_str).collect();
-                let fix = match closest(id, &declared) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None => {
-                        format!("declare it under `backends:` (declared: {})", declared.join(", "))
-                    }
-                };
-                p.value(
-                    &at,
-                    "unknown-backend",
-                    format!("value `{}` names backend `{id}`, which is not declared", value.name),
-                    fix,
-                );
-                None
-            }
-        });
-        if let Some(command) = &value.create_with {
-            p.free_text(&key_path(&path, "create_with"), "the create_with command", command);
+    per_value
+}
+
+/// One value's row, with its place in its backend and the targets that hold it.
+fn resolve_value(
+    raw: &RawSpec,
+    value: &RawValue,
+    i: usize,
+    first_backend: Option<&String>,
+    per_value: &mut HashMap<&str, Vec<DeliveryTarget>>,
+    known_features: &[&str],
+    p: &mut Problems<'_>,
+) -> SecretEntry {
+    let path = index_path("values", i);
+    let mut entry = resolve_common(&common(value), &path, known_features, p);
+    let backend_id = match (&value.backend, first_backend) {
+        (Some(id), _) => Some((id, key_path(&path, "backend"))),
+        (None, Some(id)) => Some((id, path.clone())),
+        (None, None) => None,
+    };
+    let backend = backend_id.and_then(|(id, at)| match raw.backends.get(id) {
+        Some(backend) => Some((id, backend)),
+        None => {
+            let declared: Vec<&str> = raw.backends.keys().map(String::as_str).collect();
+            let fix = match closest(id, &declared) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => {
+                    format!("declare it under `backends:` (declared: {})", declared.join(", "))
+                }
+            };
+            p.value(
+                &at,
+                "unknown-backend",
+                format!("value `{}` names backend `{id}`, which is not declared", value.name),
+                fix,
+            );
+            None
         }
-        if let Some((id, backend)) = backend {
-            let source = source(value, backend, &path, p);
-            let targets = per_value.remove(value.name.as_str()).unwrap_or_default();
-            entry.delivered = source.map(|source| Delivered {
-                backend: id.clone(),
-                source,
-                create_with: value.create_with.as_ref().map(|c| c.trim().to_owned()),
-                targets,
-            });
-        }
-        out.values.push(entry);
+    });
+    if let Some(command) = &value.create_with {
+        p.free_text(&key_path(&path, "create_with"), "the create_with command", command);
     }
-    out.delivery = store.map(|(store, api_version)| Delivery { store, api_version });
-    out
+    if let Some((id, backend)) = backend {
+        let source = source(value, backend, &path, p);
+        let targets = per_value.remove(value.name.as_str()).unwrap_or_default();
+        entry.delivered = source.map(|source| Delivered {
+            backend: id.clone(),
+            source,
+            create_with: value.create_with.as_ref().map(|c| c.trim().to_owned()),
+            targets,
+        });
+    }
+    entry
 }
 
 fn common(value: &RawValue) -> Common<'_> {
@@ -284,13 +324,52 @@ fn resolve_target<'v>(
     known_features: &[&str],
     p: &mut Problems<'_>,
 ) -> Vec<(DeliveryTarget, Fed<'v>)> {
-    let namespaces: Vec<(String, String)> = match (&target.namespace, &target.namespaces) {
-        (Some(ns), None) => vec![(ns.clone(), key_path(path, "namespace"))],
-        (None, Some(list)) if !list.is_empty() => list
-            .iter()
-            .enumerate()
-            .map(|(n, ns)| (ns.clone(), index_path(&key_path(path, "namespaces"), n)))
-            .collect(),
+    let external_secret = target.external_secret.clone().unwrap_or_else(|| target.secret.clone());
+    let Some(namespaces) = target_namespaces(target, path, p) else {
+        return Vec::new();
+    };
+    let names_ok = target_names_ok(target, &namespaces, &external_secret, path, p);
+    let fed = fed_keys(target, path, value_names, p);
+    let when = p.features(
+        &target.when,
+        &key_path(path, "when"),
+        &format!("target `{}`", target.secret),
+        known_features,
+    );
+    let (Some(fed), true) = (fed, names_ok) else {
+        return Vec::new();
+    };
+    let keys: Vec<String> = target.keys.keys().cloned().collect();
+    namespaces
+        .into_iter()
+        .map(|(namespace, _)| {
+            let resolved = DeliveryTarget {
+                namespace,
+                secret: target.secret.clone(),
+                external_secret: external_secret.clone(),
+                keys: keys.clone(),
+                fed: Vec::new(),
+                when: when.clone(),
+            };
+            (resolved, fed.clone())
+        })
+        .collect()
+}
+
+/// The namespaces a target names, each with where it is written.
+fn target_namespaces(
+    target: &RawTarget,
+    path: &str,
+    p: &mut Problems<'_>,
+) -> Option<Vec<(String, String)>> {
+    match (&target.namespace, &target.namespaces) {
+        (Some(ns), None) => Some(vec![(ns.clone(), key_path(path, "namespace"))]),
+        (None, Some(list)) if !list.is_empty() => Some(
+            list.iter()
+                .enumerate()
+                .map(|(n, ns)| (ns.clone(), index_path(&key_path(path, "namespaces"), n)))
+                .collect(),
+        ),
         (Some(_), Some(_)) => {
             p.key(
                 &key_path(path, "namespaces"),
@@ -298,7 +377,7 @@ fn resolve_target<'v>(
                 "a target has both `namespace` and `namespaces`".to_owned(),
                 "keep one: `namespace: ns` or `namespaces: [a, b]`".to_owned(),
             );
-            return Vec::new();
+            None
         }
         _ => {
             p.key(
@@ -307,11 +386,22 @@ fn resolve_target<'v>(
                 format!("target `{}` names no namespace", target.secret),
                 "add `namespace: ...` (or `namespaces: [...]`)".to_owned(),
             );
-            return Vec::new();
+            None
         }
-    };
+    }
+}
+
+/// The target's namespaces, Secret, ExternalSecret and data key names checked; false when one
+/// is invalid.
+fn target_names_ok(
+    target: &RawTarget,
+    namespaces: &[(String, String)],
+    external_secret: &str,
+    path: &str,
+    p: &mut Problems<'_>,
+) -> bool {
     let mut ok = true;
-    for (ns, at) in &namespaces {
+    for (ns, at) in namespaces {
         if let Err(why) = names::kubernetes_namespace(ns) {
             ok = false;
             p.value(
@@ -331,8 +421,7 @@ fn resolve_target<'v>(
             format!("use `{}`; {}", names::kubernetes_suggestion(&target.secret), why.rule),
         );
     }
-    let external_secret = target.external_secret.clone().unwrap_or_else(|| target.secret.clone());
-    if let Err(why) = names::kubernetes_secret(&external_secret) {
+    if let Err(why) = names::kubernetes_secret(external_secret) {
         ok = false;
         p.value(
             &key_path(path, "external_secret"),
@@ -350,18 +439,32 @@ fn resolve_target<'v>(
             "add `keys: { data-key: value-name }` for each key the workload reads".to_owned(),
         );
     }
-    let mut fed: Fed<'v> = Vec::new();
-    for (key, value) in &target.keys {
-        let at = key_path(&key_path(path, "keys"), key);
+    for key in target.keys.keys() {
         if let Err(why) = names::kubernetes_key(key) {
             ok = false;
             p.key(
-                &at,
+                &key_path(&key_path(path, "keys"), key),
                 "kubernetes-key",
                 format!("`{key}` is not a valid data key: {}", why.why),
                 format!("rename the key; {}", why.rule),
             );
         }
+    }
+    ok
+}
+
+/// The values a target holds, each with the data keys it fills; `None` when a key is filled
+/// from a value the spec does not declare.
+fn fed_keys<'v>(
+    target: &RawTarget,
+    path: &str,
+    value_names: &[&'v str],
+    p: &mut Problems<'_>,
+) -> Option<Fed<'v>> {
+    let mut ok = true;
+    let mut fed: Fed<'v> = Vec::new();
+    for (key, value) in &target.keys {
+        let at = key_path(&key_path(path, "keys"), key);
         match value_names.iter().find(|v| **v == value.as_str()) {
             Some(name) => match fed.iter_mut().find(|(v, _)| v == name) {
                 Some((_, keys)) => keys.push(key.clone()),
@@ -387,28 +490,5 @@ fn resolve_target<'v>(
             }
         }
     }
-    let when = p.features(
-        &target.when,
-        &key_path(path, "when"),
-        &format!("target `{}`", target.secret),
-        known_features,
-    );
-    if !ok {
-        return Vec::new();
-    }
-    let keys: Vec<String> = target.keys.keys().cloned().collect();
-    namespaces
-        .into_iter()
-        .map(|(namespace, _)| {
-            let resolved = DeliveryTarget {
-                namespace,
-                secret: target.secret.clone(),
-                external_secret: external_secret.clone(),
-                keys: keys.clone(),
-                fed: Vec::new(),
-                when: when.clone(),
-            };
-            (resolved, fed.clone())
-        })
-        .collect()
+    ok.then_some(fed)
 }
