@@ -171,7 +171,8 @@ async fn values_created_in_the_backend_turn_every_hop_green() {
     assert_eq!(hop(token, "ClusterSecretStore secret-store")["state"], "ok");
     let es = hop(token, "ExternalSecret dns/api-token");
     assert_eq!(es["state"], "failing", "{es:#}");
-    assert!(es["detail"].as_str().unwrap().contains("backend has no such key"), "{es:#}");
+    let words = es["detail"].as_str().unwrap();
+    assert!(words.contains("no `platform/api-token`, this value's key"), "{es:#}");
     assert_eq!(hop(token, "Secret dns/api-token")["state"], "waiting");
     let advice = hints(token);
     assert!(advice.contains("aws secretsmanager create-secret"), "{advice}");
@@ -201,7 +202,24 @@ async fn values_created_in_the_backend_turn_every_hop_green() {
     );
     assert!(advice.contains(&sync), "{advice}");
     chain.run(&chain.generated("api-token", CommandKind::Sync), "").await;
-    // The ExternalSecret for app also needs signing-key, so api-token's app hops wait for it.
+    // The ExternalSecret for app also needs signing-key, so api-token's app hops wait for it:
+    // ESO's Warning names signing-key's backend key, and api-token is not blamed.
+    let mut waiting = None;
+    for _ in 0..50 {
+        let (_, report) = chain.check(&[]).await;
+        let token = row(&report, "api-token").clone();
+        if hop(&token, "ExternalSecret dns/api-token")["state"] == "ok" {
+            waiting = Some(token);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let token = waiting.expect("the dns ExternalSecret never synced");
+    let app = hop(&token, "ExternalSecret app/app");
+    assert_eq!(app["state"], "waiting", "{app:#}");
+    let words = app["detail"].as_str().unwrap();
+    assert!(words.contains("value `signing-key`") && words.contains("not the cause"), "{app:#}");
+    assert!(!hints(&token).contains("kubectl annotate"), "a sync cannot help: {token:#}");
     chain.run(&chain.generated("signing-key", CommandKind::Create), "").await;
     chain.run(&chain.generated("signing-key", CommandKind::Sync), "").await;
     watch

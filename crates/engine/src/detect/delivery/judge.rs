@@ -246,31 +246,77 @@ impl Chain<'_> {
             .collect()
     }
 
-    fn target_hops(&self, t: &DeliveryTarget) -> TargetHops {
-        let es_location = format!("ExternalSecret {}/{}", t.namespace, t.external_secret);
-        let secret_location = format!("Secret {}/{}", t.namespace, t.secret);
+    /// The ExternalSecret's hop, and whether a sync would pick up a value that is there now
+    /// when its Warning settles that (`None`: the hop's state decides).
+    fn external_hop(&self, t: &DeliveryTarget) -> (HopState, Option<String>, Option<bool>) {
         let external = self
             .eso
             .and_then(|a| a.externals.get(&(t.namespace.clone(), t.external_secret.clone())));
-        let cause = match external {
-            Some(Ok(Some(es))) => es.cause,
-            _ => None,
-        };
-        let (es_state, es_detail) = match external {
-            None => (HopState::Waiting, None),
+        match external {
+            None => (HopState::Waiting, None, None),
             Some(Err(error)) => {
                 let (state, words) = failed(error);
-                (state, Some(words))
+                (state, Some(words), None)
             }
             Some(Ok(None)) => (
                 HopState::Missing,
                 Some("does not exist yet; the deployment's manifests create it".to_owned()),
+                None,
             ),
-            Some(Ok(Some(es))) => match self.other_store(es) {
-                Some(other) => (HopState::Failing, Some(other)),
-                None => es_state(es),
-            },
+            Some(Ok(Some(es))) => {
+                if let Some(other) = self.other_store(es) {
+                    return (HopState::Failing, Some(other), Some(false));
+                }
+                let (state, detail) = es_state(es);
+                if es.ready != "False" || es.cause != Some(Cause::BackendKeyMissing) {
+                    return (state, detail, None);
+                }
+                match es.failing_key.as_deref().map(|key| (key, self.blame(t, key))) {
+                    None => (state, detail, Some(true)),
+                    Some((key, Blame::Mine)) => (
+                        HopState::Failing,
+                        Some(format!("not synced: the backend has no `{key}`, this value's key")),
+                        Some(true),
+                    ),
+                    Some((key, Blame::Other(value))) => (
+                        HopState::Waiting,
+                        Some(format!(
+                            "it stops at value `{value}` (backend key `{key}`), which the backend does not have; this value is not the cause and arrives once `{value}` exists"
+                        )),
+                        Some(false),
+                    ),
+                    Some((key, Blame::Unlisted)) => (
+                        HopState::Failing,
+                        Some(format!(
+                            "not synced: it asks the backend for `{key}`, which the backend does not have and the spec does not list for this Secret; this value is not the cause"
+                        )),
+                        Some(false),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Which value of target `t` has backend key `key`.
+    fn blame(&self, t: &DeliveryTarget, key: &str) -> Blame {
+        if self.delivered.source.key() == key {
+            return Blame::Mine;
+        }
+        let same_target = |d: &Delivered| {
+            d.targets.iter().any(|o| o.namespace == t.namespace && o.secret == t.secret)
         };
+        self.spec
+            .entries
+            .iter()
+            .filter_map(|e| Some((e, e.delivered.as_ref()?)))
+            .find(|(_, d)| same_target(d) && d.source.key() == key)
+            .map_or(Blame::Unlisted, |(e, _)| Blame::Other(e.name.clone()))
+    }
+
+    fn target_hops(&self, t: &DeliveryTarget) -> TargetHops {
+        let es_location = format!("ExternalSecret {}/{}", t.namespace, t.external_secret);
+        let secret_location = format!("Secret {}/{}", t.namespace, t.secret);
+        let (es_state, es_detail, sync_settled) = self.external_hop(t);
         let synced = es_state == HopState::Ok;
         // ESO labels what it writes (since 0.11); older releases do not, so the label only
         // counts while the ExternalSecret is not synced.
@@ -304,12 +350,11 @@ impl Chain<'_> {
         // A forced sync helps when ESO has not looked since the value appeared: waiting, or
         // failing because the key was missing. Not when the ExternalSecret does not exist, the
         // store is broken or the target is someone else's.
-        let sync_helps = match es_state {
+        let sync_helps = sync_settled.unwrap_or(match es_state {
             HopState::Waiting => true,
-            HopState::Failing => cause == Some(Cause::BackendKeyMissing),
             HopState::Ok => state == HopState::Stale,
             _ => false,
-        };
+        });
         TargetHops {
             es: Hop::new(HopKind::ExternalSecret, es_location, es_state, es_detail),
             secret: Hop::new(HopKind::Secret, secret_location, state, detail),
@@ -370,6 +415,16 @@ impl Chain<'_> {
         outcome.hops = hops;
         outcome
     }
+}
+
+/// Whose missing key stops an ExternalSecret, from the key its Warning names.
+enum Blame {
+    /// This value's.
+    Mine,
+    /// Another value the spec delivers into the same Secret (its name).
+    Other(String),
+    /// A key the spec does not list for that Secret.
+    Unlisted,
 }
 
 /// One target's two hops, and whether Sync now would help it.
@@ -524,6 +579,7 @@ targets:
             store: "aws-store".into(),
             store_kind: "ClusterSecretStore".into(),
             cause: None,
+            failing_key: None,
         }
     }
 
@@ -754,6 +810,35 @@ targets:
         s.external = Some(failing(Cause::StoreNotReady));
         assert!(!offers_sync(&judge(&s)), "a sync cannot mend the store");
         assert!(!offers_sync(&judge(&green())));
+    }
+
+    #[test]
+    fn the_value_a_warning_names_is_the_one_blamed() {
+        let naming = |key: &str| {
+            let mut s = green();
+            s.external = Some(External {
+                failing_key: Some(key.to_owned()),
+                ..failing(Cause::BackendKeyMissing)
+            });
+            judge(&s)
+        };
+        let es = |outcome: &CheckOutcome| outcome.hops.get(3).cloned().unwrap();
+        // Another value of the same ExternalSecret is missing: this one waits on it.
+        let other = naming("salt-key");
+        assert_eq!(es(&other).state, Waiting);
+        let words = es(&other).detail.unwrap();
+        assert!(words.contains("`salt-key`") && words.contains("not the cause"), "{words}");
+        assert!(!offers_sync(&other), "a sync cannot help before salt-key exists");
+        // This value's own key: the one to create (or, once created, to sync).
+        let mine = naming("master-key");
+        assert_eq!(es(&mine).state, Failing);
+        assert!(es(&mine).detail.unwrap().contains("this value's key"));
+        assert!(offers_sync(&mine), "the value exists now; a sync picks it up");
+        // A key the spec does not list for this Secret: not this value's fault either.
+        let unlisted = naming("platform/other");
+        assert_eq!(es(&unlisted).state, Failing);
+        assert!(es(&unlisted).detail.unwrap().contains("does not list"));
+        assert!(!offers_sync(&unlisted));
     }
 
     #[test]

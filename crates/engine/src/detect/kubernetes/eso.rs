@@ -56,6 +56,9 @@ pub(crate) struct External {
     pub store_kind: String,
     /// For one that is not synced: the latest Warning Event, classified.
     pub cause: Option<Cause>,
+    /// The backend key of the entry that failed (`spec.data[i] (key: K)` in the Warning), when
+    /// the Warning names one that reads as a key; nothing else of its text is kept.
+    pub failing_key: Option<String>,
 }
 
 /// Why External Secrets could not sync, in Greenlight's own words (from the latest Warning
@@ -145,6 +148,17 @@ impl Cause {
             }
         }
     }
+}
+
+/// The backend key a Warning names for the entry that failed: ESO writes
+/// `error processing spec.data[N] (key: KEY), err: ...`. Kept only when it is 1 to 512
+/// characters a backend key can hold (letters, digits and `/_+=.@-`), so no other text of the
+/// Warning reaches Greenlight's words.
+pub(crate) fn failing_key(message: &str) -> Option<String> {
+    let after = message.split_once("spec.data[")?.1;
+    let key = after.split_once("(key: ")?.1.split_once(')')?.0;
+    let keyish = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+    (!key.is_empty() && key.len() <= 512 && key.chars().all(keyish)).then(|| key.to_owned())
 }
 
 /// Everything asked, each part with its own answer or failure.
@@ -350,19 +364,17 @@ async fn ask_externals(
                     store: cell("store"),
                     store_kind: cell("storetype"),
                     cause: None,
+                    failing_key: None,
                 };
                 if external.ready == "False" {
                     // The newest Warning says why; its words are classified in `wire`, never kept.
-                    let newest = wire::newest_warning(
-                        client,
-                        ns,
-                        "ExternalSecret",
-                        name,
-                        timeout,
-                        Cause::of,
-                    )
-                    .await;
-                    external.cause = Some(newest.ok().flatten().unwrap_or(Cause::Other));
+                    let classify = |m: &str| (Cause::of(m), failing_key(m));
+                    let newest =
+                        wire::newest_warning(client, ns, "ExternalSecret", name, timeout, classify)
+                            .await;
+                    let (cause, key) = newest.ok().flatten().unwrap_or((Cause::Other, None));
+                    external.cause = Some(cause);
+                    external.failing_key = key;
                 }
                 Ok(Some(external))
             }
@@ -427,6 +439,30 @@ mod tests {
         for (message, cause) in cases {
             assert_eq!(Cause::of(message), cause, "{message}");
         }
+    }
+
+    #[test]
+    fn only_a_key_is_kept_from_a_warning() {
+        let key = |m: &str| failing_key(m);
+        assert_eq!(
+            key("error processing spec.data[1] (key: platform/litellm-salt-key), err: Secret does not exist").as_deref(),
+            Some("platform/litellm-salt-key")
+        );
+        assert_eq!(
+            key("(combined from similar events): error processing spec.data[0] (key: DATABASE_URL), err: not found").as_deref(),
+            Some("DATABASE_URL")
+        );
+        for message in [
+            "error processing spec.data[0] (key: a b), err: x",
+            "error processing spec.data[0] (key: $(touch /tmp/x)), err: x",
+            "error processing spec.data[0] (key: ), err: x",
+            "error processing spec.dataFrom[0], err: x",
+            "could not get secret data from provider (key: nope)",
+        ] {
+            assert_eq!(key(message), None, "{message}");
+        }
+        let long = format!("error processing spec.data[0] (key: {}), err: x", "k".repeat(513));
+        assert_eq!(key(&long), None);
     }
 
     #[test]
