@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::commands::{Shell, Target};
+use crate::detect::delivery::{RootCause, root_cause};
 use crate::detect::{
     CheckOutcome, ConnectionStatus, MonitorEvent, Presence, Progress, Selection, State,
     command_target,
@@ -327,6 +328,12 @@ impl AppState {
             return Progress::default();
         };
         Progress::of(spec, selection, self.rows.iter().map(|r| r.outcome.as_ref()))
+    }
+
+    /// The one broken part several values wait on, if one does.
+    pub fn root_cause(&self) -> Option<RootCause> {
+        let spec = self.spec.as_ref()?;
+        root_cause(spec, self.rows.iter().map(|r| r.outcome.as_ref()))
     }
 
     /// The redacted report of what is shown now.

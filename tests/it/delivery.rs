@@ -305,13 +305,30 @@ async fn only_a_sync_through_the_spec_s_store_counts() {
 async fn external_secrets_missing_or_on_another_version_is_its_own_state() {
     let mut chain = chain(&[]).await;
     chain.moto.seed_secret("us-east-1", "platform/api-token", "cf-token-value-5512").await;
+    chain.moto.seed_secret("us-east-1", "platform/signing-key", "signing-value-0713").await;
     let (code, report) = chain.check(&[]).await;
     assert_eq!(code, Some(3), "{report:#}");
     let token = row(&report, "api-token");
     assert_eq!(token["state"], "wrong", "{token:#}");
     assert_eq!(hop(token, "Secrets Manager")["state"], "ok");
-    assert_eq!(hop(token, "External Secrets Operator")["state"], "not_installed");
-    assert!(token["detail"].as_str().unwrap().contains("not installed"), "{token:#}");
+    let operator = hop(token, "External Secrets Operator");
+    assert_eq!(operator["state"], "not_installed");
+    assert_eq!(operator["root_cause"], true, "{operator:#}");
+    // One cause, told once: both values wait on it, and the report says it at the top.
+    for name in ["api-token", "signing-key"] {
+        let detail = row(&report, name)["detail"].as_str().unwrap().to_owned();
+        assert_eq!(detail, "waits on External Secrets Operator (one cause for 2 values)");
+        assert!(row(&report, name)["hints"].as_array().unwrap().is_empty(), "{report:#}");
+    }
+    let root = &report["root_cause"];
+    assert_eq!(root["location"], "External Secrets Operator", "{report:#}");
+    assert!(root["detail"].as_str().unwrap().contains("not installed"), "{root:#}");
+    let spec = chain.spec.to_str().unwrap();
+    let args = ["check", "--context", "test", "--profile", "moto", spec];
+    let text = chain.command(&args).output().await.unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(text.matches("not installed").count(), 1, "once, at the top: {text}");
+    assert!(text.contains("One cause blocks 2 values: External Secrets Operator"), "{text}");
 
     // Installed, serving v1 only, while the spec says the manifests use v1beta1.
     chain.cluster.server.install_eso(&["v1"]);

@@ -157,6 +157,13 @@ fn seed_004_s_manifests_give_the_rows_of_the_hand_written_example() {
 
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/examples/doppler-eso.json");
     assert_eq!(rows(&spec), rows(&example));
+    // The store's credential is named, so it is listed first and named first when the store
+    // cannot log in.
+    let credential = |path: &Path| {
+        greenlight_engine::spec::load(path).unwrap().delivery.and_then(|d| d.credential)
+    };
+    assert_eq!(credential(&spec).as_deref(), Some("doppler-token-auth"));
+    assert_eq!(credential(&spec), credential(&example));
 
     // An existing file is not replaced...
     let again = greenlight(&["init", "-", "--out", spec.to_str().unwrap()], Some(&manifests));

@@ -761,10 +761,12 @@ fn the_list_and_the_details_both_fit_from_800_by_600_up() {
             .with_size([width, height])
             .build_eframe(move |cc| GreenlightApp::new(cc, handle, options));
         settle(&mut harness, |app| app.state.spec.is_some());
-        // The row with the longest chain text, selected.
-        harness.state_mut().state.selected = Some(0);
+        // The first value (the row with the longest chain text), selected.
+        let spec = harness.state().state.spec.clone().unwrap();
+        let first_value = spec.entries.iter().position(|e| e.delivered.is_some()).unwrap();
+        harness.state_mut().state.selected = Some(first_value);
         frames(&mut harness, 4);
-        let name = harness.state().state.spec.as_ref().unwrap().entries[0].name.clone();
+        let name = spec.entries[first_value].name.clone();
         let shown: Vec<egui::Rect> =
             harness.get_all_by_label(&name).map(|node| node.rect()).collect();
         assert_eq!(shown.len(), 2, "{width}x{height}: the row and the details' heading");
@@ -781,4 +783,33 @@ fn the_list_and_the_details_both_fit_from_800_by_600_up() {
             assert!(at.left() >= heading.left() - 1.0, "{width}x{height}: clipped ({at:?})");
         }
     }
+}
+
+#[test]
+fn one_cause_is_told_once_with_the_row_to_fix_first() {
+    let server_runtime = runtime();
+    let mut cluster = cluster_on(&server_runtime);
+    cluster.server.create_namespace("source");
+    cluster.seed("source", "api-key", &[("value", "root-value-301")]);
+    cluster.seed("source", "salt", &[("value", "root-value-302")]);
+    let spec = crate::support::write_spec(
+        cluster.dir.path(),
+        "version: 1\ndeployment: root\nplatforms: [kubernetes]\nbackends: { src: { kind: kubernetes, namespace: source } }\ndelivery: { external_secrets: { store: { kind: ClusterSecretStore, name: store, credential: store-token } } }\nvalues:\n  - { name: api-key, description: API key }\n  - { name: salt, description: Salt }\ntargets:\n  - { namespace: acme, secret: app, keys: { API_KEY: api-key, SALT: salt } }\nsecrets:\n  - { name: store-token, description: The store's token, kubernetes: { namespace: acme, keys: [token] } }\n",
+    );
+    let runtime = runtime();
+    let mut harness = app(
+        &runtime,
+        AppOptions { spec: Some(spec), kubeconfig: Some(cluster.kubeconfig()), sandbox: None },
+    );
+    settle(&mut harness, |app| app.state.root_cause().is_some());
+    // The store's credential is listed first, and the cause is told once, above the list.
+    let first = &harness.state().state.spec.as_ref().unwrap().entries[0];
+    assert_eq!(first.name, "store-token");
+    harness.get_by_label("One cause blocks 2 values: External Secrets Operator");
+    assert_eq!(harness.get_all_by_label_contains("install External Secrets").count(), 1);
+    harness.state_mut().state.selected = None;
+    harness.get_by_label("Fix this first: store-token").click();
+    frames(&mut harness, 3);
+    assert_eq!(harness.state().state.selected, Some(0));
+    cluster.assert_value_free();
 }

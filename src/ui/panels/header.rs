@@ -43,6 +43,31 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
         spec_error_ui(ui, error);
     }
     progress_ui(ui, state);
+    root_cause_ui(ui, state, spec, actions);
+}
+
+/// One cause blocking several values, told once, with the row to fix first.
+fn root_cause_ui(
+    ui: &mut egui::Ui,
+    state: &AppState,
+    spec: &SecretSpec,
+    actions: &mut Vec<UiAction>,
+) {
+    let Some(root) = state.root_cause() else { return };
+    let color = state_color(State::Wrong, ui.visuals().dark_mode);
+    ui.add_space(4.0);
+    egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.5, color)).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.label(RichText::new(root.headline()).color(color).strong());
+        ui.label(&root.detail);
+        if let Some(first) = &root.first {
+            let row = spec.entries.iter().position(|e| e.name == *first);
+            let link = ui.link(format!("Fix this first: {first}"));
+            if link.on_hover_text("Show this secret's row").clicked() {
+                actions.push(UiAction::Select(row));
+            }
+        }
+    });
 }
 
 /// The deployment, the spec's path, Open and Close.

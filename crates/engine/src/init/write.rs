@@ -320,7 +320,32 @@ pub(super) fn write(
         }
         if let Some((kind, name)) = &primary {
             out.push_str("\ndelivery:\n  external_secrets:\n");
-            let _ = writeln!(out, "    store: {{ kind: {}, name: {} }}", q(kind), q(name));
+            let credential = found
+                .stores
+                .get(&(kind.clone(), name.clone()))
+                .into_iter()
+                .flat_map(|store| &store.credentials)
+                .find(|(ns, secret, _, _)| {
+                    !found.created.contains_key(&(ns.clone(), secret.clone()))
+                })
+                .map(|(ns, secret, _, _)| {
+                    let shared = by_secret.get(secret.as_str()).copied().unwrap_or(0) > 1;
+                    if shared { format!("{ns}/{secret}") } else { secret.clone() }
+                });
+            match credential {
+                Some(credential) => {
+                    let _ = writeln!(
+                        out,
+                        "    store: {{ kind: {}, name: {}, credential: {} }}",
+                        q(kind),
+                        q(name),
+                        q(&credential)
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "    store: {{ kind: {}, name: {} }}", q(kind), q(name));
+                }
+            }
             let versions: BTreeSet<&str> =
                 found.targets.iter().map(|t| t.api_version.as_str()).collect();
             if let [version] = versions.into_iter().collect::<Vec<_>>()[..] {

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::commands::{Shell, Target};
+use crate::detect::delivery::{RootCause, root_cause};
 use crate::detect::{CheckOutcome, ConnectionStatus, Permission, Progress, Selection, State};
 use crate::diagnose::{Hint, Shown};
 use crate::spec::{Group, SecretEntry, SecretSpec};
@@ -31,6 +32,10 @@ pub struct CheckReport {
     /// Where the check ran (context, cluster, user; or account, profile, region) and warnings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<ConnectionStatus>,
+    /// The one broken part several values wait on (External Secrets, the store, its
+    /// credential), told once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_cause: Option<RootCause>,
     /// Counts behind `ready`.
     #[serde(skip)]
     pub progress: Progress,
@@ -140,6 +145,7 @@ impl CheckReport {
             ready: progress.ready(),
             secrets,
             connection: None,
+            root_cause: root_cause(spec, outcomes.iter().map(Some)),
             progress,
         }
     }
@@ -182,6 +188,13 @@ impl CheckReport {
         if let Some(connection) = &self.connection {
             out.push_str(&connection.to_text());
         }
+        if let Some(root) = &self.root_cause {
+            put!(out, "\n{}", one_line(&root.headline()));
+            put!(out, "  {}", one_line(&root.detail));
+            if let Some(first) = &root.first {
+                put!(out, "  Fix first: {}", one_line(first));
+            }
+        }
         for (group, rows) in self.groups() {
             put!(out, "\n{}", group.title());
             for row in rows {
@@ -204,11 +217,11 @@ impl CheckReport {
                     put!(out, "      can create: {}: {}", can.as_str(), one_line(reason));
                 }
                 for hop in &row.hops {
-                    let detail = hop
-                        .detail
-                        .as_deref()
-                        .map(|d| format!(": {}", one_line(d)))
-                        .unwrap_or_default();
+                    let detail = match hop.detail.as_deref() {
+                        _ if hop.root_cause => ": the one cause above".to_owned(),
+                        Some(d) => format!(": {}", one_line(d)),
+                        None => String::new(),
+                    };
                     put!(
                         out,
                         "      {} {:<18} {}{detail}",
@@ -247,6 +260,16 @@ impl CheckReport {
                 "**{stale} secret{} could not be re-checked** when this report was made; {} shown in its last known state, marked *(stale)*.\n",
                 if stale == 1 { "" } else { "s" },
                 if stale == 1 { "it is" } else { "they are" }
+            );
+        }
+        if let Some(root) = &self.root_cause {
+            let first =
+                root.first.as_ref().map(|f| format!(" Fix `{f}` first.")).unwrap_or_default();
+            put!(
+                out,
+                "**{}**: {}.{first}\n",
+                markdown_cell(&root.headline()),
+                markdown_cell(&root.detail)
             );
         }
         for (group, rows) in self.groups() {

@@ -179,6 +179,8 @@ pub struct Delivery {
     /// The External Secrets API version the deployment's manifests use, e.g. `v1`, when the
     /// spec says.
     pub api_version: Option<String>,
+    /// The plain entry holding the store's own credential (its name), when the spec says.
+    pub credential: Option<String>,
 }
 
 /// A SecretStore or ClusterSecretStore by name.

@@ -240,6 +240,10 @@ pub(crate) struct RawStore {
     pub kind: crate::spec::StoreKind,
     /// Its name.
     pub name: String,
+    /// The name of the `secrets` entry holding the store's own credential (a Doppler service
+    /// token, a cloud access key). It is listed first, and when the store cannot log in it is
+    /// the row Greenlight says to fix first.
+    pub credential: Option<String>,
 }
 
 /// A value kept in a backend.

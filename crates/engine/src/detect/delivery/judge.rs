@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::super::kubernetes::eso::{Answer, Api, Cause, External};
 use super::super::kubernetes::wire::ProbeError;
 use super::super::{CheckOutcome, Presence};
-use super::{Hop, HopKind, HopState};
+use super::{Hop, HopKind, HopState, Shared};
 use crate::backends::{BackendError, Finding};
 use crate::commands::CommandKind;
 use crate::diagnose::{Fix, Hint};
@@ -202,7 +202,9 @@ impl Chain<'_> {
                 }
             }
         };
-        Hop::new(HopKind::Operator, location, state, detail)
+        let hop = Hop::new(HopKind::Operator, location, state, detail);
+        // Every value waits on the operator when it is missing, refused or on another version.
+        if matches!(state, HopState::Ok | HopState::Waiting) { hop } else { hop.shared() }
     }
 
     fn store_hops(&self, needed: &[&DeliveryTarget]) -> Vec<Hop> {
@@ -241,7 +243,12 @@ impl Chain<'_> {
                     }
                     _ => (HopState::Waiting, None),
                 };
-                Hop::new(HopKind::Store, location, state, detail)
+                let hop = Hop::new(HopKind::Store, location, state, detail);
+                if matches!(state, HopState::Failing | HopState::Missing) {
+                    hop.shared()
+                } else {
+                    hop
+                }
             })
             .collect()
     }
@@ -295,6 +302,35 @@ impl Chain<'_> {
                 }
             }
         }
+    }
+
+    /// The ExternalSecret's hop, marked shared when what stops it is the store's (missing, not
+    /// ready, its credential missing or refused): every value read through the store waits on
+    /// the same thing, which is told once at the store.
+    fn store_level(&self, t: &DeliveryTarget, hop: Hop) -> Hop {
+        let cause = self
+            .eso
+            .and_then(|a| a.externals.get(&(t.namespace.clone(), t.external_secret.clone())))
+            .and_then(|r| r.as_ref().ok()?.as_ref()?.cause);
+        let store = self.spec.delivery.as_ref().map(|d| &d.store);
+        let (Some(cause), Some(store), HopState::Failing) = (cause, store, hop.state) else {
+            return hop;
+        };
+        let fix = match cause {
+            Cause::StoreCredentialMissing => "create the store's credential first",
+            Cause::AccessDenied => {
+                "give the store's credential read access to the backend (or renew it)"
+            }
+            Cause::StoreNotReady => "`kubectl describe` the store to see why",
+            Cause::StoreMissing => "it comes with the deployment's External Secrets configuration",
+            _ => return hop,
+        };
+        let mut hop = hop;
+        hop.shared = Some(Shared {
+            location: format!("{} {}", store.kind.as_str(), store.name),
+            detail: format!("{}; {fix}", cause.text()),
+        });
+        hop
     }
 
     /// Which value of target `t` has backend key `key`.
@@ -356,7 +392,10 @@ impl Chain<'_> {
             _ => false,
         });
         TargetHops {
-            es: Hop::new(HopKind::ExternalSecret, es_location, es_state, es_detail),
+            es: self.store_level(
+                t,
+                Hop::new(HopKind::ExternalSecret, es_location, es_state, es_detail),
+            ),
             secret: Hop::new(HopKind::Secret, secret_location, state, detail),
             sync_helps,
         }
@@ -839,6 +878,25 @@ targets:
         assert_eq!(es(&unlisted).state, Failing);
         assert!(es(&unlisted).detail.unwrap().contains("does not list"));
         assert!(!offers_sync(&unlisted));
+    }
+
+    #[test]
+    fn a_broken_store_or_operator_is_marked_as_shared_by_every_value() {
+        let mut s = green();
+        s.external = Some(failing(Cause::StoreCredentialMissing));
+        let shared = judge(&s).hops.get(3).and_then(|h| h.shared.clone()).unwrap();
+        assert_eq!(shared.location, "ClusterSecretStore aws-store");
+        assert!(shared.detail.contains("create the store's credential first"), "{shared:?}");
+        let mut s = green();
+        s.store = Some(("False", "InvalidProviderConfig"));
+        assert!(judge(&s).hops.get(2).unwrap().shared.is_some());
+        let mut s = green();
+        s.api = Ok(Api::NotInstalled);
+        assert!(judge(&s).hops.get(1).unwrap().shared.is_some());
+        // A value's own missing key is its own, never shared.
+        let mut s = green();
+        s.external = Some(failing(Cause::BackendKeyMissing));
+        assert!(judge(&s).hops.iter().all(|h| h.shared.is_none()));
     }
 
     #[test]

@@ -26,6 +26,9 @@ use crate::spec::{DeliveryTarget, FeatureSet, Provider, SecretEntry, SecretSpec}
 use futures::future::BoxFuture;
 
 mod judge;
+mod root;
+
+pub use root::{RootCause, Shared, root_cause};
 
 use judge::{Chain, direct_outcome};
 
@@ -41,6 +44,14 @@ pub struct Hop {
     /// What was found, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Set when this hop is the one cause that blocks several values this round (External
+    /// Secrets, the store, the store's credential): the rows say they wait on it, and the
+    /// cause is told once (see [`RootCause`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub root_cause: bool,
+    /// When this hop is broken in a way every value behind it shares: where, and what.
+    #[serde(skip)]
+    pub(crate) shared: Option<Shared>,
 }
 
 /// The hops of a chain.
@@ -133,7 +144,14 @@ impl HopState {
 
 impl Hop {
     fn new(kind: HopKind, location: String, state: HopState, detail: Option<String>) -> Self {
-        Self { kind, location, state, detail }
+        Self { kind, location, state, detail, root_cause: false, shared: None }
+    }
+
+    /// The same hop, broken in a way every value behind it shares.
+    fn shared(mut self) -> Self {
+        let detail = self.detail.clone().unwrap_or_else(|| self.state.as_str().replace('_', " "));
+        self.shared = Some(Shared { location: self.location.clone(), detail });
+        self
     }
 }
 
@@ -395,6 +413,7 @@ impl Parts {
             .chain(direct_answers.into_iter().flatten())
             .collect();
         let mut settled = true;
+        let mut judged = Vec::new();
         for &index in &ask.rows {
             let Some(entry) = spec.entries.get(index) else { continue };
             let Some(delivered) = &entry.delivered else { continue };
@@ -407,7 +426,10 @@ impl Parts {
                 answers: &answers,
                 eso: eso.as_ref(),
             };
-            let outcome = chain.judge();
+            judged.push((index, chain.judge()));
+        }
+        root::share(&mut judged);
+        for (index, outcome) in judged {
             // Fast re-reads help only while something can still change by itself: not when
             // External Secrets is missing or on the wrong version.
             let stuck = outcome.hops.iter().any(|h| {

@@ -53,7 +53,11 @@ pub(super) fn resolve(
         let entry = resolve_value(raw, value, i, first_backend, &mut per_value, known_features, p);
         out.values.push(entry);
     }
-    out.delivery = store.map(|(store, api_version)| Delivery { store, api_version });
+    out.delivery = store.map(|(store, api_version)| Delivery {
+        store,
+        api_version,
+        credential: raw.delivery.as_ref().and_then(|d| d.external_secrets.store.credential.clone()),
+    });
     out
 }
 
