@@ -245,6 +245,28 @@ async fn values_created_in_the_backend_turn_every_hop_green() {
     chain.moto.assert_value_free();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_created_without_the_name_prefix_is_found() {
+    let mut chain = chain(&["v1"]).await;
+    // The seed's table lists bare keys; the operator created the value under one.
+    chain.moto.seed_secret("us-east-1", "api-token", "cf-token-value-6620").await;
+    let (code, report) = chain.check(&[]).await;
+    assert_eq!(code, Some(3), "{report:#}");
+    let token = row(&report, "api-token");
+    assert_eq!(token["state"], "found_elsewhere", "{token:#}");
+    let backend = hop(token, "Secrets Manager platform/api-token");
+    let words = backend["detail"].as_str().unwrap();
+    assert!(
+        words.contains("api-token in us-east-1 (without the name_prefix `platform/`)"),
+        "{backend:#}"
+    );
+    let advice = hints(token);
+    assert!(advice.contains("External Secrets asks for `platform/api-token`"), "{advice}");
+    assert!(advice.contains("aws secretsmanager create-secret"), "{advice}");
+    chain.moto.assert_value_free();
+    chain.cluster.assert_value_free();
+}
+
 fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)

@@ -26,7 +26,7 @@ pub mod fuzzing;
 mod gcp;
 mod http;
 mod kubernetes;
-mod proof;
+pub(crate) mod proof;
 mod vault;
 
 use std::collections::BTreeMap;
@@ -494,15 +494,42 @@ pub(crate) fn read_small(path: &std::path::Path) -> Option<String> {
     Some(text)
 }
 
-/// Names in `names` that look like typos of `wanted` (at most three).
+/// Names in `names` that look like typos of `wanted`, or like `wanted` without a prefix (at
+/// most three).
 pub(crate) fn near_misses<'a>(
     wanted: &str,
     names: impl IntoIterator<Item = &'a str>,
 ) -> Vec<String> {
     names
         .into_iter()
-        .filter(|n| crate::text::is_near_miss(wanted, n))
+        .filter(|n| crate::text::is_near_miss(wanted, n) || without_prefix(wanted, n).is_some())
         .take(3)
         .map(str::to_owned)
         .collect()
+}
+
+/// The prefix `wanted` has and `found` lacks, when `found` is `wanted` without a leading
+/// part that ends at a separator (`platform/`, `PROD_`), as when a value is created under
+/// the bare name the vendor's table lists.
+pub fn without_prefix<'a>(wanted: &'a str, found: &str) -> Option<&'a str> {
+    let prefix = wanted.strip_suffix(found)?;
+    let ends_at_separator = prefix.ends_with(['/', '_', '-', '.', ':']);
+    (found.len() >= 3 && ends_at_separator).then_some(prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_without_its_prefix_is_a_near_miss() {
+        assert_eq!(without_prefix("platform/api-token", "api-token"), Some("platform/"));
+        assert_eq!(without_prefix("PROD_DATABASE_URL", "DATABASE_URL"), Some("PROD_"));
+        // Not at a separator, too short, or the same name: not this mistake.
+        assert_eq!(without_prefix("MYKEY", "KEY"), None);
+        assert_eq!(without_prefix("A_ID", "ID"), None);
+        assert_eq!(without_prefix("api-token", "api-token"), None);
+        let names = ["DATABASE_URL", "UNRELATED", "PROD_DATABASE_URI"];
+        assert_eq!(near_misses("PROD_DATABASE_URL", names), ["DATABASE_URL", "PROD_DATABASE_URI"]);
+    }
 }

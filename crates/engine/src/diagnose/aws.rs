@@ -185,6 +185,13 @@ pub fn in_other_service(found_in: &str, found_name: &str, wanted_in: &str) -> Hi
 }
 
 /// A similar name exists.
+/// A value kept under its bare name, without the backend's prefix.
+pub fn without_prefix(bare: &str, prefix: &str, wanted: &str) -> Hint {
+    Hint::says(format!(
+        "`{bare}` exists without the spec's name_prefix `{prefix}`; External Secrets asks for `{wanted}`. Create `{wanted}` (and delete `{bare}` once nothing reads it)."
+    ))
+}
+
 pub fn near_miss(found: &str, wanted: &str) -> Hint {
     Hint::says(format!(
         "`{found}` exists, but the workload reads `{wanted}`. Create `{wanted}` with the create command."

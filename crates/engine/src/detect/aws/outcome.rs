@@ -133,6 +133,9 @@ pub(super) async fn missing(
     placement: &AwsPlacement,
     region: &str,
 ) -> CheckOutcome {
+    if let Some(found) = without_prefix(round, entry, placement, region).await {
+        return found;
+    }
     if let Some(found) = in_other_regions(round, entry, placement, region).await {
         return found;
     }
@@ -146,6 +149,32 @@ pub(super) async fn missing(
         entry,
         &format!("Not found in {} in {region}. Create it:", placement.service.title()),
     ))
+}
+
+/// A delivered value kept under its bare name, without the backend's `name_prefix` (the
+/// seeds' tables list bare keys): External Secrets asks for the prefixed one.
+async fn without_prefix(
+    round: &Round<'_>,
+    entry: &SecretEntry,
+    placement: &AwsPlacement,
+    region: &str,
+) -> Option<CheckOutcome> {
+    let bare = entry.name.as_str();
+    let prefix = placement.name.strip_suffix(bare).filter(|p| !p.is_empty())?;
+    if round.placed(placement.service, region, bare)
+        || !exists(round.session, placement.service, region, bare).await
+    {
+        return None;
+    }
+    let title = placement.service.title();
+    let mut hints_list = vec![hints::without_prefix(bare, prefix, &placement.name)];
+    hints_list.extend(create_hint(entry, "Create it under the full name:"));
+    Some(
+        CheckOutcome::now(Presence::FoundElsewhere {
+            location: format!("{title} {bare} in {region} (without the name_prefix `{prefix}`)"),
+        })
+        .with_hints(hints_list),
+    )
 }
 
 /// The same name in other regions: the spec's and the common ones, at most eight.

@@ -75,18 +75,29 @@ impl Chain<'_> {
                         _ => "not found with this machine's login".to_owned(),
                     };
                     backend_hop.state = HopState::Failing;
+                    // Only what was observed: where the store reads from is not known here.
                     backend_hop.detail = Some(format!(
-                        "{found}, but {} synced from the store: the store reads another account, region or project than the spec (or this profile) names; correct the spec or the profile, and keep the copy the store reads",
+                        "{found}, yet {} synced through the store, so the store reads it from a place this login did not look (another account, region or project, or another key than the spec's); Greenlight did not read which. Compare the ExternalSecret's remoteRef and the store's provider with the spec, and keep the copy the store reads",
                         synced.es.location
                     ));
                     backend_outcome = None;
                 }
                 _ => {}
             }
-            // A store whose validation is unknown is proven by a sync through it.
+            // A store whose validation is unknown, or that this login may not read, is proven
+            // by a sync through it.
             for store in &mut stores {
-                if store.state == HopState::NotProven {
-                    store.state = HopState::Ok;
+                match store.state {
+                    HopState::NotProven => store.state = HopState::Ok,
+                    HopState::Forbidden => {
+                        store.state = HopState::Ok;
+                        store.shared = None;
+                        store.detail = Some(format!(
+                            "this login may not read it; {} synced through it, which proves it works",
+                            synced.es.location
+                        ));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -237,6 +248,10 @@ impl Chain<'_> {
                         }
                     }
                     Some((Ok(Api::Served { .. }), Some(Ok(None)))) => (HopState::Missing, Some("does not exist; it comes with the deployment's External Secrets configuration".to_owned())),
+                    Some((_, Some(Err(ProbeError::Forbidden { .. })))) => (
+                        HopState::Forbidden,
+                        Some(format!("this login may not read {}", store.kind.plural())),
+                    ),
                     Some((_, Some(Err(error)))) => {
                         let (state, words) = failed(error);
                         (state, Some(words))
@@ -417,6 +432,9 @@ impl Chain<'_> {
                 crate::text::one_line(command)
             )));
         }
+        if hops.iter().any(|h| h.kind != HopKind::Backend && h.state == HopState::Forbidden) {
+            hints.push(reader_role());
+        }
         let first_bad = hops.iter().find(|h| !h.state.passes() && h.state != HopState::NotChecked);
         let backend_state = hops.first().map(|h| h.state);
         let mut outcome = match (backend_state, backend) {
@@ -454,6 +472,34 @@ impl Chain<'_> {
         outcome.hops = hops;
         outcome
     }
+}
+
+/// The read access Greenlight needs to follow External Secrets: its stores and
+/// ExternalSecrets (get, list, watch; Tables, never values) and the Events that say why a
+/// sync failed.
+fn reader_role() -> Hint {
+    let role = "greenlight-external-secrets-reader";
+    Hint::lines(
+        "Greenlight may not read External Secrets' objects here. A cluster admin can grant read access to stores, ExternalSecrets and their Events (no Secret values), for your user (shown in the header):",
+        vec![
+            crate::diagnose::argv(&[
+                "kubectl",
+                "create",
+                "clusterrole",
+                role,
+                "--verb=get,list,watch",
+                "--resource=clustersecretstores.external-secrets.io,secretstores.external-secrets.io,externalsecrets.external-secrets.io,events",
+            ]),
+            crate::diagnose::argv(&[
+                "kubectl",
+                "create",
+                "clusterrolebinding",
+                role,
+                &format!("--clusterrole={role}"),
+                "--user=YOUR-USER",
+            ]),
+        ],
+    )
 }
 
 /// Whose missing key stops an ExternalSecret, from the key its Warning names.
@@ -532,6 +578,24 @@ pub(super) fn direct_outcome(
     entry: &SecretEntry,
     source: &Source,
     look: Result<Finding, BackendError>,
+    installed: bool,
+) -> CheckOutcome {
+    let mut outcome = direct_answer(entry, source, look);
+    let names_a_command = outcome.hints.iter().any(|h| h.fix.is_some());
+    if names_a_command && !installed {
+        let cli = source.backend().cli();
+        outcome.hints.push(Hint::says(format!(
+            "These commands use `{}`, which is not installed here (not on PATH): install it ({}), or run them where it is",
+            cli.program, cli.install
+        )));
+    }
+    outcome
+}
+
+fn direct_answer(
+    entry: &SecretEntry,
+    source: &Source,
+    look: Result<Finding, BackendError>,
 ) -> CheckOutcome {
     let title = source.title();
     match look {
@@ -539,11 +603,18 @@ pub(super) fn direct_outcome(
         Ok(Finding::Missing(absent)) => {
             let mut hints = Vec::new();
             for name in absent.near() {
-                hints.push(Hint::says(format!(
-                    "{title} has `{}`, which looks like a typo of `{}`: External Secrets asks for the exact name",
-                    crate::text::one_line(name),
-                    source.key()
-                )));
+                let shown = crate::text::one_line(name);
+                hints.push(Hint::says(match crate::backends::without_prefix(source.key(), name) {
+                    Some(prefix) => format!(
+                        "{title} has `{shown}`, this value without the spec's name_prefix `{}`: External Secrets asks for `{}`; create it under that name",
+                        crate::text::one_line(prefix),
+                        source.key()
+                    ),
+                    None => format!(
+                        "{title} has `{shown}`, which looks like a typo of `{}`: External Secrets asks for the exact name",
+                        source.key()
+                    ),
+                }));
             }
             if entry.provided_by != Provider::Vendor {
                 hints.push(Hint::entry(
@@ -608,6 +679,7 @@ targets:
         secret: Option<Presence>,
         managed: bool,
         stale_backend: bool,
+        store_refused: bool,
     }
 
     fn synced() -> External {
@@ -641,6 +713,7 @@ targets:
             secret: Some(Presence::Present),
             managed: true,
             stale_backend: false,
+            store_refused: false,
         }
     }
 
@@ -669,7 +742,15 @@ targets:
             api: seen.api.clone(),
             stores: seen
                 .store
-                .map(|(ready, reason)| (String::new(), Ok(Some(row(ready, reason)))))
+                .map(|(ready, reason)| {
+                    let refused = ProbeError::Forbidden { message: "stores are forbidden".into() };
+                    let answer = if seen.store_refused {
+                        Err(refused)
+                    } else {
+                        Ok(Some(row(ready, reason)))
+                    };
+                    (String::new(), answer)
+                })
                 .into_iter()
                 .collect(),
             externals: seen
@@ -897,6 +978,67 @@ targets:
         let mut s = green();
         s.external = Some(failing(Cause::BackendKeyMissing));
         assert!(judge(&s).hops.iter().all(|h| h.shared.is_none()));
+    }
+
+    #[test]
+    fn a_store_this_login_may_not_read_is_proven_by_a_sync_and_the_role_is_given() {
+        let mut s = green();
+        s.store_refused = true;
+        let proven = judge(&s);
+        assert_eq!(proven.presence, Presence::Present, "{proven:?}");
+        assert!(proven.hops[2].detail.as_deref().unwrap().contains("proves it works"));
+        s.external = Some(External { ready: String::new(), reason: String::new(), ..synced() });
+        s.secret = Some(Presence::Missing);
+        let refused = judge(&s);
+        assert_eq!(refused.presence.state().as_str(), "forbidden", "{refused:?}");
+        let words = refused.presence.detail().unwrap();
+        assert!(
+            !words.contains("stores are forbidden"),
+            "the API's own words are not shown: {words}"
+        );
+        let role = refused.hints.iter().find_map(|h| match &h.fix {
+            Some(Fix::Run(lines)) => Some(lines.concat().join(" ")),
+            _ => None,
+        });
+        let role = role.expect("the Role that would allow it");
+        assert!(role.contains("clustersecretstores.external-secrets.io"), "{role}");
+        assert!(role.contains("--verb=get,list,watch"), "{role}");
+    }
+
+    #[test]
+    fn a_directly_asked_value_names_its_prefix_and_a_missing_cli() {
+        let spec = crate::spec::parse_bytes(
+            br"
+version: 1
+deployment: direct
+platforms: [kubernetes]
+backends: { doppler: { kind: doppler, project: p, config: prd, name_prefix: PROD_ } }
+delivery: { external_secrets: { store: { kind: ClusterSecretStore, name: doppler } } }
+values: [{ name: API_KEY, description: A key }]
+targets: [{ namespace: app, secret: s, keys: { API_KEY: API_KEY } }]
+",
+            Path::new("direct.yaml"),
+        )
+        .unwrap();
+        let entry = spec.entries.first().unwrap();
+        let source = &entry.delivered.as_ref().unwrap().source;
+        let absent = || {
+            let listing = crate::backends::proof::Listing::complete(vec!["API_KEY".to_owned()]);
+            Ok(Finding::Missing(listing.proves_absent("PROD_API_KEY").unwrap()))
+        };
+        let words = |o: &CheckOutcome| {
+            o.hints.iter().map(|h| h.text.clone()).collect::<Vec<_>>().join("\n")
+        };
+        let without = direct_outcome(entry, source, absent(), false);
+        let said = words(&without);
+        assert!(
+            said.contains("`API_KEY`, this value without the spec's name_prefix `PROD_`"),
+            "{said}"
+        );
+        assert!(said.contains("`doppler`, which is not installed here"), "{said}");
+        assert!(said.contains("https://docs.doppler.com/docs/install-cli"), "{said}");
+        let with = direct_outcome(entry, source, absent(), true);
+        assert!(!words(&with).contains("not installed"));
     }
 
     #[test]

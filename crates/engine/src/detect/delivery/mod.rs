@@ -462,7 +462,8 @@ impl Parts {
             Err(BackendError::Throttled { retry_after, .. }) => Ended::Throttled(*retry_after),
             _ => Ended::Answered,
         };
-        let outcome = direct_outcome(entry, source, look);
+        let installed = self.backends.env.has_program(source.backend().cli().program);
+        let outcome = direct_outcome(entry, source, look, installed);
         self.cadence.record(&key, &outcome, ended);
         Some((index, self.cadence.kept(&key).unwrap_or(outcome)))
     }
