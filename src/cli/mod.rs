@@ -522,9 +522,19 @@ fn run_commands(
         return Err(usage(format!("--secret {name}: the spec has no secret of that name")));
     }
     let entries = spec.entries.iter().filter(|e| only.is_none_or(|name| e.name == name));
-    let sheet = commands::sheet(entries, platform, &target, shell)
-        .map_err(|(name, e)| usage(format!("cannot write commands for {name}: {e}")))?;
-    let out = sheet.text().to_owned();
+    let cannot = |(name, e): (String, _)| usage(format!("cannot write commands for {name}: {e}"));
+    let sheet = commands::sheet(entries, platform, &target, shell).map_err(cannot)?;
+    let mut out = sheet.text().to_owned();
+    // One paste per step, after every entry's own commands.
+    if only.is_none() {
+        for batch in commands::batches(&spec, platform, None) {
+            out.push('\n');
+            out.push_str(
+                &commands::render_batch(&batch, &spec, platform, &target, shell, None)
+                    .map_err(cannot)?,
+            );
+        }
+    }
     print!("{}", printable(&out));
     Ok(Exit::Ready)
 }

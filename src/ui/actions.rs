@@ -95,6 +95,8 @@ pub enum UiAction {
         /// What it is, for the notice.
         what: String,
     },
+    /// Copy one paste for a whole step (see `commands::batches`): the batch's position.
+    CopyBatch(usize),
     /// Save the report.
     Export(ReportFormat),
     /// Copy the Markdown report.

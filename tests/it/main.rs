@@ -9,6 +9,7 @@
 use greenlight_testkit as support;
 
 mod aws;
+mod batch;
 mod cli;
 mod commands;
 mod delivery;

@@ -46,6 +46,7 @@ impl GreenlightApp {
                 UiAction::CopySelectedCreate => self.copy_selected_create(),
                 UiAction::Export(format) => self.export(format),
                 UiAction::CopyReport => self.copy_report(),
+                UiAction::CopyBatch(at) => self.copy_batch(at),
                 UiAction::ToggleLog => self.state.show_log = !self.state.show_log,
                 UiAction::SetFilter(text) => self.state.filter = text,
                 UiAction::MoveSelection(step) => self.move_selection(step),
@@ -215,6 +216,33 @@ impl GreenlightApp {
         };
         let file_name = format!("{}-secrets.{extension}", report.deployment);
         self.save_dialog(text, file_name, name, extension);
+    }
+
+    /// One paste for a whole step, written for the chosen shell and target.
+    fn copy_batch(&mut self, at: usize) {
+        let (Some(spec), Some(selection)) = (&self.state.spec, &self.state.selection) else {
+            return;
+        };
+        let (platform, features) = (selection.platform, Some(&selection.features));
+        let Some(batch) = commands::batches(spec, platform, features).into_iter().nth(at) else {
+            return;
+        };
+        let target = self.state.command_target(platform);
+        match commands::render_batch(&batch, spec, platform, &target, self.state.shell, features) {
+            Ok(text) => {
+                self.ctx.copy_text(text);
+                for entry in &batch.entries {
+                    if let Some(row) = self.state.rows.get_mut(*entry) {
+                        row.copied_at = Some(Instant::now());
+                    }
+                }
+                self.state.notify(format!("Copied: {}. Paste it in a terminal.", batch.title));
+                self.send(MonitorCommand::Hurry(HURRY_FOR));
+            }
+            Err((name, error)) => {
+                self.state.notify(format!("Cannot write the commands for {name}: {error}"));
+            }
+        }
     }
 
     fn copy_report(&mut self) {

@@ -3,7 +3,8 @@
 
 use eframe::egui::{self, RichText};
 
-use crate::detect::State;
+use crate::commands;
+use crate::detect::{Selection, State};
 use crate::spec::{Platform, SecretSpec};
 use crate::ui::actions::{UiAction, label};
 use crate::ui::state::AppState;
@@ -44,6 +45,35 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
     }
     progress_ui(ui, state);
     root_cause_ui(ui, state, spec, actions);
+    batches_ui(ui, selection, spec, actions);
+}
+
+/// One paste per step: every generated value of a backend (or plain Secret of a namespace),
+/// and Sync now for every ExternalSecret.
+fn batches_ui(
+    ui: &mut egui::Ui,
+    selection: &Selection,
+    spec: &SecretSpec,
+    actions: &mut Vec<UiAction>,
+) {
+    let batches = commands::batches(spec, selection.platform, Some(&selection.features));
+    if batches.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("One paste:").weak());
+        for (at, batch) in batches.iter().enumerate() {
+            let hover = match batch.kind {
+                commands::BatchKind::SyncAll => {
+                    "Asks External Secrets to sync every ExternalSecret now (reads nothing)"
+                }
+                _ => "Copies every one of their create commands; values are made in the pipeline and never shown",
+            };
+            if ui.button(format!("Copy: {}", batch.title)).on_hover_text(hover).clicked() {
+                actions.push(UiAction::CopyBatch(at));
+            }
+        }
+    });
 }
 
 /// One cause blocking several values, told once, with the row to fix first.

@@ -86,6 +86,21 @@ fn write(
 /// Asks External Secrets to sync each ExternalSecret the value fills now, instead of at its
 /// next refresh.
 fn sync(delivered: &Delivered, target: &Target, shell: Shell) -> Result<String, QuoteError> {
+    let each: Vec<(String, Vec<String>)> = delivered
+        .targets
+        .iter()
+        .map(|t| (t.namespace.clone(), vec![t.external_secret.clone()]))
+        .collect();
+    sync_lines(&each, target, shell)
+}
+
+/// Sync now for ExternalSecrets by namespace: one `kubectl annotate` per namespace naming
+/// each of its ExternalSecrets, under one remark.
+pub(super) fn sync_lines(
+    by_namespace: &[(String, Vec<String>)],
+    target: &Target,
+    shell: Shell,
+) -> Result<String, QuoteError> {
     let now = match shell {
         // A new value each time, also within one second: ESO only looks when it changes.
         Shell::Posix => "force-sync=$(date +%s)-$RANDOM",
@@ -95,11 +110,11 @@ fn sync(delivered: &Delivered, target: &Target, shell: Shell) -> Result<String, 
         "Asks External Secrets to sync now instead of at the next refresh (reads nothing).",
         shell,
     )?];
-    for t in &delivered.targets {
+    for (namespace, names) in by_namespace {
         let mut words = vec![lit("kubectl"), lit("annotate"), lit("externalsecret")];
-        words.push(lit(t.external_secret.clone()));
+        words.extend(names.iter().map(|n| lit(n.clone())));
         words.extend(context_words(target, shell));
-        words.extend([lit("--namespace"), lit(t.namespace.clone()), raw(now), lit("--overwrite")]);
+        words.extend([lit("--namespace"), lit(namespace.clone()), raw(now), lit("--overwrite")]);
         lines.push(render(&words, shell)?);
     }
     Ok(lines.join("\n"))

@@ -7,6 +7,7 @@
 //! `--profile`/`--region`); rotation overwrites in place, never delete-then-create; verify
 //! commands print names and metadata only; generated values are made inside the pipeline.
 
+mod batch;
 mod delivery;
 mod sheet;
 
@@ -18,6 +19,7 @@ use crate::spec::{
     AwsPlacement, AwsService, Encoding, FeatureSet, Generate, KubernetesPlacement, Platform,
     Provider, SecretEntry,
 };
+pub use batch::{Batch, BatchKind, batches, render as render_batch};
 pub use sheet::sheet;
 
 /// What a command does.
