@@ -240,11 +240,11 @@ impl AppState {
                     let took =
                         row.copied_at.filter(|_| after == State::Present).map(|at| at.elapsed());
                     row.outcome = Some(outcome);
+                    // The same words as the list's badges.
+                    let words = crate::ui::widgets::state_words;
                     let mut text = match before {
-                        Some(before) => {
-                            format!("{name}: {} (was {})", after.as_str(), before.as_str())
-                        }
-                        None => format!("{name}: {}", after.as_str()),
+                        Some(before) => format!("{name}: {} (was {})", words(after), words(before)),
+                        None => format!("{name}: {}", words(after)),
                     };
                     if let Some(took) = took {
                         text.push_str(&format!(

@@ -811,5 +811,20 @@ fn one_cause_is_told_once_with_the_row_to_fix_first() {
     harness.get_by_label("Fix this first: store-token").click();
     frames(&mut harness, 3);
     assert_eq!(harness.state().state.selected, Some(0));
+    // The activity log uses the list's words.
+    cluster.server.delete_secret("source", "api-key");
+    let index = harness
+        .state()
+        .state
+        .spec
+        .as_ref()
+        .unwrap()
+        .entries
+        .iter()
+        .position(|e| e.name == "api-key")
+        .unwrap();
+    settle(&mut harness, |app| app.state.rows[index].state() == State::Missing);
+    let log: Vec<String> = harness.state().state.log.iter().map(|l| l.text.clone()).collect();
+    assert!(log.iter().any(|l| l == "api-key: missing (was needs a fix)"), "{log:?}");
     cluster.assert_value_free();
 }
