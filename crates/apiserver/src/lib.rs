@@ -19,6 +19,7 @@
 //! | `reply` | content negotiation, Tables, Status bodies |
 //! | `protobuf` | the OpenAPI documents kubectl reads and the protobuf objects it sends |
 //! | `state` | users, objects, history (compacted) |
+//! | `reconcile` | a small External Secrets reconciler (the Kubernetes provider, others given) |
 //! | `machinery` | with the `test-machinery` feature only: records, faults, expiry, pauses |
 
 mod eso;
@@ -27,6 +28,7 @@ mod json;
 mod machinery;
 mod namespaces;
 mod protobuf;
+mod reconcile;
 mod reply;
 mod route;
 mod secrets;
@@ -49,6 +51,7 @@ pub use eso::GROUP as ESO_GROUP;
 use json::JsonPath;
 #[cfg(feature = "test-machinery")]
 pub use machinery::{Fault, Record};
+pub use reconcile::{Fetch, KubernetesOnly, Reconciler, source_namespace};
 pub use state::{Rule, User};
 use state::{Shared, lock, publish, stamp};
 

@@ -1,17 +1,14 @@
-//! A small stand-in for the External Secrets Operator: it reads ExternalSecrets from the test
-//! API server, fetches their values from moto's Secrets Manager (reading values is its job,
-//! never Greenlight's), writes the target Secrets with ESO's managed label, and keeps each
-//! ExternalSecret's Ready condition and Warning Events as ESO does, with the same words.
-//!
-//! It syncs an ExternalSecret when it first sees it, when its spec, labels or annotations
-//! change (a `force-sync` annotation), and then every `refresh`; after a failure it retries
-//! after `retry`, as ESO's requeue does.
+//! The suite's External Secrets stand-in: the API server's reconciler
+//! ([`greenlight_apiserver::Reconciler`], which `greenlight demo` runs too) with more
+//! providers: moto's Secrets Manager (reading values is its job, never Greenlight's) and the
+//! fake Secret Manager, Doppler, Vault and Key Vault, each with its provider's error words.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use futures::future::BoxFuture;
+use greenlight_apiserver::{Fetch, Reconciler};
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
 
 use super::apiserver::ServerHandle;
 use super::backends::Held;
@@ -26,13 +23,7 @@ pub struct Sources {
 
 /// The running stand-in; dropping it stops it.
 pub struct EsoStandIn {
-    task: JoinHandle<()>,
-}
-
-impl Drop for EsoStandIn {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _reconciler: Reconciler,
 }
 
 impl EsoStandIn {
@@ -53,18 +44,13 @@ impl EsoStandIn {
         refresh: Duration,
         retry: Duration,
     ) -> Self {
-        let task = tokio::spawn(run(server, sources, refresh, retry));
-        Self { task }
+        Self { _reconciler: Reconciler::start(server, Arc::new(sources), refresh, retry) }
     }
 
     /// Waits until every ExternalSecret on `server` has been reconciled once.
     pub async fn settled(server: &ServerHandle) {
         for _ in 0..300 {
-            if server
-                .customs("externalsecrets")
-                .iter()
-                .all(|es| !es["status"]["conditions"].is_null())
-            {
+            if Reconciler::settled(server) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -97,118 +83,30 @@ async fn client(endpoint: &str, region: &str) -> aws_sdk_secretsmanager::Client 
     aws_sdk_secretsmanager::Client::from_conf(config)
 }
 
-struct Seen {
-    fingerprint: String,
-    at: Instant,
-    ok: bool,
-}
-
-async fn run(server: ServerHandle, sources: Sources, refresh: Duration, retry: Duration) {
-    let mut seen: HashMap<(String, String), Seen> = HashMap::new();
-    loop {
-        for plural in ["clustersecretstores", "secretstores"] {
-            for store in server.customs(plural) {
-                if store["status"].is_null() {
-                    let ns = store["metadata"]["namespace"].as_str().unwrap_or_default();
-                    let name = store["metadata"]["name"].as_str().unwrap_or_default();
-                    server.set_status(plural, ns, name, json!({"capabilities": "ReadWrite", "conditions": [{"type": "Ready", "status": "True", "reason": "Valid", "message": "store validated"}]}));
-                }
+impl Fetch for Sources {
+    fn fetch<'a>(
+        &'a self,
+        provider: &'a Value,
+        es: &'a Value,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, String>> {
+        Box::pin(async move {
+            if provider["aws"].is_null() {
+                fetch_fake(self, provider, es)
+            } else {
+                fetch_aws(self, provider, es).await
             }
-        }
-        for es in server.customs("externalsecrets") {
-            let ns = es["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
-            let name = es["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-            let fingerprint =
-                json!([es["spec"], es["metadata"]["annotations"], es["metadata"]["labels"]])
-                    .to_string();
-            let due = match seen.get(&(ns.clone(), name.clone())) {
-                None => true,
-                Some(last) => {
-                    last.fingerprint != fingerprint
-                        || last.at.elapsed() >= if last.ok { refresh } else { retry }
-                }
-            };
-            if !due {
-                continue;
-            }
-            let ok = sync(&server, &sources, &es, &ns, &name).await;
-            seen.insert((ns, name), Seen { fingerprint, at: Instant::now(), ok });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        })
     }
 }
 
-/// One reconcile; true when synced.
-async fn sync(server: &ServerHandle, sources: &Sources, es: &Value, ns: &str, name: &str) -> bool {
-    match fetch(server, sources, es, ns).await {
-        Ok(data) => {
-            let target = es["spec"]["target"]["name"].as_str().unwrap_or(name);
-            server.write_secret(
-                ns,
-                target,
-                &data,
-                json!({"reconcile.external-secrets.io/managed": "true"}),
-            );
-            let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-            server.set_status("externalsecrets", ns, name, json!({
-                "binding": {"name": target},
-                "refreshTime": now,
-                "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced", "message": "secret synced"}],
-            }));
-            true
-        }
-        Err(message) => {
-            let mut status = es["status"].clone();
-            if !status.is_object() {
-                status = json!({});
-            }
-            status["conditions"] = json!([{"type": "Ready", "status": "False", "reason": "SecretSyncedError", "message": "could not get secret data from provider"}]);
-            server.set_status("externalsecrets", ns, name, status);
-            server.record_event(ns, "ExternalSecret", name, "Warning", "UpdateFailed", &message);
-            false
-        }
-    }
-}
-
-/// The target's data, or the Warning message ESO would record.
-async fn fetch(
-    server: &ServerHandle,
+/// Values from moto's Secrets Manager, with its error words.
+async fn fetch_aws(
     sources: &Sources,
+    provider: &Value,
     es: &Value,
-    ns: &str,
 ) -> Result<Vec<(String, String)>, String> {
-    let store_ref = &es["spec"]["secretStoreRef"];
-    let kind = store_ref["kind"].as_str().unwrap_or("SecretStore");
-    let store_name = store_ref["name"].as_str().unwrap_or_default();
-    let (plural, store_ns) = if kind == "ClusterSecretStore" {
-        ("clustersecretstores", "")
-    } else {
-        ("secretstores", ns)
-    };
-    let first_key =
-        es["spec"]["data"][0]["remoteRef"]["key"].as_str().unwrap_or_default().to_owned();
     let prefix =
         |i: usize, key: &str| format!("error processing spec.data[{i}] (key: {key}), err: ");
-    let Some(store) = server.custom(plural, store_ns, store_name) else {
-        return Err(format!(
-            "{}could not get {kind} \"{store_name}\", {kind}.external-secrets.io \"{store_name}\" not found",
-            prefix(0, &first_key)
-        ));
-    };
-    let ready = store["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-        .is_some_and(|c| c["status"] == "True");
-    if !ready {
-        return Err(format!("{}{kind} \"{store_name}\" is not ready", prefix(0, &first_key)));
-    }
-    let provider = &store["spec"]["provider"];
-    if !provider["kubernetes"].is_null() {
-        return fetch_source_namespace(server, provider, es);
-    }
-    if provider["aws"].is_null() {
-        return fetch_fake(sources, provider, es);
-    }
     let region = provider["aws"]["region"].as_str().unwrap_or("us-east-1");
     let client = client(sources.moto.as_deref().unwrap_or_default(), region).await;
     let mut data = Vec::new();
@@ -229,32 +127,6 @@ async fn fetch(
                 });
             }
         }
-    }
-    Ok(data)
-}
-
-/// Values from Secrets in the Kubernetes provider's `remoteNamespace`, with its error words.
-fn fetch_source_namespace(
-    server: &ServerHandle,
-    provider: &Value,
-    es: &Value,
-) -> Result<Vec<(String, String)>, String> {
-    use base64::Engine;
-    let namespace = provider["kubernetes"]["remoteNamespace"].as_str().unwrap_or("default");
-    let mut data = Vec::new();
-    for (i, item) in es["spec"]["data"].as_array().cloned().unwrap_or_default().iter().enumerate() {
-        let key = item["remoteRef"]["key"].as_str().unwrap_or_default();
-        let property = item["remoteRef"]["property"].as_str().unwrap_or("value");
-        let prefix = format!("error processing spec.data[{i}] (key: {key}), err: ");
-        let Some(secret) = server.secret(namespace, key) else {
-            return Err(format!("{prefix}secrets \"{key}\" not found"));
-        };
-        let encoded = secret["data"][property].as_str().ok_or(format!(
-            "{prefix}property {property} does not exist in data of secret \"{key}\""
-        ))?;
-        let value = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_default();
-        let secret_key = item["secretKey"].as_str().unwrap_or_default().to_owned();
-        data.push((secret_key, String::from_utf8_lossy(&value).into_owned()));
     }
     Ok(data)
 }
