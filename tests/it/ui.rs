@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use greenlight::commands::{self, CommandKind, Shell};
 use greenlight::detect::State;
+use greenlight::spec::Platform;
 use greenlight::ui::actions::label;
 use greenlight::ui::{AppOptions, GreenlightApp};
 
@@ -827,4 +829,54 @@ fn one_cause_is_told_once_with_the_row_to_fix_first() {
     let log: Vec<String> = harness.state().state.log.iter().map(|l| l.text.clone()).collect();
     assert!(log.iter().any(|l| l == "api-key: missing (was needs a fix)"), "{log:?}");
     cluster.assert_value_free();
+}
+
+#[test]
+fn the_sandbox_walks_a_delivery_chain_to_green() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let path = example("doppler-eso.json").unwrap();
+    let spec = greenlight::spec::load(&path).unwrap();
+    let sandbox = runtime.block_on(greenlight::sandbox::Sandbox::start(&spec, dir.path())).unwrap();
+    assert!(sandbox.label().contains("standing in for Doppler"), "{}", sandbox.label());
+    let options = AppOptions {
+        spec: Some(path),
+        kubeconfig: Some(sandbox.kubeconfig().to_owned()),
+        sandbox: Some(sandbox.label()),
+    };
+    let mut harness = app(&runtime, options);
+    let index = |app: &GreenlightApp, name: &str| {
+        app.state.spec.as_ref().unwrap().entries.iter().position(|e| e.name == name).unwrap()
+    };
+    settle(&mut harness, |app| {
+        app.state.rows[index(app, "DATABASE_URL")].state() == State::Missing
+    });
+    // The operator's commands, as the window writes them: the value into the sandbox's values
+    // namespace, then Sync now.
+    let run = |app: &GreenlightApp, name: &str, kind: CommandKind, input: &str| {
+        let entry = &app.state.spec.as_ref().unwrap().entries[index(app, name)];
+        let target = app.state.command_target(Platform::Kubernetes);
+        let text = commands::for_entry(entry, Platform::Kubernetes, &target, Shell::Posix)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.kind == kind)
+            .unwrap()
+            .text;
+        assert!(!text.contains("doppler "), "the sandbox stands in for Doppler: {text}");
+        let mut command = std::process::Command::new("bash");
+        command.arg("-c").arg(&text).stdin(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "{text}");
+    };
+    for (name, input) in [("DATABASE_URL", "postgres://demo\n"), ("JWT_SECRET", "")] {
+        run(harness.state(), name, CommandKind::Create, input);
+        run(harness.state(), name, CommandKind::Sync, "");
+    }
+    settle(&mut harness, |app| {
+        ["DATABASE_URL", "JWT_SECRET"]
+            .iter()
+            .all(|n| app.state.rows[index(app, n)].state() == State::Present)
+    });
 }

@@ -44,8 +44,12 @@ impl GreenlightApp {
 
     /// A spec was read: show it and check it. A file is watched for edits and remembered; a
     /// bundled example is neither.
-    fn spec_loaded(&mut self, path: PathBuf, spec: SecretSpec, bundled: bool) {
+    fn spec_loaded(&mut self, path: PathBuf, mut spec: SecretSpec, bundled: bool) {
         self.state.path_entry = None;
+        // In the sandbox, delivered values are kept in its values namespace.
+        if self.state.sandbox.is_some() {
+            crate::sandbox::stand_in(&mut spec);
+        }
         let reloaded = self.state.spec_path.as_ref() == Some(&path) && self.state.spec.is_some();
         self.state.set_spec(path.clone(), spec, !bundled);
         self.state.note(match (reloaded, bundled) {
