@@ -2,9 +2,9 @@
 //! Secrets answer, the target Secrets' rows) in, each hop's state and the value's row out.
 //! Pure: nothing here asks anything, so every hop combination is a table test.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use super::super::kubernetes::eso::{Answer, Api, Cause, External};
+use super::super::kubernetes::eso::{Answer, Api, Cause, External, Scope, StoreRow};
 use super::super::kubernetes::wire::ProbeError;
 use super::super::{CheckOutcome, Presence};
 use super::{Hop, HopKind, HopState, Shared};
@@ -12,7 +12,7 @@ use crate::backends::{BackendError, Finding};
 use crate::commands::CommandKind;
 use crate::diagnose::{Fix, Hint};
 use crate::spec::{
-    Delivered, DeliveryTarget, FeatureSet, Provider, SecretEntry, SecretSpec, Source, StoreKind,
+    Delivered, DeliveryTarget, FeatureSet, Provider, SecretEntry, SecretSpec, Source, StoreRef,
 };
 
 /// Everything known about one value's chain in this round.
@@ -221,32 +221,16 @@ impl Chain<'_> {
     fn store_hops(&self, needed: &[&DeliveryTarget]) -> Vec<Hop> {
         let Some(delivery) = &self.spec.delivery else { return Vec::new() };
         let store = &delivery.store;
-        let scopes: Vec<String> = match store.kind {
-            StoreKind::ClusterSecretStore => vec![String::new()],
-            StoreKind::SecretStore => {
-                let set: BTreeSet<String> = needed.iter().map(|t| t.namespace.clone()).collect();
-                set.into_iter().collect()
-            }
-        };
+        let scopes = Scope::all(store.kind, needed.iter().map(|t| t.namespace.clone()));
         scopes
             .into_iter()
-            .map(|ns| {
-                let location = if ns.is_empty() {
-                    format!("{} {}", store.kind.as_str(), store.name)
-                } else {
-                    format!("{} {ns}/{}", store.kind.as_str(), store.name)
+            .map(|scope| {
+                let location = match &scope {
+                    Scope::Cluster => format!("{} {}", store.kind.as_str(), store.name),
+                    Scope::Namespace(ns) => format!("{} {ns}/{}", store.kind.as_str(), store.name),
                 };
-                let (state, detail) = match self.eso.map(|a| (&a.api, a.stores.get(&ns))) {
-                    Some((Ok(Api::Served { .. }), Some(Ok(Some(row))))) => {
-                        let ready = row.get("ready").map_or("", String::as_str);
-                        let reason = row.get("status").map_or("", String::as_str);
-                        match (ready, reason) {
-                            ("True", "ValidationUnknown") => (HopState::NotProven, Some("ready, but its provider could not prove the credentials work (ValidationUnknown)".to_owned())),
-                            ("True", _) => (HopState::Ok, Some("valid".to_owned())),
-                            ("False", _) => (HopState::Failing, Some(format!("not ready ({}): it cannot reach or log in to its backend; `kubectl describe {} {}` shows why", printable_reason(reason), store.kind.plural(), store.name))),
-                            _ => (HopState::Waiting, Some("not validated yet: is the External Secrets controller running?".to_owned())),
-                        }
-                    }
+                let (state, detail) = match self.eso.map(|a| (&a.api, a.stores.get(&scope))) {
+                    Some((Ok(Api::Served { .. }), Some(Ok(Some(row))))) => store_state(row, store),
                     Some((Ok(Api::Served { .. }), Some(Ok(None)))) => (HopState::Missing, Some("does not exist; it comes with the deployment's External Secrets configuration".to_owned())),
                     Some((_, Some(Err(ProbeError::Forbidden { .. })))) => (
                         HopState::Forbidden,
@@ -502,6 +486,33 @@ fn reader_role() -> Hint {
     )
 }
 
+/// A store's hop from its Ready condition.
+fn store_state(row: &StoreRow, store: &StoreRef) -> (HopState, Option<String>) {
+    match (row.ready.as_str(), row.reason.as_str()) {
+        ("True", "ValidationUnknown") => (
+            HopState::NotProven,
+            Some(
+                "ready, but its provider could not prove the credentials work (ValidationUnknown)"
+                    .to_owned(),
+            ),
+        ),
+        ("True", _) => (HopState::Ok, Some("valid".to_owned())),
+        ("False", reason) => (
+            HopState::Failing,
+            Some(format!(
+                "not ready ({}): it cannot reach or log in to its backend; `kubectl describe {} {}` shows why",
+                printable_reason(reason),
+                store.kind.plural(),
+                store.name
+            )),
+        ),
+        _ => (
+            HopState::Waiting,
+            Some("not validated yet: is the External Secrets controller running?".to_owned()),
+        ),
+    }
+}
+
 /// Whose missing key stops an ExternalSecret, from the key its Warning names.
 enum Blame {
     /// This value's.
@@ -648,8 +659,9 @@ mod tests {
 
     use std::path::Path;
 
+    use std::collections::BTreeSet;
+
     use super::*;
-    use crate::detect::kubernetes::wire::TableRow;
 
     const SPEC: &str = r"
 version: 1
@@ -732,11 +744,9 @@ targets:
         let targets = BTreeMap::from([(("app".to_owned(), "app-secrets".to_owned()), 7)]);
         let answers: BTreeMap<usize, CheckOutcome> =
             seen.secret.clone().map(|p| (7, CheckOutcome::now(p))).into_iter().collect();
-        let row = |ready: &str, reason: &str| {
-            TableRow::from([
-                ("ready".to_owned(), ready.to_owned()),
-                ("status".to_owned(), reason.to_owned()),
-            ])
+        let row = |ready: &str, reason: &str| StoreRow {
+            ready: ready.to_owned(),
+            reason: reason.to_owned(),
         };
         let answer = Answer {
             api: seen.api.clone(),
@@ -749,7 +759,7 @@ targets:
                     } else {
                         Ok(Some(row(ready, reason)))
                     };
-                    (String::new(), answer)
+                    (Scope::Cluster, answer)
                 })
                 .into_iter()
                 .collect(),

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::session::Session;
-use super::wire::{self, ProbeError, TableRow};
+use super::wire::{self, ProbeError};
 use super::{KubernetesProbe, session};
 use crate::spec::{StoreKind, StoreRef};
 
@@ -166,9 +166,8 @@ pub(crate) fn failing_key(message: &str) -> Option<String> {
 pub(crate) struct Answer {
     /// Which API is served, or why that is not known (not connected, refused, ...).
     pub api: Result<Api, ProbeError>,
-    /// The store's printer columns, per namespace (`""` for a ClusterSecretStore); `None`
-    /// when it does not exist.
-    pub stores: BTreeMap<String, Result<Option<TableRow>, ProbeError>>,
+    /// The store's printer columns, per scope; `None` when it does not exist.
+    pub stores: BTreeMap<Scope, Result<Option<StoreRow>, ProbeError>>,
     /// Each ExternalSecret; `None` when it does not exist.
     pub externals: BTreeMap<(String, String), Result<Option<External>, ProbeError>>,
     /// Per namespace, the names of the Secrets ESO manages there.
@@ -310,34 +309,61 @@ async fn ask_managed(
     managed.into_iter().collect()
 }
 
-/// The spec's store: once for a ClusterSecretStore (scope `""`), per namespace otherwise.
+/// Where a store lives: the cluster (a ClusterSecretStore) or one namespace (a SecretStore).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Scope {
+    /// Cluster-wide.
+    Cluster,
+    /// In this namespace.
+    Namespace(String),
+}
+
+impl Scope {
+    /// Where a store of `kind` is looked for: once for the cluster, or in each namespace.
+    pub(crate) fn all(kind: StoreKind, namespaces: impl IntoIterator<Item = String>) -> Vec<Self> {
+        match kind {
+            StoreKind::ClusterSecretStore => vec![Scope::Cluster],
+            StoreKind::SecretStore => {
+                let set: BTreeSet<String> = namespaces.into_iter().collect();
+                set.into_iter().map(Scope::Namespace).collect()
+            }
+        }
+    }
+}
+
+/// A store's printer columns: its Ready condition and the condition's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoreRow {
+    /// `True`, `False`, or empty when never validated.
+    pub ready: String,
+    /// E.g. `Valid`, `ValidationUnknown`, `InvalidProviderConfig`.
+    pub reason: String,
+}
+
+/// The spec's store: once for a ClusterSecretStore, per namespace otherwise.
 async fn ask_stores(
     client: &kube::Client,
     store: &StoreRef,
     version: &str,
     namespaces: &BTreeSet<&String>,
     timeout: std::time::Duration,
-) -> BTreeMap<String, Result<Option<TableRow>, ProbeError>> {
-    let scopes: Vec<String> = match store.kind {
-        StoreKind::ClusterSecretStore => vec![String::new()],
-        StoreKind::SecretStore => namespaces.iter().map(|ns| (*ns).clone()).collect(),
-    };
-    let stores = futures::future::join_all(scopes.into_iter().map(|ns| async move {
-        let path = if ns.is_empty() {
-            wire::path_of(&["apis", GROUP, version, store.kind.plural(), &store.name])
-        } else {
-            wire::path_of(&[
-                "apis",
-                GROUP,
-                version,
-                "namespaces",
-                &ns,
-                store.kind.plural(),
-                &store.name,
-            ])
+) -> BTreeMap<Scope, Result<Option<StoreRow>, ProbeError>> {
+    let scopes = Scope::all(store.kind, namespaces.iter().map(|ns| (*ns).clone()));
+    let stores = futures::future::join_all(scopes.into_iter().map(|scope| async move {
+        let (plural, name) = (store.kind.plural(), store.name.as_str());
+        let path = match &scope {
+            Scope::Cluster => wire::path_of(&["apis", GROUP, version, plural, name]),
+            Scope::Namespace(ns) => {
+                wire::path_of(&["apis", GROUP, version, "namespaces", ns, plural, name])
+            }
         };
-        let row = wire::table_row(client, &path, store.kind.plural(), timeout).await;
-        (ns, row)
+        let row = wire::table_row(client, &path, plural, timeout).await.map(|row| {
+            row.map(|row| StoreRow {
+                ready: row.get("ready").cloned().unwrap_or_default(),
+                reason: row.get("status").cloned().unwrap_or_default(),
+            })
+        });
+        (scope, row)
     }))
     .await;
     stores.into_iter().collect()
