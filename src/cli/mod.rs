@@ -577,6 +577,12 @@ fn run_demo(
         crate::sandbox::CONTEXT
     );
     if headless {
+        if loaded.delivery.is_some() {
+            eprintln!(
+                "Values go into namespace {} (`greenlight commands` and `check` still name the spec's own backends; the window uses the sandbox's).",
+                crate::sandbox::VALUES_NAMESPACE
+            );
+        }
         eprintln!("Running without a window; Ctrl-C stops the sandbox.");
         runtime.block_on(stopped());
         drop(sandbox);
