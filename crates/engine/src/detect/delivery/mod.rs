@@ -25,12 +25,14 @@ use crate::backends::{Asked, BackendError, Context};
 use crate::spec::{DeliveryTarget, FeatureSet, Provider, SecretEntry, SecretSpec};
 use futures::future::BoxFuture;
 
+mod direct;
 mod judge;
 mod root;
 
 pub use root::{RootCause, Shared, root_cause};
 
-use judge::{Chain, direct_outcome};
+use direct::direct_outcome;
+use judge::Chain;
 
 /// One hop of a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
