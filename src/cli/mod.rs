@@ -140,6 +140,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
+    /// Exit 3 when a required value is past the spec's `rotate_every` (by its backend's
+    /// last-change time), as when it is missing.
+    #[arg(long)]
+    fail_on_due: bool,
 }
 
 /// Where to check or point commands: platform, kubeconfig and context, AWS profile and region.
@@ -381,6 +385,10 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     let mut report = CheckReport::build(&spec, &selection, &outcomes, &writing);
     report.connection = connection;
     print_report(&report, args.format);
+    let due = report.secrets.iter().any(|r| r.blocks_readiness && r.due == Some(true));
+    if args.fail_on_due && due && exit_of(&report) == Exit::Ready {
+        return Ok(Exit::Missing);
+    }
     Ok(exit_of(&report))
 }
 

@@ -827,3 +827,42 @@ async fn pasted_commands_work_with_environment_credentials_and_no_config_file() 
     assert_eq!(code, Some(0), "{report:#}");
     moto.assert_value_free();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_past_rotate_every_is_due_by_its_metadata_alone() {
+    let mut moto = Moto::start().await;
+    let spec = write(
+        &moto,
+        "version: 1
+deployment: ages
+platforms: [aws]
+defaults: { aws: { region: us-east-1, service: secrets-manager }, rotate_every: 90d }
+secrets:
+  - { name: fresh-token, description: Changed just now }
+  - { name: old-token, description: Rotated every second here, rotate_every: 1s }
+  - { name: old-param, description: A parameter, rotate_every: 1s, aws: { service: parameter-store, name: /ages/old-param } }
+",
+    );
+    moto.seed_secret("us-east-1", "fresh-token", "age-value-701").await;
+    moto.seed_secret("us-east-1", "old-token", "age-value-702").await;
+    moto.seed_parameter("us-east-1", "/ages/old-param", "SecureString", "age-value-703").await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (code, report) = check(&moto, &[&spec]).await;
+    assert_eq!(code, Some(0), "due does not change readiness: {report:#}");
+    let fresh = row(&report, "fresh-token");
+    assert!(fresh["changed_at"].as_str().is_some_and(|at| at.starts_with("20")), "{fresh:#}");
+    assert_eq!(fresh["due"], false, "{fresh:#}");
+    assert_eq!(fresh["rotate_every"], "90d", "{fresh:#}");
+    for name in ["old-token", "old-param"] {
+        let old = row(&report, name);
+        assert_eq!(old["due"], true, "{old:#}");
+        let advice = hints(old);
+        assert!(advice.contains("Due for rotation") && advice.contains("aws "), "{advice}");
+    }
+    let (code, _) = check(&moto, &["--fail-on-due", &spec]).await;
+    assert_eq!(code, Some(3), "--fail-on-due makes a due value fail the check");
+    let (_, text, _) =
+        moto.greenlight(&["check", "--platform", "aws", "--profile", "moto", &spec]).await;
+    assert!(text.contains("due for rotation: last changed"), "{text}");
+    moto.assert_value_free();
+}

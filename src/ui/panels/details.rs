@@ -112,6 +112,30 @@ fn placement_ui(ui: &mut egui::Ui, entry: &SecretEntry, platform: Platform) {
     });
 }
 
+/// When the value last changed (from its backend's metadata), and whether it is due for
+/// rotation by the spec's `rotate_every`.
+fn age_ui(ui: &mut egui::Ui, entry: &SecretEntry, outcome: &CheckOutcome) {
+    let changed = outcome.changed_at.map(|at| humantime::format_rfc3339_seconds(at).to_string());
+    let due = crate::report::due(entry, outcome, std::time::SystemTime::now());
+    match (changed, due, entry.rotate_every) {
+        (Some(at), Some(true), Some(every)) => {
+            let color = state_color(State::Wrong, ui.visuals().dark_mode);
+            let every = crate::report::period(every);
+            let text = format!(
+                "⚠ Due for rotation: last changed {at}; rotate every {every} (the Rotate command is below)"
+            );
+            ui.label(RichText::new(text).color(color));
+        }
+        (Some(at), _, _) => {
+            ui.label(format!("Value last changed {at} (from the backend's metadata)"));
+        }
+        (None, _, Some(_)) if outcome.presence == crate::detect::Presence::Present => {
+            ui.label("Age not known: the backend keeps no last-change time Greenlight can read without the value.");
+        }
+        _ => {}
+    }
+}
+
 /// What was found, whether it is stale, and the hints with their fix commands.
 fn diagnosis_ui(
     ui: &mut egui::Ui,
@@ -131,6 +155,7 @@ fn diagnosis_ui(
     if !outcome.hops.is_empty() {
         chain_ui(ui, &outcome.hops);
     }
+    age_ui(ui, entry, outcome);
     if let Some(write) = &outcome.write {
         let (symbol, state) = match write.can_create {
             Permission::Yes => ("✔", State::Present),

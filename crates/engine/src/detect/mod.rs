@@ -161,6 +161,10 @@ pub struct CheckOutcome {
     /// For a delivered value: each hop of its chain (backend, operator, store, and per target
     /// the ExternalSecret and the Secret), in order.
     pub hops: Vec<delivery::Hop>,
+    /// When the value last changed, where the backend says so without a value (AWS
+    /// `LastChangedDate`/`LastModifiedDate`, a version's creation time); `None` where it cannot
+    /// be known value-free (a Kubernetes Secret keeps no such time).
+    pub changed_at: Option<SystemTime>,
 }
 
 /// Whether the operator may create (and replace) a secret where it must live, asked without
@@ -206,7 +210,14 @@ impl CheckOutcome {
             stale: None,
             write: None,
             hops: Vec::new(),
+            changed_at: None,
         }
+    }
+
+    /// With when the value last changed.
+    pub fn changed_at(mut self, at: Option<SystemTime>) -> Self {
+        self.changed_at = at;
+        self
     }
 
     /// With these hints.
@@ -228,6 +239,7 @@ impl CheckOutcome {
             && self.stale == other.stale
             && self.write == other.write
             && self.hops == other.hops
+            && self.changed_at == other.changed_at
     }
 
     /// Whether the operator still has to create or fix the secret.

@@ -314,6 +314,7 @@ fn keep_last_known(previous: Option<&CheckOutcome>, fresh: CheckOutcome) -> Chec
                 stale: Some(format!("last known state; {reason}")),
                 write: last.write.clone(),
                 hops: last.hops.clone(),
+                changed_at: last.changed_at,
             }
         }
         _ => fresh,

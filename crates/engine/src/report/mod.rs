@@ -75,6 +75,16 @@ pub struct ReportRow {
     /// For a value delivered by External Secrets: each hop of its chain with its own state.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hops: Vec<crate::detect::delivery::Hop>,
+    /// When the value last changed (RFC 3339), where its backend says so without a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
+    /// The spec's rotation period for it, e.g. `90days`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotate_every: Option<String>,
+    /// With `rotate_every`, for a present value: whether it last changed longer ago; absent
+    /// when its age cannot be known value-free.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<bool>,
 }
 
 /// One piece of advice as the report shows it.
@@ -136,6 +146,27 @@ impl CheckReport {
                 can_create: outcome.write.as_ref().map(|w| w.can_create),
                 can_create_reason: outcome.write.as_ref().map(|w| w.reason.clone()),
                 hops: outcome.hops.clone(),
+                changed_at: outcome
+                    .changed_at
+                    .map(|at| humantime::format_rfc3339_seconds(at).to_string()),
+                rotate_every: entry.rotate_every.map(period),
+                due: due(entry, outcome, std::time::SystemTime::now()),
+            })
+            .map(|mut row| {
+                if row.due == Some(true) {
+                    let hint = Hint::entry(
+                        format!(
+                            "Due for rotation: it last changed {}, and the spec says rotate every {}. Replace it in place:",
+                            row.changed_at.as_deref().unwrap_or("long ago"),
+                            row.rotate_every.as_deref().unwrap_or_default()
+                        ),
+                        crate::commands::CommandKind::Rotate,
+                    );
+                    if let Some(entry) = spec.entries.iter().find(|e| e.name == row.name) {
+                        row.hints.extend(written(&[hint], entry, selection, writing));
+                    }
+                }
+                row
             })
             .collect();
         let progress = Progress::of(spec, selection, outcomes.iter().map(Some));
@@ -213,6 +244,20 @@ impl CheckReport {
                 if let Some(stale) = &row.stale {
                     put!(out, "      (stale: {})", one_line(stale));
                 }
+                match (&row.changed_at, row.due, &row.rotate_every) {
+                    (Some(at), Some(true), Some(every)) => {
+                        put!(
+                            out,
+                            "      due for rotation: last changed {at}, rotate every {every}"
+                        );
+                    }
+                    (Some(at), _, _) => put!(out, "      last changed {at}"),
+                    (None, _, Some(_)) if row.state == State::Present => put!(
+                        out,
+                        "      age not known: the backend keeps no last-change time Greenlight can read without the value"
+                    ),
+                    _ => {}
+                }
                 if let (Some(can), Some(reason)) = (row.can_create, &row.can_create_reason) {
                     put!(out, "      can create: {}: {}", can.as_str(), one_line(reason));
                 }
@@ -281,11 +326,21 @@ impl CheckReport {
                     .can_create
                     .zip(row.can_create_reason.as_deref())
                     .map(|(can, why)| format!("can create: {} ({why})", can.as_str()));
-                let detail = [row.detail.as_deref(), row.stale.as_deref(), can_create.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let age = match (&row.changed_at, row.due) {
+                    (Some(at), Some(true)) => Some(format!("due for rotation (last changed {at})")),
+                    (Some(at), _) => Some(format!("last changed {at}")),
+                    _ => None,
+                };
+                let detail = [
+                    row.detail.as_deref(),
+                    row.stale.as_deref(),
+                    can_create.as_deref(),
+                    age.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
                 let stale = if row.stale.is_some() { " *(stale)*" } else { "" };
                 put!(
                     out,
@@ -312,6 +367,32 @@ impl CheckReport {
         }
         groups
     }
+}
+
+/// A rotation period as a spec writes it: `90d`, `12h`, `30m` or `45s`.
+pub fn period(every: std::time::Duration) -> String {
+    let secs = every.as_secs();
+    match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// With a rotation period, for a present value whose backend says when it last changed:
+/// whether that is longer ago than the period.
+pub fn due(
+    entry: &SecretEntry,
+    outcome: &CheckOutcome,
+    now: std::time::SystemTime,
+) -> Option<bool> {
+    let every = entry.rotate_every?;
+    if outcome.presence != crate::detect::Presence::Present {
+        return None;
+    }
+    let changed = outcome.changed_at?;
+    Some(now.duration_since(changed).is_ok_and(|age| age > every))
 }
 
 /// `hints` with their fixes written for `writing`'s shell and target. A fix that cannot be

@@ -169,6 +169,8 @@ pub struct SecretEntry {
     pub generate: Generate,
     /// For a value delivered by External Secrets: where it lives and where it goes.
     pub delivered: Option<Delivered>,
+    /// How often the value should be replaced, when the spec says.
+    pub rotate_every: Option<std::time::Duration>,
 }
 
 /// How delivered values reach the cluster.

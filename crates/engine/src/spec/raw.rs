@@ -63,6 +63,8 @@ pub(crate) struct RawDefaults {
     /// AWS defaults.
     #[serde(default)]
     pub aws: RawAwsDefaults,
+    /// How often every value should be replaced, e.g. `90d`, unless an entry says.
+    pub rotate_every: Option<String>,
 }
 
 /// Kubernetes defaults.
@@ -164,6 +166,10 @@ pub(crate) struct RawEntry {
     pub aws: Option<RawAwsPlacement>,
     /// How the create command makes a random value, for `provided_by: generated`.
     pub generate: Option<RawGenerate>,
+    /// How often the value should be replaced, e.g. `90d` or `12h`: once its backend says it
+    /// last changed longer ago, the row says "due for rotation" (readiness is unchanged unless
+    /// `check --fail-on-due`). Falls back to `defaults.rotate_every`.
+    pub rotate_every: Option<String>,
 }
 
 /// A backend holding delivered values: its `kind`, and the fields that kind takes (each
@@ -270,6 +276,10 @@ pub(crate) struct RawValue {
     pub docs: Option<String>,
     /// How the create command makes a random value, for `provided_by: generated`.
     pub generate: Option<RawGenerate>,
+    /// How often the value should be replaced, e.g. `90d` or `12h`: once its backend says it
+    /// last changed longer ago, the row says "due for rotation" (readiness is unchanged unless
+    /// `check --fail-on-due`). Falls back to `defaults.rotate_every`.
+    pub rotate_every: Option<String>,
     /// The vendor's command that creates this value instead (e.g. `make seed-secrets`).
     pub create_with: Option<String>,
 }

@@ -255,6 +255,14 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
         entries.push(resolved);
     }
     credential_first(delivered.delivery.as_ref(), &mut entries, p);
+    let rotate_every = raw
+        .defaults
+        .rotate_every
+        .as_deref()
+        .and_then(|every| rotation(every, "defaults.rotate_every", p));
+    for entry in entries.iter_mut().filter(|e| e.rotate_every.is_none()) {
+        entry.rotate_every = rotate_every;
+    }
 
     SecretSpec {
         source: p.file.to_owned(),
@@ -286,6 +294,22 @@ fn unique_values(raw: &RawSpec, p: &mut Problems<'_>) -> HashMap<String, String>
         }
     }
     first_seen
+}
+
+/// A rotation period such as `90d` or `12h`, or a problem at `at`.
+fn rotation(every: &str, at: &str, p: &mut Problems<'_>) -> Option<std::time::Duration> {
+    match humantime::parse_duration(every.trim()) {
+        Ok(period) if !period.is_zero() => Some(period),
+        Ok(_) | Err(_) => {
+            p.value(
+                at,
+                "rotate-every",
+                format!("`{every}` is not a rotation period"),
+                "write a period such as `90d`, `30d` or `12h`".to_owned(),
+            );
+            None
+        }
+    }
 }
 
 /// The store's credential names a plain entry, which is moved to the top of the list: when
@@ -428,6 +452,7 @@ pub(super) struct Common<'r> {
     pub when: &'r Option<super::raw::FeatureList>,
     pub docs: &'r Option<String>,
     pub generate: &'r Option<super::raw::RawGenerate>,
+    pub rotate_every: &'r Option<String>,
 }
 
 impl<'r> Common<'r> {
@@ -440,6 +465,7 @@ impl<'r> Common<'r> {
             when: &entry.when,
             docs: &entry.docs,
             generate: &entry.generate,
+            rotate_every: &entry.rotate_every,
         }
     }
 }
@@ -513,6 +539,10 @@ fn resolve_common(
         aws: None,
         generate: resolve_generate(entry, path, p),
         delivered: None,
+        rotate_every: entry
+            .rotate_every
+            .as_deref()
+            .and_then(|every| rotation(every, &key_path(path, "rotate_every"), p)),
     }
 }
 

@@ -78,6 +78,7 @@ pub(super) fn secret_outcome(
         .with_hints(vec![hints::no_current_value()]);
     }
     key_outcome(placement, meta.kms_key.as_deref(), "alias/aws/secretsmanager")
+        .changed_at(meta.changed)
 }
 
 pub(super) fn parameter_outcome(placement: &AwsPlacement, meta: &ParameterMeta) -> CheckOutcome {
@@ -87,7 +88,7 @@ pub(super) fn parameter_outcome(placement: &AwsPlacement, meta: &ParameterMeta) 
         })
         .with_hints(vec![hints::not_secure_string(&meta.kind)]);
     }
-    key_outcome(placement, meta.kms_key.as_deref(), "alias/aws/ssm")
+    key_outcome(placement, meta.kms_key.as_deref(), "alias/aws/ssm").changed_at(meta.changed)
 }
 
 /// Present, or wrong when it is encrypted with another key than the spec names.

@@ -24,6 +24,8 @@ pub(crate) struct SecretMeta {
     pub has_current: bool,
     /// KMS key, as stored.
     pub kms_key: Option<String>,
+    /// When it last changed (`LastChangedDate`).
+    pub changed: Option<std::time::SystemTime>,
 }
 
 /// What a parameter's metadata says.
@@ -33,6 +35,8 @@ pub(crate) struct ParameterMeta {
     pub kind: String,
     /// KMS key, for SecureString.
     pub kms_key: Option<String>,
+    /// When it last changed (`LastModifiedDate`).
+    pub changed: Option<std::time::SystemTime>,
 }
 
 /// Why a call failed. "Not found" is an answer, not an error.
@@ -263,6 +267,7 @@ pub(crate) async fn describe_secret(
                 .version_ids_to_stages()
                 .is_some_and(|v| v.values().any(|stages| stages.iter().any(|s| s == "AWSCURRENT"))),
             kms_key: out.kms_key_id().map(str::to_owned),
+            changed: out.last_changed_date().and_then(|d| std::time::SystemTime::try_from(*d).ok()),
         })),
         Err(error)
             if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) =>
@@ -308,6 +313,9 @@ pub(crate) async fn list_secrets(
                         deleted: entry.deleted_date().map(|d| d.to_string()),
                         has_current,
                         kms_key: entry.kms_key_id().map(str::to_owned),
+                        changed: entry
+                            .last_changed_date()
+                            .and_then(|d| std::time::SystemTime::try_from(*d).ok()),
                     },
                 );
             }
@@ -363,7 +371,13 @@ pub(crate) async fn describe_parameters(
                         parameter.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default();
                     found.insert(
                         name.to_owned(),
-                        ParameterMeta { kind, kms_key: parameter.key_id().map(str::to_owned) },
+                        ParameterMeta {
+                            kind,
+                            kms_key: parameter.key_id().map(str::to_owned),
+                            changed: parameter
+                                .last_modified_date()
+                                .and_then(|d| std::time::SystemTime::try_from(*d).ok()),
+                        },
                     );
                 }
             }

@@ -36,7 +36,9 @@ fn direct_answer(
 ) -> CheckOutcome {
     let title = source.title();
     match look {
-        Ok(Finding::Present { .. }) => CheckOutcome::now(Presence::Present),
+        Ok(Finding::Present { changed }) => {
+            CheckOutcome::now(Presence::Present).changed_at(changed)
+        }
         Ok(Finding::Missing(absent)) => {
             let mut hints = Vec::new();
             for name in absent.near() {

@@ -114,6 +114,8 @@ impl Chain<'_> {
         if outcome.stale.is_none() {
             outcome.stale = self.stale(&needed);
         }
+        // The value's age is its backend's.
+        outcome.changed_at = self.backend.and_then(|b| b.changed_at);
         outcome
     }
 

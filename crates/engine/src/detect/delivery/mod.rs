@@ -268,6 +268,7 @@ fn target_entry(t: &DeliveryTarget) -> SecretEntry {
         aws: None,
         generate: crate::spec::Generate::default(),
         delivered: None,
+        rotate_every: None,
     }
 }
 

@@ -234,6 +234,7 @@ fn common(value: &RawValue) -> Common<'_> {
         when: &value.when,
         docs: &value.docs,
         generate: &value.generate,
+        rotate_every: &value.rotate_every,
     }
 }
 

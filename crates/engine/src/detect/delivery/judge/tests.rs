@@ -374,6 +374,10 @@ targets: [{ namespace: app, secret: s, keys: { API_KEY: API_KEY } }]
     assert!(said.contains("https://docs.doppler.com/docs/install-cli"), "{said}");
     let with = direct_outcome(entry, source, absent(), true);
     assert!(!words(&with).contains("not installed"));
+    // A present value carries its age from the version's metadata.
+    let at = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let present = direct_outcome(entry, source, Ok(Finding::Present { changed: Some(at) }), true);
+    assert_eq!(present.changed_at, Some(at));
 }
 
 #[test]
