@@ -19,6 +19,7 @@ use crate::report::{CheckReport, Verdict, Writing};
 use crate::spec::{self, Platform, SecretSpec};
 use crate::text::{one_line, printable};
 
+mod envs;
 mod init;
 
 /// Exit codes, a stable contract for scripts.
@@ -140,6 +141,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
+    /// Check the spec in another environment too, side by side: NAME=CONTEXT, with
+    /// `,profile=P`, `,region=R` or `,kubeconfig=PATH` as needed (`NAME=profile=P` for AWS
+    /// only). Repeatable; the exit code is the worst environment's.
+    #[arg(long = "env", value_name = "NAME=CONTEXT[,profile=P][,region=R]")]
+    envs: Vec<String>,
     /// Exit 3 when a required value is past the spec's `rotate_every` (by its backend's
     /// last-change time), as when it is missing.
     #[arg(long)]
@@ -147,7 +153,7 @@ pub struct CheckArgs {
 }
 
 /// Where to check or point commands: platform, kubeconfig and context, AWS profile and region.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
     /// Platform to check (default: the spec's first).
     #[arg(long, value_enum)]
@@ -353,7 +359,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 fn exit_of(report: &CheckReport) -> Exit {
-    match report.verdict() {
+    exit_of_verdict(report.verdict())
+}
+
+fn exit_of_verdict(verdict: Verdict) -> Exit {
+    match verdict {
         Verdict::Ready => Exit::Ready,
         Verdict::Missing => Exit::Missing,
         Verdict::Unknown => Exit::CouldNotCheck,
@@ -368,6 +378,9 @@ fn print_report(report: &CheckReport, format: Format) {
 }
 
 fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
+    if !args.envs.is_empty() {
+        return envs::run(args);
+    }
     let spec = Arc::new(load(&args.spec)?);
     let selection = selection_of(&spec, args)?;
     let runtime = runtime()?;

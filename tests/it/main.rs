@@ -15,6 +15,7 @@ mod commands;
 mod delivery;
 mod demo;
 mod distance;
+mod environments;
 mod fuzz_regressions;
 mod gui_smoke;
 mod init;

@@ -3,6 +3,10 @@
 
 use serde::Serialize;
 
+mod matrix;
+
+pub use matrix::{Cell, Environment, MatrixReport, MatrixRow};
+
 use crate::commands::{Shell, Target};
 use crate::detect::delivery::{RootCause, root_cause};
 use crate::detect::{CheckOutcome, ConnectionStatus, Permission, Progress, Selection, State};
