@@ -16,8 +16,8 @@ use std::path::Path;
 use super::positions::{PositionIndex, index_path, key_path};
 use super::raw::{RawEntry, RawSpec};
 use super::{
-    Delivery, Expect, Feature, Generate, Platform, Provider, SecretEntry, SecretSpec, SpecError,
-    SpecProblem, names,
+    Expect, Feature, Generate, Platform, Provider, SecretEntry, SecretSpec, SpecError, SpecProblem,
+    names,
 };
 
 /// Most problems reported for one file; a file with more is reported as having more.
@@ -254,7 +254,7 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
         }
         entries.push(resolved);
     }
-    credential_first(delivered.delivery.as_ref(), &mut entries, p);
+    delivery::credential_first(delivered.delivery.as_ref(), &mut entries, p);
     let rotate_every = raw
         .defaults
         .rotate_every
@@ -308,36 +308,6 @@ fn rotation(every: &str, at: &str, p: &mut Problems<'_>) -> Option<std::time::Du
                 "write a period such as `90d`, `30d` or `12h`".to_owned(),
             );
             None
-        }
-    }
-}
-
-/// The store's credential names a plain entry, which is moved to the top of the list: when
-/// the store cannot log in, it is the row to fix first.
-fn credential_first(
-    delivery: Option<&Delivery>,
-    entries: &mut Vec<SecretEntry>,
-    p: &mut Problems<'_>,
-) {
-    let Some(name) = delivery.and_then(|d| d.credential.as_deref()) else { return };
-    match entries.iter().position(|e| e.name == name && e.delivered.is_none()) {
-        Some(at) => {
-            let entry = entries.remove(at);
-            entries.insert(0, entry);
-        }
-        None => {
-            let plain: Vec<&str> =
-                entries.iter().filter(|e| e.delivered.is_none()).map(|e| e.name.as_str()).collect();
-            let fix = match closest(name, &plain) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => "list the store's credential under `secrets:` and name it here".to_owned(),
-            };
-            p.value(
-                "delivery.external_secrets.store.credential",
-                "unknown-credential",
-                format!("the store's credential `{name}` is not an entry under `secrets:`"),
-                fix,
-            );
         }
     }
 }

@@ -497,3 +497,33 @@ fn fed_keys<'v>(
     }
     ok.then_some(fed)
 }
+
+/// The store's credential names a plain entry, which is moved to the top of the list: when
+/// the store cannot log in, it is the row to fix first.
+pub(super) fn credential_first(
+    delivery: Option<&Delivery>,
+    entries: &mut Vec<SecretEntry>,
+    p: &mut Problems<'_>,
+) {
+    let Some(name) = delivery.and_then(|d| d.credential.as_deref()) else { return };
+    match entries.iter().position(|e| e.name == name && e.delivered.is_none()) {
+        Some(at) => {
+            let entry = entries.remove(at);
+            entries.insert(0, entry);
+        }
+        None => {
+            let plain: Vec<&str> =
+                entries.iter().filter(|e| e.delivered.is_none()).map(|e| e.name.as_str()).collect();
+            let fix = match closest(name, &plain) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "list the store's credential under `secrets:` and name it here".to_owned(),
+            };
+            p.value(
+                "delivery.external_secrets.store.credential",
+                "unknown-credential",
+                format!("the store's credential `{name}` is not an entry under `secrets:`"),
+                fix,
+            );
+        }
+    }
+}
