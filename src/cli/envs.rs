@@ -108,6 +108,7 @@ pub(super) fn run(args: &CheckArgs) -> Result<Exit, Failure> {
     match args.format {
         Format::Text => print!("{}", printable(&matrix.to_text())),
         Format::Json => println!("{}", matrix.to_json()),
+        Format::Markdown => print!("{}", printable(&matrix.to_markdown())),
     }
     let due = matrix
         .environments

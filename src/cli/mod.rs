@@ -188,6 +188,8 @@ pub enum Format {
     Text,
     /// JSON: one object (`check`), or one line per change (`watch`).
     Json,
+    /// Markdown (`check`): the redacted report to hand to the vendor; `watch` prints text.
+    Markdown,
 }
 
 /// `--shell`.
@@ -374,6 +376,7 @@ fn print_report(report: &CheckReport, format: Format) {
     match format {
         Format::Text => print!("{}", printable(&report.to_text())),
         Format::Json => println!("{}", report.to_json()),
+        Format::Markdown => print!("{}", printable(&report.to_markdown())),
     }
 }
 
@@ -451,7 +454,7 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
                     }
                 }
                 MonitorEvent::Connection(status) => {
-                    if format == Format::Text {
+                    if format != Format::Json {
                         eprintln!("{}", printable(status.to_text().trim_end()));
                     }
                 }
@@ -472,12 +475,12 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
     let writing = writing_of(&spec, &args.target, args.shell, None);
     let report = CheckReport::build(&spec, &selection, &outcomes, &writing);
     if finished {
-        if format == Format::Text {
+        if format != Format::Json {
             println!("{}: READY ({})", one_line(&report.deployment), report.progress());
         }
         return Ok(Exit::Ready);
     }
-    if format == Format::Text {
+    if format != Format::Json {
         eprintln!("Timed out: {}.", report.progress());
     }
     Ok(match exit_of(&report) {
@@ -506,7 +509,7 @@ fn print_change(
             "can_create": outcome.write.as_ref().map(|w| w.can_create),
         })
         .to_string(),
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             let detail =
                 outcome.presence.detail().map(|d| format!(": {}", one_line(d))).unwrap_or_default();
             let stale = outcome

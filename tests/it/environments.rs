@@ -77,6 +77,15 @@ async fn each_environment_is_its_own_column_and_the_worst_decides() {
     assert_eq!(envs[1]["ready"], true);
     assert!(envs[1]["checked_at"].as_str().is_some_and(|t| t.starts_with("20")));
 
+    // The vendor's report: the matrix with when each column was checked, then each report.
+    let out = run(&["--format", "markdown"]).output().await.unwrap();
+    let markdown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(markdown.contains("| Secret | stg (checked 20"), "{markdown}");
+    let db = markdown.lines().find(|l| l.starts_with("| `db-password` |")).unwrap();
+    assert!(db.contains("missing") && db.contains("present"), "{markdown}");
+    assert!(markdown.contains("Environment **prd**"), "{markdown}");
+    assert!(!markdown.contains("env-value-80"), "names only: {markdown}");
+
     // An environment that does not answer marks only its own column.
     let out = run(&["--env", "old=gone"]).output().await.unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

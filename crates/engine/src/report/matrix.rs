@@ -109,6 +109,44 @@ impl MatrixReport {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// Markdown for the vendor: the matrix, then each environment's own report, names only.
+    pub fn to_markdown(&self) -> String {
+        let verdict = if self.ready { "**Ready** in every environment" } else { "**Not ready**" };
+        let mut out = format!(
+            "# {}: secret status on {} in {} environments\n\n{verdict}. No secret values are included in this report.\n\n",
+            self.deployment,
+            self.platform,
+            self.environments.len()
+        );
+        out.push_str("| Secret |");
+        for e in &self.environments {
+            out.push_str(&format!(
+                " {} (checked {}) |",
+                super::markdown_cell(&e.name),
+                e.checked_at
+            ));
+        }
+        out.push_str("\n|---|");
+        out.push_str(&"---|".repeat(self.environments.len()));
+        out.push('\n');
+        for row in &self.secrets {
+            out.push_str(&format!("| `{}` |", row.name));
+            for c in &row.states {
+                let due = if c.due == Some(true) { ", due for rotation" } else { "" };
+                out.push_str(&format!(" {} {}{due} |", c.state.symbol(), c.state.as_str()));
+            }
+            out.push('\n');
+        }
+        for e in &self.environments {
+            out.push_str(&format!(
+                "\n---\n\nEnvironment **{}**:\n\n",
+                super::markdown_cell(&e.name)
+            ));
+            out.push_str(&e.report.to_markdown());
+        }
+        out
+    }
+
     /// A table for a terminal: a row per secret, a column per environment, then what each
     /// environment says about itself.
     pub fn to_text(&self) -> String {
