@@ -51,7 +51,7 @@ pub use eso::GROUP as ESO_GROUP;
 use json::JsonPath;
 #[cfg(feature = "test-machinery")]
 pub use machinery::{Fault, Record};
-pub use reconcile::{Fetch, KubernetesOnly, Reconciler, source_namespace};
+pub use reconcile::{Fetch, KubernetesOnly, Reconciler, entry_prefix, source_namespace};
 pub use state::{Rule, User};
 use state::{Shared, lock, publish, stamp};
 

@@ -45,9 +45,7 @@ impl Fetch for KubernetesOnly {
         let key = es.at(&["spec", "data"]).get(0).map(|d| d.at(&["remoteRef", "key"]).clone());
         let key = key.and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default();
         Box::pin(async move {
-            Err(format!(
-                "error processing spec.data[0] (key: {key}), err: this store's provider is not available here"
-            ))
+            Err(format!("{}this store's provider is not available here", entry_prefix(0, &key)))
         })
     }
 }
@@ -164,7 +162,9 @@ async fn sync(server: &ServerHandle, other: &dyn Fetch, es: &Value, ns: &str, na
     }
 }
 
-fn entry_prefix(i: usize, key: &str) -> String {
+/// How ESO starts the Warning for a failing `spec.data` entry: `error processing
+/// spec.data[I] (key: KEY), err: `.
+pub fn entry_prefix(i: usize, key: &str) -> String {
     format!("error processing spec.data[{i}] (key: {key}), err: ")
 }
 

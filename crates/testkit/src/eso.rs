@@ -105,8 +105,7 @@ async fn fetch_aws(
     provider: &Value,
     es: &Value,
 ) -> Result<Vec<(String, String)>, String> {
-    let prefix =
-        |i: usize, key: &str| format!("error processing spec.data[{i}] (key: {key}), err: ");
+    let prefix = greenlight_apiserver::entry_prefix;
     let region = provider["aws"]["region"].as_str().unwrap_or("us-east-1");
     let client = client(sources.moto.as_deref().unwrap_or_default(), region).await;
     let mut data = Vec::new();
@@ -142,7 +141,7 @@ fn fetch_fake(
     let mut data = Vec::new();
     for (i, item) in es["spec"]["data"].as_array().cloned().unwrap_or_default().iter().enumerate() {
         let key = text(&item["remoteRef"]["key"]);
-        let prefix = format!("error processing spec.data[{i}] (key: {key}), err: ");
+        let prefix = greenlight_apiserver::entry_prefix(i, &key);
         let value = if !provider["gcpsm"].is_null() {
             let project = text(&provider["gcpsm"]["projectID"]);
             held.gcp
