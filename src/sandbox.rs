@@ -133,24 +133,14 @@ fn play_external_secrets(server: &ApiServer, spec: &SecretSpec) -> Reconciler {
         json!({"kubernetes": {"remoteNamespace": VALUES_NAMESPACE, "server": {}, "auth": {}}});
     if let Some(delivery) = &spec.delivery {
         let store = &delivery.store;
-        let mut scopes: Vec<Option<String>> = Vec::new();
-        match store.kind {
-            StoreKind::ClusterSecretStore => scopes.push(None),
-            StoreKind::SecretStore => {
-                for target in spec
-                    .entries
-                    .iter()
-                    .filter_map(|e| e.delivered.as_ref())
-                    .flat_map(|d| &d.targets)
-                {
-                    if !scopes.contains(&Some(target.namespace.clone())) {
-                        scopes.push(Some(target.namespace.clone()));
-                    }
-                }
-            }
-        }
+        let targets =
+            spec.entries.iter().filter_map(|e| e.delivered.as_ref()).flat_map(|d| &d.targets);
+        let scopes: std::collections::BTreeSet<Option<&str>> = match store.kind {
+            StoreKind::ClusterSecretStore => [None].into(),
+            StoreKind::SecretStore => targets.map(|t| Some(t.namespace.as_str())).collect(),
+        };
         for scope in scopes {
-            let metadata = match &scope {
+            let metadata = match scope {
                 Some(ns) => json!({"name": store.name, "namespace": ns}),
                 None => json!({"name": store.name}),
             };

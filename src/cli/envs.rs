@@ -3,13 +3,12 @@
 //! only its own column; the exit code is the worst environment's.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::{
-    CheckArgs, Exit, Failure, Format, TargetArgs, exit_of_verdict, load, runtime, selection_of,
-    target_of, usage, writing_of,
+    CheckArgs, Exit, Failure, Format, TargetArgs, check_at, exit_of_verdict, load, runtime,
+    selection_of, usage, with_due,
 };
-use crate::detect;
 use crate::report::{CheckReport, Environment, MatrixReport};
 use crate::text::printable;
 
@@ -84,21 +83,10 @@ pub(super) fn run(args: &CheckArgs) -> Result<Exit, Failure> {
     let selection = selection_of(&spec, args)?;
     let runtime = runtime()?;
     let checks = envs.iter().map(|env| {
-        let (spec, selection) = (spec.clone(), selection.clone());
+        let (spec, selection) = (&spec, &selection);
         let targets = target_args(&args.target, env);
         async move {
-            let options = detect::ProbeOptions {
-                mode: detect::Mode::Once,
-                request_timeout: Duration::from_secs(args.request_timeout),
-                env: crate::backends::Env::from_process(),
-            };
-            let probe =
-                detect::probe_for(selection.platform, &target_of(&spec, &targets), &spec, options);
-            let (outcomes, connection) =
-                detect::check_once(spec.clone(), &selection, probe.as_ref()).await;
-            let writing = writing_of(&spec, &targets, args.shell, connection.as_ref());
-            let mut report = CheckReport::build(&spec, &selection, &outcomes, &writing);
-            report.connection = connection;
+            let report = check_at(spec, selection, &targets, args).await;
             let checked_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
             Environment { name: env.name.clone(), checked_at, report }
         }
@@ -110,15 +98,8 @@ pub(super) fn run(args: &CheckArgs) -> Result<Exit, Failure> {
         Format::Json => println!("{}", matrix.to_json()),
         Format::Markdown => print!("{}", printable(&matrix.to_markdown())),
     }
-    let due = matrix
-        .environments
-        .iter()
-        .any(|e| e.report.secrets.iter().any(|r| r.blocks_readiness && r.due == Some(true)));
-    let exit = exit_of_verdict(matrix.verdict());
-    if args.fail_on_due && due && exit == Exit::Ready {
-        return Ok(Exit::Missing);
-    }
-    Ok(exit)
+    let reports: Vec<&CheckReport> = matrix.environments.iter().map(|e| &e.report).collect();
+    Ok(with_due(exit_of_verdict(matrix.verdict()), args.fail_on_due, &reports))
 }
 
 #[cfg(test)]

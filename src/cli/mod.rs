@@ -387,25 +387,38 @@ fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
     let spec = Arc::new(load(&args.spec)?);
     let selection = selection_of(&spec, args)?;
     let runtime = runtime()?;
+    let report = runtime.block_on(check_at(&spec, &selection, &args.target, args));
+    print_report(&report, args.format);
+    Ok(with_due(exit_of(&report), args.fail_on_due, &[&report]))
+}
+
+/// One check of `spec` where `target` points, as its report.
+async fn check_at(
+    spec: &Arc<SecretSpec>,
+    selection: &Selection,
+    target: &TargetArgs,
+    args: &CheckArgs,
+) -> CheckReport {
     let options = detect::ProbeOptions {
         mode: detect::Mode::Once,
         request_timeout: Duration::from_secs(args.request_timeout),
         env: crate::backends::Env::from_process(),
     };
-    let probe = runtime.block_on(async {
-        detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)
-    });
-    let (outcomes, connection) =
-        runtime.block_on(detect::check_once(spec.clone(), &selection, probe.as_ref()));
-    let writing = writing_of(&spec, &args.target, args.shell, connection.as_ref());
-    let mut report = CheckReport::build(&spec, &selection, &outcomes, &writing);
+    let probe = detect::probe_for(selection.platform, &target_of(spec, target), spec, options);
+    let (outcomes, connection) = detect::check_once(spec.clone(), selection, probe.as_ref()).await;
+    let writing = writing_of(spec, target, args.shell, connection.as_ref());
+    let mut report = CheckReport::build(spec, selection, &outcomes, &writing);
     report.connection = connection;
-    print_report(&report, args.format);
-    let due = report.secrets.iter().any(|r| r.blocks_readiness && r.due == Some(true));
-    if args.fail_on_due && due && exit_of(&report) == Exit::Ready {
-        return Ok(Exit::Missing);
-    }
-    Ok(exit_of(&report))
+    report
+}
+
+/// `exit`, or 3 with `--fail-on-due` when a value readiness waits for is due for rotation.
+fn with_due(exit: Exit, fail_on_due: bool, reports: &[&CheckReport]) -> Exit {
+    let due = reports
+        .iter()
+        .flat_map(|r| &r.secrets)
+        .any(|row| row.blocks_readiness && row.due == Some(true));
+    if fail_on_due && due && exit == Exit::Ready { Exit::Missing } else { exit }
 }
 
 fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failure> {

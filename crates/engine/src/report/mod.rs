@@ -91,6 +91,51 @@ pub struct ReportRow {
     pub due: Option<bool>,
 }
 
+impl ReportRow {
+    /// `entry`'s row: its outcome with hints written for `writing`, and the rotate command
+    /// when it is due for rotation.
+    fn of(
+        entry: &SecretEntry,
+        outcome: &CheckOutcome,
+        selection: &Selection,
+        writing: &Writing,
+    ) -> Self {
+        let changed_at =
+            outcome.changed_at.map(|at| humantime::format_rfc3339_seconds(at).to_string());
+        let rotate_every = entry.rotate_every.map(period);
+        let due = due(entry, outcome, std::time::SystemTime::now());
+        let mut hints = outcome.hints.clone();
+        if due == Some(true) {
+            hints.push(Hint::entry(
+                format!(
+                    "Due for rotation: it last changed {}, and the spec says rotate every {}. Replace it in place:",
+                    changed_at.as_deref().unwrap_or("long ago"),
+                    rotate_every.as_deref().unwrap_or_default()
+                ),
+                crate::commands::CommandKind::Rotate,
+            ));
+        }
+        Self {
+            name: entry.name.clone(),
+            required: entry.required,
+            state: outcome.presence.state(),
+            location: entry.placement(selection.platform).map(|p| p.describe()).unwrap_or_default(),
+            hints: written(&hints, entry, selection, writing),
+            group: entry.group(),
+            description: entry.description.clone(),
+            detail: outcome.presence.detail().map(str::to_owned),
+            stale: outcome.stale.clone(),
+            blocks_readiness: selection.blocks_readiness(entry),
+            can_create: outcome.write.as_ref().map(|w| w.can_create),
+            can_create_reason: outcome.write.as_ref().map(|w| w.reason.clone()),
+            hops: outcome.hops.clone(),
+            changed_at,
+            rotate_every,
+            due,
+        }
+    }
+}
+
 /// One piece of advice as the report shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReportHint {
@@ -133,45 +178,7 @@ impl CheckReport {
             .entries
             .iter()
             .zip(outcomes)
-            .map(|(entry, outcome)| ReportRow {
-                name: entry.name.clone(),
-                required: entry.required,
-                state: outcome.presence.state(),
-                location: entry
-                    .placement(selection.platform)
-                    .map(|p| p.describe())
-                    .unwrap_or_default(),
-                hints: written(&outcome.hints, entry, selection, writing),
-                group: entry.group(),
-                description: entry.description.clone(),
-                detail: outcome.presence.detail().map(str::to_owned),
-                stale: outcome.stale.clone(),
-                blocks_readiness: selection.blocks_readiness(entry),
-                can_create: outcome.write.as_ref().map(|w| w.can_create),
-                can_create_reason: outcome.write.as_ref().map(|w| w.reason.clone()),
-                hops: outcome.hops.clone(),
-                changed_at: outcome
-                    .changed_at
-                    .map(|at| humantime::format_rfc3339_seconds(at).to_string()),
-                rotate_every: entry.rotate_every.map(period),
-                due: due(entry, outcome, std::time::SystemTime::now()),
-            })
-            .map(|mut row| {
-                if row.due == Some(true) {
-                    let hint = Hint::entry(
-                        format!(
-                            "Due for rotation: it last changed {}, and the spec says rotate every {}. Replace it in place:",
-                            row.changed_at.as_deref().unwrap_or("long ago"),
-                            row.rotate_every.as_deref().unwrap_or_default()
-                        ),
-                        crate::commands::CommandKind::Rotate,
-                    );
-                    if let Some(entry) = spec.entries.iter().find(|e| e.name == row.name) {
-                        row.hints.extend(written(&[hint], entry, selection, writing));
-                    }
-                }
-                row
-            })
+            .map(|(entry, outcome)| ReportRow::of(entry, outcome, selection, writing))
             .collect();
         let progress = Progress::of(spec, selection, outcomes.iter().map(Some));
         Self {

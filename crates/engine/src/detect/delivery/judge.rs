@@ -251,13 +251,16 @@ impl Chain<'_> {
             .collect()
     }
 
+    /// What was asked about target `t`'s ExternalSecret, if it was asked.
+    fn external(&self, t: &DeliveryTarget) -> Option<&Result<Option<External>, ProbeError>> {
+        let key = (t.namespace.clone(), t.external_secret.clone());
+        self.eso.and_then(|a| a.externals.get(&key))
+    }
+
     /// The ExternalSecret's hop, and whether a sync would pick up a value that is there now
     /// when its Warning settles that (`None`: the hop's state decides).
     fn external_hop(&self, t: &DeliveryTarget) -> (HopState, Option<String>, Option<bool>) {
-        let external = self
-            .eso
-            .and_then(|a| a.externals.get(&(t.namespace.clone(), t.external_secret.clone())));
-        match external {
+        match self.external(t) {
             None => (HopState::Waiting, None, None),
             Some(Err(error)) => {
                 let (state, words) = failed(error);
@@ -306,10 +309,7 @@ impl Chain<'_> {
     /// ready, its credential missing or refused): every value read through the store waits on
     /// the same thing, which is told once at the store.
     fn store_level(&self, t: &DeliveryTarget, hop: Hop) -> Hop {
-        let cause = self
-            .eso
-            .and_then(|a| a.externals.get(&(t.namespace.clone(), t.external_secret.clone())))
-            .and_then(|r| r.as_ref().ok()?.as_ref()?.cause);
+        let cause = self.external(t).and_then(|r| r.as_ref().ok()?.as_ref()?.cause);
         let store = self.spec.delivery.as_ref().map(|d| &d.store);
         let (Some(cause), Some(store), HopState::Failing) = (cause, store, hop.state) else {
             return hop;
@@ -418,7 +418,7 @@ impl Chain<'_> {
         if hops.iter().any(|h| h.kind != HopKind::Backend && h.state == HopState::Forbidden) {
             hints.push(reader_role());
         }
-        let first_bad = hops.iter().find(|h| !h.state.passes() && h.state != HopState::NotChecked);
+        let first_bad = hops.iter().find(|h| h.state.blocks());
         let backend_state = hops.first().map(|h| h.state);
         let mut outcome = match (backend_state, backend) {
             (Some(state), Some(mut backend)) if !state.passes() => {

@@ -142,6 +142,11 @@ impl HopState {
     pub fn passes(self) -> bool {
         self == HopState::Ok
     }
+
+    /// Whether the hop stops the value: it does not pass and was asked.
+    pub fn blocks(self) -> bool {
+        !self.passes() && self != HopState::NotChecked
+    }
 }
 
 impl Hop {

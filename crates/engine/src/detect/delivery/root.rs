@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::{Hop, HopState};
+use super::Hop;
 use crate::detect::{CheckOutcome, Presence};
 use crate::spec::SecretSpec;
 
@@ -41,9 +41,9 @@ impl RootCause {
     }
 }
 
-/// The hop that decides a row: the first that does not let the value through.
-fn blocking(hops: &[Hop]) -> Option<&Hop> {
-    hops.iter().find(|h| !h.state.passes() && h.state != HopState::NotChecked)
+/// Where the hop that decides a row is: the first that does not let the value through.
+fn blocking(hops: &[Hop]) -> Option<usize> {
+    hops.iter().position(|h| h.state.blocks())
 }
 
 /// Marks the causes that block at least two of `judged` (rows of one round): their hops are
@@ -51,7 +51,8 @@ fn blocking(hops: &[Hop]) -> Option<&Hop> {
 pub(super) fn share(judged: &mut [(usize, CheckOutcome)]) {
     let mut counts: Vec<(Shared, usize)> = Vec::new();
     for (_, outcome) in judged.iter() {
-        let Some(shared) = blocking(&outcome.hops).and_then(|h| h.shared.clone()) else {
+        let hop = blocking(&outcome.hops).and_then(|at| outcome.hops.get(at));
+        let Some(shared) = hop.and_then(|h| h.shared.clone()) else {
             continue;
         };
         match counts.iter_mut().find(|(s, _)| *s == shared) {
@@ -60,9 +61,9 @@ pub(super) fn share(judged: &mut [(usize, CheckOutcome)]) {
         }
     }
     for (_, outcome) in judged.iter_mut() {
-        let at =
-            outcome.hops.iter().position(|h| !h.state.passes() && h.state != HopState::NotChecked);
-        let Some(hop) = at.and_then(|at| outcome.hops.get_mut(at)) else { continue };
+        let Some(hop) = blocking(&outcome.hops).and_then(|at| outcome.hops.get_mut(at)) else {
+            continue;
+        };
         let Some(shared) = hop.shared.clone() else { continue };
         let n = counts.iter().find(|(s, _)| *s == shared).map_or(0, |(_, n)| *n);
         if n < 2 {
@@ -123,7 +124,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::detect::delivery::HopKind;
+    use crate::detect::delivery::{HopKind, HopState};
     use crate::diagnose::Hint;
 
     fn blocked_at_store(store_ok: bool) -> CheckOutcome {
