@@ -83,6 +83,10 @@ pub enum Verb {
         secret: Option<String>,
         #[command(flatten)]
         target: TargetArgs,
+        /// Write them for this environment: one the spec declares (its backends' config,
+        /// namespace, context), or NAME=CONTEXT[,profile=P][,region=R].
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
     },
     /// Validate a spec and print every problem with its line and column.
     Lint {
@@ -222,8 +226,8 @@ pub fn run(verb: Verb, window: &dyn Fn(Launch) -> Result<(), String>) -> std::pr
         Verb::Demo { spec, headless } => run_demo(spec.as_deref(), headless, window),
         Verb::Check(args) => run_check(&args),
         Verb::Watch { check, timeout } => run_watch(&check, timeout.map(Duration::from_secs)),
-        Verb::Commands { spec, shell, secret, target } => {
-            run_commands(&spec, shell, secret.as_deref(), &target)
+        Verb::Commands { spec, shell, secret, target, env } => {
+            run_commands(&spec, shell, secret.as_deref(), &target, env.as_deref())
         }
         Verb::Lint { spec } => run_lint(&spec),
         Verb::Init(args) => init::run(&args),
@@ -381,10 +385,10 @@ fn print_report(report: &CheckReport, format: Format) {
 }
 
 fn run_check(args: &CheckArgs) -> Result<Exit, Failure> {
-    if !args.envs.is_empty() {
-        return envs::run(args);
-    }
     let spec = Arc::new(load(&args.spec)?);
+    if envs::compares(&spec, args) {
+        return envs::run(&spec, args);
+    }
     let selection = selection_of(&spec, args)?;
     let runtime = runtime()?;
     let report = runtime.block_on(check_at(&spec, &selection, &args.target, args));
@@ -423,6 +427,7 @@ fn with_due(exit: Exit, fail_on_due: bool, reports: &[&CheckReport]) -> Exit {
 
 fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failure> {
     let spec = Arc::new(load(&args.spec)?);
+    let (spec, target) = envs::watched(spec, args)?;
     let selection = selection_of(&spec, args)?;
     let runtime = runtime()?;
     let options = detect::ProbeOptions {
@@ -431,7 +436,7 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
         env: crate::backends::Env::from_process(),
     };
     let probe = runtime.block_on(async {
-        detect::probe_for(selection.platform, &target_of(&spec, &args.target), &spec, options)
+        detect::probe_for(selection.platform, &target_of(&spec, &target), &spec, options)
     });
     let (events, mut inbox) = mpsc::unbounded_channel();
     let _monitor = Monitor::spawn(
@@ -485,7 +490,7 @@ fn run_watch(args: &CheckArgs, timeout: Option<Duration>) -> Result<Exit, Failur
             None => watching.await,
         }
     });
-    let writing = writing_of(&spec, &args.target, args.shell, None);
+    let writing = writing_of(&spec, &target, args.shell, None);
     let report = CheckReport::build(&spec, &selection, &outcomes, &writing);
     if finished {
         if format != Format::Json {
@@ -548,8 +553,17 @@ fn run_commands(
     shell: ShellArg,
     only: Option<&str>,
     target_args: &TargetArgs,
+    env: Option<&str>,
 ) -> Result<Exit, Failure> {
-    let spec = load(path)?;
+    let spec = Arc::new(load(path)?);
+    let (spec, target_args) = match env {
+        Some(text) => {
+            let env = envs::chosen(&spec, text, target_args)?;
+            (env.spec, env.target)
+        }
+        None => (spec, target_args.clone()),
+    };
+    let target_args = &target_args;
     let platform = platform_of(&spec, target_args.platform)?;
     let target = target_of(&spec, target_args);
     let shell = Shell::from(shell);

@@ -113,3 +113,155 @@ async fn each_environment_is_its_own_column_and_the_worst_decides() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--env NAME=CONTEXT"));
 }
+
+/// One cluster of the seed-004 layout: External Secrets with a Doppler ClusterSecretStore on
+/// this environment's config, the three apps' ExternalSecrets, and the store's token.
+async fn doppler_cluster(
+    name: &str,
+    config: &str,
+    dir: &std::path::Path,
+) -> (ApiServer, std::path::PathBuf) {
+    use crate::support::eso::{cluster_store, external_secret};
+    let (server, path) = cluster(name, dir).await;
+    server.create_namespace("default");
+    server.create_namespace("external-secrets");
+    server.install_eso(&["v1beta1", "v1"]);
+    server.put_secret(
+        "external-secrets",
+        "doppler-token-auth",
+        &[("dopplerToken", "dp-token-value-81")],
+    );
+    let provider = serde_json::json!({"doppler": {"project": "k3s-apps", "config": config, "auth": {"secretRef": {"dopplerToken": {"name": "doppler-token-auth", "key": "dopplerToken", "namespace": "external-secrets"}}}}});
+    server.put_custom("clustersecretstores", cluster_store("doppler-secret-store", provider));
+    let store = ("ClusterSecretStore", "doppler-secret-store");
+    let both = [("DATABASE_URL", "DATABASE_URL"), ("JWT_SECRET", "JWT_SECRET")];
+    let one = [("DATABASE_URL", "DATABASE_URL")];
+    for (secret, data) in [
+        ("bookmarked-secrets", &both[..]),
+        ("code-talk-secrets", &one[..]),
+        ("tenantflow-secrets", &one[..]),
+    ] {
+        server
+            .put_custom("externalsecrets", external_secret("default", secret, store, secret, data));
+    }
+    (server, path)
+}
+
+/// Seed 004: one Doppler project with dev, stg and prd configs, each synced into its own
+/// cluster, written as one spec (the bundled example declares the three environments). Staging
+/// lacks JWT_SECRET in its config: only staging's column says so, down the chain.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one journey: three clusters, then check, commands and one environment"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_004_layout_is_one_spec_with_an_environment_per_config() {
+    use crate::support::backends::{DOPPLER_TOKEN, FakeBackends};
+    use crate::support::eso::{EsoStandIn, Sources};
+    let fakes = FakeBackends::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut clusters = Vec::new();
+    for (env, config) in [("dev", "dev"), ("stg", "stg"), ("prd", "prd")] {
+        let mut values = vec![("DATABASE_URL".to_owned(), format!("postgres://{env}-value-83"))];
+        if env != "stg" {
+            values.push(("JWT_SECRET".to_owned(), format!("{env}-jwt-value-84")));
+        }
+        fakes
+            .held
+            .lock()
+            .unwrap()
+            .doppler
+            .insert(("k3s-apps".into(), config.into()), values.into_iter().collect());
+        let (server, path) = doppler_cluster(&format!("k3s-{env}"), config, dir.path()).await;
+        let eso = EsoStandIn::start_with(
+            server.handle(),
+            Sources { moto: None, fakes: Some(fakes.held.clone()) },
+            std::time::Duration::from_millis(300),
+            std::time::Duration::from_millis(300),
+        );
+        EsoStandIn::settled(&server.handle()).await;
+        clusters.push((server, path, eso));
+    }
+    let kubeconfig = std::env::join_paths(clusters.iter().map(|c| &c.1)).unwrap();
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/examples/doppler-eso.json");
+    let greenlight = |args: &[&str]| {
+        let mut command = hermetic_greenlight(dir.path(), args);
+        command
+            .env("KUBECONFIG", &kubeconfig)
+            .env("DOPPLER_TOKEN", DOPPLER_TOKEN)
+            .env("DOPPLER_API_HOST", fakes.url());
+        command
+    };
+
+    // No flags: every environment the spec declares, each at its own context.
+    let out = greenlight(&["check", "--format", "json", example.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(3), "{report:#}");
+    let states = |name: &str| -> Vec<String> {
+        let row = report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap();
+        row["states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!("{}={}", c["environment"].as_str().unwrap(), c["state"].as_str().unwrap())
+            })
+            .collect()
+    };
+    // Staging's bookmarked-secrets stops at JWT_SECRET, so DATABASE_URL waits there too.
+    assert_eq!(states("DATABASE_URL"), ["dev=present", "stg=wrong", "prd=present"], "{report:#}");
+    assert_eq!(states("JWT_SECRET"), ["dev=present", "stg=missing", "prd=present"], "{report:#}");
+    let contexts: Vec<&str> = report["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["connection"]["context"].as_str().unwrap())
+        .collect();
+    assert_eq!(contexts, ["k3s-dev", "k3s-stg", "k3s-prd"]);
+    let stg = &report["environments"][1];
+    let jwt =
+        stg["secrets"].as_array().unwrap().iter().find(|r| r["name"] == "JWT_SECRET").unwrap();
+    assert!(crate::support::hints(jwt).contains("--config stg"), "staging's own config: {jwt:#}");
+
+    // One environment: its commands name its config.
+    let out = greenlight(&[
+        "commands",
+        "--env",
+        "dev",
+        "--secret",
+        "JWT_SECRET",
+        example.to_str().unwrap(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("--config dev") && !text.contains("--config prd"), "{text}");
+    let out =
+        greenlight(&["check", "--env", "prd", example.to_str().unwrap()]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    // A context given on the command line checks the spec as written there.
+    let out = greenlight(&["check", "--context", "k3s-stg", example.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the prd config's values, through stg's cluster: {text}"
+    );
+    let seeded: Vec<String> = ["dev", "stg", "prd"]
+        .iter()
+        .flat_map(|env| [format!("postgres://{env}-value-83"), format!("{env}-jwt-value-84")])
+        .chain(["dp-token-value-81".to_owned()])
+        .collect();
+    for (server, _, _) in &clusters {
+        crate::support::assert_value_free(server, &seeded);
+    }
+}

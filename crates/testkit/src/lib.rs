@@ -282,42 +282,44 @@ impl Cluster {
     /// Proves from the server's records that Greenlight never asked for a Secret in a form
     /// that can carry a value, and that no seeded value (raw or base64) was ever sent to it.
     pub fn assert_value_free(&self) {
-        let records: Vec<_> = self
-            .server
-            .records()
-            .into_iter()
-            .filter(|r| r.user_agent.starts_with("greenlight/"))
-            .collect();
-        assert!(!records.is_empty(), "Greenlight made no requests; the check proves nothing");
-        for record in &records {
-            // ExternalSecrets and stores too: a template or a provider block can hold literals.
-            if record.path.contains("/secrets")
-                || record.path.contains("/externalsecrets")
-                || record.path.contains("secretstores/")
-            {
-                assert!(
-                    record.accept.contains("as=Table")
-                        && !record.accept.contains("application/json,")
-                        && !record.accept.contains("PartialObjectMetadata"),
-                    "Secret request not in Table form: {record:?}"
-                );
-                assert_eq!(
-                    record.param("includeObject").as_deref(),
-                    Some("None"),
-                    "Secret request may include objects: {record:?}"
-                );
-            }
-            let body = String::from_utf8_lossy(&record.body()).into_owned();
-            for value in &self.seeded {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(value);
-                assert!(
-                    !body.contains(value.as_str()) && !body.contains(&encoded),
-                    "a seeded value reached Greenlight in {} {}?{}",
-                    record.method,
-                    record.path,
-                    record.query
-                );
-            }
+        assert_value_free(&self.server, &self.seeded);
+    }
+}
+
+/// Every request Greenlight made to `server` asked for Secrets (and ExternalSecrets, stores)
+/// as Tables without objects, and no `seeded` value (plain or base64) was in any reply.
+pub fn assert_value_free(server: &ApiServer, seeded: &[String]) {
+    let records: Vec<_> =
+        server.records().into_iter().filter(|r| r.user_agent.starts_with("greenlight/")).collect();
+    assert!(!records.is_empty(), "Greenlight made no requests; the check proves nothing");
+    for record in &records {
+        // ExternalSecrets and stores too: a template or a provider block can hold literals.
+        if record.path.contains("/secrets")
+            || record.path.contains("/externalsecrets")
+            || record.path.contains("secretstores/")
+        {
+            assert!(
+                record.accept.contains("as=Table")
+                    && !record.accept.contains("application/json,")
+                    && !record.accept.contains("PartialObjectMetadata"),
+                "Secret request not in Table form: {record:?}"
+            );
+            assert_eq!(
+                record.param("includeObject").as_deref(),
+                Some("None"),
+                "Secret request may include objects: {record:?}"
+            );
+        }
+        let body = String::from_utf8_lossy(&record.body()).into_owned();
+        for value in seeded {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+            assert!(
+                !body.contains(value.as_str()) && !body.contains(&encoded),
+                "a seeded value reached Greenlight in {} {}?{}",
+                record.method,
+                record.path,
+                record.query
+            );
         }
     }
 }

@@ -184,6 +184,19 @@ pub(crate) fn identifier(name: &str) -> Result<(), InvalidName> {
     Ok(())
 }
 
+/// Name of an environment: short, and safe on a command line and in a report's heading.
+pub(crate) fn environment(name: &str) -> Result<(), InvalidName> {
+    const RULE: &str =
+        "an environment name is 1 to 63 ASCII letters, digits and `-_.`, e.g. `stg` or `prod-eu`";
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c))) {
+        return Err(broken(RULE, format!("{bad:?} is not allowed")));
+    }
+    if name.is_empty() || name.len() > 63 {
+        return Err(broken(RULE, format!("it is {} characters long", name.len())));
+    }
+    Ok(())
+}
+
 fn dns1123_label(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("it is empty".to_owned());

@@ -26,6 +26,11 @@ pub fn is_aws_region(region: &str) -> bool {
     names::aws_region(region).is_ok()
 }
 
+/// What is wrong with `name` as an environment name, if anything: the rule, in words.
+pub fn environment_name_problem(name: &str) -> Option<String> {
+    names::environment(name).err().map(|e| e.to_string())
+}
+
 /// Largest spec file Greenlight reads. Real specs are a few kilobytes.
 pub const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -122,6 +127,25 @@ pub struct SecretSpec {
     pub delivery: Option<Delivery>,
     /// Things that are allowed but probably wrong.
     pub warnings: Vec<SpecProblem>,
+    /// The environments the spec declares, in its order (none for most specs).
+    pub environments: Vec<SpecEnvironment>,
+}
+
+/// One environment a spec declares: where it is reached, and the spec as it reads there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecEnvironment {
+    /// Its name, e.g. `stg`.
+    pub name: String,
+    /// What it is.
+    pub description: Option<String>,
+    /// The kubeconfig context it is reached by.
+    pub context: Option<String>,
+    /// The AWS profile it is reached by.
+    pub profile: Option<String>,
+    /// Its AWS region.
+    pub region: Option<String>,
+    /// The spec with this environment's differences applied (its own `environments` empty).
+    pub spec: Box<SecretSpec>,
 }
 
 /// Where the vendor expects the secrets to be created.
@@ -377,6 +401,11 @@ impl FeatureSet {
 }
 
 impl SecretSpec {
+    /// The environment the spec declares under `name`.
+    pub fn environment(&self, name: &str) -> Option<&SpecEnvironment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
     /// The platform used when the operator does not choose one.
     pub fn default_platform(&self) -> Platform {
         self.platforms.first().copied().unwrap_or(Platform::Kubernetes)

@@ -50,6 +50,34 @@ pub(crate) struct RawSpec {
     /// them within each group.
     #[serde(default)]
     pub secrets: Vec<RawEntry>,
+    /// The environments this deployment runs in (e.g. `dev`, `stg`, `prd`), by name, and what
+    /// differs in each. `greenlight check` then checks every one side by side.
+    #[serde(default)]
+    pub environments: IndexMap<String, RawEnvironment>,
+}
+
+/// One environment of the deployment: where it is reached and what differs there. Anything not
+/// given is as in the rest of the spec.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Environment")]
+pub(crate) struct RawEnvironment {
+    /// What this environment is, shown with its column.
+    pub description: Option<String>,
+    /// The kubeconfig context its cluster is reached by (the operator can point elsewhere
+    /// with `--env NAME=CONTEXT`).
+    pub context: Option<String>,
+    /// The AWS profile its account is reached by.
+    pub profile: Option<String>,
+    /// Its AWS region: the session's region and `defaults.aws.region` in this environment.
+    pub region: Option<String>,
+    /// Namespace for secrets that do not name one, instead of `defaults.kubernetes.namespace`.
+    pub namespace: Option<String>,
+    /// Backend fields that differ here, by backend id, e.g. `{ doppler: { config: dev } }`.
+    #[serde(default)]
+    pub backends: IndexMap<String, IndexMap<String, String>>,
+    /// Where this environment's secrets are expected, instead of the spec's `expect`.
+    pub expect: Option<RawExpect>,
 }
 
 /// Defaults applied to every secret's placement.

@@ -5,6 +5,7 @@
 //! placement rules, in `delivery` the backends, store, values and targets.
 mod decode;
 mod delivery;
+mod environments;
 mod placement;
 
 use decode::{deserialize_problem, text_of};
@@ -196,6 +197,13 @@ fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 }
 
 fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
+    let spec = resolve_spec(&raw, p);
+    let environments = environments::resolve(&raw, p, resolve_spec);
+    SecretSpec { environments, ..spec }
+}
+
+/// The spec as written, without its environments.
+fn resolve_spec(raw: &RawSpec, p: &mut Problems<'_>) -> SecretSpec {
     if raw.version != 1 {
         p.value(
             "version",
@@ -213,12 +221,12 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
             "give the deployment a short readable name, e.g. `acme-analytics`".to_owned(),
         );
     }
-    let platforms = resolve_platforms(&raw, p);
-    let expect = resolve_expect(&raw, p);
-    let features = resolve_features(&raw, p);
+    let platforms = resolve_platforms(raw, p);
+    let expect = resolve_expect(raw, p);
+    let features = resolve_features(raw, p);
     let known: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
 
-    let delivered = delivery::resolve(&raw, &platforms, &known, p);
+    let delivered = delivery::resolve(raw, &platforms, &known, p);
     if raw.secrets.is_empty() && raw.values.is_empty() {
         p.value(
             "secrets",
@@ -228,7 +236,7 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
                 .to_owned(),
         );
     }
-    let mut first_seen = unique_values(&raw, p);
+    let mut first_seen = unique_values(raw, p);
     let mut entries = delivered.values;
     let mut placements_seen: HashMap<String, (String, String)> = delivered
         .target_labels
@@ -243,7 +251,7 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
         } else {
             first_seen.insert(entry.name.clone(), path.clone());
         }
-        let resolved = resolve_entry(&raw, entry, &path, &platforms, &known, p);
+        let resolved = resolve_entry(raw, entry, &path, &platforms, &known, p);
         for (label, field) in placement_keys(&resolved) {
             if let Some((other, other_name)) = placements_seen.get(&label) {
                 let line = p.index.value(other).line;
@@ -273,6 +281,7 @@ fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
         entries,
         delivery: delivered.delivery,
         warnings: Vec::new(),
+        environments: Vec::new(),
     }
 }
 
