@@ -51,6 +51,12 @@ pub mod label {
     pub const SAVE_DRAFT: &str = "Save and open…";
     /// Drops the drafted spec.
     pub const DISCARD_DRAFT: &str = "Discard";
+    /// Opens the matrix of secrets × environments.
+    pub const COMPARE: &str = "Compare environments";
+    /// Goes back from the matrix to the checklist.
+    pub const BACK_TO_CHECKLIST: &str = "Back to the checklist";
+    /// Shows or hides the environment picker.
+    pub const PICK_ENVIRONMENTS: &str = "Environments…";
 }
 
 /// Something the user asked for.
@@ -121,6 +127,14 @@ pub enum UiAction {
     SaveDraft,
     /// Drop the drafted spec.
     DiscardDraft,
+    /// Show or leave "Compare environments".
+    ToggleCompare,
+    /// Show or hide the environment picker.
+    TogglePicker,
+    /// Compare this environment too, or no longer.
+    SetCompared(crate::ui::compare::Choice, bool),
+    /// Show this cell's details: (entry, column).
+    SelectCell(Option<(usize, usize)>),
 }
 
 /// Report formats.

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod app;
+pub mod compare;
 pub mod panels;
 pub mod state;
 pub mod widgets;

@@ -59,6 +59,9 @@ pub struct Preferences {
     pub profile: Option<String>,
     /// AWS region override.
     pub region: Option<String>,
+    /// The environments compared, per spec file.
+    #[serde(default)]
+    pub compare: std::collections::BTreeMap<String, Vec<crate::ui::compare::Choice>>,
 }
 
 /// Everything the window shows.
@@ -118,6 +121,8 @@ pub struct AppState {
     pub draft: Option<DraftShown>,
     /// Why the last draft failed.
     pub draft_error: Option<String>,
+    /// "Compare environments", while shown.
+    pub compare: Option<crate::ui::compare::Compare>,
 }
 
 /// A spec drafted from manifests, shown for review before it is saved.

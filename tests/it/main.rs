@@ -26,4 +26,5 @@ mod sandbox;
 mod shell;
 mod spec_files;
 mod ui;
+mod ui_compare;
 mod vendor_text;

@@ -15,11 +15,14 @@ use greenlight::spec::Platform;
 use greenlight::ui::actions::label;
 use greenlight::ui::{AppOptions, GreenlightApp};
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-fn app<'a>(runtime: &tokio::runtime::Runtime, options: AppOptions) -> Harness<'a, GreenlightApp> {
+pub(crate) fn app<'a>(
+    runtime: &tokio::runtime::Runtime,
+    options: AppOptions,
+) -> Harness<'a, GreenlightApp> {
     let handle = runtime.handle().clone();
     Harness::builder()
         .with_size([1180.0, 760.0])
@@ -27,7 +30,10 @@ fn app<'a>(runtime: &tokio::runtime::Runtime, options: AppOptions) -> Harness<'a
 }
 
 /// Steps frames until `done`, as background work finishes (at most 20 s).
-fn settle(harness: &mut Harness<'_, GreenlightApp>, done: impl Fn(&GreenlightApp) -> bool) {
+pub(crate) fn settle(
+    harness: &mut Harness<'_, GreenlightApp>,
+    done: impl Fn(&GreenlightApp) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !done(harness.state()) {
         assert!(
@@ -43,7 +49,7 @@ fn settle(harness: &mut Harness<'_, GreenlightApp>, done: impl Fn(&GreenlightApp
 }
 
 /// A few frames, for panels that appear the frame after an action.
-fn frames(harness: &mut Harness<'_, GreenlightApp>, n: usize) {
+pub(crate) fn frames(harness: &mut Harness<'_, GreenlightApp>, n: usize) {
     for _ in 0..n {
         harness.step();
     }

@@ -145,6 +145,25 @@ impl ApiServer {
         out
     }
 
+    /// One kubeconfig reaching several servers: a context, cluster and user per
+    /// `(server, context, token)`, named after the context, as kubeconfigs merged from several
+    /// clusters are. The first context is the current one.
+    pub fn merged_kubeconfig(servers: &[(&ApiServer, &str, &str)]) -> String {
+        let current = servers.first().map_or("none", |s| s.1);
+        let mut clusters = String::new();
+        let mut contexts = String::new();
+        let mut users = String::new();
+        for (server, context, token) in servers {
+            let ca = base64::engine::general_purpose::STANDARD.encode(&server.shared.ca_pem);
+            clusters.push_str(&format!("- name: {context}-cluster\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\n", server.url()));
+            contexts.push_str(&format!("- name: {context}\n  context:\n    cluster: {context}-cluster\n    user: {context}-user\n    namespace: default\n"));
+            users.push_str(&format!("- name: {context}-user\n  user:\n    token: {token}\n"));
+        }
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {current}\nclusters:\n{clusters}contexts:\n{contexts}users:\n{users}"
+        )
+    }
+
     /// Adds a user known by `token`, who may do what `rules` say.
     pub fn add_user(&self, name: &str, token: &str, rules: Vec<Rule>) {
         lock(&self.shared.state).users.push(User {

@@ -32,6 +32,10 @@ impl GreenlightApp {
                 UiAction::DraftTyped => self.draft_typed(),
                 UiAction::SaveDraft => self.save_draft(),
                 UiAction::DiscardDraft => self.discard_draft(),
+                UiAction::ToggleCompare => self.toggle_compare(),
+                UiAction::TogglePicker => self.toggle_picker(),
+                UiAction::SetCompared(choice, on) => self.set_compared(choice, on),
+                UiAction::SelectCell(cell) => self.select_cell(cell),
                 UiAction::CloseSpec => self.close_spec(),
                 UiAction::CheckNow => self.check_now(),
                 UiAction::SetPlatform(platform) => self.set_platform(platform),
@@ -67,24 +71,37 @@ impl GreenlightApp {
         }
         self.state.connection = None;
         self.state.ready = false;
+        let (monitor, events) = self.spawn_monitor(spec, selection, &self.state.choices());
+        self.monitor = Some(monitor);
+        self.monitor_events = Some(events);
+        self.restart_compare();
+    }
+
+    /// A monitor of `spec` where `target` points, and its events.
+    pub(super) fn spawn_monitor(
+        &self,
+        spec: Arc<spec::SecretSpec>,
+        selection: detect::Selection,
+        target: &commands::Target,
+    ) -> (Monitor, mpsc::UnboundedReceiver<detect::MonitorEvent>) {
         let _inside = self.runtime.enter();
         let options = ProbeOptions {
             mode: Mode::Live,
             request_timeout: Duration::from_secs(10),
             env: crate::backends::Env::from_process(),
         };
-        let probe = detect::probe_for(selection.platform, &self.state.choices(), &spec, options);
+        let probe = detect::probe_for(selection.platform, target, &spec, options);
         let (tx, rx) = mpsc::unbounded_channel();
         let ctx = self.ctx.clone();
-        self.monitor = Some(Monitor::spawn(
+        let monitor = Monitor::spawn(
             &self.runtime,
             spec,
             selection,
             probe,
             tx,
             Arc::new(move || ctx.request_repaint()),
-        ));
-        self.monitor_events = Some(rx);
+        );
+        (monitor, rx)
     }
 
     fn send(&self, command: MonitorCommand) {
@@ -97,6 +114,7 @@ impl GreenlightApp {
     fn reselect(&self) {
         if let Some(selection) = &self.state.selection {
             self.send(MonitorCommand::Select(selection.clone()));
+            self.send_compared(&MonitorCommand::Select(selection.clone()));
         }
     }
 
@@ -112,6 +130,8 @@ impl GreenlightApp {
     fn close_spec(&mut self) {
         self.monitor = None;
         self.monitor_events = None;
+        self.compared.clear();
+        self.state.compare = None;
         self.stop_watching_spec();
         self.state.spec = None;
         self.state.spec_path = None;
@@ -124,6 +144,7 @@ impl GreenlightApp {
 
     fn check_now(&mut self) {
         self.send(MonitorCommand::Refresh);
+        self.send_compared(&MonitorCommand::Refresh);
         self.state.checking = true;
     }
 

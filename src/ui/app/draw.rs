@@ -34,6 +34,29 @@ impl GreenlightApp {
             panels::status_ui(ui, state, &mut actions);
             ui.add_space(2.0);
         });
+        if let Some(compare) = &state.compare {
+            let cell =
+                compare.selected.and_then(|(index, at)| Some((index, compare.columns.get(at)?)));
+            if let Some((index, column)) = cell {
+                let most = (ui.available_width() - LIST_MIN).max(DETAILS_MIN);
+                let shown = panels::cell_state(state, column);
+                egui::Panel::right("cell")
+                    .resizable(true)
+                    .default_size(460.0_f32.min(most))
+                    .min_size(DETAILS_MIN)
+                    .max_size(most)
+                    .show(ui, |ui| {
+                        ui.label(
+                            egui::RichText::new(format!("In {}", column.choice.label())).strong(),
+                        );
+                        panels::details_ui(ui, &shown, index, &mut actions);
+                    });
+            }
+            egui::CentralPanel::default().show(ui, |ui| {
+                panels::compare_ui(ui, state, &mut actions);
+            });
+            return actions;
+        }
         if let Some(index) = state.selected {
             // The list keeps at least LIST_MIN of the width; the details wrap within the rest.
             let most = (ui.available_width() - LIST_MIN).max(DETAILS_MIN);

@@ -40,6 +40,7 @@ impl GreenlightApp {
         for event in engine {
             self.state.apply(event);
         }
+        self.drain_compared();
     }
 
     /// A spec was read: show it and check it. A file is watched for edits and remembered; a

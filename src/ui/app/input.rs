@@ -20,6 +20,13 @@ impl GreenlightApp {
             {
                 actions.push(UiAction::CheckNow);
             }
+            // Before Ctrl+E, which Ctrl+Shift+E would also match.
+            if i.consume_shortcut(&KeyboardShortcut::new(
+                Modifiers::COMMAND | Modifiers::SHIFT,
+                Key::E,
+            )) {
+                actions.push(UiAction::ToggleCompare);
+            }
             if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::E)) {
                 actions.push(UiAction::Export(ReportFormat::Markdown));
             }

@@ -5,6 +5,7 @@
 //! network) runs on the tokio runtime (`background`), never here.
 
 mod background;
+mod compare;
 mod dispatch;
 mod draft;
 mod draw;
@@ -49,6 +50,8 @@ pub struct GreenlightApp {
     ctx: egui::Context,
     monitor: Option<Monitor>,
     monitor_events: Option<mpsc::UnboundedReceiver<MonitorEvent>>,
+    /// One monitor per compared environment, in the columns' order.
+    compared: Vec<(Monitor, mpsc::UnboundedReceiver<MonitorEvent>)>,
     events: mpsc::UnboundedSender<UiEvent>,
     inbox: mpsc::UnboundedReceiver<UiEvent>,
     spec_watch: Option<JoinHandle<()>>,
@@ -82,6 +85,7 @@ impl GreenlightApp {
             ctx: cc.egui_ctx.clone(),
             monitor: None,
             monitor_events: None,
+            compared: Vec::new(),
             events,
             inbox,
             spec_watch: None,

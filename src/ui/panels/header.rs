@@ -118,6 +118,12 @@ fn title_ui(ui: &mut egui::Ui, state: &AppState, spec: &SecretSpec, actions: &mu
             if ui.button(label::OPEN).on_hover_text("Ctrl+O").clicked() {
                 actions.push(UiAction::OpenDialog);
             }
+            let compare =
+                if state.compare.is_some() { label::BACK_TO_CHECKLIST } else { label::COMPARE };
+            let hover = "Every secret in several environments side by side (Ctrl+Shift+E)";
+            if ui.button(compare).on_hover_text(hover).clicked() {
+                actions.push(UiAction::ToggleCompare);
+            }
         });
     });
 }

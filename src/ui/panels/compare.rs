@@ -1,0 +1,181 @@
+//! "Compare environments": the environment picker, the matrix of secrets × environments
+//! (each cell the row's state with its symbol and word) and, for the cell clicked, the same
+//! details as the checklist's, written for that environment.
+
+use eframe::egui::{self, RichText};
+
+use crate::spec::{Platform, SecretSpec};
+use crate::ui::actions::{UiAction, label};
+use crate::ui::compare::{Choice, Column, Compare, offered};
+use crate::ui::state::{AppState, Line, Preferences};
+use crate::ui::widgets::{state_color, state_words, symbol};
+
+/// Widest a secret's name column gets before it is cut.
+const NAME_WIDTH: f32 = 220.0;
+
+/// The picker (when open) and the matrix.
+pub fn compare_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) {
+    let (Some(spec), Some(compare)) = (&state.spec, &state.compare) else { return };
+    ui.horizontal(|ui| {
+        ui.heading("Compare environments");
+        if ui.button(label::PICK_ENVIRONMENTS).clicked() {
+            actions.push(UiAction::TogglePicker);
+        }
+        ui.label(
+            RichText::new("each environment is its own connection; one that does not answer marks only its column")
+                .weak()
+                .small(),
+        );
+    });
+    if compare.picking || compare.columns.is_empty() {
+        picker_ui(ui, state, spec, compare, actions);
+        ui.separator();
+    }
+    if compare.columns.is_empty() {
+        ui.label(RichText::new("Pick the environments to compare above: the spec's own, kubeconfig contexts or AWS profiles.").weak());
+        return;
+    }
+    matrix_ui(ui, state, spec, compare, actions);
+}
+
+/// A checkbox per environment offered: the spec's own, then contexts, then profiles.
+fn picker_ui(
+    ui: &mut egui::Ui,
+    state: &AppState,
+    spec: &SecretSpec,
+    compare: &Compare,
+    actions: &mut Vec<UiAction>,
+) {
+    let platform = state.selection.as_ref().map_or(spec.default_platform(), |s| s.platform);
+    let aws = platform == Platform::Aws || spec.delivers_from_aws();
+    let contexts: &[String] = if platform == Platform::Kubernetes { &state.contexts } else { &[] };
+    let profiles: &[String] = if aws { &state.profiles } else { &[] };
+    let mut group = "";
+    ui.horizontal_wrapped(|ui| {
+        for choice in offered(spec, contexts, profiles) {
+            let heading = match choice {
+                Choice::Declared(_) => "Declared in the spec:",
+                Choice::Context(_) => "Contexts:",
+                Choice::Profile(_) => "AWS profiles:",
+            };
+            if heading != group {
+                group = heading;
+                ui.label(RichText::new(heading).strong());
+            }
+            let mut on = compare.columns.iter().any(|c| c.choice == choice);
+            let hover = match &choice {
+                Choice::Declared(name) => spec
+                    .environment(name)
+                    .and_then(|e| e.description.clone())
+                    .unwrap_or_else(|| format!("The spec's environment {name}")),
+                Choice::Context(name) => format!("The spec as written, in context {name}"),
+                Choice::Profile(name) => format!("The spec as written, with AWS profile {name}"),
+            };
+            if ui.checkbox(&mut on, choice.label()).on_hover_text(hover).changed() {
+                actions.push(UiAction::SetCompared(choice, on));
+            }
+        }
+    });
+}
+
+/// The matrix: a heading per environment, then a line per secret in the checklist's order.
+fn matrix_ui(
+    ui: &mut egui::Ui,
+    state: &AppState,
+    spec: &SecretSpec,
+    compare: &Compare,
+    actions: &mut Vec<UiAction>,
+) {
+    let Some(selection) = &state.selection else { return };
+    egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
+        egui::Grid::new("matrix").striped(true).spacing([14.0, 6.0]).show(ui, |ui| {
+            ui.label(RichText::new("Secret").strong());
+            for column in &compare.columns {
+                ui.vertical(|ui| {
+                    ui.label(RichText::new(column.choice.label()).strong());
+                    ui.label(RichText::new(column.summary(selection)).weak().small());
+                });
+            }
+            ui.end_row();
+            for line in state.lines() {
+                match line {
+                    Line::Heading(group) => {
+                        ui.label(RichText::new(group.title()).strong());
+                        ui.end_row();
+                    }
+                    Line::Entry(index) => {
+                        let Some(entry) = spec.entries.get(index) else { continue };
+                        ui.add_sized(
+                            [NAME_WIDTH, 20.0],
+                            egui::Label::new(RichText::new(&entry.name).strong()).truncate(),
+                        )
+                        .on_hover_text(&entry.description);
+                        for (at, column) in compare.columns.iter().enumerate() {
+                            cell_ui(ui, compare, column, index, at, actions);
+                        }
+                        ui.end_row();
+                    }
+                }
+            }
+        });
+    });
+}
+
+/// One cell: the state's symbol and word, coloured; click for its details.
+fn cell_ui(
+    ui: &mut egui::Ui,
+    compare: &Compare,
+    column: &Column,
+    index: usize,
+    at: usize,
+    actions: &mut Vec<UiAction>,
+) {
+    let Some(row) = column.rows.get(index) else {
+        ui.label("");
+        return;
+    };
+    let state = row.state();
+    let stale = row.outcome.as_ref().is_some_and(|o| o.stale.is_some());
+    let due = row
+        .outcome
+        .as_ref()
+        .zip(column.spec.entries.get(index))
+        .and_then(|(o, entry)| crate::report::due(entry, o, std::time::SystemTime::now()))
+        == Some(true);
+    let mut text = format!("{} {}", symbol(state), state_words(state));
+    if stale {
+        text.push_str(" (stale)");
+    }
+    if due {
+        text.push_str(", due");
+    }
+    let color = state_color(state, ui.visuals().dark_mode);
+    let selected = compare.selected == Some((index, at));
+    let detail = row.outcome.as_ref().and_then(|o| o.presence.detail()).unwrap_or_default();
+    let hover = format!("In {}: {text}. {detail}", column.choice.label());
+    let response =
+        ui.selectable_label(selected, RichText::new(text).color(color)).on_hover_text(hover);
+    if response.clicked() {
+        actions.push(UiAction::SelectCell(if selected { None } else { Some((index, at)) }));
+    }
+}
+
+/// The state the details of the selected cell are drawn from: that column's spec, rows,
+/// connection and target, with the operator's selection and shell.
+pub fn cell_state(state: &AppState, column: &Column) -> AppState {
+    AppState {
+        spec: Some(column.spec.clone()),
+        selection: state.selection.clone(),
+        rows: column.rows.clone(),
+        connection: column.connection.clone(),
+        kubeconfig: column.target.kubeconfig.as_ref().map(Into::into),
+        shell: state.shell,
+        remembered: Preferences {
+            context: column.target.kube_context.clone(),
+            profile: column.target.aws_profile.clone(),
+            region: column.target.aws_region.clone(),
+            ..Preferences::default()
+        },
+        ..AppState::default()
+    }
+}

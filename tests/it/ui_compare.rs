@@ -1,0 +1,132 @@
+//! "Compare environments" in the window: two clusters and one that does not answer, side by
+//! side through the real engine against the project's API server; the choices remembered per
+//! spec; a cell's details written for its own environment.
+
+use egui_kittest::kittest::Queryable;
+use greenlight::detect::State;
+use greenlight::ui::actions::{UiAction, label};
+use greenlight::ui::compare::Choice;
+use greenlight::ui::{AppOptions, GreenlightApp};
+use greenlight_apiserver::{ApiServer, Rule};
+
+use crate::ui::{app, frames, runtime, settle};
+
+const SPEC: &str = "version: 1
+deployment: envs
+platforms: [kubernetes]
+defaults: { kubernetes: { namespace: app } }
+secrets:
+  - { name: api-token, description: API token, kubernetes: { keys: [token] } }
+  - { name: db-password, description: Database password, kubernetes: { keys: [password] } }
+";
+
+fn state_of(app: &GreenlightApp, column: usize, name: &str) -> State {
+    let compare = app.state.compare.as_ref().unwrap();
+    let column = &compare.columns[column];
+    let index = column.spec.entries.iter().position(|e| e.name == name).unwrap();
+    column.rows[index].state()
+}
+
+/// Staging lacks db-password, production has both, and a third cluster has stopped; one
+/// kubeconfig reaches all three (contexts `stg`, `prd`, `gone`).
+fn clusters(
+    runtime: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+) -> (Vec<ApiServer>, std::path::PathBuf) {
+    let servers: Vec<ApiServer> = runtime.block_on(async {
+        let mut servers = Vec::new();
+        for name in ["stg", "prd", "gone"] {
+            let server = ApiServer::start().await.unwrap();
+            server.add_user(
+                &format!("{name}-operator"),
+                &format!("{name}-token-5521"),
+                vec![Rule::admin()],
+            );
+            server.create_namespace("app");
+            server.put_secret("app", "api-token", &[("token", "compare-value-901")]);
+            servers.push(server);
+        }
+        servers
+    });
+    servers[1].put_secret("app", "db-password", &[("password", "compare-value-902")]);
+    servers[2].stop();
+    let config = ApiServer::merged_kubeconfig(&[
+        (&servers[0], "stg", "stg-token-5521"),
+        (&servers[1], "prd", "prd-token-5521"),
+        (&servers[2], "gone", "gone-token-5521"),
+    ]);
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, config).unwrap();
+    (servers, kubeconfig)
+}
+
+#[test]
+fn environments_side_by_side_each_its_own_column() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (servers, kubeconfig) = clusters(&runtime, dir.path());
+    let spec = dir.path().join("envs.yaml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let options =
+        AppOptions { spec: Some(spec.clone()), kubeconfig: Some(kubeconfig), sandbox: None };
+    let mut harness = app(&runtime, options);
+    settle(&mut harness, |app| {
+        app.state.contexts.len() == 3 && app.state.rows.iter().all(|r| r.outcome.is_some())
+    });
+
+    // Nothing declared in the spec: the picker opens with the kubeconfig's contexts.
+    harness.get_by_label(label::COMPARE).click();
+    frames(&mut harness, 2);
+    for context in ["stg", "prd", "gone"] {
+        harness.get_by_label(context).click();
+        frames(&mut harness, 1);
+    }
+    settle(&mut harness, |app| {
+        let compare = app.state.compare.as_ref().unwrap();
+        compare.columns.len() == 3
+            && compare.columns.iter().all(|c| c.rows.iter().all(|r| r.outcome.is_some()))
+    });
+    let app = harness.state();
+    assert_eq!(state_of(app, 0, "db-password"), State::Missing);
+    assert_eq!(state_of(app, 1, "db-password"), State::Present);
+    assert_eq!(state_of(app, 0, "api-token"), State::Present);
+    assert_eq!(state_of(app, 2, "api-token"), State::Unreachable, "only its own column");
+    // Remembered for this spec file.
+    let key = spec.display().to_string();
+    assert_eq!(
+        app.state.remembered.compare.get(&key).unwrap(),
+        &[
+            Choice::Context("stg".into()),
+            Choice::Context("prd".into()),
+            Choice::Context("gone".into())
+        ]
+    );
+    harness.get_by_label_contains("1 of 2 ready");
+    harness.get_by_label_contains("2 of 2 ready");
+
+    // A cell's details: the same as the checklist's, with commands for its own context.
+    let cell = harness.state().state.compare.as_ref().unwrap().columns[0]
+        .spec
+        .entries
+        .iter()
+        .position(|e| e.name == "db-password")
+        .unwrap();
+    harness.state_mut().dispatch(vec![UiAction::SelectCell(Some((cell, 0)))]);
+    frames(&mut harness, 3);
+    harness.get_by_label("In stg");
+    assert!(harness.query_all_by_label_contains("--context stg").count() > 0);
+    assert_eq!(harness.query_all_by_label_contains("--context prd").count(), 0);
+
+    // The secret created in staging turns its cell green; production's column is untouched.
+    servers[0].put_secret("app", "db-password", &[("password", "compare-value-903")]);
+    settle(&mut harness, |app| state_of(app, 0, "db-password") == State::Present);
+    assert_eq!(state_of(harness.state(), 1, "db-password"), State::Present);
+
+    // Back to the checklist stops the columns; opening again brings back the same three.
+    harness.get_by_label(label::BACK_TO_CHECKLIST).click();
+    frames(&mut harness, 2);
+    assert!(harness.state().state.compare.is_none());
+    harness.get_by_label(label::COMPARE).click();
+    frames(&mut harness, 2);
+    assert_eq!(harness.state().state.compare.as_ref().unwrap().columns.len(), 3);
+}
