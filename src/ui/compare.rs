@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::Target;
 use crate::detect::{ConnectionStatus, MonitorEvent, Progress, Selection, State};
+use crate::report::{Environment, MatrixReport};
 use crate::spec::SecretSpec;
-use crate::ui::state::RowState;
+use crate::ui::state::{AppState, Preferences, RowState};
 
 /// Most environments compared at once; each is a connection and a probe of its own.
 pub const MOST_COLUMNS: usize = 8;
@@ -131,6 +132,26 @@ impl Column {
         Progress::of(&self.spec, selection, self.rows.iter().map(|r| r.outcome.as_ref()))
     }
 
+    /// The state this column's details and report are drawn from: its spec, rows, connection
+    /// and target, with the operator's selection and shell from `base`.
+    pub fn as_app_state(&self, base: &AppState) -> AppState {
+        AppState {
+            spec: Some(self.spec.clone()),
+            selection: base.selection.clone(),
+            rows: self.rows.clone(),
+            connection: self.connection.clone(),
+            kubeconfig: self.target.kubeconfig.as_ref().map(Into::into),
+            shell: base.shell,
+            remembered: Preferences {
+                context: self.target.kube_context.clone(),
+                profile: self.target.aws_profile.clone(),
+                region: self.target.aws_region.clone(),
+                ..Preferences::default()
+            },
+            ..AppState::default()
+        }
+    }
+
     /// Under the heading: how far this column is, and when it was last checked.
     pub fn summary(&self, selection: &Selection) -> String {
         let Some(at) = self.last_round_at else { return "checking…".to_owned() };
@@ -154,4 +175,85 @@ pub struct Compare {
     pub selected: Option<(usize, usize)>,
     /// Whether the environment picker is open.
     pub picking: bool,
+}
+
+impl AppState {
+    /// The report of every compared environment, while "Compare environments" shows some.
+    pub fn matrix_report(&self) -> Option<MatrixReport> {
+        let compare = self.compare.as_ref().filter(|c| !c.columns.is_empty())?;
+        let environments = compare
+            .columns
+            .iter()
+            .filter_map(|column| {
+                let report = column.as_app_state(self).report()?;
+                let checked_at = column.last_round_at.map_or_else(
+                    || "not yet".to_owned(),
+                    |at| humantime::format_rfc3339_seconds(at).to_string(),
+                );
+                Some(Environment { name: column.choice.label(), checked_at, report })
+            })
+            .collect();
+        Some(MatrixReport::build(environments))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = "version: 1
+deployment: apps
+platforms: [kubernetes]
+backends: { doppler: { kind: doppler, project: apps, config: prd } }
+delivery: { external_secrets: { store: { kind: ClusterSecretStore, name: doppler } } }
+values: [ { name: DATABASE_URL, description: Connection string } ]
+targets: [ { namespace: default, secret: app, keys: { DATABASE_URL: DATABASE_URL } } ]
+environments:
+  dev: { context: k3s-dev, backends: { doppler: { config: dev } } }
+  prd: { context: k3s-prd, region: eu-west-1 }
+";
+
+    fn spec() -> Arc<SecretSpec> {
+        Arc::new(crate::spec::parse_bytes(SPEC.as_bytes(), "apps.yaml".as_ref()).unwrap())
+    }
+
+    #[test]
+    fn a_declared_environment_brings_its_spec_and_where_it_is_reached() {
+        let spec = spec();
+        assert_eq!(
+            first_choices(&spec),
+            [Choice::Declared("dev".into()), Choice::Declared("prd".into())]
+        );
+        let base = Target { kube_context: Some("mine".into()), ..Target::default() };
+        let (dev, target) = Choice::Declared("dev".into()).resolve(&spec, &base);
+        assert_eq!(target.kube_context.as_deref(), Some("k3s-dev"));
+        let location = dev.entries.first().unwrap().placement(crate::spec::Platform::Kubernetes);
+        assert!(location.unwrap().describe().contains("apps/dev"));
+        let (_, target) = Choice::Declared("prd".into()).resolve(&spec, &base);
+        assert_eq!(target.aws_region.as_deref(), Some("eu-west-1"));
+        let (as_written, target) = Choice::Context("other".into()).resolve(&spec, &base);
+        assert_eq!(target.kube_context.as_deref(), Some("other"));
+        assert!(Arc::ptr_eq(&as_written, &spec));
+        let offered = offered(&spec, &["a".into()], &["p".into()]);
+        assert_eq!(offered.len(), 4);
+        assert_eq!(offered.last().unwrap().label(), "profile p");
+    }
+
+    #[test]
+    fn a_column_folds_only_its_own_events() {
+        let spec = spec();
+        let mut column = Column::new(Choice::Context("c".into()), spec, Target::default());
+        let outcome = crate::detect::CheckOutcome::now(crate::detect::Presence::Present);
+        column.apply(MonitorEvent::Changed { index: 0, outcome });
+        column.apply(MonitorEvent::Changed {
+            index: 9,
+            outcome: crate::detect::CheckOutcome::now(crate::detect::Presence::Present),
+        });
+        assert_eq!(column.rows.first().unwrap().state(), State::Present);
+        assert!(column.checking);
+        column.apply(MonitorEvent::RoundFinished { ready: true, at: SystemTime::UNIX_EPOCH });
+        assert!(!column.checking);
+        let selection = Selection::defaults(&column.spec);
+        assert_eq!(column.summary(&selection), "1 of 1 ready · 00:00 UTC");
+    }
 }

@@ -104,6 +104,13 @@ fn environments_side_by_side_each_its_own_column() {
     harness.get_by_label_contains("1 of 2 ready");
     harness.get_by_label_contains("2 of 2 ready");
 
+    // The report covers every column, when each was checked, names only.
+    let matrix = harness.state().state.matrix_report().unwrap();
+    let markdown = matrix.to_markdown();
+    assert!(markdown.contains("| Secret | stg (checked 20"), "{markdown}");
+    assert!(!markdown.contains("compare-value"), "{markdown}");
+    assert_eq!(matrix.environments.len(), 3);
+
     // A cell's details: the same as the checklist's, with commands for its own context.
     let cell = harness.state().state.compare.as_ref().unwrap().columns[0]
         .spec

@@ -208,6 +208,12 @@ impl GreenlightApp {
         }
         self.state.notify(format!("Copied the {what} command: paste it in a terminal."));
         self.send(MonitorCommand::Hurry(HURRY_FOR));
+        // Copied from a compared environment's details: that column hurries.
+        if let Some((_, at)) = self.state.compare.as_ref().and_then(|c| c.selected)
+            && let Some((monitor, _)) = self.compared.get(at)
+        {
+            monitor.send(MonitorCommand::Hurry(HURRY_FOR));
+        }
     }
 
     fn copy_selected_create(&mut self) {
@@ -230,6 +236,15 @@ impl GreenlightApp {
     }
 
     fn export(&mut self, format: ReportFormat) {
+        if let Some(matrix) = self.state.matrix_report() {
+            let (text, extension, name) = match format {
+                ReportFormat::Markdown => (matrix.to_markdown(), "md", "Markdown"),
+                ReportFormat::Json => (matrix.to_json(), "json", "JSON"),
+            };
+            let file_name = format!("{}-environments.{extension}", matrix.deployment);
+            self.save_dialog(text, file_name, name, extension);
+            return;
+        }
         let Some(report) = self.state.report() else { return };
         let (text, extension, name) = match format {
             ReportFormat::Markdown => (report.to_markdown(), "md", "Markdown"),
@@ -267,7 +282,10 @@ impl GreenlightApp {
     }
 
     fn copy_report(&mut self) {
-        if let Some(report) = self.state.report() {
+        if let Some(matrix) = self.state.matrix_report() {
+            self.ctx.copy_text(matrix.to_markdown());
+            self.state.notify("Copied the environments report (Markdown, no values).");
+        } else if let Some(report) = self.state.report() {
             self.ctx.copy_text(report.to_markdown());
             self.state.notify("Copied the status report (Markdown, no values).");
         }

@@ -39,7 +39,7 @@ impl GreenlightApp {
                 compare.selected.and_then(|(index, at)| Some((index, compare.columns.get(at)?)));
             if let Some((index, column)) = cell {
                 let most = (ui.available_width() - LIST_MIN).max(DETAILS_MIN);
-                let shown = panels::cell_state(state, column);
+                let shown = column.as_app_state(state);
                 egui::Panel::right("cell")
                     .resizable(true)
                     .default_size(460.0_f32.min(most))

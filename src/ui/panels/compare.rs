@@ -7,7 +7,7 @@ use eframe::egui::{self, RichText};
 use crate::spec::{Platform, SecretSpec};
 use crate::ui::actions::{UiAction, label};
 use crate::ui::compare::{Choice, Column, Compare, offered};
-use crate::ui::state::{AppState, Line, Preferences};
+use crate::ui::state::{AppState, Line};
 use crate::ui::widgets::{state_color, state_words, symbol};
 
 /// Widest a secret's name column gets before it is cut.
@@ -92,8 +92,11 @@ fn matrix_ui(
             ui.label(RichText::new("Secret").strong());
             for column in &compare.columns {
                 ui.vertical(|ui| {
-                    ui.label(RichText::new(column.choice.label()).strong());
-                    ui.label(RichText::new(column.summary(selection)).weak().small());
+                    ui.add(
+                        egui::Label::new(RichText::new(column.choice.label()).strong()).extend(),
+                    );
+                    let summary = RichText::new(column.summary(selection)).weak().small();
+                    ui.add(egui::Label::new(summary).extend());
                 });
             }
             ui.end_row();
@@ -105,11 +108,7 @@ fn matrix_ui(
                     }
                     Line::Entry(index) => {
                         let Some(entry) = spec.entries.get(index) else { continue };
-                        ui.add_sized(
-                            [NAME_WIDTH, 20.0],
-                            egui::Label::new(RichText::new(&entry.name).strong()).truncate(),
-                        )
-                        .on_hover_text(&entry.description);
+                        name_ui(ui, compare, index, &entry.name, &entry.description);
                         for (at, column) in compare.columns.iter().enumerate() {
                             cell_ui(ui, compare, column, index, at, actions);
                         }
@@ -118,6 +117,22 @@ fn matrix_ui(
                 }
             }
         });
+    });
+}
+
+/// The secret's name, marked when the environments disagree about it.
+fn name_ui(ui: &mut egui::Ui, compare: &Compare, index: usize, name: &str, description: &str) {
+    let states: Vec<_> =
+        compare.columns.iter().filter_map(|c| c.rows.get(index)).map(|r| r.state()).collect();
+    let differs = states.windows(2).any(|w| w.first() != w.get(1));
+    let layout = egui::Layout::left_to_right(egui::Align::Center);
+    ui.allocate_ui_with_layout(egui::vec2(NAME_WIDTH, 20.0), layout, |ui| {
+        ui.add(egui::Label::new(RichText::new(name).strong()).truncate())
+            .on_hover_text(description);
+        if differs {
+            ui.label(RichText::new("≠").weak())
+                .on_hover_text("Not the same in every environment compared");
+        }
     });
 }
 
@@ -157,25 +172,5 @@ fn cell_ui(
         ui.selectable_label(selected, RichText::new(text).color(color)).on_hover_text(hover);
     if response.clicked() {
         actions.push(UiAction::SelectCell(if selected { None } else { Some((index, at)) }));
-    }
-}
-
-/// The state the details of the selected cell are drawn from: that column's spec, rows,
-/// connection and target, with the operator's selection and shell.
-pub fn cell_state(state: &AppState, column: &Column) -> AppState {
-    AppState {
-        spec: Some(column.spec.clone()),
-        selection: state.selection.clone(),
-        rows: column.rows.clone(),
-        connection: column.connection.clone(),
-        kubeconfig: column.target.kubeconfig.as_ref().map(Into::into),
-        shell: state.shell,
-        remembered: Preferences {
-            context: column.target.kube_context.clone(),
-            profile: column.target.aws_profile.clone(),
-            region: column.target.aws_region.clone(),
-            ..Preferences::default()
-        },
-        ..AppState::default()
     }
 }

@@ -10,7 +10,7 @@ mod status;
 mod welcome;
 
 pub use checklist::{ROW_HEIGHT, checklist_ui, filter_ui};
-pub use compare::{cell_state, compare_ui};
+pub use compare::compare_ui;
 pub use details::details_ui;
 pub use header::header_ui;
 pub use status::{log_ui, status_ui};
