@@ -1035,3 +1035,62 @@ async fn a_read_only_operator_is_told_before_pasting_and_a_granted_role_shows() 
     assert!(!hints(db).contains("greenlight-writer"), "{}", hints(db));
     cluster.assert_value_free();
 }
+
+/// Kubernetes keeps no last-change time: a Secret present from the start has no age, and a
+/// change made while watching is known from then on, as seen, never as the value's age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_seen_while_watching_is_known_from_then_on() {
+    use std::sync::Arc;
+
+    use greenlight::detect::{self, CheckOutcome, Monitor, MonitorEvent, Selection, kubernetes};
+
+    let (mut cluster, spec_path) = cluster().await;
+    cluster.seed("acme", "github-token", &[("token", "before-change-value-41")]);
+    let spec = Arc::new(spec::load(spec_path.as_ref()).unwrap());
+    let mut settings = kubernetes::Settings::new(Some("test".into()), detect::Mode::Live);
+    settings.kubeconfig = Some(cluster.kubeconfig());
+    let probe = Arc::new(kubernetes::KubernetesProbe::new(settings, &spec));
+    let (events, mut inbox) = tokio::sync::mpsc::unbounded_channel();
+    let _monitor = Monitor::spawn(
+        &tokio::runtime::Handle::current(),
+        spec.clone(),
+        Selection::defaults(&spec),
+        probe,
+        events,
+        Arc::new(|| {}),
+    );
+    let github = spec.entries.iter().position(|e| e.name == "github-token").unwrap();
+    async fn next_for(
+        inbox: &mut tokio::sync::mpsc::UnboundedReceiver<MonitorEvent>,
+        index: usize,
+    ) -> CheckOutcome {
+        loop {
+            match tokio::time::timeout(WAIT, inbox.recv()).await {
+                Ok(Some(MonitorEvent::Changed { index: i, outcome })) if i == index => {
+                    return outcome;
+                }
+                Ok(Some(_)) => {}
+                other => panic!("no change for row {index}: {other:?}"),
+            }
+        }
+    }
+    let first = next_for(&mut inbox, github).await;
+    assert_eq!(first.presence, detect::Presence::Present);
+    assert_eq!(first.change_seen_at, None, "present from the start: its age is not known");
+    assert_eq!(first.changed_at, None);
+
+    let before = std::time::SystemTime::now();
+    let loaded = spec::load(spec_path.as_ref()).unwrap();
+    let target = Target { kube_context: Some("test".into()), ..Target::default() };
+    let all =
+        commands::for_entry(&loaded.entries[0], spec::Platform::Kubernetes, &target, Shell::Posix)
+            .unwrap();
+    let rotate = &all.iter().find(|c| c.kind == CommandKind::Rotate).unwrap().text;
+    let (ok, _, stderr) = cluster.shell("bash", rotate, "after-change-value-42\n").await;
+    assert!(ok, "{stderr}");
+    let seen = next_for(&mut inbox, github).await;
+    assert_eq!(seen.presence, detect::Presence::Present);
+    assert!(seen.change_seen_at.is_some_and(|at| at >= before), "{seen:?}");
+    assert_eq!(seen.changed_at, None, "a change seen is not the value's age");
+    cluster.assert_value_free();
+}

@@ -129,6 +129,13 @@ fn age_ui(ui: &mut egui::Ui, entry: &SecretEntry, outcome: &CheckOutcome) {
         (Some(at), _, _) => {
             ui.label(format!("Value last changed {at} (from the backend's metadata)"));
         }
+        (None, _, _) if outcome.change_seen_at.is_some() => {
+            let at = outcome.change_seen_at.map(humantime::format_rfc3339_seconds);
+            ui.label(format!(
+                "A change seen at {} while Greenlight watched. Kubernetes keeps no last-change time, so changes before that (and whether this one was the value or only a label) are not known.",
+                at.map(|a| a.to_string()).unwrap_or_default()
+            ));
+        }
         (None, _, Some(_)) if outcome.presence == crate::detect::Presence::Present => {
             ui.label("Age not known: the backend keeps no last-change time Greenlight can read without the value.");
         }

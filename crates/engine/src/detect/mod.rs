@@ -165,6 +165,9 @@ pub struct CheckOutcome {
     /// `LastChangedDate`/`LastModifiedDate`, a version's creation time); `None` where it cannot
     /// be known value-free (a Kubernetes Secret keeps no such time).
     pub changed_at: Option<SystemTime>,
+    /// For a Kubernetes Secret: when a watch saw it change (data, labels or annotations). Not
+    /// the value's age, so never used for rotation; `None` until a change is seen.
+    pub change_seen_at: Option<SystemTime>,
 }
 
 /// Whether the operator may create (and replace) a secret where it must live, asked without
@@ -211,6 +214,7 @@ impl CheckOutcome {
             write: None,
             hops: Vec::new(),
             changed_at: None,
+            change_seen_at: None,
         }
     }
 
@@ -240,6 +244,7 @@ impl CheckOutcome {
             && self.write == other.write
             && self.hops == other.hops
             && self.changed_at == other.changed_at
+            && self.change_seen_at == other.change_seen_at
     }
 
     /// Whether the operator still has to create or fix the secret.

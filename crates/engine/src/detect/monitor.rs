@@ -315,6 +315,7 @@ fn keep_last_known(previous: Option<&CheckOutcome>, fresh: CheckOutcome) -> Chec
                 write: last.write.clone(),
                 hops: last.hops.clone(),
                 changed_at: last.changed_at,
+                change_seen_at: last.change_seen_at,
             }
         }
         _ => fresh,

@@ -82,6 +82,11 @@ pub struct ReportRow {
     /// When the value last changed (RFC 3339), where its backend says so without a value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<String>,
+    /// For a Kubernetes Secret: when a watch saw it change (RFC 3339). Kubernetes keeps no
+    /// last-change time, so this is only known for changes made while Greenlight watched, and
+    /// it is any change (data, labels, annotations), never used for `due`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_seen_at: Option<String>,
     /// The spec's rotation period for it, e.g. `90days`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotate_every: Option<String>,
@@ -130,8 +135,31 @@ impl ReportRow {
             can_create_reason: outcome.write.as_ref().map(|w| w.reason.clone()),
             hops: outcome.hops.clone(),
             changed_at,
+            change_seen_at: outcome
+                .change_seen_at
+                .map(|at| humantime::format_rfc3339_seconds(at).to_string()),
             rotate_every,
             due,
+        }
+    }
+}
+
+impl ReportRow {
+    /// How old the value is, in words, where that can be known value-free.
+    fn age(&self) -> Option<String> {
+        match (&self.changed_at, self.due, &self.rotate_every, &self.change_seen_at) {
+            (Some(at), Some(true), Some(every), _) => {
+                Some(format!("due for rotation: last changed {at}, rotate every {every}"))
+            }
+            (Some(at), _, _, _) => Some(format!("last changed {at}")),
+            (None, _, _, Some(seen)) => Some(format!(
+                "a change seen at {seen} while watching (Kubernetes keeps no last-change time)"
+            )),
+            (None, _, Some(_), None) if self.state == State::Present => Some(
+                "age not known: the backend keeps no last-change time Greenlight can read without the value"
+                    .to_owned(),
+            ),
+            _ => None,
         }
     }
 }
@@ -255,19 +283,8 @@ impl CheckReport {
                 if let Some(stale) = &row.stale {
                     put!(out, "      (stale: {})", one_line(stale));
                 }
-                match (&row.changed_at, row.due, &row.rotate_every) {
-                    (Some(at), Some(true), Some(every)) => {
-                        put!(
-                            out,
-                            "      due for rotation: last changed {at}, rotate every {every}"
-                        );
-                    }
-                    (Some(at), _, _) => put!(out, "      last changed {at}"),
-                    (None, _, Some(_)) if row.state == State::Present => put!(
-                        out,
-                        "      age not known: the backend keeps no last-change time Greenlight can read without the value"
-                    ),
-                    _ => {}
+                if let Some(age) = row.age() {
+                    put!(out, "      {age}");
                 }
                 if let (Some(can), Some(reason)) = (row.can_create, &row.can_create_reason) {
                     put!(out, "      can create: {}: {}", can.as_str(), one_line(reason));
@@ -337,11 +354,7 @@ impl CheckReport {
                     .can_create
                     .zip(row.can_create_reason.as_deref())
                     .map(|(can, why)| format!("can create: {} ({why})", can.as_str()));
-                let age = match (&row.changed_at, row.due) {
-                    (Some(at), Some(true)) => Some(format!("due for rotation (last changed {at})")),
-                    (Some(at), _) => Some(format!("last changed {at}")),
-                    _ => None,
-                };
+                let age = row.age();
                 let detail = [
                     row.detail.as_deref(),
                     row.stale.as_deref(),

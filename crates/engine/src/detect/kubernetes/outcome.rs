@@ -265,7 +265,7 @@ pub(super) fn present(
         })
         .with_hints(vec![hints::too_few_keys(row.keys, &placement.keys)]);
     }
-    CheckOutcome::now(Presence::Present)
+    CheckOutcome { change_seen_at: row.seen_changed, ..CheckOutcome::now(Presence::Present) }
 }
 
 pub(super) async fn missing(

@@ -321,7 +321,13 @@ pub(super) async fn watch_namespace(
             None => match wire::list_secrets(&client, &namespace, settings.request_timeout).await {
                 Ok((rows, version)) => {
                     secrets.update(|cache| {
-                        cache.rows = Some(rows.into_iter().map(|r| (r.name.clone(), r)).collect());
+                        // A relist keeps the changes seen before it.
+                        let before = cache.rows.take().unwrap_or_default();
+                        let relisted = rows.into_iter().map(|mut r| {
+                            r.seen_changed = before.get(&r.name).and_then(|b| b.seen_changed);
+                            (r.name.clone(), r)
+                        });
+                        cache.rows = Some(relisted.collect());
                         cache.error = None;
                     });
                     nudge.notify();
@@ -376,8 +382,9 @@ async fn follow(
         let mut ended = None;
         while let Some(item) = stream.next().await {
             match item {
-                Ok(Change::Upsert(row, v)) => {
+                Ok(Change::Upsert(mut row, v)) => {
                     version = v;
+                    row.seen_changed = Some(std::time::SystemTime::now());
                     secrets.update(|cache| {
                         if let Some(rows) = cache.rows.as_mut() {
                             rows.insert(row.name.clone(), row);

@@ -32,6 +32,9 @@ pub(crate) struct SecretRow {
     pub secret_type: String,
     /// Number of data keys.
     pub keys: u32,
+    /// When a watch saw it added or modified (its data, labels or annotations): Kubernetes
+    /// keeps no last-change time, so this is only known for changes made while watching.
+    pub seen_changed: Option<std::time::SystemTime>,
 }
 
 /// Why a request failed, or (`NotFound`) the clean answer that an object does not exist.
@@ -365,6 +368,7 @@ pub(super) fn rows(shape: &Shape, layout: Layout) -> Vec<SecretRow> {
                 name,
                 secret_type: cell(layout.kind),
                 keys: cell(layout.data).parse().unwrap_or(0),
+                seen_changed: None,
             })
         })
         .collect()
@@ -611,7 +615,12 @@ mod tests {
         let found = rows(&shape, Layout::from_columns(shape.columns.as_deref().unwrap()));
         assert_eq!(
             found,
-            vec![SecretRow { name: "github-token".into(), secret_type: "Opaque".into(), keys: 2 }]
+            vec![SecretRow {
+                name: "github-token".into(),
+                secret_type: "Opaque".into(),
+                keys: 2,
+                seen_changed: None
+            }]
         );
         assert!(!format!("{shape:?}").contains("hunter2"), "the object must not be kept");
     }
@@ -621,7 +630,15 @@ mod tests {
         let text = r#"{"kind":"Table","columnDefinitions":[{"name":"Age"},{"name":"Data"},{"name":"Name"},{"name":"Type"}],"rows":[{"cells":["1m","3","x","Opaque"]}]}"#;
         let shape = parse_table(text.as_bytes()).unwrap();
         let found = rows(&shape, Layout::from_columns(shape.columns.as_deref().unwrap()));
-        assert_eq!(found[0], SecretRow { name: "x".into(), secret_type: "Opaque".into(), keys: 3 });
+        assert_eq!(
+            found[0],
+            SecretRow {
+                name: "x".into(),
+                secret_type: "Opaque".into(),
+                keys: 3,
+                seen_changed: None
+            }
+        );
     }
 
     #[test]
