@@ -14,10 +14,10 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use greenlight_testkit::apiserver::{ADMIN_TOKEN, ApiServer};
-use greenlight_testkit::stats::{ms, percentile};
+use greenlight_testkit::stats::{ms, percentile, timed};
 
 struct Case {
     namespaces: usize,
@@ -42,33 +42,6 @@ fn spec(case: &Case) -> String {
         }
     }
     text
-}
-
-/// Runs `command` to the end; its wall time, exit code and peak resident memory (KiB, the
-/// kernel's high-water mark, read every few milliseconds while it runs).
-fn timed(command: &mut Command) -> (Duration, i32, u64) {
-    let started = Instant::now();
-    let mut child = command
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak = 0;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (started.elapsed(), status.code().unwrap_or(-1), peak);
-        }
-        if let Ok(text) = std::fs::read_to_string(&status_file)
-            && let Some(kib) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        {
-            peak = peak.max(kib);
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 fn kubectl() -> String {

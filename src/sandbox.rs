@@ -62,6 +62,11 @@ impl Sandbox {
         &self.kubeconfig
     }
 
+    /// The running server (the benchmarks seed it and set its latency).
+    pub fn server(&self) -> &ApiServer {
+        &self.server
+    }
+
     /// Its address, e.g. `https://127.0.0.1:40123`.
     pub fn url(&self) -> String {
         self.server.url()
