@@ -9,86 +9,29 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // a benchmark, not product code
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use greenlight::sandbox::{CONTEXT, Sandbox, VALUES_NAMESPACE, value_secret};
-use greenlight::spec::{self, Platform, SecretSpec};
+use greenlight::spec;
 use greenlight_testkit::stats::{ms, percentile, timed};
+
+#[path = "../tests/shared/platform.rs"]
+mod platform;
 
 /// The round trip every cluster adds before each answer.
 const LATENCY: Duration = Duration::from_millis(30);
 
 const ENVIRONMENTS: [&str; 3] = ["dev", "stg", "prd"];
 
-/// The platform example with its values kept where the sandbox keeps them (a Kubernetes
-/// namespace ESO's Kubernetes provider reads) instead of a cloud backend.
-fn spec_text() -> String {
-    let example = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/examples/platform-contract.yaml"),
-    )
-    .unwrap();
-    let backends = "backends:\n  gcp: { kind: gcp-secret-manager }\n  aws: { kind: aws-secrets-manager, region: us-east-1 }\n";
-    assert!(example.contains(backends), "the example's backends changed; update the bench");
-    example.replace(
-        backends,
-        &format!("backends:\n  values: {{ kind: kubernetes, namespace: {VALUES_NAMESPACE} }}\n"),
-    )
-}
-
-/// Every value and plain Secret the spec places, so each environment is ready.
-fn seed(sandbox: &Sandbox, spec: &SecretSpec) {
-    let server = sandbox.server();
-    for entry in &spec.entries {
-        if let Some(delivered) = &entry.delivered {
-            let name = value_secret(delivered.source.key());
-            server.put_secret(VALUES_NAMESPACE, &name, &[("value", "environments-bench-value")]);
-        } else if let Some(spec::Placement::Kubernetes(k)) = entry.placement(Platform::Kubernetes) {
-            server.create_namespace(&k.namespace);
-            let data: Vec<(&str, &str)> =
-                k.keys.iter().map(|key| (key.as_str(), "environments-bench-value")).collect();
-            server.put_secret(&k.namespace, &k.secret, &data);
-        }
-    }
-}
-
-/// A sandbox per environment, seeded ready, and a kubeconfig each (context `k3s-ENV`).
-fn clusters(
-    runtime: &tokio::runtime::Runtime,
-    spec: &SecretSpec,
-    dir: &Path,
-) -> (Vec<Sandbox>, Vec<std::path::PathBuf>) {
-    let mut kubeconfigs = Vec::new();
-    let sandboxes = ENVIRONMENTS
-        .iter()
-        .map(|env| {
-            let sandbox = runtime.block_on(Sandbox::start(spec, &dir.join(env))).unwrap();
-            seed(&sandbox, spec);
-            // Each cluster under its own context, as a kubeconfig merged from three.
-            let config = std::fs::read_to_string(sandbox.kubeconfig())
-                .unwrap()
-                .replace(CONTEXT, &format!("k3s-{env}"))
-                .replace("- name: test\n", &format!("- name: {env}-cluster\n"))
-                .replace("cluster: test\n", &format!("cluster: {env}-cluster\n"));
-            let path = dir.join(format!("{env}.kubeconfig"));
-            std::fs::write(&path, config).unwrap();
-            kubeconfigs.push(path);
-            sandbox
-        })
-        .collect();
-    (sandboxes, kubeconfigs)
-}
-
 fn main() {
     let runs = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(7);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let spec_path = dir.path().join("platform.yaml");
-    std::fs::write(&spec_path, spec_text()).unwrap();
+    std::fs::write(&spec_path, platform::spec_text()).unwrap();
     let spec = spec::load(&spec_path).unwrap();
-    let (sandboxes, kubeconfigs) = clusters(&runtime, &spec, dir.path());
-    let kubeconfig = std::env::join_paths(&kubeconfigs).unwrap();
+    let clusters = platform::clusters(&runtime, &spec, dir.path(), &ENVIRONMENTS);
+    let kubeconfig = std::env::join_paths(&clusters.kubeconfigs).unwrap();
     let home = dir.path().join("home");
     let greenlight = |envs: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
@@ -118,7 +61,7 @@ fn main() {
         assert!(std::time::Instant::now() < deadline, "the three environments never got ready");
         std::thread::sleep(Duration::from_secs(1));
     }
-    for sandbox in &sandboxes {
+    for sandbox in &clusters.sandboxes {
         sandbox.server().set_latency(LATENCY);
     }
 

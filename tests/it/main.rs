@@ -21,6 +21,8 @@ mod gui_smoke;
 mod init;
 mod kubernetes;
 mod paste;
+#[path = "../shared/platform.rs"]
+mod platform;
 mod real_cluster;
 mod sandbox;
 mod shell;

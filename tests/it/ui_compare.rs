@@ -1,6 +1,7 @@
 //! "Compare environments" in the window: two clusters and one that does not answer, side by
 //! side through the real engine against the project's API server; the choices remembered per
-//! spec; a cell's details written for its own environment.
+//! spec; a cell's details written for its own environment. And the platform example across
+//! two clusters, from the CLI and in the window, with a value missing in one of them only.
 
 use egui_kittest::kittest::Queryable;
 use greenlight::detect::State;
@@ -136,4 +137,93 @@ fn environments_side_by_side_each_its_own_column() {
     harness.get_by_label(label::COMPARE).click();
     frames(&mut harness, 2);
     assert_eq!(harness.state().state.compare.as_ref().unwrap().columns.len(), 3);
+}
+
+/// The platform example across two clusters (each playing External Secrets): production lacks
+/// one value, so that value's row is missing there only, down to its target Secrets; the CLI
+/// and the window say the same.
+#[test]
+fn the_platform_example_across_two_clusters() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("platform.yaml");
+    std::fs::write(&spec_path, crate::platform::spec_text()).unwrap();
+    let spec = greenlight::spec::load(&spec_path).unwrap();
+    let clusters = crate::platform::clusters(&runtime, &spec, dir.path(), &["stg", "prd"]);
+    let gone = "litellm-db-password";
+    clusters.sandboxes[1].server().delete_secret(
+        greenlight::sandbox::VALUES_NAMESPACE,
+        &greenlight::sandbox::value_secret(gone),
+    );
+    let kubeconfig = std::env::join_paths(&clusters.kubeconfigs).unwrap();
+    let check = |args: &[&str]| {
+        let mut all = vec!["check", "--format", "json"];
+        all.extend(args);
+        all.push(spec_path.to_str().unwrap());
+        let mut command = crate::support::hermetic_greenlight(dir.path(), &all);
+        command.env("KUBECONFIG", &kubeconfig);
+        let out = runtime.block_on(async move { command.output().await }).unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), report)
+    };
+    // The stand-ins sync the targets once (they retry every 5 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let report = loop {
+        let (code, report) = check(&["--env", "stg=k3s-stg", "--env", "prd=k3s-prd"]);
+        let stg_ready = report["environments"][0]["ready"] == true;
+        if stg_ready && code == Some(3) {
+            break report;
+        }
+        assert!(std::time::Instant::now() < deadline, "{report:#}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    for row in report["secrets"].as_array().unwrap() {
+        let states: Vec<&str> = row["states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["state"].as_str().unwrap())
+            .collect();
+        let name = row["name"].as_str().unwrap();
+        let expected = if name == gone { ["present", "missing"] } else { [states[0], states[0]] };
+        assert_eq!(states, expected, "{name}: {report:#}");
+        assert!(["present", "not_needed"].contains(&states[0]), "{name}: {report:#}");
+    }
+
+    // The window: the same two clusters, the same one cell missing.
+    let options = AppOptions {
+        spec: Some(spec_path.clone()),
+        kubeconfig: Some(clusters.merged.clone()),
+        sandbox: None,
+    };
+    let mut harness = app(&runtime, options);
+    settle(&mut harness, |app| app.state.contexts.len() == 2 && app.state.selection.is_some());
+    harness.state_mut().dispatch(vec![
+        UiAction::ToggleCompare,
+        UiAction::SetCompared(Choice::Context("k3s-stg".into()), true),
+        UiAction::SetCompared(Choice::Context("k3s-prd".into()), true),
+    ]);
+    settle(&mut harness, |app| {
+        let compare = app.state.compare.as_ref().unwrap();
+        compare.columns.len() == 2 && compare.columns.iter().all(|c| c.last_round_at.is_some())
+    });
+    let app = harness.state();
+    assert_eq!(state_of(app, 0, gone), State::Present);
+    assert_eq!(state_of(app, 1, gone), State::Missing);
+    let differing: Vec<&str> = app
+        .state
+        .spec
+        .as_ref()
+        .unwrap()
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            let compare = app.state.compare.as_ref().unwrap();
+            compare.columns[0].rows[*i].state() != compare.columns[1].rows[*i].state()
+        })
+        .map(|(_, e)| e.name.as_str())
+        .collect();
+    assert_eq!(differing, [gone]);
 }
