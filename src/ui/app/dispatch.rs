@@ -44,7 +44,13 @@ impl GreenlightApp {
                 UiAction::SetRegion(region) => self.set_region(region),
                 UiAction::SetFeature(name, on) => self.set_feature(&name, on),
                 UiAction::SetSkipped(name, skipped) => self.set_skipped(name, skipped),
-                UiAction::Select(index) => self.state.selected = index,
+                UiAction::Select(index) => {
+                    self.state.selected = index;
+                    // Esc closes a compared cell's details too.
+                    if index.is_none() {
+                        self.select_cell(None);
+                    }
+                }
                 UiAction::SetShell(shell) => self.set_shell(shell),
                 UiAction::Copy { text, entry, what } => self.copy(text, entry, &what),
                 UiAction::CopySelectedCreate => self.copy_selected_create(),

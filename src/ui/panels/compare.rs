@@ -16,7 +16,7 @@ const NAME_WIDTH: f32 = 220.0;
 /// The picker (when open) and the matrix.
 pub fn compare_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) {
     let (Some(spec), Some(compare)) = (&state.spec, &state.compare) else { return };
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.heading("Compare environments");
         if ui.button(label::PICK_ENVIRONMENTS).clicked() {
             actions.push(UiAction::TogglePicker);

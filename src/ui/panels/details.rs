@@ -132,7 +132,7 @@ fn age_ui(ui: &mut egui::Ui, entry: &SecretEntry, outcome: &CheckOutcome) {
         (None, _, _) if outcome.change_seen_at.is_some() => {
             let at = outcome.change_seen_at.map(humantime::format_rfc3339_seconds);
             ui.label(format!(
-                "A change seen at {} while Greenlight watched. Kubernetes keeps no last-change time, so changes before that (and whether this one was the value or only a label) are not known.",
+                "Created or changed at {}, seen while Greenlight watched. Kubernetes keeps no last-change time, so changes before that (and whether this one was the value or only a label) are not known.",
                 at.map(|a| a.to_string()).unwrap_or_default()
             ));
         }

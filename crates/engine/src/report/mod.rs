@@ -153,7 +153,7 @@ impl ReportRow {
             }
             (Some(at), _, _, _) => Some(format!("last changed {at}")),
             (None, _, _, Some(seen)) => Some(format!(
-                "a change seen at {seen} while watching (Kubernetes keeps no last-change time)"
+                "created or changed at {seen}, seen while watching (Kubernetes keeps no last-change time)"
             )),
             (None, _, Some(_), None) if self.state == State::Present => Some(
                 "age not known: the backend keeps no last-change time Greenlight can read without the value"
