@@ -129,6 +129,28 @@ pub(super) fn watched(
     }
 }
 
+/// A declared environment that could not be checked at all is often one this machine reaches
+/// by another context: say how to point it there.
+fn elsewhere_hint(spec: &SecretSpec, matrix: &MatrixReport) {
+    for env in &matrix.environments {
+        let declared = spec.environment(&env.name);
+        let unchecked = env.report.verdict() == crate::report::Verdict::Unknown
+            && env.report.secrets.iter().all(|r| r.state != crate::detect::State::Present);
+        if let (Some(declared), true) = (declared, unchecked) {
+            let reached = match (&declared.context, &declared.profile) {
+                (Some(context), _) => format!("context `{context}`"),
+                (None, Some(profile)) => format!("AWS profile `{profile}`"),
+                (None, None) => "the current context".to_owned(),
+            };
+            eprintln!(
+                "{}: nothing could be checked; the spec reaches it by {reached}. If yours is called otherwise: --env {}=CONTEXT (or =profile=PROFILE).",
+                printable(&env.name),
+                printable(&env.name)
+            );
+        }
+    }
+}
+
 /// The flags with this environment's context, kubeconfig, profile and region in place.
 fn target_args(base: &TargetArgs, env: &EnvArg) -> TargetArgs {
     TargetArgs {
@@ -183,6 +205,9 @@ pub(super) fn run(spec: &Arc<SecretSpec>, args: &CheckArgs) -> Result<Exit, Fail
         Format::Text => print!("{}", printable(&matrix.to_text())),
         Format::Json => println!("{}", matrix.to_json()),
         Format::Markdown => print!("{}", printable(&matrix.to_markdown())),
+    }
+    if args.format != Format::Json {
+        elsewhere_hint(spec, &matrix);
     }
     let reports: Vec<&CheckReport> = matrix.environments.iter().map(|e| &e.report).collect();
     Ok(with_due(exit_of_verdict(matrix.verdict()), args.fail_on_due, &reports))

@@ -256,6 +256,16 @@ async fn the_seed_004_layout_is_one_spec_with_an_environment_per_config() {
         Some(3),
         "the prd config's values, through stg's cluster: {text}"
     );
+    // A machine that reaches only dev: the others say how to point them elsewhere.
+    let mut command = hermetic_greenlight(dir.path(), &["check", example.to_str().unwrap()]);
+    command.env("KUBECONFIG", &clusters[0].1).env("DOPPLER_TOKEN", DOPPLER_TOKEN);
+    let out = command.output().await.unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        said.contains("stg: nothing could be checked; the spec reaches it by context `k3s-stg`"),
+        "{said}"
+    );
+    assert!(said.contains("--env prd=CONTEXT") && !said.contains("dev: nothing"), "{said}");
     let seeded: Vec<String> = ["dev", "stg", "prd"]
         .iter()
         .flat_map(|env| [format!("postgres://{env}-value-83"), format!("{env}-jwt-value-84")])
