@@ -24,8 +24,13 @@ pub enum Choice {
     Declared(String),
     /// A kubeconfig context, with the spec as written.
     Context(String),
-    /// An AWS profile, with the spec as written.
-    Profile(String),
+    /// An AWS profile and region (`None`: the profile's own), with the spec as written.
+    Profile {
+        /// The profile.
+        profile: String,
+        /// The region.
+        region: Option<String>,
+    },
 }
 
 impl Choice {
@@ -33,7 +38,8 @@ impl Choice {
     pub fn label(&self) -> String {
         match self {
             Choice::Declared(name) | Choice::Context(name) => name.clone(),
-            Choice::Profile(name) => format!("profile {name}"),
+            Choice::Profile { profile, region: None } => format!("profile {profile}"),
+            Choice::Profile { profile, region: Some(region) } => format!("{profile} in {region}"),
         }
     }
 
@@ -59,8 +65,11 @@ impl Choice {
                 target.kube_context = Some(context.clone());
                 (spec.clone(), target)
             }
-            Choice::Profile(profile) => {
+            Choice::Profile { profile, region } => {
                 target.aws_profile = Some(profile.clone());
+                if region.is_some() {
+                    target.aws_region.clone_from(region);
+                }
                 (spec.clone(), target)
             }
         }
@@ -68,12 +77,21 @@ impl Choice {
 }
 
 /// The environments a spec offers to compare, in the order the picker lists them: the spec's
-/// own, then every kubeconfig context, then every AWS profile.
-pub fn offered(spec: &SecretSpec, contexts: &[String], profiles: &[String]) -> Vec<Choice> {
+/// own, then every kubeconfig context, then every AWS profile in `region` (the region field's;
+/// `None`: each profile's own).
+pub fn offered(
+    spec: &SecretSpec,
+    contexts: &[String],
+    profiles: &[String],
+    region: Option<&str>,
+) -> Vec<Choice> {
     let declared = spec.environments.iter().map(|e| Choice::Declared(e.name.clone()));
+    let region = region.map(str::to_owned);
     declared
         .chain(contexts.iter().map(|c| Choice::Context(c.clone())))
-        .chain(profiles.iter().map(|p| Choice::Profile(p.clone())))
+        .chain(
+            profiles.iter().map(|p| Choice::Profile { profile: p.clone(), region: region.clone() }),
+        )
         .collect()
 }
 
@@ -234,9 +252,15 @@ environments:
         let (as_written, target) = Choice::Context("other".into()).resolve(&spec, &base);
         assert_eq!(target.kube_context.as_deref(), Some("other"));
         assert!(Arc::ptr_eq(&as_written, &spec));
-        let offered = offered(&spec, &["a".into()], &["p".into()]);
+        let offered = offered(&spec, &["a".into()], &["p".into()], Some("eu-west-2"));
         assert_eq!(offered.len(), 4);
-        assert_eq!(offered.last().unwrap().label(), "profile p");
+        let pair = offered.last().unwrap();
+        assert_eq!(pair.label(), "p in eu-west-2");
+        let (_, target) = pair.resolve(&spec, &base);
+        assert_eq!(
+            (target.aws_profile.as_deref(), target.aws_region.as_deref()),
+            (Some("p"), Some("eu-west-2"))
+        );
     }
 
     #[test]

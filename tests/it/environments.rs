@@ -275,3 +275,48 @@ async fn the_seed_004_layout_is_one_spec_with_an_environment_per_config() {
         crate::support::assert_value_free(server, &seeded);
     }
 }
+
+/// AWS environments are profile and region pairs: one account's two regions, declared in the
+/// spec; a secret present in one region only is missing in the other's column alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_environments_are_profile_and_region_pairs() {
+    let mut moto = crate::support::moto::Moto::start().await;
+    let spec = moto.dir.path().join("regions.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1
+deployment: regions
+platforms: [aws]
+defaults: { aws: { service: secrets-manager } }
+secrets:
+  - { name: api-token, description: API token }
+environments:
+  east: { profile: moto, region: us-east-1 }
+  west: { profile: moto, region: eu-west-1 }
+",
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    moto.seed_secret("us-east-1", "api-token", "region-value-951").await;
+    let (code, out, err) = moto.greenlight(&["check", "--format", "json", spec]).await;
+    let report: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}\n{err}"));
+    assert_eq!(code, Some(3), "{report:#}");
+    let cells: Vec<String> = report["secrets"][0]["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}={}", c["environment"].as_str().unwrap(), c["state"].as_str().unwrap()))
+        .collect();
+    // West finds east's copy: found elsewhere, and never offered for deletion (it is east's).
+    assert_eq!(cells, ["east=present", "west=found_elsewhere"], "{report:#}");
+    let west = &report["environments"][1]["secrets"][0];
+    let advice = crate::support::hints(west);
+    assert!(advice.contains("--region eu-west-1") && !advice.contains("delete-secret"), "{advice}");
+    assert_eq!(report["environments"][1]["connection"]["region"], "eu-west-1", "{report:#}");
+    // Pointed elsewhere from the command line: west's check in us-east-1.
+    let args = ["check", "--env", "west=profile=moto,region=us-east-1", spec];
+    let (code, out, _) = moto.greenlight(&args).await;
+    assert_eq!(code, Some(0), "{out}");
+    moto.assert_value_free();
+}

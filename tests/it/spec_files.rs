@@ -192,7 +192,7 @@ fn the_published_schema_is_in_sync() {
     let published = fs::read_to_string(&path).unwrap_or_default();
     assert!(
         published == generated,
-        "specs/greenlight-spec.v1.schema.json is out of date; regenerate it with\n  GREENLIGHT_UPDATE_SCHEMA=1 cargo test --test spec_files the_published_schema_is_in_sync"
+        "specs/greenlight-spec.v1.schema.json is out of date; regenerate it with\n  GREENLIGHT_UPDATE_SCHEMA=1 cargo test --test it the_published_schema_is_in_sync"
     );
     let schema: serde_json::Value = serde_json::from_str(&published).unwrap();
     assert_eq!(schema["title"], "Greenlight secret spec");

@@ -38,7 +38,8 @@ pub fn compare_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiActio
     matrix_ui(ui, state, spec, compare, actions);
 }
 
-/// A checkbox per environment offered: the spec's own, then contexts, then profiles.
+/// A checkbox per environment offered (the spec's own, contexts, profile and region pairs),
+/// then any compared one no longer offered, so it can be taken away.
 fn picker_ui(
     ui: &mut egui::Ui,
     state: &AppState,
@@ -50,17 +51,30 @@ fn picker_ui(
     let aws = platform == Platform::Aws || spec.delivers_from_aws();
     let contexts: &[String] = if platform == Platform::Kubernetes { &state.contexts } else { &[] };
     let profiles: &[String] = if aws { &state.profiles } else { &[] };
-    let mut group = "";
+    let region = state.remembered.region.as_deref();
+    let offered = offered(spec, contexts, profiles, region);
+    let others = compare.columns.iter().map(|c| &c.choice).filter(|c| !offered.contains(c));
+    let listed: Vec<(Choice, bool)> = offered
+        .iter()
+        .map(|c| (c.clone(), true))
+        .chain(others.map(|c| (c.clone(), false)))
+        .collect();
+    let profiles_heading = match region {
+        Some(region) => format!("AWS profiles in {region}:"),
+        None => "AWS profiles (each in its own region):".to_owned(),
+    };
+    let mut group = String::new();
     ui.horizontal_wrapped(|ui| {
-        for choice in offered(spec, contexts, profiles) {
-            let heading = match choice {
-                Choice::Declared(_) => "Declared in the spec:",
-                Choice::Context(_) => "Contexts:",
-                Choice::Profile(_) => "AWS profiles:",
+        for (choice, offered) in listed {
+            let heading = match &choice {
+                _ if !offered => "Also compared:".to_owned(),
+                Choice::Declared(_) => "Declared in the spec:".to_owned(),
+                Choice::Context(_) => "Contexts:".to_owned(),
+                Choice::Profile { .. } => profiles_heading.clone(),
             };
             if heading != group {
+                ui.label(RichText::new(&heading).strong());
                 group = heading;
-                ui.label(RichText::new(heading).strong());
             }
             let mut on = compare.columns.iter().any(|c| c.choice == choice);
             let hover = match &choice {
@@ -69,7 +83,10 @@ fn picker_ui(
                     .and_then(|e| e.description.clone())
                     .unwrap_or_else(|| format!("The spec's environment {name}")),
                 Choice::Context(name) => format!("The spec as written, in context {name}"),
-                Choice::Profile(name) => format!("The spec as written, with AWS profile {name}"),
+                Choice::Profile { .. } => format!(
+                    "The spec as written, with AWS {} (the region field above picks the region)",
+                    choice.label()
+                ),
             };
             if ui.checkbox(&mut on, choice.label()).on_hover_text(hover).changed() {
                 actions.push(UiAction::SetCompared(choice, on));

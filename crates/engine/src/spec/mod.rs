@@ -8,7 +8,7 @@ mod positions;
 pub(crate) mod raw;
 mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -129,6 +129,46 @@ pub struct SecretSpec {
     pub warnings: Vec<SpecProblem>,
     /// The environments the spec declares, in its order (none for most specs).
     pub environments: Vec<SpecEnvironment>,
+    /// In an environment's spec: where the spec's other environments place their secrets.
+    pub other_environments: OtherEnvironments,
+}
+
+/// Where a spec's other environments (and the spec as written) place their secrets, set on each
+/// environment's spec: a copy found there is another environment's, never offered for deletion
+/// as a mistake, and the regions are searched first when a secret is not where it should be.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherEnvironments {
+    /// Kubernetes Secrets, as (namespace, name).
+    pub kubernetes: BTreeSet<(String, String)>,
+    /// AWS secrets and parameters, as (service, region, name).
+    pub aws: BTreeSet<(AwsService, String, String)>,
+}
+
+impl OtherEnvironments {
+    /// Everything `spec` places; AWS placements without a region are taken to be in `region`.
+    pub(crate) fn of(spec: &SecretSpec, region: Option<&str>) -> Self {
+        let plain = spec.entries.iter().filter_map(|e| e.kubernetes.as_ref());
+        let targets =
+            spec.entries.iter().filter_map(|e| e.delivered.as_ref()).flat_map(|d| &d.targets);
+        let kubernetes = plain
+            .map(|k| (k.namespace.clone(), k.secret.clone()))
+            .chain(targets.map(|t| (t.namespace.clone(), t.secret.clone())))
+            .collect();
+        let aws = spec
+            .entries
+            .iter()
+            .filter_map(|e| e.aws.as_ref())
+            .filter_map(|a| {
+                Some((a.service, a.region.as_deref().or(region)?.to_owned(), a.name.clone()))
+            })
+            .collect();
+        Self { kubernetes, aws }
+    }
+
+    pub(crate) fn extend(&mut self, other: &Self) {
+        self.kubernetes.extend(other.kubernetes.iter().cloned());
+        self.aws.extend(other.aws.iter().cloned());
+    }
 }
 
 /// One environment a spec declares: where it is reached, and the spec as it reads there.

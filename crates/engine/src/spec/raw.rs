@@ -69,7 +69,8 @@ pub(crate) struct RawEnvironment {
     pub context: Option<String>,
     /// The AWS profile its account is reached by.
     pub profile: Option<String>,
-    /// Its AWS region: the session's region and `defaults.aws.region` in this environment.
+    /// Its AWS region: the session's region in this environment, and `defaults.aws.region`
+    /// where the spec sets one.
     pub region: Option<String>,
     /// Namespace for secrets that do not name one, instead of `defaults.kubernetes.namespace`.
     pub namespace: Option<String>,

@@ -198,7 +198,7 @@ fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 fn resolve(raw: RawSpec, p: &mut Problems<'_>) -> SecretSpec {
     let spec = resolve_spec(&raw, p);
-    let environments = environments::resolve(&raw, p, resolve_spec);
+    let environments = environments::resolve(&raw, &spec, p, resolve_spec);
     SecretSpec { environments, ..spec }
 }
 
@@ -282,6 +282,7 @@ fn resolve_spec(raw: &RawSpec, p: &mut Problems<'_>) -> SecretSpec {
         delivery: delivered.delivery,
         warnings: Vec::new(),
         environments: Vec::new(),
+        other_environments: super::OtherEnvironments::default(),
     }
 }
 

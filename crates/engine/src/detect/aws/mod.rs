@@ -90,6 +90,7 @@ impl AwsProbe {
             .entries
             .iter()
             .filter_map(|e| e.aws.as_ref().and_then(|a| a.region.clone()))
+            .chain(spec.other_environments.aws.iter().map(|(_, region, _)| region.clone()))
             .collect();
         Self {
             settings,
@@ -202,8 +203,8 @@ fn not_connected(
         .collect()
 }
 
-/// Every (service, region, name) the spec places, so a similar name the spec places itself
-/// is not taken for a typo.
+/// Every (service, region, name) the spec places, and its other environments place, so a
+/// similar name the spec places itself is not taken for a typo nor a copy for a mistake.
 fn placed_in(
     spec: &SecretSpec,
     default_region: Option<&str>,
@@ -215,6 +216,7 @@ fn placed_in(
             let region = a.region.as_deref().or(default_region)?;
             Some((a.service, region.to_owned(), a.name.clone()))
         })
+        .chain(spec.other_environments.aws.iter().cloned())
         .collect()
 }
 

@@ -226,11 +226,13 @@ async fn check(
             by_namespace.entry(placement.namespace.clone()).or_default().push(index);
         }
     }
+    // The spec's own places and its other environments'.
     let placed: BTreeSet<(String, String)> = spec
         .entries
         .iter()
         .filter_map(|e| e.kubernetes.as_ref())
         .map(|k| (k.namespace.clone(), k.secret.clone()))
+        .chain(spec.other_environments.kubernetes.iter().cloned())
         .collect();
     let round = Round {
         settings,

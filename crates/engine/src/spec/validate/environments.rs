@@ -6,12 +6,13 @@ use super::super::positions::key_path;
 use indexmap::IndexMap;
 
 use super::super::raw::{RawBackend, RawEnvironment, RawSpec};
-use super::super::{SecretSpec, SpecEnvironment, names};
+use super::super::{OtherEnvironments, SecretSpec, SpecEnvironment, names};
 use super::{Problems, closest};
 
 /// Every declared environment, resolved with its differences applied.
 pub(super) fn resolve(
     raw: &RawSpec,
+    base: &SecretSpec,
     p: &mut Problems<'_>,
     resolve_spec: fn(&RawSpec, &mut Problems<'_>) -> SecretSpec,
 ) -> Vec<SpecEnvironment> {
@@ -53,6 +54,16 @@ pub(super) fn resolve(
             spec: Box::new(spec),
         });
     }
+    let written = OtherEnvironments::of(base, None);
+    let placed: Vec<OtherEnvironments> =
+        environments.iter().map(|e| OtherEnvironments::of(&e.spec, e.region.as_deref())).collect();
+    for (i, env) in environments.iter_mut().enumerate() {
+        let mut others = written.clone();
+        for (_, theirs) in placed.iter().enumerate().filter(|(j, _)| *j != i) {
+            others.extend(theirs);
+        }
+        env.spec.other_environments = others;
+    }
     environments
 }
 
@@ -62,7 +73,11 @@ fn applied(raw: &RawSpec, env: &RawEnvironment) -> RawSpec {
     if let Some(namespace) = &env.namespace {
         applied.defaults.kubernetes.namespace = Some(namespace.clone());
     }
-    if let Some(region) = &env.region {
+    // The session's region in this environment; it replaces `defaults.aws.region` only where
+    // the spec sets one (so `--env NAME=...,region=R` still chooses for the others).
+    if let Some(region) = &env.region
+        && applied.defaults.aws.region.is_some()
+    {
         applied.defaults.aws.region = Some(region.clone());
     }
     if let Some(expect) = &env.expect {
