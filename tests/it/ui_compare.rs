@@ -139,6 +139,25 @@ fn environments_side_by_side_each_its_own_column() {
     assert_eq!(harness.state().state.compare.as_ref().unwrap().columns.len(), 3);
 }
 
+/// Whether the matrix says what it should: `gone` missing in production only, every other row
+/// the same in both and present (or not needed).
+fn as_expected(report: &serde_json::Value, gone: &str) -> bool {
+    report["secrets"].as_array().unwrap().iter().all(|row| {
+        let states: Vec<&str> = row["states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["state"].as_str().unwrap())
+            .collect();
+        if row["name"] == gone {
+            states == ["present", "missing"]
+        } else {
+            states.iter().all(|s| ["present", "not_needed"].contains(s))
+                && states.windows(2).all(|w| w[0] == w[1])
+        }
+    })
+}
+
 /// The platform example across two clusters (each playing External Secrets): production lacks
 /// one value, so that value's row is missing there only, down to its target Secrets; the CLI
 /// and the window say the same.
@@ -167,28 +186,16 @@ fn the_platform_example_across_two_clusters() {
             .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
         (out.status.code(), report)
     };
-    // The stand-ins sync the targets once (they retry every 5 s).
+    // The stand-ins sync every target once the values exist (they retry every 5 s).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let report = loop {
+    loop {
         let (code, report) = check(&["--env", "stg=k3s-stg", "--env", "prd=k3s-prd"]);
-        let stg_ready = report["environments"][0]["ready"] == true;
-        if stg_ready && code == Some(3) {
-            break report;
+        if as_expected(&report, gone) {
+            assert_eq!(code, Some(3), "missing in one environment fails the check");
+            break;
         }
         assert!(std::time::Instant::now() < deadline, "{report:#}");
         std::thread::sleep(std::time::Duration::from_millis(500));
-    };
-    for row in report["secrets"].as_array().unwrap() {
-        let states: Vec<&str> = row["states"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["state"].as_str().unwrap())
-            .collect();
-        let name = row["name"].as_str().unwrap();
-        let expected = if name == gone { ["present", "missing"] } else { [states[0], states[0]] };
-        assert_eq!(states, expected, "{name}: {report:#}");
-        assert!(["present", "not_needed"].contains(&states[0]), "{name}: {report:#}");
     }
 
     // The window: the same two clusters, the same one cell missing.
@@ -226,4 +233,34 @@ fn the_platform_example_across_two_clusters() {
         .map(|(_, e)| e.name.as_str())
         .collect();
     assert_eq!(differing, [gone]);
+}
+
+/// A spec that declares its environments opens Compare environments on them, each column the
+/// spec as it reads there (here, its own namespace) at its own context.
+#[test]
+fn the_spec_s_own_environments_are_the_first_columns() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let (servers, kubeconfig) = clusters(&runtime, dir.path());
+    let spec = dir.path().join("declared.yaml");
+    let declared = SPEC.replace("namespace: app }", "namespace: nowhere }")
+        + "environments:\n  stg: { context: stg, namespace: app, description: Staging }\n  prd: { context: prd, namespace: app }\n";
+    std::fs::write(&spec, declared).unwrap();
+    let options = AppOptions { spec: Some(spec), kubeconfig: Some(kubeconfig), sandbox: None };
+    let mut harness = app(&runtime, options);
+    settle(&mut harness, |app| app.state.selection.is_some());
+    harness.state_mut().dispatch(vec![UiAction::ToggleCompare]);
+    settle(&mut harness, |app| {
+        let compare = app.state.compare.as_ref().unwrap();
+        compare.columns.len() == 2 && compare.columns.iter().all(|c| c.last_round_at.is_some())
+    });
+    let app = harness.state();
+    let compare = app.state.compare.as_ref().unwrap();
+    assert!(!compare.picking, "the spec's own environments need no picking");
+    let labels: Vec<String> = compare.columns.iter().map(|c| c.choice.label()).collect();
+    assert_eq!(labels, ["stg", "prd"]);
+    assert_eq!(state_of(app, 0, "db-password"), State::Missing);
+    assert_eq!(state_of(app, 1, "db-password"), State::Present);
+    assert_eq!(state_of(app, 1, "api-token"), State::Present, "in namespace app, not nowhere");
+    drop(servers);
 }
