@@ -139,8 +139,14 @@ fn matrix_ui(
 
 /// The secret's name, marked when the environments disagree about it.
 fn name_ui(ui: &mut egui::Ui, compare: &Compare, index: usize, name: &str, description: &str) {
-    let states: Vec<_> =
-        compare.columns.iter().filter_map(|c| c.rows.get(index)).map(|r| r.state()).collect();
+    // Only answers count: a column still checking differs from nothing.
+    let states: Vec<_> = compare
+        .columns
+        .iter()
+        .filter_map(|c| c.rows.get(index))
+        .map(|r| r.state())
+        .filter(|s| *s != crate::detect::State::Checking)
+        .collect();
     let differs = states.windows(2).any(|w| w.first() != w.get(1));
     let layout = egui::Layout::left_to_right(egui::Align::Center);
     ui.allocate_ui_with_layout(egui::vec2(NAME_WIDTH, 20.0), layout, |ui| {
