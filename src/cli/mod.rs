@@ -145,10 +145,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     request_timeout: u64,
-    /// Check the spec in another environment too, side by side: NAME=CONTEXT, with
-    /// `,profile=P`, `,region=R` or `,kubeconfig=PATH` as needed (`NAME=profile=P` for AWS
-    /// only). Repeatable; the exit code is the worst environment's.
-    #[arg(long = "env", value_name = "NAME=CONTEXT[,profile=P][,region=R]")]
+    /// Check the spec in several environments side by side: NAME=CONTEXT, with `,profile=P`,
+    /// `,region=R` or `,kubeconfig=PATH` as needed (`NAME=profile=P` for AWS only), or just
+    /// NAME for one the spec declares (a spec with `environments:` is checked in all of them
+    /// when no --env, --context or --profile is given). Repeatable; the exit code is the worst
+    /// environment's. `watch` takes one.
+    #[arg(long = "env", value_name = "NAME[=CONTEXT[,profile=P][,region=R]]")]
     envs: Vec<String>,
     /// Exit 3 when a required value is past the spec's `rotate_every` (by its backend's
     /// last-change time), as when it is missing.
