@@ -7,11 +7,15 @@ use eframe::egui::{self, RichText};
 use crate::spec::{Platform, SecretSpec};
 use crate::ui::actions::{UiAction, label};
 use crate::ui::compare::{Choice, Column, Compare, offered};
+use crate::ui::panels::ROW_HEIGHT;
 use crate::ui::state::{AppState, Line};
 use crate::ui::widgets::{state_color, state_words, symbol};
 
-/// Widest a secret's name column gets before it is cut.
+/// Width of the secrets' names; a longer name is cut (the whole name is in its tooltip).
 const NAME_WIDTH: f32 = 220.0;
+
+/// Width of one environment's column.
+const COLUMN_WIDTH: f32 = 170.0;
 
 /// The picker (when open) and the matrix.
 pub fn compare_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) {
@@ -96,6 +100,8 @@ fn picker_ui(
 }
 
 /// The matrix: a heading per environment, then a line per secret in the checklist's order.
+/// The lines are virtualised like the checklist's (only the visible ones are laid out); the
+/// headings scroll sideways with them.
 fn matrix_ui(
     ui: &mut egui::Ui,
     state: &AppState,
@@ -104,36 +110,69 @@ fn matrix_ui(
     actions: &mut Vec<UiAction>,
 ) {
     let Some(selection) = &state.selection else { return };
-    egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
-        egui::Grid::new("matrix").striped(true).spacing([14.0, 6.0]).show(ui, |ui| {
-            ui.label(RichText::new("Secret").strong());
+    let lines = state.lines();
+    #[expect(clippy::cast_precision_loss, reason = "at most MOST_COLUMNS columns")]
+    let width = NAME_WIDTH + COLUMN_WIDTH * compare.columns.len() as f32;
+    let across = egui::ScrollArea::horizontal().id_salt("matrix-across");
+    across.auto_shrink([false, false]).show(ui, |ui| {
+        ui.set_min_width(width);
+        ui.horizontal(|ui| {
+            fixed(ui, NAME_WIDTH, 34.0, |ui| {
+                ui.add_space(14.0 + ui.spacing().item_spacing.x);
+                ui.label(RichText::new("Secret").strong());
+            });
             for column in &compare.columns {
-                ui.vertical(|ui| {
-                    ui.add(
-                        egui::Label::new(RichText::new(column.choice.label()).strong()).extend(),
-                    );
-                    let summary = RichText::new(column.summary(selection)).weak().small();
-                    ui.add(egui::Label::new(summary).extend());
+                fixed(ui, COLUMN_WIDTH, 34.0, |ui| {
+                    // In line with the cells' text, which sits inside a button's padding.
+                    ui.add_space(ui.spacing().button_padding.x);
+                    ui.vertical(|ui| {
+                        let heading = RichText::new(column.choice.label()).strong();
+                        ui.add(egui::Label::new(heading).truncate());
+                        let summary = RichText::new(column.summary(selection)).weak().small();
+                        ui.add(egui::Label::new(summary).truncate());
+                    });
                 });
             }
-            ui.end_row();
-            for line in state.lines() {
-                match line {
-                    Line::Heading(group) => {
+        });
+        ui.separator();
+        let down = egui::ScrollArea::vertical().id_salt("matrix-down");
+        down.auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, lines.len(), |ui, range| {
+            let first = range.start;
+            for (offset, line) in lines.get(range).unwrap_or_default().iter().enumerate() {
+                match *line {
+                    Line::Heading(group) => fixed(ui, width, ROW_HEIGHT, |ui| {
                         ui.label(RichText::new(group.title()).strong());
-                        ui.end_row();
-                    }
+                    }),
                     Line::Entry(index) => {
                         let Some(entry) = spec.entries.get(index) else { continue };
-                        name_ui(ui, compare, index, &entry.name, &entry.description);
-                        for (at, column) in compare.columns.iter().enumerate() {
-                            cell_ui(ui, compare, column, index, at, actions);
+                        if (first + offset) % 2 == 1 {
+                            let stripe = egui::Rect::from_min_size(
+                                ui.cursor().min,
+                                egui::vec2(width, ROW_HEIGHT),
+                            );
+                            ui.painter().rect_filled(stripe, 0.0, ui.visuals().faint_bg_color);
                         }
-                        ui.end_row();
+                        fixed(ui, width, ROW_HEIGHT, |ui| {
+                            name_ui(ui, compare, index, &entry.name, &entry.description);
+                            for (at, column) in compare.columns.iter().enumerate() {
+                                fixed(ui, COLUMN_WIDTH, ROW_HEIGHT, |ui| {
+                                    cell_ui(ui, compare, column, index, at, actions);
+                                });
+                            }
+                        });
                     }
                 }
             }
         });
+    });
+}
+
+/// A cell of exactly `width` × `height`, its content left to right and centred vertically.
+fn fixed(ui: &mut egui::Ui, width: f32, height: f32, add: impl FnOnce(&mut egui::Ui)) {
+    let layout = egui::Layout::left_to_right(egui::Align::Center);
+    ui.allocate_ui_with_layout(egui::vec2(width, height), layout, |ui| {
+        ui.set_min_size(egui::vec2(width, height));
+        add(ui);
     });
 }
 
@@ -148,14 +187,16 @@ fn name_ui(ui: &mut egui::Ui, compare: &Compare, index: usize, name: &str, descr
         .filter(|s| *s != crate::detect::State::Checking)
         .collect();
     let differs = states.windows(2).any(|w| w.first() != w.get(1));
-    let layout = egui::Layout::left_to_right(egui::Align::Center);
-    ui.allocate_ui_with_layout(egui::vec2(NAME_WIDTH, 20.0), layout, |ui| {
+    fixed(ui, NAME_WIDTH, ROW_HEIGHT, |ui| {
+        // The mark first, in a slot of its own, so names line up and a long one is cut.
+        fixed(ui, 14.0, ROW_HEIGHT, |ui| {
+            if differs {
+                ui.label(RichText::new("≠").weak())
+                    .on_hover_text("Not the same in every environment compared");
+            }
+        });
         ui.add(egui::Label::new(RichText::new(name).strong()).truncate())
             .on_hover_text(description);
-        if differs {
-            ui.label(RichText::new("≠").weak())
-                .on_hover_text("Not the same in every environment compared");
-        }
     });
 }
 
