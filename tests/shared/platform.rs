@@ -68,7 +68,7 @@ pub fn clusters(
         .map(|env| {
             let sandbox = runtime.block_on(Sandbox::start(spec, &dir.join(env))).unwrap();
             seed(&sandbox, spec);
-            // Each cluster under its own context, as a kubeconfig merged from three.
+            // Each cluster under its own context, as in kubeconfigs merged from several.
             let config = std::fs::read_to_string(sandbox.kubeconfig())
                 .unwrap()
                 .replace(CONTEXT, &format!("k3s-{env}"))
