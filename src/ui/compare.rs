@@ -170,6 +170,15 @@ impl Column {
         }
     }
 
+    /// Where this column's probe is connected, and what it warns about, for its heading's
+    /// tooltip.
+    pub fn connection_text(&self) -> String {
+        match &self.connection {
+            Some(status) => status.to_text().trim().to_owned(),
+            None => "connecting…".to_owned(),
+        }
+    }
+
     /// Under the heading: how far this column is, and when it was last checked.
     pub fn summary(&self, selection: &Selection) -> String {
         let Some(at) = self.last_round_at else { return "checking…".to_owned() };

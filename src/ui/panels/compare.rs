@@ -127,7 +127,8 @@ fn matrix_ui(
                     ui.add_space(ui.spacing().button_padding.x);
                     ui.vertical(|ui| {
                         let heading = RichText::new(column.choice.label()).strong();
-                        ui.add(egui::Label::new(heading).truncate());
+                        ui.add(egui::Label::new(heading).truncate())
+                            .on_hover_text(column.connection_text());
                         let summary = RichText::new(column.summary(selection)).weak().small();
                         ui.add(egui::Label::new(summary).truncate());
                     });

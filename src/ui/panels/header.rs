@@ -43,9 +43,12 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
     if let Some(error) = &state.spec_error {
         spec_error_ui(ui, error);
     }
-    progress_ui(ui, state);
-    root_cause_ui(ui, state, spec, actions);
-    batches_ui(ui, selection, spec, actions);
+    // The checklist's progress, cause and pastes; the matrix has its own per column.
+    if state.compare.is_none() {
+        progress_ui(ui, state);
+        root_cause_ui(ui, state, spec, actions);
+        batches_ui(ui, selection, spec, actions);
+    }
 }
 
 /// One paste per step: every generated value of a backend (or plain Secret of a namespace),
