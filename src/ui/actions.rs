@@ -57,6 +57,10 @@ pub mod label {
     pub const BACK_TO_CHECKLIST: &str = "Back to the checklist";
     /// Shows or hides the environment picker.
     pub const PICK_ENVIRONMENTS: &str = "Environments…";
+    /// Opens a compared cell's environment in the checklist.
+    pub const OPEN_IN_CHECKLIST: &str = "Open in the checklist";
+    /// The environment picker's entry for the spec as written.
+    pub const AS_WRITTEN: &str = "(as written)";
 }
 
 /// Something the user asked for.
@@ -135,6 +139,10 @@ pub enum UiAction {
     SetCompared(crate::ui::compare::Choice, bool),
     /// Show this cell's details: (entry, column).
     SelectCell(Option<(usize, usize)>),
+    /// Show this declared environment in the checklist (`None`: the spec as written).
+    SetEnvironment(Option<String>),
+    /// Open a compared column's environment in the checklist, on this entry: (entry, column).
+    OpenCell(usize, usize),
 }
 
 /// Report formats.

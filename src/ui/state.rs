@@ -123,6 +123,10 @@ pub struct AppState {
     pub draft_error: Option<String>,
     /// "Compare environments", while shown.
     pub compare: Option<crate::ui::compare::Compare>,
+    /// The spec as read from its file, with every environment it declares.
+    pub written: Option<Arc<SecretSpec>>,
+    /// The declared environment the checklist shows (`None`: the spec as written).
+    pub environment: Option<String>,
 }
 
 /// A spec drafted from manifests, shown for review before it is saved.

@@ -262,5 +262,29 @@ fn the_spec_s_own_environments_are_the_first_columns() {
     assert_eq!(state_of(app, 0, "db-password"), State::Missing);
     assert_eq!(state_of(app, 1, "db-password"), State::Present);
     assert_eq!(state_of(app, 1, "api-token"), State::Present, "in namespace app, not nowhere");
+
+    // Open production's cell in the checklist: the spec as it reads there, at its context.
+    let row = |app: &GreenlightApp, name: &str| {
+        let index =
+            app.state.spec.as_ref().unwrap().entries.iter().position(|e| e.name == name).unwrap();
+        app.state.rows[index].state()
+    };
+    let db = compare.columns[1].spec.entries.iter().position(|e| e.name == "db-password").unwrap();
+    harness.state_mut().dispatch(vec![UiAction::OpenCell(db, 1)]);
+    settle(&mut harness, |app| row(app, "db-password") == State::Present);
+    let state = &harness.state().state;
+    assert!(state.compare.is_none());
+    assert_eq!(state.environment.as_deref(), Some("prd"));
+    assert_eq!(state.remembered.context.as_deref(), Some("prd"));
+    assert_eq!(state.selected, Some(db));
+    harness.get_by_label("Environment");
+    // Back to the spec as written (namespace `nowhere`): nothing there.
+    harness.state_mut().dispatch(vec![UiAction::SetEnvironment(None)]);
+    settle(&mut harness, |app| {
+        app.state.last_round_at.is_some()
+            && app.state.rows.iter().all(|r| r.outcome.is_some())
+            && row(app, "api-token") != State::Present
+    });
+    assert!(harness.state().state.environment.is_none());
     drop(servers);
 }

@@ -112,6 +112,55 @@ impl GreenlightApp {
         self.state.remembered.compare.insert(key, choices);
     }
 
+    /// Shows a declared environment in the checklist (or the spec as written), reached where
+    /// the spec says.
+    pub(super) fn set_environment(&mut self, name: Option<String>) {
+        let (Some(written), Some(path)) =
+            (self.state.written.clone(), self.state.spec_path.clone())
+        else {
+            return;
+        };
+        if let Some(env) = name.as_deref().and_then(|n| written.environment(n)) {
+            let remembered = &mut self.state.remembered;
+            remembered.context = env.context.clone().or(remembered.context.take());
+            remembered.profile = env.profile.clone().or(remembered.profile.take());
+            remembered.region = env.region.clone().or(remembered.region.take());
+            self.state.region_draft = remembered.region.clone().unwrap_or_default();
+        }
+        self.state.environment = name;
+        let shown = self.shown_spec(&written);
+        self.state.set_spec(path, shown, false);
+        self.restart_monitor();
+    }
+
+    /// Opens a compared column's environment in the checklist, on `entry`.
+    pub(super) fn open_cell(&mut self, entry: usize, column: usize) {
+        let Some(choice) = self
+            .state
+            .compare
+            .as_ref()
+            .and_then(|c| c.columns.get(column))
+            .map(|c| c.choice.clone())
+        else {
+            return;
+        };
+        self.toggle_compare();
+        match choice {
+            Choice::Declared(name) => self.set_environment(Some(name)),
+            Choice::Context(context) => {
+                self.state.remembered.context = Some(context);
+                self.set_environment(None);
+            }
+            Choice::Profile { profile, region } => {
+                self.state.remembered.profile = Some(profile);
+                self.state.remembered.region.clone_from(&region);
+                self.state.region_draft = region.unwrap_or_default();
+                self.set_environment(None);
+            }
+        }
+        self.state.selected = Some(entry);
+    }
+
     pub(super) fn select_cell(&mut self, cell: Option<(usize, usize)>) {
         if let Some(compare) = self.state.compare.as_mut() {
             compare.selected = cell;

@@ -36,6 +36,8 @@ impl GreenlightApp {
                 UiAction::TogglePicker => self.toggle_picker(),
                 UiAction::SetCompared(choice, on) => self.set_compared(choice, on),
                 UiAction::SelectCell(cell) => self.select_cell(cell),
+                UiAction::SetEnvironment(name) => self.set_environment(name),
+                UiAction::OpenCell(entry, column) => self.open_cell(entry, column),
                 UiAction::CloseSpec => self.close_spec(),
                 UiAction::CheckNow => self.check_now(),
                 UiAction::SetPlatform(platform) => self.set_platform(platform),
@@ -138,6 +140,8 @@ impl GreenlightApp {
         self.monitor_events = None;
         self.compared.clear();
         self.state.compare = None;
+        self.state.written = None;
+        self.state.environment = None;
         self.stop_watching_spec();
         self.state.spec = None;
         self.state.spec_path = None;

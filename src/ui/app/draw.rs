@@ -3,7 +3,7 @@
 use eframe::egui;
 
 use super::GreenlightApp;
-use crate::ui::actions::UiAction;
+use crate::ui::actions::{UiAction, label};
 use crate::ui::panels;
 
 /// The narrowest the checklist and the details may become beside each other.
@@ -35,9 +35,10 @@ impl GreenlightApp {
             ui.add_space(2.0);
         });
         if let Some(compare) = &state.compare {
-            let cell =
-                compare.selected.and_then(|(index, at)| Some((index, compare.columns.get(at)?)));
-            if let Some((index, column)) = cell {
+            let cell = compare
+                .selected
+                .and_then(|(index, at)| Some((index, at, compare.columns.get(at)?)));
+            if let Some((index, at, column)) = cell {
                 let most = (ui.available_width() - LIST_MIN).max(DETAILS_MIN);
                 let shown = column.as_app_state(state);
                 egui::Panel::right("cell")
@@ -46,9 +47,16 @@ impl GreenlightApp {
                     .min_size(DETAILS_MIN)
                     .max_size(most)
                     .show(ui, |ui| {
-                        ui.label(
-                            egui::RichText::new(format!("In {}", column.choice.label())).strong(),
-                        );
+                        ui.horizontal(|ui| {
+                            let place = format!("In {}", column.choice.label());
+                            ui.label(egui::RichText::new(place).strong());
+                            let open = ui.button(label::OPEN_IN_CHECKLIST).on_hover_text(
+                                "Work on this environment in the checklist, on this secret",
+                            );
+                            if open.clicked() {
+                                actions.push(UiAction::OpenCell(index, at));
+                            }
+                        });
                         panels::details_ui(ui, &shown, index, &mut actions);
                     });
             }

@@ -2,6 +2,7 @@
 //! background work (`UiEvent`) and the engine's `MonitorEvent`s.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{GreenlightApp, UiEvent};
 use crate::spec::SecretSpec;
@@ -45,14 +46,16 @@ impl GreenlightApp {
 
     /// A spec was read: show it and check it. A file is watched for edits and remembered; a
     /// bundled example is neither.
-    fn spec_loaded(&mut self, path: PathBuf, mut spec: SecretSpec, bundled: bool) {
+    fn spec_loaded(&mut self, path: PathBuf, spec: SecretSpec, bundled: bool) {
         self.state.path_entry = None;
-        // In the sandbox, delivered values are kept in its values namespace.
-        if self.state.sandbox.is_some() {
-            crate::sandbox::stand_in(&mut spec);
-        }
         let reloaded = self.state.spec_path.as_ref() == Some(&path) && self.state.spec.is_some();
-        self.state.set_spec(path.clone(), spec, !bundled);
+        if !reloaded {
+            self.state.environment = None;
+        }
+        let written = Arc::new(spec);
+        self.state.written = Some(written.clone());
+        let shown = self.shown_spec(&written);
+        self.state.set_spec(path.clone(), shown, !bundled);
         self.state.note(match (reloaded, bundled) {
             (_, true) => format!("Opened the bundled example {}", path.display()),
             (true, false) => format!("Reloaded {}", path.display()),
@@ -64,6 +67,29 @@ impl GreenlightApp {
             self.watch_spec(&path);
         }
         self.restart_monitor();
+    }
+
+    /// The spec the checklist shows: as written, or in the chosen environment while the spec
+    /// still declares it; in the sandbox, with delivered values kept in its values namespace.
+    pub(super) fn shown_spec(&mut self, written: &SecretSpec) -> SecretSpec {
+        let chosen =
+            self.state.environment.as_deref().map(|name| (name, written.in_environment(name)));
+        let mut shown = match chosen {
+            Some((_, Some(spec))) => spec,
+            Some((name, None)) => {
+                let note = format!(
+                    "The spec no longer declares environment {name}; showing it as written"
+                );
+                self.state.note(note);
+                self.state.environment = None;
+                written.clone()
+            }
+            None => written.clone(),
+        };
+        if self.state.sandbox.is_some() {
+            crate::sandbox::stand_in(&mut shown);
+        }
+        shown
     }
 
     /// A spec has problems; a broken edit of the open spec keeps the last good checklist.

@@ -23,6 +23,7 @@ pub fn header_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction
             platforms_ui(ui, spec, selection.platform, actions);
             ui.separator();
         }
+        environment_ui(ui, state, actions);
         match selection.platform {
             Platform::Kubernetes => {
                 context_ui(ui, state, actions);
@@ -147,6 +148,36 @@ fn platforms_ui(
             actions.push(UiAction::SetPlatform(*platform));
         }
     }
+}
+
+/// The environments the spec declares, when it declares some: the checklist shows the spec as
+/// it reads in the one chosen (its backends' config, namespace), reached where it says.
+fn environment_ui(ui: &mut egui::Ui, state: &AppState, actions: &mut Vec<UiAction>) {
+    let Some(written) = state.written.as_ref().filter(|s| !s.environments.is_empty()) else {
+        return;
+    };
+    let current = state.environment.as_deref().unwrap_or(label::AS_WRITTEN);
+    let name = ui.label("Environment");
+    egui::ComboBox::from_id_salt("environment")
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            if ui.selectable_label(state.environment.is_none(), label::AS_WRITTEN).clicked() {
+                actions.push(UiAction::SetEnvironment(None));
+            }
+            for env in &written.environments {
+                let chosen = state.environment.as_deref() == Some(env.name.as_str());
+                let mut item = ui.selectable_label(chosen, &env.name);
+                if let Some(description) = &env.description {
+                    item = item.on_hover_text(description);
+                }
+                if item.clicked() {
+                    actions.push(UiAction::SetEnvironment(Some(env.name.clone())));
+                }
+            }
+        })
+        .response
+        .labelled_by(name.id);
+    ui.separator();
 }
 
 /// The kubeconfig context picker.

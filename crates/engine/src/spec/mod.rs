@@ -446,6 +446,18 @@ impl SecretSpec {
         self.environments.iter().find(|e| e.name == name)
     }
 
+    /// The spec as it reads in environment `name`, still declaring every environment (so
+    /// another can be chosen from it).
+    pub fn in_environment(&self, name: &str) -> Option<SecretSpec> {
+        let env = self.environment(name)?;
+        Some(SecretSpec {
+            source: self.source.clone(),
+            warnings: self.warnings.clone(),
+            environments: self.environments.clone(),
+            ..env.spec.as_ref().clone()
+        })
+    }
+
     /// The platform used when the operator does not choose one.
     pub fn default_platform(&self) -> Platform {
         self.platforms.first().copied().unwrap_or(Platform::Kubernetes)
