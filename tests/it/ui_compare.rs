@@ -278,6 +278,17 @@ fn the_spec_s_own_environments_are_the_first_columns() {
     assert_eq!(state.remembered.context.as_deref(), Some("prd"));
     assert_eq!(state.selected, Some(db));
     harness.get_by_label("Environment");
+    // A context compared is the spec as written there, whatever the checklist shows.
+    harness.state_mut().dispatch(vec![
+        UiAction::ToggleCompare,
+        UiAction::SetCompared(Choice::Context("stg".into()), true),
+    ]);
+    settle(&mut harness, |app| {
+        let columns = &app.state.compare.as_ref().unwrap().columns;
+        columns.len() == 3 && columns[2].last_round_at.is_some()
+    });
+    assert_ne!(state_of(harness.state(), 2, "api-token"), State::Present, "namespace nowhere");
+    harness.state_mut().dispatch(vec![UiAction::ToggleCompare]);
     // Back to the spec as written (namespace `nowhere`): nothing there.
     harness.state_mut().dispatch(vec![UiAction::SetEnvironment(None)]);
     settle(&mut harness, |app| {

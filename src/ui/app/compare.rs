@@ -2,8 +2,11 @@
 //! and probe, so a slow or unreachable environment marks only its own column. The choices are
 //! remembered per spec file.
 
+use std::sync::Arc;
+
 use super::GreenlightApp;
 use crate::detect::MonitorCommand;
+use crate::spec::SecretSpec;
 use crate::ui::compare::{Choice, Column, Compare, MOST_COLUMNS, first_choices};
 
 impl GreenlightApp {
@@ -57,9 +60,21 @@ impl GreenlightApp {
         }
     }
 
+    /// The spec the columns start from: as written (whatever environment the checklist shows);
+    /// in the sandbox, with delivered values kept in its values namespace.
+    fn compared_base(&self) -> Option<Arc<SecretSpec>> {
+        let written = self.state.written.clone().or_else(|| self.state.spec.clone())?;
+        if self.state.sandbox.is_none() {
+            return Some(written);
+        }
+        let mut spec = written.as_ref().clone();
+        crate::sandbox::stand_in(&mut spec);
+        Some(Arc::new(spec))
+    }
+
     /// A column for `choice` and its monitor (kept in `compared`, in the same order).
     fn start_column(&mut self, choice: Choice) -> Option<Column> {
-        let (spec, selection) = (self.state.spec.clone()?, self.state.selection.clone()?);
+        let (spec, selection) = (self.compared_base()?, self.state.selection.clone()?);
         if let Choice::Declared(name) = &choice
             && spec.environment(name).is_none()
         {
