@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use greenlight::commands::{self, CommandKind, Shell, Target};
 use greenlight::spec::{self, Platform};
-use support::eso::{EsoStandIn, aws_cluster_store, external_secret};
+use support::eso::{EsoStandIn, Sources, aws_cluster_store, external_secret};
 use support::moto::Moto;
 use support::{Cluster, Running};
 
@@ -56,13 +56,9 @@ async fn latency(runs: usize) {
         cluster.server.put_custom("externalsecrets", es);
     }
     // ESO's usual refresh is an hour; the operator's Sync now is what makes it look.
-    let _eso = EsoStandIn::start(
-        cluster.server.handle(),
-        moto.endpoint(),
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-    );
-    EsoStandIn::settled(&cluster.server.handle()).await;
+    let moto_source = Sources { moto: Some(moto.endpoint()), fakes: None };
+    let hour = Duration::from_secs(3600);
+    let _eso = EsoStandIn::running(cluster.server.handle(), moto_source, hour).await;
     let path = cluster.dir.path().join("bench.yaml");
     std::fs::write(&path, spec_text(runs)).unwrap();
     let loaded = spec::load(&path).unwrap();

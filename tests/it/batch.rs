@@ -7,7 +7,7 @@ use std::time::Duration;
 use greenlight::commands::{self, BatchKind, Shell, Target};
 use greenlight::spec::{self, Platform};
 
-use crate::support::eso::{EsoStandIn, aws_cluster_store, external_secret};
+use crate::support::eso::{EsoStandIn, Sources, aws_cluster_store, external_secret};
 use crate::support::moto::Moto;
 use crate::support::{Cluster, row, write_spec};
 
@@ -70,13 +70,9 @@ async fn one_paste_creates_a_backend_s_generated_values_and_one_syncs_them_all()
     cluster.server.put_custom("externalsecrets", app);
     let other = external_secret("app", "other", store, "other", &[("c", "p/key-c")]);
     cluster.server.put_custom("externalsecrets", other);
-    let _eso = EsoStandIn::start(
-        cluster.server.handle(),
-        moto.endpoint(),
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-    );
-    EsoStandIn::settled(&cluster.server.handle()).await;
+    let moto_source = Sources { moto: Some(moto.endpoint()), fakes: None };
+    let hour = Duration::from_secs(3600);
+    let _eso = EsoStandIn::running(cluster.server.handle(), moto_source, hour).await;
     let spec = write_spec(
         cluster.dir.path(),
         "version: 1\ndeployment: batch\nplatforms: [kubernetes]\nbackends: { aws: { kind: aws-secrets-manager, region: us-east-1, name_prefix: p/ } }\ndelivery: { external_secrets: { store: { kind: ClusterSecretStore, name: store } } }\nvalues:\n  - { name: key-a, description: A, provided_by: generated }\n  - { name: key-b, description: B, provided_by: generated }\n  - { name: key-c, description: C, provided_by: generated }\ntargets:\n  - { namespace: app, secret: app, external_secret: app, keys: { a: key-a, b: key-b } }\n  - { namespace: app, secret: other, external_secret: other, keys: { c: key-c } }\n",

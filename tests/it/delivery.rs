@@ -435,13 +435,9 @@ async fn secret_manager_doppler_and_vault_are_asked_by_metadata_and_names_only()
         );
         cluster.server.put_custom("externalsecrets", es);
     }
-    let _eso = EsoStandIn::start_with(
-        cluster.server.handle(),
-        Sources { moto: None, fakes: Some(fakes.held.clone()) },
-        Duration::from_millis(300),
-        Duration::from_millis(300),
-    );
-    EsoStandIn::settled(&cluster.server.handle()).await;
+    let fake_sources = Sources { moto: None, fakes: Some(fakes.held.clone()) };
+    let often = Duration::from_millis(300);
+    let _eso = EsoStandIn::running(cluster.server.handle(), fake_sources, often).await;
     let dir = cluster.dir.path().to_owned();
     let key = dir.join("sa.json");
     std::fs::write(&key, fakes.service_account_key("acme-prod-1")).unwrap();
@@ -925,13 +921,10 @@ async fn only_the_spec_s_external_secrets_wake_a_round() {
         external_secret("app", "theirs", store, "theirs", &[("k", "token")]),
     );
     cluster.seed("source", "token", &[("value", "source-value-70011")]);
-    let _eso = EsoStandIn::start_with(
-        cluster.server.handle(),
-        crate::support::eso::Sources::default(),
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-    );
-    EsoStandIn::settled(&cluster.server.handle()).await;
+    let hour = Duration::from_secs(3600);
+    let _eso =
+        EsoStandIn::running(cluster.server.handle(), crate::support::eso::Sources::default(), hour)
+            .await;
     let spec = write_spec(
         cluster.dir.path(),
         "version: 1\ndeployment: wake\nplatforms: [kubernetes]\nbackends: { src: { kind: kubernetes, namespace: source } }\ndelivery: { external_secrets: { store: { kind: ClusterSecretStore, name: store } } }\nvalues:\n  - { name: token, description: Delivered }\ntargets:\n  - { namespace: app, secret: mine, keys: { k: token } }\nsecrets:\n  - { name: absent, description: Keeps the watch going, kubernetes: { namespace: app, keys: [k] } }\n",
@@ -999,13 +992,9 @@ async fn azure_key_vault_values_are_asked_by_names_and_versions_only() {
         &[("password", "db-password")],
     );
     cluster.server.put_custom("externalsecrets", es);
-    let _eso = EsoStandIn::start_with(
-        cluster.server.handle(),
-        Sources { moto: None, fakes: Some(fakes.held.clone()) },
-        Duration::from_millis(300),
-        Duration::from_millis(300),
-    );
-    EsoStandIn::settled(&cluster.server.handle()).await;
+    let fake_sources = Sources { moto: None, fakes: Some(fakes.held.clone()) };
+    let often = Duration::from_millis(300);
+    let _eso = EsoStandIn::running(cluster.server.handle(), fake_sources, often).await;
     let backend = format!("{{ kind: azure-key-vault, vault_url: \"{}\" }}", fakes.url());
     let spec = write_spec(
         cluster.dir.path(),

@@ -6,7 +6,7 @@ use greenlight_apiserver::{ApiServer, Rule};
 
 use crate::support::{hermetic_greenlight, write_spec};
 
-const SPEC: &str = "version: 1
+pub(crate) const SPEC: &str = "version: 1
 deployment: envs
 platforms: [kubernetes]
 defaults: { kubernetes: { namespace: app } }
@@ -14,6 +14,15 @@ secrets:
   - { name: api-token, description: API token, kubernetes: { keys: [token] } }
   - { name: db-password, description: Database password, kubernetes: { keys: [password] } }
 ";
+
+/// Each environment's state of secret `name` in a matrix report, as `ENV=STATE`.
+fn cells(report: &serde_json::Value, name: &str) -> Vec<String> {
+    let row = report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap();
+    let states = row["states"].as_array().unwrap().iter();
+    states
+        .map(|c| format!("{}={}", c["environment"].as_str().unwrap(), c["state"].as_str().unwrap()))
+        .collect()
+}
 
 async fn cluster(name: &str, dir: &std::path::Path) -> (ApiServer, std::path::PathBuf) {
     let server = ApiServer::start().await.unwrap();
@@ -57,20 +66,8 @@ async fn each_environment_is_its_own_column_and_the_worst_decides() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(out.status.code(), Some(3), "{report:#}");
-    let states = |name: &str| -> Vec<(String, String)> {
-        let row = report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap();
-        row["states"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (c["environment"].as_str().unwrap().into(), c["state"].as_str().unwrap().into())
-            })
-            .collect()
-    };
-    let pair = |e: &str, s: &str| (e.to_owned(), s.to_owned());
-    assert_eq!(states("api-token"), [pair("stg", "present"), pair("prd", "present")]);
-    assert_eq!(states("db-password"), [pair("stg", "missing"), pair("prd", "present")]);
+    assert_eq!(cells(&report, "api-token"), ["stg=present", "prd=present"]);
+    assert_eq!(cells(&report, "db-password"), ["stg=missing", "prd=present"]);
     let envs = report["environments"].as_array().unwrap();
     assert_eq!(envs[0]["name"], "stg");
     assert_eq!(envs[0]["connection"]["context"], "staging");
@@ -173,13 +170,9 @@ async fn the_seed_004_layout_is_one_spec_with_an_environment_per_config() {
             .doppler
             .insert(("k3s-apps".into(), config.into()), values.into_iter().collect());
         let (server, path) = doppler_cluster(&format!("k3s-{env}"), config, dir.path()).await;
-        let eso = EsoStandIn::start_with(
-            server.handle(),
-            Sources { moto: None, fakes: Some(fakes.held.clone()) },
-            std::time::Duration::from_millis(300),
-            std::time::Duration::from_millis(300),
-        );
-        EsoStandIn::settled(&server.handle()).await;
+        let fake_sources = Sources { moto: None, fakes: Some(fakes.held.clone()) };
+        let often = std::time::Duration::from_millis(300);
+        let eso = EsoStandIn::running(server.handle(), fake_sources, often).await;
         clusters.push((server, path, eso));
     }
     let kubeconfig = std::env::join_paths(clusters.iter().map(|c| &c.1)).unwrap();
@@ -202,20 +195,17 @@ async fn the_seed_004_layout_is_one_spec_with_an_environment_per_config() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(out.status.code(), Some(3), "{report:#}");
-    let states = |name: &str| -> Vec<String> {
-        let row = report["secrets"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap();
-        row["states"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                format!("{}={}", c["environment"].as_str().unwrap(), c["state"].as_str().unwrap())
-            })
-            .collect()
-    };
     // Staging's bookmarked-secrets stops at JWT_SECRET, so DATABASE_URL waits there too.
-    assert_eq!(states("DATABASE_URL"), ["dev=present", "stg=wrong", "prd=present"], "{report:#}");
-    assert_eq!(states("JWT_SECRET"), ["dev=present", "stg=missing", "prd=present"], "{report:#}");
+    assert_eq!(
+        cells(&report, "DATABASE_URL"),
+        ["dev=present", "stg=wrong", "prd=present"],
+        "{report:#}"
+    );
+    assert_eq!(
+        cells(&report, "JWT_SECRET"),
+        ["dev=present", "stg=missing", "prd=present"],
+        "{report:#}"
+    );
     let contexts: Vec<&str> = report["environments"]
         .as_array()
         .unwrap()
@@ -302,14 +292,8 @@ environments:
     let report: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}\n{err}"));
     assert_eq!(code, Some(3), "{report:#}");
-    let cells: Vec<String> = report["secrets"][0]["states"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| format!("{}={}", c["environment"].as_str().unwrap(), c["state"].as_str().unwrap()))
-        .collect();
     // West finds east's copy: found elsewhere, and never offered for deletion (it is east's).
-    assert_eq!(cells, ["east=present", "west=found_elsewhere"], "{report:#}");
+    assert_eq!(cells(&report, "api-token"), ["east=present", "west=found_elsewhere"], "{report:#}");
     let west = &report["environments"][1]["secrets"][0];
     let advice = crate::support::hints(west);
     assert!(advice.contains("--region eu-west-1") && !advice.contains("delete-secret"), "{advice}");

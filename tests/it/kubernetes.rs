@@ -683,43 +683,22 @@ async fn a_plain_contract_of_sixteen_secrets_against_the_test_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_gone_silent_is_noticed_and_what_it_missed_shows_up() {
-    use std::sync::Arc;
-
-    use greenlight::detect::{self, Monitor, MonitorEvent, Presence, Selection, kubernetes};
+    use greenlight::detect::{self, Presence, kubernetes};
 
     let (mut cluster, spec_path) = cluster().await;
-    let spec = Arc::new(spec::load(spec_path.as_ref()).unwrap());
     let mut settings = kubernetes::Settings::new(Some("test".into()), detect::Mode::Live);
     settings.kubeconfig = Some(cluster.kubeconfig());
     // Real servers send a bookmark about once a minute; a watch silent for longer than this
     // is treated as broken. Shortened here so the test takes seconds.
     settings.watch_idle = Duration::from_secs(2);
     settings.request_timeout = Duration::from_secs(2);
-    let probe = Arc::new(kubernetes::KubernetesProbe::new(settings, &spec));
-    let (events, mut inbox) = tokio::sync::mpsc::unbounded_channel();
-    let _monitor = Monitor::spawn(
-        &tokio::runtime::Handle::current(),
-        spec.clone(),
-        Selection::defaults(&spec),
-        probe,
-        events,
-        Arc::new(|| {}),
-    );
+    let (spec, _monitor, mut inbox) = live(&spec_path, settings);
     let github = spec.entries.iter().position(|e| e.name == "github-token").unwrap();
-    async fn wait_for(
-        inbox: &mut tokio::sync::mpsc::UnboundedReceiver<MonitorEvent>,
-        index: usize,
-        wanted: Presence,
-    ) {
+    async fn wait_for(inbox: &mut Inbox, index: usize, wanted: Presence) {
         loop {
-            match tokio::time::timeout(WAIT, inbox.recv()).await {
-                Ok(Some(MonitorEvent::Changed { index: i, outcome }))
-                    if i == index && outcome.presence == wanted && outcome.stale.is_none() =>
-                {
-                    return;
-                }
-                Ok(Some(_)) => {}
-                other => panic!("no {wanted:?} for row {index}: {other:?}"),
+            let outcome = next_change(inbox, index).await;
+            if outcome.presence == wanted && outcome.stale.is_none() {
+                return;
             }
         }
     }
@@ -730,6 +709,43 @@ async fn a_watch_gone_silent_is_noticed_and_what_it_missed_shows_up() {
     // was noticed and the namespace listed again.
     wait_for(&mut inbox, github, Presence::Present).await;
     cluster.assert_value_free();
+}
+
+/// A monitor's events.
+type Inbox = tokio::sync::mpsc::UnboundedReceiver<greenlight::detect::MonitorEvent>;
+
+/// The spec at `spec_path` watched live by the Kubernetes probe with `settings`.
+fn live(
+    spec_path: &str,
+    settings: greenlight::detect::kubernetes::Settings,
+) -> (std::sync::Arc<spec::SecretSpec>, greenlight::detect::Monitor, Inbox) {
+    use std::sync::Arc;
+
+    use greenlight::detect::{Monitor, Selection, kubernetes};
+    let spec = Arc::new(spec::load(spec_path.as_ref()).unwrap());
+    let probe = Arc::new(kubernetes::KubernetesProbe::new(settings, &spec));
+    let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
+    let monitor = Monitor::spawn(
+        &tokio::runtime::Handle::current(),
+        spec.clone(),
+        Selection::defaults(&spec),
+        probe,
+        events,
+        Arc::new(|| {}),
+    );
+    (spec, monitor, inbox)
+}
+
+/// The next outcome the monitor reports for row `index` (within WAIT).
+async fn next_change(inbox: &mut Inbox, index: usize) -> greenlight::detect::CheckOutcome {
+    use greenlight::detect::MonitorEvent;
+    loop {
+        match tokio::time::timeout(WAIT, inbox.recv()).await {
+            Ok(Some(MonitorEvent::Changed { index: i, outcome })) if i == index => return outcome,
+            Ok(Some(_)) => {}
+            other => panic!("no change for row {index}: {other:?}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1040,41 +1056,15 @@ async fn a_read_only_operator_is_told_before_pasting_and_a_granted_role_shows() 
 /// change made while watching is known from then on, as seen, never as the value's age.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_seen_while_watching_is_known_from_then_on() {
-    use std::sync::Arc;
-
-    use greenlight::detect::{self, CheckOutcome, Monitor, MonitorEvent, Selection, kubernetes};
+    use greenlight::detect::{self, kubernetes};
 
     let (mut cluster, spec_path) = cluster().await;
     cluster.seed("acme", "github-token", &[("token", "before-change-value-41")]);
-    let spec = Arc::new(spec::load(spec_path.as_ref()).unwrap());
     let mut settings = kubernetes::Settings::new(Some("test".into()), detect::Mode::Live);
     settings.kubeconfig = Some(cluster.kubeconfig());
-    let probe = Arc::new(kubernetes::KubernetesProbe::new(settings, &spec));
-    let (events, mut inbox) = tokio::sync::mpsc::unbounded_channel();
-    let _monitor = Monitor::spawn(
-        &tokio::runtime::Handle::current(),
-        spec.clone(),
-        Selection::defaults(&spec),
-        probe,
-        events,
-        Arc::new(|| {}),
-    );
+    let (spec, _monitor, mut inbox) = live(&spec_path, settings);
     let github = spec.entries.iter().position(|e| e.name == "github-token").unwrap();
-    async fn next_for(
-        inbox: &mut tokio::sync::mpsc::UnboundedReceiver<MonitorEvent>,
-        index: usize,
-    ) -> CheckOutcome {
-        loop {
-            match tokio::time::timeout(WAIT, inbox.recv()).await {
-                Ok(Some(MonitorEvent::Changed { index: i, outcome })) if i == index => {
-                    return outcome;
-                }
-                Ok(Some(_)) => {}
-                other => panic!("no change for row {index}: {other:?}"),
-            }
-        }
-    }
-    let first = next_for(&mut inbox, github).await;
+    let first = next_change(&mut inbox, github).await;
     assert_eq!(first.presence, detect::Presence::Present);
     assert_eq!(first.change_seen_at, None, "present from the start: its age is not known");
     assert_eq!(first.changed_at, None);
@@ -1088,7 +1078,7 @@ async fn a_change_seen_while_watching_is_known_from_then_on() {
     let rotate = &all.iter().find(|c| c.kind == CommandKind::Rotate).unwrap().text;
     let (ok, _, stderr) = cluster.shell("bash", rotate, "after-change-value-42\n").await;
     assert!(ok, "{stderr}");
-    let seen = next_for(&mut inbox, github).await;
+    let seen = next_change(&mut inbox, github).await;
     assert_eq!(seen.presence, detect::Presence::Present);
     assert!(seen.change_seen_at.is_some_and(|at| at >= before), "{seen:?}");
     assert_eq!(seen.changed_at, None, "a change seen is not the value's age");

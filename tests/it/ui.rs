@@ -55,6 +55,11 @@ pub(crate) fn frames(harness: &mut Harness<'_, GreenlightApp>, n: usize) {
     }
 }
 
+/// Where the secret called `name` is in the checklist the app shows.
+pub(crate) fn index_of(app: &GreenlightApp, name: &str) -> usize {
+    app.state.spec.as_ref().unwrap().entries.iter().position(|e| e.name == name).unwrap()
+}
+
 fn no_cluster() -> Option<PathBuf> {
     Some(PathBuf::from("/nonexistent/greenlight-ui-test/kubeconfig"))
 }
@@ -821,16 +826,7 @@ fn one_cause_is_told_once_with_the_row_to_fix_first() {
     assert_eq!(harness.state().state.selected, Some(0));
     // The activity log uses the list's words.
     cluster.server.delete_secret("source", "api-key");
-    let index = harness
-        .state()
-        .state
-        .spec
-        .as_ref()
-        .unwrap()
-        .entries
-        .iter()
-        .position(|e| e.name == "api-key")
-        .unwrap();
+    let index = index_of(harness.state(), "api-key");
     settle(&mut harness, |app| app.state.rows[index].state() == State::Missing);
     let log: Vec<String> = harness.state().state.log.iter().map(|l| l.text.clone()).collect();
     assert!(log.iter().any(|l| l == "api-key: missing (was needs a fix)"), "{log:?}");
@@ -851,9 +847,7 @@ fn the_sandbox_walks_a_delivery_chain_to_green() {
         sandbox: Some(sandbox.label()),
     };
     let mut harness = app(&runtime, options);
-    let index = |app: &GreenlightApp, name: &str| {
-        app.state.spec.as_ref().unwrap().entries.iter().position(|e| e.name == name).unwrap()
-    };
+    let index = index_of;
     settle(&mut harness, |app| {
         app.state.rows[index(app, "DATABASE_URL")].state() == State::Missing
     });

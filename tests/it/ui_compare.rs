@@ -10,16 +10,8 @@ use greenlight::ui::compare::Choice;
 use greenlight::ui::{AppOptions, GreenlightApp};
 use greenlight_apiserver::{ApiServer, Rule};
 
-use crate::ui::{app, frames, runtime, settle};
-
-const SPEC: &str = "version: 1
-deployment: envs
-platforms: [kubernetes]
-defaults: { kubernetes: { namespace: app } }
-secrets:
-  - { name: api-token, description: API token, kubernetes: { keys: [token] } }
-  - { name: db-password, description: Database password, kubernetes: { keys: [password] } }
-";
+use crate::environments::SPEC;
+use crate::ui::{app, frames, index_of, runtime, settle};
 
 fn state_of(app: &GreenlightApp, column: usize, name: &str) -> State {
     let compare = app.state.compare.as_ref().unwrap();
@@ -218,18 +210,13 @@ fn the_platform_example_across_two_clusters() {
     let app = harness.state();
     assert_eq!(state_of(app, 0, gone), State::Present);
     assert_eq!(state_of(app, 1, gone), State::Missing);
-    let differing: Vec<&str> = app
-        .state
+    let columns = &app.state.compare.as_ref().unwrap().columns;
+    let differing: Vec<&str> = columns[0]
         .spec
-        .as_ref()
-        .unwrap()
         .entries
         .iter()
         .enumerate()
-        .filter(|(i, _)| {
-            let compare = app.state.compare.as_ref().unwrap();
-            compare.columns[0].rows[*i].state() != compare.columns[1].rows[*i].state()
-        })
+        .filter(|(i, _)| columns[0].rows[*i].state() != columns[1].rows[*i].state())
         .map(|(_, e)| e.name.as_str())
         .collect();
     assert_eq!(differing, [gone]);
@@ -264,11 +251,7 @@ fn the_spec_s_own_environments_are_the_first_columns() {
     assert_eq!(state_of(app, 1, "api-token"), State::Present, "in namespace app, not nowhere");
 
     // Open production's cell in the checklist: the spec as it reads there, at its context.
-    let row = |app: &GreenlightApp, name: &str| {
-        let index =
-            app.state.spec.as_ref().unwrap().entries.iter().position(|e| e.name == name).unwrap();
-        app.state.rows[index].state()
-    };
+    let row = |app: &GreenlightApp, name: &str| app.state.rows[index_of(app, name)].state();
     let db = compare.columns[1].spec.entries.iter().position(|e| e.name == "db-password").unwrap();
     harness.state_mut().dispatch(vec![UiAction::OpenCell(db, 1)]);
     settle(&mut harness, |app| row(app, "db-password") == State::Present);

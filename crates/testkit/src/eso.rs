@@ -47,6 +47,14 @@ impl EsoStandIn {
         Self { _reconciler: Reconciler::start(server, Arc::new(sources), refresh, retry) }
     }
 
+    /// Starts syncing from `sources` every `every` (and at once on Sync now), and returns once
+    /// every ExternalSecret on `server` has been reconciled.
+    pub async fn running(server: ServerHandle, sources: Sources, every: Duration) -> Self {
+        let stand_in = Self::start_with(server.clone(), sources, every, every);
+        Self::settled(&server).await;
+        stand_in
+    }
+
     /// Waits until every ExternalSecret on `server` has been reconciled once.
     pub async fn settled(server: &ServerHandle) {
         for _ in 0..300 {
