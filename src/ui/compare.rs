@@ -114,8 +114,6 @@ pub struct Column {
     pub rows: Vec<RowState>,
     /// Where its probe is connected.
     pub connection: Option<ConnectionStatus>,
-    /// A round is in flight.
-    pub checking: bool,
     /// When its last round finished.
     pub last_round_at: Option<SystemTime>,
 }
@@ -124,24 +122,20 @@ impl Column {
     /// A column not checked yet.
     pub fn new(choice: Choice, spec: Arc<SecretSpec>, target: Target) -> Self {
         let rows = vec![RowState::default(); spec.entries.len()];
-        Self { choice, spec, target, rows, connection: None, checking: true, last_round_at: None }
+        Self { choice, spec, target, rows, connection: None, last_round_at: None }
     }
 
     /// Folds one event of its own monitor in.
     pub fn apply(&mut self, event: MonitorEvent) {
         match event {
-            MonitorEvent::RoundStarted => self.checking = true,
-            MonitorEvent::Progress { .. } => {}
+            MonitorEvent::RoundStarted | MonitorEvent::Progress { .. } => {}
             MonitorEvent::Connection(status) => self.connection = Some(status),
             MonitorEvent::Changed { index, outcome } => {
                 if let Some(row) = self.rows.get_mut(index) {
                     row.outcome = Some(outcome);
                 }
             }
-            MonitorEvent::RoundFinished { at, .. } => {
-                self.checking = false;
-                self.last_round_at = Some(at);
-            }
+            MonitorEvent::RoundFinished { at, .. } => self.last_round_at = Some(at),
         }
     }
 
@@ -150,13 +144,13 @@ impl Column {
         Progress::of(&self.spec, selection, self.rows.iter().map(|r| r.outcome.as_ref()))
     }
 
-    /// The state this column's details and report are drawn from: its spec, rows, connection
-    /// and target, with the operator's selection and shell from `base`.
+    /// The state this column's details are drawn from: its spec, connection and target, with
+    /// the operator's selection and shell from `base` (its rows are not copied; a report adds
+    /// them).
     pub fn as_app_state(&self, base: &AppState) -> AppState {
         AppState {
             spec: Some(self.spec.clone()),
             selection: base.selection.clone(),
-            rows: self.rows.clone(),
             connection: self.connection.clone(),
             kubeconfig: self.target.kubeconfig.as_ref().map(Into::into),
             shell: base.shell,
@@ -212,7 +206,8 @@ impl AppState {
             .columns
             .iter()
             .filter_map(|column| {
-                let report = column.as_app_state(self).report()?;
+                let shown = AppState { rows: column.rows.clone(), ..column.as_app_state(self) };
+                let report = shown.report()?;
                 let checked_at = column.last_round_at.map_or_else(
                     || "not yet".to_owned(),
                     |at| humantime::format_rfc3339_seconds(at).to_string(),
@@ -283,9 +278,8 @@ environments:
             outcome: crate::detect::CheckOutcome::now(crate::detect::Presence::Present),
         });
         assert_eq!(column.rows.first().unwrap().state(), State::Present);
-        assert!(column.checking);
+        assert_eq!(column.summary(&Selection::defaults(&column.spec)), "checking…");
         column.apply(MonitorEvent::RoundFinished { ready: true, at: SystemTime::UNIX_EPOCH });
-        assert!(!column.checking);
         let selection = Selection::defaults(&column.spec);
         assert_eq!(column.summary(&selection), "1 of 1 ready · 00:00 UTC");
     }

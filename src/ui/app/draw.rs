@@ -35,10 +35,11 @@ impl GreenlightApp {
             ui.add_space(2.0);
         });
         if let Some(compare) = &state.compare {
-            let cell = compare
-                .selected
-                .and_then(|(index, at)| Some((index, at, compare.columns.get(at)?)));
-            if let Some((index, at, column)) = cell {
+            let cell = compare.selected.and_then(|(index, at)| {
+                let column = compare.columns.get(at)?;
+                Some((index, at, column, column.rows.get(index)?))
+            });
+            if let Some((index, at, column, row)) = cell {
                 let most = (ui.available_width() - LIST_MIN).max(DETAILS_MIN);
                 let shown = column.as_app_state(state);
                 egui::Panel::right("cell")
@@ -57,7 +58,7 @@ impl GreenlightApp {
                                 actions.push(UiAction::OpenCell(index, at));
                             }
                         });
-                        panels::details_ui(ui, &shown, index, &mut actions);
+                        panels::details_ui(ui, &shown, index, row, &mut actions);
                     });
             }
             egui::CentralPanel::default().show(ui, |ui| {
@@ -65,7 +66,7 @@ impl GreenlightApp {
             });
             return actions;
         }
-        if let Some(index) = state.selected {
+        if let Some((index, row)) = state.selected.and_then(|i| Some((i, state.rows.get(i)?))) {
             // The list keeps at least LIST_MIN of the width; the details wrap within the rest.
             let most = (ui.available_width() - LIST_MIN).max(DETAILS_MIN);
             egui::Panel::right("details")
@@ -74,7 +75,7 @@ impl GreenlightApp {
                 .min_size(DETAILS_MIN)
                 .max_size(most)
                 .show(ui, |ui| {
-                    panels::details_ui(ui, state, index, &mut actions);
+                    panels::details_ui(ui, state, index, row, &mut actions);
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| {

@@ -12,10 +12,17 @@ use crate::ui::actions::{UiAction, label};
 use crate::ui::state::{AppState, RowState};
 use crate::ui::widgets::{badge, command_ui, state_color, symbol};
 
-/// Everything about the selected secret: where, commands with Copy, hints, docs, skip.
-pub fn details_ui(ui: &mut egui::Ui, state: &AppState, index: usize, actions: &mut Vec<UiAction>) {
+/// Everything about the selected secret (entry `index`, whose state is `row`): where, commands
+/// with Copy, hints, docs, skip.
+pub fn details_ui(
+    ui: &mut egui::Ui,
+    state: &AppState,
+    index: usize,
+    row: &RowState,
+    actions: &mut Vec<UiAction>,
+) {
     let (Some(spec), Some(selection)) = (&state.spec, &state.selection) else { return };
-    let (Some(entry), Some(row)) = (spec.entries.get(index), state.rows.get(index)) else { return };
+    let Some(entry) = spec.entries.get(index) else { return };
     egui::ScrollArea::vertical().id_salt("details").auto_shrink([false, false]).show(ui, |ui| {
         about_ui(ui, entry, row, selection, actions);
         ui.separator();
